@@ -1,0 +1,450 @@
+//! Carrying out a plan: a DAG walk with bounded parallelism, where a node
+//! starts as soon as its dependencies finished, a failure skips only its
+//! dependents, and state is saved after every finished operation.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use serde::Serialize;
+
+use crate::kind::{Environment, Provider};
+use crate::plan::{Known, Plan, Step, changed_fields, op_ctx};
+use crate::state::{ResourceState, State, StateStore};
+use crate::validate::Validated;
+use crate::value::{Json, as_unknown, has_unknown, resolve};
+
+/// One node of an operation graph.
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub deps: Vec<usize>,
+}
+
+/// How a node ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NodeResult {
+    Done,
+    Failed(String),
+    /// Not run, because of the node named (a failed or skipped dependency).
+    Skipped {
+        because: usize,
+    },
+    /// Not run: the run was interrupted.
+    Interrupted,
+}
+
+/// Runs `op` for every node, each after its dependencies, at most
+/// `parallelism` at once. A node whose dependency failed or was skipped is
+/// skipped; once `cancel` is set, nothing new starts.
+pub async fn run_dag<F, Fut>(nodes: &[Node], parallelism: usize, cancel: Option<&AtomicBool>, op: F) -> Vec<NodeResult>
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let n = nodes.len();
+    let mut results: Vec<Option<NodeResult>> = vec![None; n];
+    let mut started = vec![false; n];
+    let mut running = FuturesUnordered::new();
+    loop {
+        // Propagate skips and start what is ready.
+        let mut progress = true;
+        while progress {
+            progress = false;
+            for i in 0..n {
+                if started[i] || results[i].is_some() {
+                    continue;
+                }
+                if let Some(&bad) = nodes[i].deps.iter().find(|&&d| {
+                    matches!(
+                        results[d],
+                        Some(NodeResult::Failed(_) | NodeResult::Skipped { .. } | NodeResult::Interrupted)
+                    )
+                }) {
+                    results[i] = Some(if matches!(results[bad], Some(NodeResult::Interrupted)) {
+                        NodeResult::Interrupted
+                    } else {
+                        NodeResult::Skipped { because: bad }
+                    });
+                    progress = true;
+                    continue;
+                }
+                if cancel.is_some_and(|c| c.load(Ordering::SeqCst)) {
+                    results[i] = Some(NodeResult::Interrupted);
+                    progress = true;
+                    continue;
+                }
+                if running.len() < parallelism.max(1)
+                    && nodes[i].deps.iter().all(|&d| results[d] == Some(NodeResult::Done))
+                {
+                    started[i] = true;
+                    let fut = op(i);
+                    running.push(async move { (i, fut.await) });
+                }
+            }
+        }
+        match running.next().await {
+            Some((i, r)) => results[i] = Some(r.map_or_else(NodeResult::Failed, |()| NodeResult::Done)),
+            None => break,
+        }
+    }
+    results.into_iter().map(|r| r.unwrap_or(NodeResult::Interrupted)).collect()
+}
+
+/// The kind of operation a node performs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpKind {
+    Create,
+    Update,
+    Delete,
+    Forget,
+}
+
+impl OpKind {
+    pub fn verb(self) -> &'static str {
+        match self {
+            OpKind::Create => "creating",
+            OpKind::Update => "updating",
+            OpKind::Delete => "deleting",
+            OpKind::Forget => "forgetting",
+        }
+    }
+    pub fn past(self) -> &'static str {
+        match self {
+            OpKind::Create => "created",
+            OpKind::Update => "updated",
+            OpKind::Delete => "deleted",
+            OpKind::Forget => "forgotten",
+        }
+    }
+}
+
+/// Progress of an apply or destroy, for live output.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "snake_case", tag = "event")]
+pub enum Event {
+    Started { id: String, kind: String, op: OpKind },
+    Waiting { id: String, message: String },
+    Finished { id: String, kind: String, op: OpKind, elapsed_ms: u128, physical_id: Option<String> },
+    Failed { id: String, kind: String, op: OpKind, error: String },
+    Skipped { id: String, op: OpKind, because: String },
+}
+
+pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
+
+/// How to run.
+#[derive(Clone)]
+pub struct ExecOptions {
+    pub parallelism: usize,
+    pub on_event: EventSink,
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+impl Default for ExecOptions {
+    fn default() -> Self {
+        ExecOptions { parallelism: 16, on_event: Arc::new(|_| {}), cancel: None }
+    }
+}
+
+/// What an apply or destroy did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Outcome {
+    pub done: Vec<(String, OpKind)>,
+    pub failed: Vec<(String, OpKind, String)>,
+    pub skipped: Vec<(String, OpKind, String)>,
+    pub interrupted: bool,
+    pub elapsed_ms: u128,
+}
+
+impl Outcome {
+    pub fn ok(&self) -> bool {
+        self.failed.is_empty() && self.skipped.is_empty() && !self.interrupted
+    }
+}
+
+#[derive(Clone, Debug)]
+struct OpNode {
+    id: String,
+    kind: String,
+    op: OpKind,
+}
+
+/// Turns a plan into operation nodes and their ordering edges.
+fn build_nodes(plan: &Plan, stack: Option<&Validated>, state: &State) -> (Vec<OpNode>, Vec<Node>) {
+    let mut ops = Vec::new();
+    let mut apply_ix: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut delete_ix: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut removed: BTreeMap<&str, bool> = BTreeMap::new();
+    for r in &plan.resources {
+        let mut push = |op: OpKind, kind: &str| {
+            ops.push(OpNode { id: r.id.clone(), kind: kind.to_string(), op });
+            ops.len() - 1
+        };
+        let old_kind = state.resources.get(&r.id).map_or(r.kind.as_str(), |s| s.kind.as_str());
+        match &r.step {
+            Step::Create => {
+                apply_ix.insert(&r.id, push(OpKind::Create, &r.kind));
+            }
+            Step::Update { .. } => {
+                apply_ix.insert(&r.id, push(OpKind::Update, &r.kind));
+            }
+            Step::Replace { .. } => {
+                delete_ix.insert(&r.id, push(OpKind::Delete, old_kind));
+                apply_ix.insert(&r.id, push(OpKind::Create, &r.kind));
+            }
+            Step::Delete => {
+                delete_ix.insert(&r.id, push(OpKind::Delete, old_kind));
+                removed.insert(&r.id, true);
+            }
+            Step::Forget => {
+                delete_ix.insert(&r.id, push(OpKind::Forget, old_kind));
+                removed.insert(&r.id, true);
+            }
+            Step::NoOp => {}
+        }
+    }
+    let mut nodes: Vec<Node> = ops.iter().map(|_| Node { deps: Vec::new() }).collect();
+    for (i, o) in ops.iter().enumerate() {
+        match o.op {
+            OpKind::Create | OpKind::Update => {
+                if let Some(v) = stack {
+                    for d in v.graph.deps_of(&o.id) {
+                        if let Some(&j) = apply_ix.get(d.as_str()) {
+                            nodes[i].deps.push(j);
+                        }
+                    }
+                }
+                if let Some(&j) = delete_ix.get(o.id.as_str()) {
+                    nodes[i].deps.push(j);
+                }
+            }
+            OpKind::Delete | OpKind::Forget => {
+                // After everything that depended on it is gone, and, when it
+                // is removed for good, after dependents stopped referring to it.
+                for (dep_id, rs) in &state.resources {
+                    if !rs.depends_on.contains(&o.id) {
+                        continue;
+                    }
+                    if let Some(&j) = delete_ix.get(dep_id.as_str()) {
+                        nodes[i].deps.push(j);
+                    } else if removed.contains_key(o.id.as_str())
+                        && let Some(&j) = apply_ix.get(dep_id.as_str())
+                    {
+                        nodes[i].deps.push(j);
+                    }
+                }
+            }
+        }
+    }
+    (ops, nodes)
+}
+
+struct Shared<'a> {
+    state: Mutex<State>,
+    store: &'a StateStore,
+    save_error: Mutex<Option<String>>,
+}
+
+impl Shared<'_> {
+    fn update(&self, f: impl FnOnce(&mut State)) -> Result<(), String> {
+        let mut st = self.state.lock().map_err(|_| "state lock poisoned".to_string())?;
+        f(&mut st);
+        self.store.save(&mut st).map_err(|e| {
+            let msg = format!("saving state: {e}");
+            if let Ok(mut s) = self.save_error.lock() {
+                *s = Some(msg.clone());
+            }
+            msg
+        })
+    }
+    fn attrs(&self) -> BTreeMap<String, BTreeMap<String, Json>> {
+        self.state
+            .lock()
+            .map(|st| st.resources.iter().map(|(k, v)| (k.clone(), v.attrs.clone())).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Carries out a plan. `stack` is the validated stack the plan was made
+/// from (`None` for destroy). State is saved after each operation.
+pub async fn apply(
+    provider: &dyn Provider,
+    stack: Option<&Validated>,
+    plan: &Plan,
+    state: State,
+    store: &StateStore,
+    opts: &ExecOptions,
+) -> (State, Outcome) {
+    let started = Instant::now();
+    let (ops, nodes) = build_nodes(plan, stack, &state);
+    let env: &Environment = &plan.env;
+    let shared = Shared { state: Mutex::new(state), store, save_error: Mutex::new(None) };
+    let stack_tags = stack.map(|v| v.spec.tags.clone()).unwrap_or_default();
+    let sink = opts.on_event.clone();
+
+    let run_one = |i: usize| {
+        let o = ops[i].clone();
+        let shared = &shared;
+        let sink = sink.clone();
+        let stack_tags = &stack_tags;
+        async move {
+            let t0 = Instant::now();
+            sink(Event::Started { id: o.id.clone(), kind: o.kind.clone(), op: o.op });
+            let r = run_op(provider, stack, plan, env, stack_tags, shared, &o, sink.clone()).await;
+            match &r {
+                Ok(pid) => sink(Event::Finished {
+                    id: o.id.clone(),
+                    kind: o.kind.clone(),
+                    op: o.op,
+                    elapsed_ms: t0.elapsed().as_millis(),
+                    physical_id: pid.clone(),
+                }),
+                Err(e) => sink(Event::Failed { id: o.id.clone(), kind: o.kind.clone(), op: o.op, error: e.clone() }),
+            }
+            r.map(|_| ())
+        }
+    };
+    let results = run_dag(&nodes, opts.parallelism, opts.cancel.as_deref(), run_one).await;
+
+    let mut outcome = Outcome::default();
+    for (i, r) in results.into_iter().enumerate() {
+        let o = &ops[i];
+        match r {
+            NodeResult::Done => outcome.done.push((o.id.clone(), o.op)),
+            NodeResult::Failed(e) => outcome.failed.push((o.id.clone(), o.op, e)),
+            NodeResult::Skipped { because } => {
+                let why = format!("{} {} did not succeed", ops[because].op.verb(), ops[because].id);
+                sink(Event::Skipped { id: o.id.clone(), op: o.op, because: why.clone() });
+                outcome.skipped.push((o.id.clone(), o.op, why));
+            }
+            NodeResult::Interrupted => {
+                outcome.interrupted = true;
+                outcome.skipped.push((o.id.clone(), o.op, "interrupted".into()));
+            }
+        }
+    }
+
+    // Outputs, from what now exists.
+    if let Some(v) = stack {
+        let attrs = shared.attrs();
+        let known = Known { params: &v.params, env, stack: &v.spec.name, attrs: &attrs };
+        let outputs: BTreeMap<String, Json> = v
+            .spec
+            .outputs
+            .iter()
+            .map(|(k, val)| (k.clone(), resolve(val, &known)))
+            .filter(|(_, val)| !has_unknown(val))
+            .collect();
+        let changed = shared.state.lock().map(|st| st.outputs != outputs).unwrap_or(false);
+        if changed && let Err(e) = shared.update(|st| st.outputs = outputs) {
+            outcome.failed.push(("outputs".into(), OpKind::Update, e));
+        }
+    } else if let Err(e) = shared.update(|st| st.outputs.clear()) {
+        outcome.failed.push(("outputs".into(), OpKind::Delete, e));
+    }
+    outcome.elapsed_ms = started.elapsed().as_millis();
+    let state = shared.state.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    (state, outcome)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_op(
+    provider: &dyn Provider,
+    stack: Option<&Validated>,
+    plan: &Plan,
+    env: &Environment,
+    stack_tags: &BTreeMap<String, String>,
+    shared: &Shared<'_>,
+    o: &OpNode,
+    sink: EventSink,
+) -> Result<Option<String>, String> {
+    let kind = provider.registry().get(&o.kind).ok_or_else(|| format!("unknown resource type {}", o.kind))?;
+    let id = o.id.clone();
+    let notify: Arc<dyn Fn(&str) + Send + Sync> =
+        Arc::new(move |m: &str| sink(Event::Waiting { id: id.clone(), message: m.to_string() }));
+    let cx = op_ctx(stack_tags, &plan.stack, &o.id, env, notify);
+    let prior = shared.state.lock().map_err(|_| "state lock poisoned".to_string())?.resources.get(&o.id).cloned();
+    match o.op {
+        OpKind::Delete => {
+            let Some(rs) = prior else { return Ok(None) };
+            let protect = stack.and_then(|v| v.spec.resource(&o.id)).map_or(rs.protect, |r| r.options.protect);
+            if protect {
+                return Err(format!(
+                    "{} is protected: remove `protect` from it to allow deleting or replacing it",
+                    o.id
+                ));
+            }
+            kind.delete(&cx, &rs.physical_id, &rs.props).await.map_err(|e| e.to_string())?;
+            shared.update(|st| {
+                st.resources.remove(&o.id);
+            })?;
+            Ok(Some(rs.physical_id))
+        }
+        OpKind::Forget => {
+            shared.update(|st| {
+                st.resources.remove(&o.id);
+            })?;
+            Ok(prior.map(|p| p.physical_id))
+        }
+        OpKind::Create | OpKind::Update => {
+            let v = stack.ok_or("no stack to apply")?;
+            let spec = v.spec.resource(&o.id).ok_or_else(|| format!("resource {} is not in the stack", o.id))?;
+            let attrs = shared.attrs();
+            let known = Known { params: &v.params, env, stack: &v.spec.name, attrs: &attrs };
+            let desired = resolve(v.props.get(&o.id).unwrap_or(&Json::Null), &known);
+            if has_unknown(&desired) {
+                return Err(format!(
+                    "{}: a referenced value is still unknown ({})",
+                    o.id,
+                    first_unknown(&desired).unwrap_or_default()
+                ));
+            }
+            let live = match o.op {
+                OpKind::Create => kind.create(&cx, &desired).await.map_err(|e| e.to_string())?,
+                _ => {
+                    let rs = prior.ok_or_else(|| format!("{} has no state to update", o.id))?;
+                    let current = plan.live.get(&o.id).map_or(&rs.props, |l| &l.props);
+                    if changed_fields(&desired, current).is_empty() {
+                        // The change was only "known after apply", and turned out the same.
+                        crate::kind::Observed {
+                            physical_id: rs.physical_id.clone(),
+                            props: desired.clone(),
+                            attrs: rs.attrs.clone(),
+                        }
+                    } else {
+                        kind.update(&cx, &rs.physical_id, current, &desired).await.map_err(|e| e.to_string())?
+                    }
+                }
+            };
+            let record = ResourceState {
+                kind: o.kind.clone(),
+                physical_id: live.physical_id.clone(),
+                props: desired,
+                attrs: live.attrs,
+                depends_on: v.graph.deps_of(&o.id).cloned().collect(),
+                retain: spec.options.retain,
+                protect: spec.options.protect,
+                derived: false,
+            };
+            shared.update(|st| {
+                st.resources.insert(o.id.clone(), record);
+            })?;
+            Ok(Some(live.physical_id))
+        }
+    }
+}
+
+fn first_unknown(v: &Json) -> Option<String> {
+    if let Some(u) = as_unknown(v) {
+        return Some(u.to_string());
+    }
+    match v {
+        Json::Object(m) => m.values().find_map(first_unknown),
+        Json::Array(a) => a.iter().find_map(first_unknown),
+        _ => None,
+    }
+}

@@ -1,0 +1,296 @@
+//! How the engine sees resource kinds: the [`Kind`] trait, its typed
+//! convenience form [`TypedKind`], the [`Registry`] and the [`Provider`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::diag::PathSeg;
+use crate::value::Json;
+
+/// Facts about the account a stack is deployed to.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Environment {
+    pub account_id: String,
+    pub region: String,
+    pub partition: String,
+}
+
+/// What one operation knows about where it runs.
+#[derive(Clone)]
+pub struct OpCtx {
+    pub stack: String,
+    /// The resource id in the stack.
+    pub resource: String,
+    /// Every tag the resource must carry: the stack's tags plus
+    /// `cairn:stack` and `cairn:resource`.
+    pub tags: BTreeMap<String, String>,
+    pub env: Environment,
+    /// Reports a wait or retry in progress ("waiting for IAM to propagate").
+    pub notify: Arc<dyn Fn(&str) + Send + Sync>,
+}
+
+pub const TAG_STACK: &str = "cairn:stack";
+pub const TAG_RESOURCE: &str = "cairn:resource";
+
+impl OpCtx {
+    /// Whether live tags say the resource belongs to this stack and id.
+    pub fn owns(&self, tags: &BTreeMap<String, String>) -> bool {
+        tags.get(TAG_STACK) == Some(&self.stack) && tags.get(TAG_RESOURCE) == Some(&self.resource)
+    }
+    /// Who live tags say owns the resource, for messages.
+    pub fn owner_of(tags: &BTreeMap<String, String>) -> String {
+        match (tags.get(TAG_STACK), tags.get(TAG_RESOURCE)) {
+            (Some(s), Some(r)) => format!("it belongs to cairn stack `{s}`, resource `{r}`"),
+            (Some(s), None) => format!("it belongs to cairn stack `{s}`"),
+            _ => "it has no cairn ownership tags".to_string(),
+        }
+    }
+}
+
+/// A failed operation against the provider.
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    /// Errors read as lowercase fragments: "creating SNS topic x: access denied".
+    #[error("{0}")]
+    Failed(String),
+    #[error(
+        "{what} already exists and {owner}; cairn will not take it over: delete or import it, or give this resource another name"
+    )]
+    NotOwned { what: String, owner: String },
+}
+
+impl OpError {
+    pub fn failed(msg: impl Into<String>) -> Self {
+        OpError::Failed(msg.into())
+    }
+}
+
+/// A resource as it exists: its physical id, its props as far as they can be
+/// read back (in the same canonical form as the desired props), and its
+/// attributes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Observed<P> {
+    pub physical_id: String,
+    pub props: P,
+    pub attrs: BTreeMap<String, Json>,
+}
+
+pub type Live = Observed<Json>;
+
+/// A problem with props found offline by a kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PropError {
+    pub path: Vec<PathSeg>,
+    pub message: String,
+    pub expected: Option<String>,
+    pub suggestion: Option<String>,
+    pub warning: bool,
+}
+
+impl PropError {
+    pub fn new(path: &[&str], message: impl Into<String>) -> Self {
+        PropError {
+            path: path.iter().map(|k| PathSeg::Key((*k).to_string())).collect(),
+            message: message.into(),
+            expected: None,
+            suggestion: None,
+            warning: false,
+        }
+    }
+    #[must_use]
+    pub fn expected(mut self, e: impl Into<String>) -> Self {
+        self.expected = Some(e.into());
+        self
+    }
+}
+
+/// Where a resource sits, for computing defaults such as its physical name.
+#[derive(Clone, Debug)]
+pub struct NameCtx<'a> {
+    pub stack: &'a str,
+    pub id: &'a str,
+}
+
+impl NameCtx<'_> {
+    /// The default physical name, `<stack>-<id>`.
+    pub fn default_name(&self) -> String {
+        format!("{}-{}", self.stack, self.id)
+    }
+}
+
+/// Whether a string holds a `${…}` reference, so that checks on its final
+/// value must wait until it is resolved.
+pub fn is_ref(s: &str) -> bool {
+    s.contains("${")
+}
+
+/// A resource kind as the engine drives it: props are JSON in canonical form.
+#[async_trait]
+pub trait Kind: Send + Sync {
+    /// `aws:sns:Topic`.
+    fn type_name(&self) -> &'static str;
+    /// The attributes `${id.attr}` may read.
+    fn attributes(&self) -> &'static [&'static str];
+    /// Top-level props that AWS cannot change in place; `*` means all.
+    fn replace_on(&self) -> &'static [&'static str];
+    /// JSON Schema of the props.
+    fn schema(&self) -> Json;
+    /// Checks props (references still unresolved) and returns them in
+    /// canonical form, defaults filled.
+    fn check(&self, props: &Json, cx: &NameCtx<'_>) -> Result<Json, Vec<PropError>>;
+    async fn create(&self, cx: &OpCtx, props: &Json) -> Result<Live, OpError>;
+    /// `Ok(None)`: it is gone. `last` holds the last applied props, for what
+    /// AWS cannot report back.
+    async fn read(&self, cx: &OpCtx, physical_id: &str, last: &Json) -> Result<Option<Live>, OpError>;
+    async fn update(&self, cx: &OpCtx, physical_id: &str, old: &Json, new: &Json) -> Result<Live, OpError>;
+    /// Deleting something already gone is success.
+    async fn delete(&self, cx: &OpCtx, physical_id: &str, props: &Json) -> Result<(), OpError>;
+}
+
+/// The typed way to write a kind; [`typed`] turns it into a [`Kind`].
+#[async_trait]
+pub trait TypedKind: Send + Sync + 'static {
+    const TYPE: &'static str;
+    const ATTRIBUTES: &'static [&'static str];
+    /// Top-level props that force a replacement; `*` means all.
+    const REPLACE_ON: &'static [&'static str];
+    type Props: Serialize + DeserializeOwned + JsonSchema + Clone + Send + Sync;
+
+    /// Fills defaults (such as the physical name) before anything compares.
+    fn defaults(_props: &mut Self::Props, _cx: &NameCtx<'_>) {}
+    /// Offline checks beyond the shape: names, ranges, syntax.
+    fn validate(_props: &Self::Props, _errors: &mut Vec<PropError>) {}
+    async fn create(&self, cx: &OpCtx, props: &Self::Props) -> Result<Observed<Self::Props>, OpError>;
+    async fn read(
+        &self,
+        cx: &OpCtx,
+        physical_id: &str,
+        last: &Self::Props,
+    ) -> Result<Option<Observed<Self::Props>>, OpError>;
+    async fn update(
+        &self,
+        cx: &OpCtx,
+        physical_id: &str,
+        old: &Self::Props,
+        new: &Self::Props,
+    ) -> Result<Observed<Self::Props>, OpError>;
+    async fn delete(&self, cx: &OpCtx, physical_id: &str, props: &Self::Props) -> Result<(), OpError>;
+}
+
+/// Wraps a [`TypedKind`] as a [`Kind`].
+pub fn typed<K: TypedKind>(kind: K) -> Arc<dyn Kind> {
+    Arc::new(Typed(kind))
+}
+
+struct Typed<K>(K);
+
+fn from_json<P: DeserializeOwned>(what: &str, v: &Json) -> Result<P, OpError> {
+    serde_json::from_value(v.clone()).map_err(|e| OpError::failed(format!("reading {what} props: {e}")))
+}
+
+fn to_json<P: Serialize>(p: &P) -> Json {
+    serde_json::to_value(p).unwrap_or(Json::Null)
+}
+
+fn to_live<P: Serialize>(o: Observed<P>) -> Live {
+    Observed { physical_id: o.physical_id, props: to_json(&o.props), attrs: o.attrs }
+}
+
+/// Deserializes JSON props into `P`, reporting errors with their path.
+pub fn deserialize_props<P: DeserializeOwned>(props: &Json) -> Result<P, PropError> {
+    serde_path_to_error::deserialize::<_, P>(props.clone()).map_err(|e| {
+        let path = e
+            .path()
+            .iter()
+            .filter_map(|seg| match seg {
+                serde_path_to_error::Segment::Map { key } => Some(PathSeg::Key(key.clone())),
+                serde_path_to_error::Segment::Seq { index } => Some(PathSeg::Index(*index)),
+                serde_path_to_error::Segment::Enum { variant } => Some(PathSeg::Key(variant.clone())),
+                serde_path_to_error::Segment::Unknown => None,
+            })
+            .collect();
+        let inner = e.into_inner().to_string();
+        PropError { path, message: inner, expected: None, suggestion: None, warning: false }
+    })
+}
+
+#[async_trait]
+impl<K: TypedKind> Kind for Typed<K> {
+    fn type_name(&self) -> &'static str {
+        K::TYPE
+    }
+    fn attributes(&self) -> &'static [&'static str] {
+        K::ATTRIBUTES
+    }
+    fn replace_on(&self) -> &'static [&'static str] {
+        K::REPLACE_ON
+    }
+    fn schema(&self) -> Json {
+        to_json(&schemars::schema_for!(K::Props))
+    }
+    fn check(&self, props: &Json, cx: &NameCtx<'_>) -> Result<Json, Vec<PropError>> {
+        let mut p: K::Props = deserialize_props(props).map_err(|e| vec![e])?;
+        K::defaults(&mut p, cx);
+        let mut errors = Vec::new();
+        K::validate(&p, &mut errors);
+        if errors.iter().any(|e| !e.warning) { Err(errors) } else { Ok(to_json(&p)) }
+    }
+    async fn create(&self, cx: &OpCtx, props: &Json) -> Result<Live, OpError> {
+        let p = from_json(K::TYPE, props)?;
+        self.0.create(cx, &p).await.map(to_live)
+    }
+    async fn read(&self, cx: &OpCtx, physical_id: &str, last: &Json) -> Result<Option<Live>, OpError> {
+        let p = from_json(K::TYPE, last)?;
+        Ok(self.0.read(cx, physical_id, &p).await?.map(to_live))
+    }
+    async fn update(&self, cx: &OpCtx, physical_id: &str, old: &Json, new: &Json) -> Result<Live, OpError> {
+        let (o, n) = (from_json(K::TYPE, old)?, from_json(K::TYPE, new)?);
+        self.0.update(cx, physical_id, &o, &n).await.map(to_live)
+    }
+    async fn delete(&self, cx: &OpCtx, physical_id: &str, props: &Json) -> Result<(), OpError> {
+        let p = from_json(K::TYPE, props)?;
+        self.0.delete(cx, physical_id, &p).await
+    }
+}
+
+/// The kinds a provider offers, by type name.
+#[derive(Clone, Default)]
+pub struct Registry {
+    kinds: BTreeMap<&'static str, Arc<dyn Kind>>,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    #[must_use]
+    pub fn with(mut self, kind: Arc<dyn Kind>) -> Self {
+        self.kinds.insert(kind.type_name(), kind);
+        self
+    }
+    pub fn add(&mut self, kind: Arc<dyn Kind>) {
+        self.kinds.insert(kind.type_name(), kind);
+    }
+    pub fn get(&self, type_name: &str) -> Option<&Arc<dyn Kind>> {
+        self.kinds.get(type_name)
+    }
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.kinds.keys().copied()
+    }
+    pub fn kinds(&self) -> impl Iterator<Item = &Arc<dyn Kind>> {
+        self.kinds.values()
+    }
+}
+
+/// Where resources live: a registry of kinds and the account they act in.
+#[async_trait]
+pub trait Provider: Send + Sync {
+    fn registry(&self) -> &Registry;
+    /// Account, region and partition; may call the provider (STS).
+    async fn environment(&self) -> Result<Environment, OpError>;
+}

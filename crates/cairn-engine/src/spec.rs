@@ -1,0 +1,100 @@
+//! The stack model that both front ends produce.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::value::Json;
+
+/// A whole stack: what the user wants to exist.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StackSpec {
+    /// `[a-z0-9-]`, 1 to 40 characters; prefixes physical names.
+    pub name: String,
+    /// When absent, the AWS chain's region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub parameters: BTreeMap<String, ParamSpec>,
+    /// Tags put on every taggable resource, besides cairn's ownership tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// In the order written.
+    #[serde(default)]
+    pub resources: Vec<ResourceSpec>,
+    /// Name to value (which may hold refs), in the order written.
+    #[serde(default)]
+    pub outputs: Vec<(String, Json)>,
+}
+
+/// A declared parameter.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ParamSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Json>,
+    /// Masked wherever values are shown.
+    #[serde(default)]
+    pub secret: bool,
+}
+
+/// One resource of the stack.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceSpec {
+    /// `[a-z][a-z0-9-]*`, unique in the stack.
+    pub id: String,
+    /// `aws:<service>:<Kind>`.
+    pub kind: String,
+    /// The kind's props; strings may hold `${…}` references.
+    pub props: Json,
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    #[serde(default)]
+    pub options: ResourceOptions,
+}
+
+/// Lifecycle options of a resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceOptions {
+    /// On destroy or removal, leave it in AWS and forget it.
+    #[serde(default)]
+    pub retain: bool,
+    /// Refuse to delete or replace it.
+    #[serde(default)]
+    pub protect: bool,
+    /// Derive the glue this resource needs (policies, permissions).
+    #[serde(default = "yes")]
+    pub auto_wire: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for ResourceOptions {
+    fn default() -> Self {
+        ResourceOptions { retain: false, protect: false, auto_wire: true }
+    }
+}
+
+impl StackSpec {
+    pub fn resource(&self, id: &str) -> Option<&ResourceSpec> {
+        self.resources.iter().find(|r| r.id == id)
+    }
+}
+
+/// Whether a stack name is valid: `[a-z0-9-]`, 1 to 40 characters, starting
+/// with a letter.
+pub fn valid_stack_name(name: &str) -> bool {
+    (1..=40).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// Whether a resource id is valid: `[a-z][a-z0-9-]*`.
+pub fn valid_resource_id(id: &str) -> bool {
+    id.starts_with(|c: char| c.is_ascii_lowercase())
+        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && id.len() <= 64
+}

@@ -1,0 +1,305 @@
+//! Offline validation: everything that can be checked without AWS, all
+//! problems collected and reported together.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::diag::{At, Diagnostic, Diagnostics, PathSeg, did_you_mean};
+use crate::graph::Graph;
+use crate::kind::{NameCtx, PropError, Registry};
+use crate::spec::{StackSpec, valid_resource_id, valid_stack_name};
+use crate::value::{Json, RefTarget, Resolver, refs_in, substitute};
+
+/// A stack that passed validation, ready to plan.
+#[derive(Clone, Debug)]
+pub struct Validated {
+    pub spec: StackSpec,
+    /// Each resource's props in the kind's canonical form, parameters
+    /// substituted; resource and pseudo references still unresolved.
+    pub props: BTreeMap<String, Json>,
+    pub params: BTreeMap<String, Json>,
+    pub graph: Graph,
+    /// Dependencies first.
+    pub order: Vec<String>,
+}
+
+/// Parameter values as given on the command line or in the environment.
+pub type ParamValues = BTreeMap<String, String>;
+
+/// Reads `CAIRN_PARAM_<NAME>` variables for the declared parameters; values
+/// given explicitly win.
+pub fn params_from_env(spec: &StackSpec, given: &ParamValues, env: impl Fn(&str) -> Option<String>) -> ParamValues {
+    let mut out = given.clone();
+    for name in spec.parameters.keys() {
+        if out.contains_key(name) {
+            continue;
+        }
+        let var = format!("CAIRN_PARAM_{}", name.to_uppercase().replace('-', "_"));
+        if let Some(v) = env(&var) {
+            out.insert(name.clone(), v);
+        }
+    }
+    out
+}
+
+struct Params<'a>(&'a BTreeMap<String, Json>, &'a str);
+
+impl Resolver for Params<'_> {
+    fn lookup(&self, target: &RefTarget) -> Option<Json> {
+        match target {
+            RefTarget::Param { name } => self.0.get(name).cloned(),
+            RefTarget::Pseudo { name } if name == "stack.name" => Some(Json::String(self.1.to_string())),
+            // Known only when planning.
+            _ => None,
+        }
+    }
+}
+
+/// Turns a given text into a parameter value of the default's type: a list
+/// or number default makes the text read as JSON (or a comma list).
+fn param_value(text: &str, default: Option<&Json>) -> Json {
+    match default {
+        Some(Json::Array(_)) => serde_json::from_str::<Json>(text)
+            .ok()
+            .filter(Json::is_array)
+            .unwrap_or_else(|| Json::Array(text.split(',').map(|s| Json::String(s.trim().to_string())).collect())),
+        Some(Json::Number(_)) | Some(Json::Bool(_)) => {
+            serde_json::from_str(text).unwrap_or_else(|_| Json::String(text.to_string()))
+        }
+        _ => Json::String(text.to_string()),
+    }
+}
+
+fn prop_diag(id: &str, e: PropError) -> Diagnostic {
+    let mut path = e.path;
+    let mut suggestion = e.suggestion;
+    let mut message = e.message;
+    // serde's "unknown field `x`, expected one of `a`, `b`": point at the key and suggest.
+    if let Some(rest) = message.strip_prefix("unknown field `")
+        && let Some((field, tail)) = rest.split_once('`')
+    {
+        let candidates: Vec<&str> = tail.split('`').skip(1).step_by(2).collect();
+        if suggestion.is_none() {
+            suggestion = did_you_mean(field, candidates.iter().copied()).map(|c| format!("did you mean `{c}`?"));
+        }
+        if path.last() != Some(&PathSeg::Key(field.to_string())) {
+            path.push(PathSeg::Key(field.to_string()));
+        }
+        let expected = if candidates.is_empty() {
+            None
+        } else {
+            Some(format!("one of {}", candidates.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")))
+        };
+        message = format!("unknown property `{field}`");
+        return Diagnostic {
+            severity: crate::diag::Severity::Error,
+            at: At::Prop { id: id.into(), path },
+            message,
+            expected,
+            suggestion,
+        };
+    }
+    if let Some(field) = message.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+        message = format!("missing required property `{field}`");
+    }
+    let d = if e.warning {
+        Diagnostic::warning(At::Prop { id: id.into(), path }, message)
+    } else {
+        Diagnostic::error(At::Prop { id: id.into(), path }, message)
+    };
+    Diagnostic { expected: e.expected, suggestion, ..d }
+}
+
+/// Validates a stack against the kinds of a registry, with the parameter
+/// values given. Returns the validated stack when there is no error.
+pub fn validate(spec: &StackSpec, registry: &Registry, given: &ParamValues) -> (Option<Validated>, Diagnostics) {
+    let mut diags = Diagnostics::default();
+
+    if !valid_stack_name(&spec.name) {
+        diags.push(
+            Diagnostic::error(At::StackKey { key: "stack".into() }, format!("invalid stack name `{}`", spec.name))
+                .expected("1 to 40 characters of a-z, 0-9 and `-`, starting with a letter"),
+        );
+    }
+
+    // Parameters: every declared one needs a value; every given one must be declared.
+    let mut params = BTreeMap::new();
+    for (name, p) in &spec.parameters {
+        match (given.get(name), &p.default) {
+            (Some(text), default) => {
+                params.insert(name.clone(), param_value(text, default.as_ref()));
+            }
+            (None, Some(default)) => {
+                params.insert(name.clone(), default.clone());
+            }
+            (None, None) => {
+                let var = format!("CAIRN_PARAM_{}", name.to_uppercase().replace('-', "_"));
+                diags.push(
+                    Diagnostic::error(At::Param { name: name.clone() }, format!("parameter `{name}` has no value"))
+                        .expected(format!("a value given with `-p {name}=…` or the environment variable {var}")),
+                );
+            }
+        }
+    }
+    for name in given.keys() {
+        if !spec.parameters.contains_key(name) {
+            let s =
+                did_you_mean(name, spec.parameters.keys().map(String::as_str)).map(|c| format!("did you mean `{c}`?"));
+            diags.push(
+                Diagnostic::error(
+                    At::Stack,
+                    format!("parameter `{name}` is given but the stack declares no such parameter"),
+                )
+                .expected(if spec.parameters.is_empty() {
+                    "no parameters".to_string()
+                } else {
+                    format!("one of {}", spec.parameters.keys().cloned().collect::<Vec<_>>().join(", "))
+                })
+                .suggest(s),
+            );
+        }
+    }
+
+    // Resource ids, kinds, dependencies.
+    let mut seen = BTreeSet::new();
+    let kinds_of: BTreeMap<&str, &str> = spec.resources.iter().map(|r| (r.id.as_str(), r.kind.as_str())).collect();
+    for r in &spec.resources {
+        if !seen.insert(r.id.as_str()) {
+            diags.push(
+                Diagnostic::error(At::Resource { id: r.id.clone() }, format!("duplicate resource id `{}`", r.id))
+                    .expected("resource ids unique in the stack"),
+            );
+        }
+        if !valid_resource_id(&r.id) {
+            diags.push(
+                Diagnostic::error(At::Resource { id: r.id.clone() }, format!("invalid resource id `{}`", r.id))
+                    .expected("a lower-case letter, then a-z, 0-9 or `-` (at most 64)"),
+            );
+        }
+        if registry.get(&r.kind).is_none() {
+            let s = did_you_mean(&r.kind, registry.names()).map(|c| format!("did you mean `{c}`?"));
+            diags.push(
+                Diagnostic::error(
+                    At::ResourceKey { id: r.id.clone(), key: "type".into() },
+                    format!("unknown resource type `{}`", r.kind),
+                )
+                .expected(format!("one of {}", registry.names().collect::<Vec<_>>().join(", ")))
+                .suggest(s),
+            );
+        }
+        for d in &r.depends_on {
+            if !kinds_of.contains_key(d.as_str()) {
+                let s = did_you_mean(d, kinds_of.keys().copied()).map(|c| format!("did you mean `{c}`?"));
+                diags.push(
+                    Diagnostic::error(
+                        At::ResourceKey { id: r.id.clone(), key: "depends_on".into() },
+                        format!("`depends_on` names unknown resource `{d}`"),
+                    )
+                    .suggest(s),
+                );
+            }
+        }
+    }
+
+    // References in props and outputs.
+    let check_refs = |value: &Json, at: &dyn Fn(Vec<PathSeg>) -> At, diags: &mut Diagnostics| {
+        for (path, found) in refs_in(value) {
+            match found {
+                Err(e) => diags.push(Diagnostic::error(at(path), e.message).expected(e.expected)),
+                Ok(reference) => match &reference.target {
+                    RefTarget::Param { name } if !spec.parameters.contains_key(name) => {
+                        let s = did_you_mean(name, spec.parameters.keys().map(String::as_str))
+                            .map(|c| format!("did you mean `${{param.{c}}}`?"));
+                        diags.push(
+                            Diagnostic::error(
+                                at(path),
+                                format!("reference {reference} names undeclared parameter `{name}`"),
+                            )
+                            .expected("a parameter declared under `parameters`")
+                            .suggest(s),
+                        );
+                    }
+                    RefTarget::Resource { id, attr } => match kinds_of.get(id.as_str()) {
+                        None => {
+                            let s = did_you_mean(id, kinds_of.keys().copied())
+                                .map(|c| format!("did you mean `${{{c}.{attr}}}`?"));
+                            diags.push(
+                                Diagnostic::error(
+                                    at(path),
+                                    format!("reference {reference} names unknown resource `{id}`"),
+                                )
+                                .expected("the id of a resource in this stack")
+                                .suggest(s),
+                            );
+                        }
+                        Some(kind) => {
+                            if let Some(k) = registry.get(kind)
+                                && !k.attributes().contains(&attr.as_str())
+                            {
+                                let s = did_you_mean(attr, k.attributes().iter().copied())
+                                    .map(|c| format!("did you mean `${{{id}.{c}}}`?"));
+                                let expected = if k.attributes().is_empty() {
+                                    format!("nothing: {kind} has no attributes")
+                                } else {
+                                    format!("one of {}", k.attributes().join(", "))
+                                };
+                                diags.push(
+                                    Diagnostic::error(
+                                        at(path),
+                                        format!("reference {reference}: {kind} has no attribute `{attr}`"),
+                                    )
+                                    .expected(expected)
+                                    .suggest(s),
+                                );
+                            }
+                        }
+                    },
+                    _ => {}
+                },
+            }
+        }
+    };
+    for r in &spec.resources {
+        let id = r.id.clone();
+        check_refs(&r.props, &|path| At::Prop { id: id.clone(), path }, &mut diags);
+    }
+    for (name, value) in &spec.outputs {
+        check_refs(value, &|_| At::Output { name: name.clone() }, &mut diags);
+    }
+
+    // Cycles.
+    let graph = Graph::from_spec(spec);
+    let order = match graph.topo_order() {
+        Ok(order) => order,
+        Err(cycle) => {
+            diags.push(
+                Diagnostic::error(At::Resource { id: cycle[0].clone() }, format!("dependency cycle: {}", cycle.join(" -> ")))
+                    .expected("resources that do not depend on themselves through references or depends_on")
+                    .suggest(Some("break the cycle: build one of the values from pseudo values (${aws.account_id}, …) instead of a reference, or remove a depends_on".into())),
+            );
+            Vec::new()
+        }
+    };
+
+    // Each kind checks its own props, with parameters substituted.
+    let mut canonical = BTreeMap::new();
+    let subst = Params(&params, &spec.name);
+    for r in &spec.resources {
+        let Some(kind) = registry.get(&r.kind) else { continue };
+        let props = substitute(&r.props, &subst);
+        match kind.check(&props, &NameCtx { stack: &spec.name, id: &r.id }) {
+            Ok(c) => {
+                canonical.insert(r.id.clone(), c);
+            }
+            Err(errors) => {
+                for e in errors {
+                    diags.push(prop_diag(&r.id, e));
+                }
+            }
+        }
+    }
+
+    if diags.has_errors() {
+        return (None, diags);
+    }
+    (Some(Validated { spec: spec.clone(), props: canonical, params, graph, order }), diags)
+}

@@ -1,0 +1,232 @@
+//! Engine behaviour against the fake provider: ordering, parallelism,
+//! partial failure, no-op plans, update and replace, destroy order.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cairn_engine::exec::{self, Event, ExecOptions, OpKind};
+use cairn_engine::plan::{self, Step};
+use cairn_engine::validate::{Validated, validate};
+use cairn_engine::{ResourceOptions, ResourceSpec, StackSpec, State, StateStore};
+use cairn_testkit::fake::{FakeProvider, THING};
+use serde_json::json;
+
+type R = Result<(), Box<dyn std::error::Error>>;
+
+fn thing(id: &str, props: serde_json::Value) -> ResourceSpec {
+    ResourceSpec { id: id.into(), kind: THING.into(), props, depends_on: vec![], options: ResourceOptions::default() }
+}
+
+fn stack(resources: Vec<ResourceSpec>) -> StackSpec {
+    StackSpec { name: "t".into(), resources, ..StackSpec::default() }
+}
+
+fn valid(p: &FakeProvider, s: &StackSpec) -> Validated {
+    let (v, d) = validate(s, p.registry(), &BTreeMap::new());
+    match v {
+        Some(v) => v,
+        None => panic!("stack did not validate: {d:?}"),
+    }
+}
+
+use cairn_engine::kind::Provider as _;
+
+async fn apply_with(
+    p: &FakeProvider,
+    v: Option<&Validated>,
+    store: &StateStore,
+    parallelism: usize,
+) -> (State, exec::Outcome, plan::Plan) {
+    let state = store.load().unwrap_or_else(|e| panic!("{e}"));
+    let name = v.map_or("t".to_string(), |v| v.spec.name.clone());
+    let pl = plan::make(p, v, &name, &state, parallelism).await.unwrap_or_else(|e| panic!("{e}"));
+    let opts = ExecOptions { parallelism, ..ExecOptions::default() };
+    let (st, out) = exec::apply(p, v, &pl, state, store, &opts).await;
+    (st, out, pl)
+}
+
+#[tokio::test(start_paused = true)]
+async fn independent_resources_run_in_parallel() -> R {
+    let dir = tempfile::tempdir()?;
+    let mut elapsed = BTreeMap::new();
+    for parallelism in [1usize, 16] {
+        let p = FakeProvider::default();
+        p.cloud.set_latency(Duration::from_millis(50));
+        let s = stack((0..20).map(|i| thing(&format!("r{i}"), json!({"value": i}))).collect());
+        let v = valid(&p, &s);
+        let store = StateStore::new(dir.path().join(format!("p{parallelism}")), "t");
+        let t0 = tokio::time::Instant::now();
+        let (st, out, _) = apply_with(&p, Some(&v), &store, parallelism).await;
+        elapsed.insert(parallelism, t0.elapsed());
+        assert!(out.ok(), "{out:?}");
+        assert_eq!(st.resources.len(), 20);
+        assert_eq!(p.cloud.max_in_flight.load(std::sync::atomic::Ordering::SeqCst), parallelism);
+    }
+    let ratio = elapsed[&16].as_secs_f64() / elapsed[&1].as_secs_f64();
+    eprintln!("20 resources at 50 ms: parallelism 1 {:?}, 16 {:?}, ratio {ratio:.3}", elapsed[&1], elapsed[&16]);
+    // Virtual time (tokio's paused clock), so this ratio is exact, not noisy.
+    assert!(ratio < 0.25, "ratio {ratio}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_failure_skips_only_its_dependents_and_a_rerun_finishes() -> R {
+    let dir = tempfile::tempdir()?;
+    let p = FakeProvider::default();
+    let s = stack(vec![
+        thing("a", json!({})),
+        thing("b", json!({"up": "${a.arn}"})),
+        thing("c", json!({"up": "${b.arn}"})),
+        thing("d", json!({})),
+        thing("e", json!({"up": "${d.arn}"})),
+    ]);
+    let v = valid(&p, &s);
+    let store = StateStore::new(dir.path(), "t");
+    p.cloud.fail_on("b");
+    let (st, out, _) = apply_with(&p, Some(&v), &store, 4).await;
+    assert_eq!(out.failed.len(), 1);
+    assert_eq!(out.failed[0].0, "b");
+    assert_eq!(out.skipped.iter().map(|s| s.0.as_str()).collect::<Vec<_>>(), vec!["c"]);
+    assert_eq!(st.resources.keys().cloned().collect::<Vec<_>>(), vec!["a", "d", "e"]);
+    assert_eq!(store.load()?.resources.len(), 3, "state on disk has what succeeded");
+
+    p.cloud.fail.lock().map_err(|e| e.to_string())?.clear();
+    p.cloud.clear_calls();
+    let (st, out, pl) = apply_with(&p, Some(&v), &store, 4).await;
+    assert!(out.ok(), "{out:?}");
+    assert_eq!(st.resources.len(), 5);
+    assert_eq!(pl.counts(), (2, 0, 0, 0), "only b and c are left to create");
+    assert_eq!(p.cloud.writes(), vec!["create b", "create c"]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn second_plan_is_a_no_op_without_writes() -> R {
+    let dir = tempfile::tempdir()?;
+    let p = FakeProvider::default();
+    let s = stack(vec![thing("a", json!({"value": 1})), thing("b", json!({"up": "${a.arn}", "label": "x-${a.name}"}))]);
+    let v = valid(&p, &s);
+    let store = StateStore::new(dir.path(), "t");
+    let (_, out, _) = apply_with(&p, Some(&v), &store, 16).await;
+    assert!(out.ok());
+    p.cloud.clear_calls();
+    let (_, out, pl) = apply_with(&p, Some(&v), &store, 16).await;
+    assert!(!pl.has_changes(), "{pl:?}");
+    assert!(out.done.is_empty());
+    assert_eq!(p.cloud.writes(), Vec::<String>::new());
+    assert_eq!(p.cloud.calls().len(), 2, "one read per resource");
+    Ok(())
+}
+
+#[tokio::test]
+async fn update_in_place_and_replace_with_known_after_apply_dependents() -> R {
+    let dir = tempfile::tempdir()?;
+    let p = FakeProvider::default();
+    let store = StateStore::new(dir.path(), "t");
+    let v1 = valid(&p, &stack(vec![thing("a", json!({"value": 1})), thing("b", json!({"up": "${a.arn}"}))]));
+    apply_with(&p, Some(&v1), &store, 16).await;
+
+    let v2 = valid(&p, &stack(vec![thing("a", json!({"value": 2})), thing("b", json!({"up": "${a.arn}"}))]));
+    let (_, out, pl) = apply_with(&p, Some(&v2), &store, 16).await;
+    assert_eq!(pl.get("a").map(|r| r.step.clone()), Some(Step::Update { fields: vec!["value".into()] }));
+    assert_eq!(pl.get("b").map(|r| r.step.clone()), Some(Step::NoOp));
+    assert!(out.ok());
+
+    let v3 = valid(
+        &p,
+        &stack(vec![thing("a", json!({"value": 2, "name": "renamed"})), thing("b", json!({"up": "${a.arn}"}))]),
+    );
+    p.cloud.clear_calls();
+    let (st, out, pl) = apply_with(&p, Some(&v3), &store, 16).await;
+    assert_eq!(pl.get("a").map(|r| r.step.clone()), Some(Step::Replace { because: vec!["name".into()] }));
+    assert_eq!(
+        pl.get("b").map(|r| r.step.clone()),
+        Some(Step::Update { fields: vec!["up".into()] }),
+        "arn known after apply"
+    );
+    assert!(out.ok(), "{out:?}");
+    assert_eq!(p.cloud.writes(), vec!["delete a", "create a", "update b"]);
+    assert_eq!(st.resources["b"].props["up"], json!("arn:fake:renamed"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn destroy_deletes_dependents_first_and_removes_everything() -> R {
+    let dir = tempfile::tempdir()?;
+    let p = FakeProvider::default();
+    let store = StateStore::new(dir.path(), "t");
+    let v = valid(
+        &p,
+        &stack(vec![
+            thing("a", json!({})),
+            thing("b", json!({"up": "${a.arn}"})),
+            thing("c", json!({"up": "${b.arn}"})),
+        ]),
+    );
+    apply_with(&p, Some(&v), &store, 16).await;
+    p.cloud.clear_calls();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let state = store.load()?;
+    let pl = plan::make(&p, None, "t", &state, 16).await?;
+    let opts = ExecOptions {
+        on_event: Arc::new(move |e| sink.lock().map(|mut v| v.push(e)).unwrap_or(())),
+        ..ExecOptions::default()
+    };
+    let (st, out) = exec::apply(&p, None, &pl, state, &store, &opts).await;
+    assert!(out.ok());
+    assert!(st.resources.is_empty());
+    assert_eq!(p.cloud.writes(), vec!["delete c", "delete b", "delete a"]);
+    assert!(p.cloud.objects.lock().map_err(|e| e.to_string())?.is_empty());
+    let finished = events
+        .lock()
+        .map_err(|e| e.to_string())?
+        .iter()
+        .filter(|e| matches!(e, Event::Finished { op: OpKind::Delete, .. }))
+        .count();
+    assert_eq!(finished, 3);
+    Ok(())
+}
+
+#[tokio::test]
+async fn deleted_behind_cairns_back_plans_a_create() -> R {
+    let dir = tempfile::tempdir()?;
+    let p = FakeProvider::default();
+    let store = StateStore::new(dir.path(), "t");
+    let v = valid(&p, &stack(vec![thing("a", json!({}))]));
+    apply_with(&p, Some(&v), &store, 16).await;
+    p.cloud.objects.lock().map_err(|e| e.to_string())?.clear();
+    let pl = plan::make(&p, Some(&v), "t", &store.load()?, 16).await?;
+    assert_eq!(pl.get("a").map(|r| r.step.clone()), Some(Step::Create));
+    Ok(())
+}
+
+#[test]
+fn invalid_stacks_are_reported_together() {
+    let p = FakeProvider::default();
+    let mut s = stack(vec![
+        thing("a", json!({"up": "${nope.arn}", "x": "${b.anr}", "y": "${param.missing}"})),
+        ResourceSpec { kind: "test:Thang".into(), ..thing("b", json!({})) },
+        thing("c", json!({"bad": 1})),
+    ]);
+    s.parameters.insert("email".into(), cairn_engine::ParamSpec::default());
+    let (v, d) = validate(&s, p.registry(), &BTreeMap::new());
+    assert!(v.is_none());
+    let messages: Vec<String> = d.0.iter().map(|d| d.message.clone()).collect();
+    let has = |needle: &str| messages.iter().any(|m| m.contains(needle));
+    assert!(has("parameter `email` has no value"), "{messages:?}");
+    assert!(has("unknown resource `nope`"), "{messages:?}");
+    assert!(has("undeclared parameter `missing`"), "{messages:?}");
+    assert!(has("unknown resource type `test:Thang`"), "{messages:?}");
+    assert!(has("unknown property `bad`"), "{messages:?}");
+    assert!(d.0.iter().any(|d| d.suggestion.as_deref() == Some("did you mean `test:Thing`?")));
+}
+
+#[test]
+fn cycles_are_reported_with_their_path() {
+    let p = FakeProvider::default();
+    let s = stack(vec![thing("a", json!({"x": "${b.arn}"})), thing("b", json!({"x": "${a.arn}"}))]);
+    let (_, d) = validate(&s, p.registry(), &BTreeMap::new());
+    assert!(d.0.iter().any(|d| d.message == "dependency cycle: a -> b -> a"), "{d:?}");
+}
