@@ -64,9 +64,9 @@ pub fn parse_template(s: &str) -> Result<Vec<Part>, RefSyntaxError> {
     while let Some(pos) = rest.find('$') {
         lit.push_str(&rest[..pos]);
         let after = &rest[pos..];
-        if after.starts_with("$${") {
+        if let Some(tail) = after.strip_prefix("$${") {
             lit.push_str("${");
-            rest = &after[3..];
+            rest = tail;
         } else if let Some(body) = after.strip_prefix("${") {
             let Some(end) = body.find('}') else {
                 return Err(RefSyntaxError {
