@@ -56,6 +56,9 @@ pub enum At {
     ResourceKey { id: String, key: String },
     /// A value inside a resource's properties.
     Prop { id: String, path: Vec<PathSeg> },
+    /// The key (not the value) at the end of a path inside a resource's
+    /// properties: where an unknown property is written.
+    PropKey { id: String, path: Vec<PathSeg> },
     /// A parameter declaration.
     Param { name: String },
     /// An output.
@@ -69,7 +72,9 @@ impl fmt::Display for At {
             At::StackKey { key } => write!(f, "stack key `{key}`"),
             At::Resource { id } => write!(f, "resource `{id}`"),
             At::ResourceKey { id, key } => write!(f, "resource `{id}`, `{key}`"),
-            At::Prop { id, path } => write!(f, "resource `{id}`, property `{}`", path_string(path)),
+            At::Prop { id, path } | At::PropKey { id, path } => {
+                write!(f, "resource `{id}`, property `{}`", path_string(path))
+            }
             At::Param { name } => write!(f, "parameter `{name}`"),
             At::Output { name } => write!(f, "output `{name}`"),
         }

@@ -92,7 +92,7 @@ fn prop_diag(id: &str, e: PropError) -> Diagnostic {
         message = format!("unknown property `{field}`");
         return Diagnostic {
             severity: crate::diag::Severity::Error,
-            at: At::Prop { id: id.into(), path },
+            at: At::PropKey { id: id.into(), path },
             message,
             expected,
             suggestion,
@@ -112,6 +112,18 @@ fn prop_diag(id: &str, e: PropError) -> Diagnostic {
 /// Validates a stack against the kinds of a registry, with the parameter
 /// values given. Returns the validated stack when there is no error.
 pub fn validate(spec: &StackSpec, registry: &Registry, given: &ParamValues) -> (Option<Validated>, Diagnostics) {
+    validate_with(spec, registry, given, true)
+}
+
+/// As [`validate`]; with `require_params` false, a parameter without a value
+/// is only a warning (`cairn validate` checks a stack before values exist),
+/// and what depends on it is checked as far as it can be.
+pub fn validate_with(
+    spec: &StackSpec,
+    registry: &Registry,
+    given: &ParamValues,
+    require_params: bool,
+) -> (Option<Validated>, Diagnostics) {
     let mut diags = Diagnostics::default();
 
     if !valid_stack_name(&spec.name) {
@@ -133,10 +145,17 @@ pub fn validate(spec: &StackSpec, registry: &Registry, given: &ParamValues) -> (
             }
             (None, None) => {
                 let var = format!("CAIRN_PARAM_{}", name.to_uppercase().replace('-', "_"));
-                diags.push(
-                    Diagnostic::error(At::Param { name: name.clone() }, format!("parameter `{name}` has no value"))
-                        .expected(format!("a value given with `-p {name}=…` or the environment variable {var}")),
-                );
+                let d = Diagnostic::error(At::Param { name: name.clone() }, format!("parameter `{name}` has no value"))
+                    .expected(format!("a value given with `-p {name}=…` or the environment variable {var}"));
+                diags.push(if require_params {
+                    d
+                } else {
+                    Diagnostic {
+                        severity: crate::diag::Severity::Warning,
+                        message: format!("parameter `{name}` has no value yet: plan and apply will need one"),
+                        ..d
+                    }
+                });
             }
         }
     }

@@ -82,13 +82,19 @@ impl Index {
             At::Resource { id } => self.resource(id).map(|r| r.pos),
             At::ResourceKey { id, key } => self.resource(id).map(|r| find(&r.keys, key).unwrap_or(r.pos)),
             At::Prop { id, path } => self.resource(id).map(|r| match &r.props {
-                Some((key_pos, props)) => prop_position(*key_pos, props, path),
+                Some((key_pos, props)) => prop_position(*key_pos, props, path, false),
+                None => r.pos,
+            }),
+            At::PropKey { id, path } => self.resource(id).map(|r| match &r.props {
+                Some((key_pos, props)) => prop_position(*key_pos, props, path, true),
                 None => r.pos,
             }),
         };
         let pos = match (pos, at) {
             (Some(p), _) => Some(p),
-            (None, At::Resource { .. } | At::ResourceKey { .. } | At::Prop { .. }) => stack_key("resources"),
+            (None, At::Resource { .. } | At::ResourceKey { .. } | At::Prop { .. } | At::PropKey { .. }) => {
+                stack_key("resources")
+            }
             (None, _) => None,
         };
         pos.and_then(known).unwrap_or(self.root)
@@ -109,16 +115,18 @@ pub(crate) fn spot(key: Pos, value: &Node) -> Pos {
     if value.pos.line == key.line && value.pos != Pos::UNKNOWN { value.pos } else { key }
 }
 
-/// The position of `path` in `props`, or of its deepest existing prefix.
-fn prop_position(props_key: Pos, props: &Node, path: &[PathSeg]) -> Pos {
+/// The position of `path` in `props`, or of its deepest existing prefix;
+/// with `at_key`, the last step's key rather than its value.
+fn prop_position(props_key: Pos, props: &Node, path: &[PathSeg], at_key: bool) -> Pos {
     let mut pos = props_key;
     let mut node = props;
-    for seg in path {
+    for (i, seg) in path.iter().enumerate() {
+        let last = i + 1 == path.len();
         let next = match (seg, &node.value) {
             (PathSeg::Key(k), Value::Map(entries)) => entries
                 .iter()
                 .find(|(key, _)| matches!(&key.value, Value::Str(s) if s == k))
-                .map(|(key, value)| (spot(key.pos, value), value)),
+                .map(|(key, value)| (if at_key && last { key.pos } else { spot(key.pos, value) }, value)),
             (PathSeg::Index(i), Value::Seq(items)) => items.get(*i).map(|item| (item.pos, item)),
             _ => None,
         };

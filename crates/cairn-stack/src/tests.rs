@@ -438,3 +438,17 @@ fn one_document_per_file() {
     assert_eq!(d.message, "the file holds more than one YAML document");
     assert_eq!((line, col), (2, 1));
 }
+
+#[test]
+fn prop_key_points_at_the_key() {
+    use cairn_engine::diag::Locator;
+    let p = crate::parse(
+        "s.yaml",
+        "stack: s1\nresources:\n  a:\n    type: aws:sns:Topic\n    properties:\n      displayname: x\n",
+    );
+    let at = At::PropKey { id: "a".into(), path: vec![PathSeg::Key("displayname".into())] };
+    let loc = p.source.locate(&at).map(|l| (l.line, l.col));
+    assert_eq!(loc, Some((6, 7)));
+    let at = At::Prop { id: "a".into(), path: vec![PathSeg::Key("displayname".into())] };
+    assert_eq!(p.source.locate(&at).map(|l| (l.line, l.col)), Some((6, 20)));
+}

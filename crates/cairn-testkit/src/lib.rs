@@ -3,3 +3,4 @@
 
 pub mod emulator;
 pub mod fake;
+pub mod recording;

@@ -1,0 +1,187 @@
+//! The `cairn` binary as a user runs it: exit codes, error locations, no AWS
+//! call for invalid input, confirmation refused without a terminal, and the
+//! lab 1 round trip on the emulator.
+
+use std::net::TcpListener;
+use std::path::Path;
+
+use assert_cmd::Command;
+
+type R = Result<(), Box<dyn std::error::Error>>;
+
+const LAB1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../stacks/lab1-notifications.yaml");
+
+/// A loopback port that records whether anything connected: pointing
+/// `AWS_ENDPOINT_URL` at it shows whether a command called AWS.
+struct Tripwire(TcpListener);
+
+impl Tripwire {
+    fn new() -> Self {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("binding a loopback port: {e}"));
+        l.set_nonblocking(true).unwrap_or_else(|e| panic!("{e}"));
+        Tripwire(l)
+    }
+    fn url(&self) -> String {
+        format!("http://{}", self.0.local_addr().map(|a| a.to_string()).unwrap_or_default())
+    }
+    fn touched(&self) -> bool {
+        self.0.accept().is_ok()
+    }
+}
+
+fn cairn(state_dir: &Path, endpoint: &str) -> Command {
+    let mut c = Command::cargo_bin("cairn").unwrap_or_else(|e| panic!("{e}"));
+    c.env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env_remove("CAIRN_PARAM_EMAIL")
+        .env("NO_COLOR", "1")
+        .arg("--state-dir")
+        .arg(state_dir);
+    c
+}
+
+/// Each invalid stack: its text, and what the error must say.
+const INVALID: &[(&str, &str, &str)] = &[
+    ("syntax", "stack: s1\nresources:\n  a: [unclosed\n", ":3:6: error: invalid YAML: unclosed bracket"),
+    (
+        "unknown-type",
+        "stack: s1\nresources:\n  a:\n    type: aws:sns:Topik\n",
+        ":4:5: error: unknown resource type `aws:sns:Topik`",
+    ),
+    (
+        "unknown-property",
+        "stack: s1\nresources:\n  a:\n    type: aws:sns:Topic\n    properties:\n      displayname: x\n",
+        ":6:7: error: unknown property `displayname`",
+    ),
+    (
+        "bad-ref",
+        "stack: s1\nresources:\n  a:\n    type: aws:sns:Topic\n  b:\n    type: aws:sns:Subscription\n    properties:\n      topic: ${a.anr}\n      protocol: email\n      endpoint: x@example.com\n",
+        ":8:14: error: reference ${a.anr}: aws:sns:Topic has no attribute `anr`",
+    ),
+    (
+        "cycle",
+        "stack: s1\nresources:\n  a:\n    type: aws:sns:Topic\n    depends_on: [b]\n  b:\n    type: aws:sns:Topic\n    depends_on: [a]\n",
+        ":3:3: error: dependency cycle: a -> b -> a",
+    ),
+    (
+        "missing-param",
+        "stack: s1\nparameters:\n  email: {}\nresources:\n  a:\n    type: aws:sns:Topic\n    properties:\n      display_name: ${param.email}\n",
+        ":3:3: error: parameter `email` has no value",
+    ),
+];
+
+#[test]
+fn invalid_stacks_exit_2_with_a_location_and_call_no_aws() -> R {
+    let dir = tempfile::tempdir()?;
+    for (name, text, expected) in INVALID {
+        let file = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(&file, text)?;
+        for command in ["validate", "plan", "apply"] {
+            if command == "validate" && *name == "missing-param" {
+                continue; // validate accepts a stack whose parameters are not given yet
+            }
+            let trip = Tripwire::new();
+            let mut cmd = cairn(&dir.path().join("state"), &trip.url());
+            cmd.arg(command).arg(&file);
+            if command == "apply" {
+                cmd.arg("--yes");
+            }
+            let out = cmd.output()?;
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{name} with {command}: {stderr}");
+            let located = format!("{}{expected}", file.display());
+            assert!(stderr.contains(&located), "{name} with {command}: expected `{located}` in:\n{stderr}");
+            assert!(!trip.touched(), "{name} with {command} called AWS");
+        }
+    }
+    assert!(!dir.path().join("state").join("s1.json").exists(), "no state written");
+    Ok(())
+}
+
+#[test]
+fn validate_suggests_near_names() -> R {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("s.yaml");
+    std::fs::write(&file, "stack: s1\nresources:\n  a:\n    type: aws:sns:Topik\n")?;
+    let out = cairn(dir.path(), "http://127.0.0.1:9").arg("validate").arg(&file).output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("= help: did you mean `aws:sns:Topic`?"), "{stderr}");
+    assert!(stderr.contains("4 |     type: aws:sns:Topik"), "{stderr}");
+    Ok(())
+}
+
+#[test]
+fn apply_without_a_terminal_refuses_without_yes() -> R {
+    emulator_or_skip_message();
+    let dir = tempfile::tempdir()?;
+    let endpoint = cairn_testkit::emulator::endpoint();
+    let out = cairn(dir.path(), &endpoint).arg("apply").arg(LAB1).args(["-p", "email=a@example.com"]).output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("refusing to apply these changes without --yes"), "{stderr}");
+    assert!(!dir.path().join("lab1-notifications.json").exists());
+    Ok(())
+}
+
+fn emulator_or_skip_message() {
+    // Emulator tests need scripts/test; endpoint() panics with instructions otherwise.
+    cairn_testkit::emulator::endpoint();
+}
+
+#[test]
+fn lab1_round_trip_through_the_binary() -> R {
+    let endpoint = cairn_testkit::emulator::endpoint();
+    let dir = tempfile::tempdir()?;
+    let stack = cairn_testkit::emulator::unique_stack("cli1");
+    let text = std::fs::read_to_string(LAB1)?.replace("stack: lab1-notifications", &format!("stack: {stack}"));
+    let file = dir.path().join("lab1.yaml");
+    std::fs::write(&file, text)?;
+    let state = dir.path().join("state");
+    let run =
+        |args: &[&str]| cairn(&state, &endpoint).args(args).arg(&file).args(["-p", "email=a@example.com"]).output();
+
+    let out = run(&["plan", "--detailed-exitcode"])?;
+    assert_eq!(out.status.code(), Some(2), "changes present: {}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["apply", "--yes"])?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("✓ created alerts"), "{stderr}");
+    assert!(stderr.contains("Apply complete: 3 operation(s)"), "{stderr}");
+
+    let out = run(&["plan", "--detailed-exitcode", "--json"])?;
+    assert_eq!(out.status.code(), Some(0), "no changes: {}", String::from_utf8_lossy(&out.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let actions: Vec<&str> =
+        plan["resources"].as_array().into_iter().flatten().filter_map(|r| r["action"].as_str()).collect();
+    assert_eq!(actions, vec!["no_op", "no_op", "no_op"]);
+
+    let out = cairn(&state, &endpoint).args(["output"]).arg(&file).arg("topic_arn").output()?;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("arn:aws:sns:us-east-1:123456789012:{stack}-alerts")
+    );
+
+    let out = cairn(&state, &endpoint).arg("status").arg(&file).output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&format!("stack {stack} (3 resources")), "{stdout}");
+
+    let out = cairn(&state, &endpoint).args(["destroy", "--yes"]).arg(&file).output()?;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!state.join(format!("{stack}.json")).exists(), "state removed once nothing is left");
+    let out = cairn(&state, &endpoint).arg("status").arg(&file).output()?;
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing deployed"));
+    Ok(())
+}
+
+#[test]
+fn help_names_the_exit_codes() -> R {
+    let out = Command::cargo_bin("cairn")?.arg("--help").output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for needle in ["130  interrupted", "3    state locked or unreadable", "CAIRN_PARAM_"] {
+        assert!(stdout.contains(needle), "{needle} missing from --help:\n{stdout}");
+    }
+    Ok(())
+}

@@ -1,0 +1,751 @@
+//! The `cairn` command line, shared by the `cairn` binary (YAML stacks) and
+//! by Rust stack programs through [`run`].
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod render;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use cairn_aws::{AwsOptions, AwsProvider};
+use cairn_engine::diag::{Locator, NoSource, render as render_diags};
+use cairn_engine::exec::{self, ExecOptions};
+use cairn_engine::kind::{Provider, Registry};
+use cairn_engine::plan::{self, Plan};
+use cairn_engine::state::StateError;
+use cairn_engine::validate::{Validated, params_from_env, validate_with};
+use cairn_engine::{Diagnostics, StackSpec, State, StateStore};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+use render::Style;
+
+/// Every exit code cairn uses, in one place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// Success (with `plan --detailed-exitcode`: no changes).
+    Ok = 0,
+    /// An operation failed.
+    Failed = 1,
+    /// Invalid input or usage (with `plan --detailed-exitcode`: changes present).
+    Invalid = 2,
+    /// State locked or unreadable.
+    State = 3,
+    /// Interrupted (Ctrl-C).
+    Interrupted = 130,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> Self {
+        ExitCode::from(e as u8)
+    }
+}
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    success (plan --detailed-exitcode: no changes)
+  1    an operation failed
+  2    invalid input or usage (plan --detailed-exitcode: changes present)
+  3    state locked or unreadable
+  130  interrupted
+
+Parameters: -p name=value, or the environment variable CAIRN_PARAM_<NAME>.
+Credentials and region come from the standard AWS chain (environment, profiles, SSO);
+AWS_ENDPOINT_URL points cairn at a local emulator.";
+
+#[derive(Parser, Debug)]
+#[command(name = "cairn", version, about = "Plan, apply and destroy AWS stacks written in YAML or Rust", after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    global: Global,
+}
+
+#[derive(Args, Debug, Clone)]
+struct Global {
+    /// The stack file (also accepted as the first positional argument).
+    #[arg(short = 'f', long = "file", global = true, value_name = "STACK.yaml")]
+    file: Option<PathBuf>,
+    /// A parameter value, `name=value`; repeatable.
+    #[arg(short = 'p', long = "param", global = true, value_name = "NAME=VALUE", value_parser = parse_param)]
+    params: Vec<(String, String)>,
+    /// Where local state is kept.
+    #[arg(long, global = true, default_value = ".cairn", env = "CAIRN_STATE_DIR", value_name = "DIR")]
+    state_dir: PathBuf,
+    /// AWS region (else the stack's `region`, else the AWS chain's).
+    #[arg(long, global = true)]
+    region: Option<String>,
+    /// AWS profile from the shared config files.
+    #[arg(long, global = true)]
+    profile: Option<String>,
+    /// More output: operations as they start.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    /// Less output: only errors and results.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// When to color output (NO_COLOR is honoured).
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    /// Machine output (JSON) on stdout; human text stays on stderr.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check the stack offline: no AWS call, no credentials needed.
+    Validate { file: Option<PathBuf> },
+    /// Refresh live resources and show what apply would change.
+    Plan {
+        file: Option<PathBuf>,
+        /// Save the plan as JSON, for `apply --plan`.
+        #[arg(long, value_name = "PLAN.json")]
+        out: Option<PathBuf>,
+        /// Exit 0 when nothing would change, 2 when something would.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Refresh reads in flight at once.
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+        parallelism: u16,
+    },
+    /// Show the plan, ask for confirmation (unless --yes), then apply it.
+    Apply {
+        file: Option<PathBuf>,
+        /// Apply without asking; required when there is no terminal.
+        #[arg(short, long)]
+        yes: bool,
+        /// Apply a plan saved with `plan --out` (refused if state changed since).
+        #[arg(long, value_name = "PLAN.json")]
+        plan: Option<PathBuf>,
+        /// Operations in flight at once.
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+        parallelism: u16,
+    },
+    /// Delete everything the stack owns, dependents first (retained resources are forgotten).
+    Destroy {
+        file: Option<PathBuf>,
+        /// Destroy without asking; required when there is no terminal.
+        #[arg(short, long)]
+        yes: bool,
+        /// Operations in flight at once.
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+        parallelism: u16,
+    },
+    /// Show what the local state holds for the stack (no AWS call).
+    Status { file: Option<PathBuf> },
+    /// Print the stack's outputs, or one output's value (for scripts).
+    Output {
+        /// `[STACK.yaml] [NAME]` (with -f, or from a Rust program, just `[NAME]`).
+        args: Vec<String>,
+    },
+    /// Print the dependency graph.
+    Graph {
+        file: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+    },
+    /// Print the JSON Schema of the stack format, for editors.
+    Schema,
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+fn parse_param(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected NAME=VALUE, got `{s}`")),
+    }
+}
+
+/// Where the stack comes from.
+enum Origin {
+    Yaml,
+    Rust(Box<StackSpec>),
+}
+
+/// Runs the `cairn` binary: stacks come from YAML files.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    execute(cli, Origin::Yaml)
+}
+
+/// Gives a Rust stack program the same commands as the `cairn` binary:
+/// `validate`, `plan`, `apply`, `destroy`, `status`, `output`, `graph`.
+pub fn run(stack: impl Into<StackSpec>) -> ExitCode {
+    let cli = Cli::parse();
+    execute(cli, Origin::Rust(Box::new(stack.into())))
+}
+
+fn execute(cli: Cli, origin: Origin) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return Exit::Failed.into();
+        }
+    };
+    runtime.block_on(async move { App::new(cli.global, origin).dispatch(cli.command).await }).into()
+}
+
+/// One command's context.
+struct App {
+    g: Global,
+    origin: Origin,
+    style: Style,
+    registry: Registry,
+}
+
+/// A loaded stack and where its diagnostics point.
+struct Loaded {
+    spec: StackSpec,
+    locator: Box<dyn Locator>,
+}
+
+impl App {
+    fn new(g: Global, origin: Origin) -> Self {
+        let color = match g.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        };
+        App { g, origin, style: Style { color }, registry: cairn_aws::registry() }
+    }
+
+    fn say(&self, text: &str) {
+        if !self.g.quiet {
+            eprint!("{text}");
+        }
+    }
+
+    async fn dispatch(mut self, command: Command) -> Exit {
+        match command {
+            Command::Validate { file } => self.cmd_validate(file),
+            Command::Plan { file, out, detailed_exitcode, parallelism } => {
+                self.cmd_plan(file, out, detailed_exitcode, usize::from(parallelism)).await
+            }
+            Command::Apply { file, yes, plan, parallelism } => {
+                self.cmd_apply(file, yes, plan, usize::from(parallelism)).await
+            }
+            Command::Destroy { file, yes, parallelism } => self.cmd_destroy(file, yes, usize::from(parallelism)).await,
+            Command::Status { file } => self.cmd_status(file),
+            Command::Output { args } => self.cmd_output(args),
+            Command::Graph { file, format } => self.cmd_graph(file, format),
+            Command::Schema => {
+                println!("{}", pretty(&crate::schema::stack_schema(&self.registry)));
+                Exit::Ok
+            }
+            Command::Completions { shell } => {
+                clap_complete::generate(shell, &mut Cli::command(), "cairn", &mut std::io::stdout());
+                Exit::Ok
+            }
+        }
+    }
+
+    /// Loads the stack: from the file (positional or -f) or the Rust program.
+    fn load(&mut self, file: Option<PathBuf>) -> Result<Loaded, Exit> {
+        match &self.origin {
+            Origin::Rust(spec) => {
+                if let Some(f) = file.or_else(|| self.g.file.clone()) {
+                    eprintln!(
+                        "error: this program defines its stack in Rust; it takes no stack file (got {})",
+                        f.display()
+                    );
+                    return Err(Exit::Invalid);
+                }
+                Ok(Loaded { spec: (**spec).clone(), locator: Box::new(NoSource) })
+            }
+            Origin::Yaml => {
+                let Some(path) = file.or_else(|| self.g.file.clone()) else {
+                    eprintln!(
+                        "error: no stack file given\n  = help: name one, e.g. `cairn plan stacks/lab1-notifications.yaml` or `-f FILE`"
+                    );
+                    return Err(Exit::Invalid);
+                };
+                let parsed = cairn_stack::load(&path);
+                let spec = parsed.spec;
+                if parsed.diagnostics.has_errors() || spec.is_none() {
+                    eprint!("{}", render_diags(&parsed.diagnostics, &parsed.source, self.style.color));
+                    return Err(Exit::Invalid);
+                }
+                if !parsed.diagnostics.is_empty() {
+                    eprint!("{}", render_diags(&parsed.diagnostics, &parsed.source, self.style.color));
+                }
+                let Some(spec) = spec else { return Err(Exit::Invalid) };
+                Ok(Loaded { spec, locator: Box::new(parsed.source) })
+            }
+        }
+    }
+
+    fn params(&self, spec: &StackSpec) -> BTreeMap<String, String> {
+        let given: BTreeMap<String, String> = self.g.params.iter().cloned().collect();
+        params_from_env(spec, &given, |k| std::env::var(k).ok())
+    }
+
+    /// Loads and validates; reports diagnostics; `Err` means exit 2.
+    fn validated(&mut self, file: Option<PathBuf>) -> Result<(Validated, Box<dyn Locator>), Exit> {
+        self.validated_with(file, true)
+    }
+
+    fn validated_with(
+        &mut self,
+        file: Option<PathBuf>,
+        require_params: bool,
+    ) -> Result<(Validated, Box<dyn Locator>), Exit> {
+        let loaded = self.load(file)?;
+        let params = self.params(&loaded.spec);
+        let (v, diags) = validate_with(&loaded.spec, &self.registry, &params, require_params);
+        self.report(&diags, loaded.locator.as_ref());
+        if self.g.json && v.is_none() {
+            let located: Vec<serde_json::Value> = diags
+                .0
+                .iter()
+                .map(|d| {
+                    let mut j = serde_json::to_value(d).unwrap_or_default();
+                    if let Some(l) = loaded.locator.locate(&d.at) {
+                        j["location"] = serde_json::json!({"file": l.file, "line": l.line, "col": l.col});
+                    }
+                    j
+                })
+                .collect();
+            println!("{}", pretty(&serde_json::json!({"valid": false, "diagnostics": located})));
+        }
+        match v {
+            Some(v) => Ok((v, loaded.locator)),
+            None => Err(Exit::Invalid),
+        }
+    }
+
+    fn report(&self, diags: &Diagnostics, locator: &dyn Locator) {
+        if !diags.is_empty() {
+            eprint!("{}", render_diags(diags, locator, self.style.color));
+        }
+    }
+
+    fn provider(&self, spec: &StackSpec) -> AwsProvider {
+        AwsProvider::new(AwsOptions {
+            region: self.g.region.clone().or_else(|| spec.region.clone()),
+            profile: self.g.profile.clone(),
+        })
+    }
+
+    fn store(&self, spec: &StackSpec) -> StateStore {
+        StateStore::new(&self.g.state_dir, &spec.name)
+    }
+
+    fn cmd_validate(&mut self, file: Option<PathBuf>) -> Exit {
+        match self.validated_with(file, false) {
+            Ok((v, _)) => {
+                if self.g.json {
+                    println!(
+                        "{}",
+                        pretty(&serde_json::json!({"valid": true, "stack": v.spec.name, "resources": v.order}))
+                    );
+                }
+                self.say(&format!("{} is valid: {} resource(s).\n", v.spec.name, v.order.len()));
+                Exit::Ok
+            }
+            Err(e) => e,
+        }
+    }
+
+    async fn make_plan(
+        &self,
+        provider: &AwsProvider,
+        v: Option<&Validated>,
+        name: &str,
+        state: &State,
+        parallelism: usize,
+    ) -> Result<Plan, Exit> {
+        plan::make(provider, v, name, state, parallelism).await.map_err(|e| {
+            eprintln!("error: planning {name}: {e}");
+            Exit::Failed
+        })
+    }
+
+    async fn cmd_plan(
+        &mut self,
+        file: Option<PathBuf>,
+        out: Option<PathBuf>,
+        detailed: bool,
+        parallelism: usize,
+    ) -> Exit {
+        let (v, _) = match self.validated(file) {
+            Ok(x) => x,
+            Err(e) => return e,
+        };
+        let provider = self.provider(&v.spec);
+        let store = self.store(&v.spec);
+        let (_lock, state) = match lock_and_load(&store, "plan") {
+            Ok(x) => x,
+            Err(e) => return e,
+        };
+        let plan = match self.make_plan(&provider, Some(&v), &v.spec.name, &state, parallelism).await {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        if self.g.json {
+            println!("{}", pretty(&plan));
+        } else {
+            self.say(&render::plan_text(&plan, self.style));
+        }
+        if let Some(path) = out {
+            if let Err(e) = std::fs::write(&path, pretty(&plan)) {
+                eprintln!("error: writing plan to {}: {e}", path.display());
+                return Exit::Failed;
+            }
+            self.say(&format!(
+                "Saved the plan to {}; apply it with `cairn apply --plan {}`.\n",
+                path.display(),
+                path.display()
+            ));
+        }
+        if detailed && plan.has_changes() { Exit::Invalid } else { Exit::Ok }
+    }
+
+    fn confirm(&self, question: &str, yes: bool) -> Result<(), Exit> {
+        if yes {
+            return Ok(());
+        }
+        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+        if ci || !std::io::stdin().is_terminal() {
+            eprintln!(
+                "error: refusing to {question} without --yes: there is no terminal to confirm on\n  = help: review the plan above, then run again with --yes"
+            );
+            return Err(Exit::Invalid);
+        }
+        eprint!("Do you want to {question}? Only `yes` is accepted: ");
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        if std::io::stdin().lock().read_line(&mut line).is_err() || line.trim() != "yes" {
+            eprintln!("Cancelled; nothing was changed.");
+            return Err(Exit::Failed);
+        }
+        Ok(())
+    }
+
+    async fn cmd_apply(
+        &mut self,
+        file: Option<PathBuf>,
+        yes: bool,
+        saved: Option<PathBuf>,
+        parallelism: usize,
+    ) -> Exit {
+        let (v, _) = match self.validated(file) {
+            Ok(x) => x,
+            Err(e) => return e,
+        };
+        let provider = self.provider(&v.spec);
+        let store = self.store(&v.spec);
+        let (_lock, state) = match lock_and_load(&store, "apply") {
+            Ok(x) => x,
+            Err(e) => return e,
+        };
+        let plan = match saved {
+            Some(path) => match read_saved_plan(&path, &v.spec.name, &state) {
+                Ok(p) => p,
+                Err(e) => return e,
+            },
+            None => match self.make_plan(&provider, Some(&v), &v.spec.name, &state, parallelism).await {
+                Ok(p) => p,
+                Err(e) => return e,
+            },
+        };
+        self.say(&render::plan_text(&plan, self.style));
+        if !plan.has_changes() {
+            if self.g.json {
+                println!("{}", pretty(&serde_json::json!({"changes": 0})));
+            }
+            return Exit::Ok;
+        }
+        if let Err(e) = self.confirm("apply these changes", yes) {
+            return e;
+        }
+        self.execute(&provider, Some(&v), &plan, state, &store, parallelism, "Apply").await
+    }
+
+    async fn cmd_destroy(&mut self, file: Option<PathBuf>, yes: bool, parallelism: usize) -> Exit {
+        // Destroy needs the stack's name and region only: parameters need not be given.
+        let loaded = match self.load(file) {
+            Ok(l) => l,
+            Err(e) => return e,
+        };
+        let spec = loaded.spec;
+        let store = self.store(&spec);
+        let (_lock, state) = match lock_and_load(&store, "destroy") {
+            Ok(x) => x,
+            Err(e) => return e,
+        };
+        if state.resources.is_empty() {
+            self.say(&format!(
+                "Nothing to destroy: stack {} has no resources in {}.\n",
+                spec.name,
+                store.path().display()
+            ));
+            return Exit::Ok;
+        }
+        let provider = self.provider(&spec);
+        let plan = match self.make_plan(&provider, None, &spec.name, &state, parallelism).await {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        self.say(&render::plan_text(&plan, self.style));
+        if let Err(e) = self.confirm(&format!("destroy every resource of stack {}", spec.name), yes) {
+            return e;
+        }
+        self.execute(&provider, None, &plan, state, &store, parallelism, "Destroy").await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn execute(
+        &self,
+        provider: &dyn Provider,
+        v: Option<&Validated>,
+        plan: &Plan,
+        state: State,
+        store: &StateStore,
+        parallelism: usize,
+        what: &str,
+    ) -> Exit {
+        let cancel = Arc::new(AtomicBool::new(false));
+        let watcher = tokio::spawn(watch_interrupts(cancel.clone()));
+        let (style, verbose, quiet) = (self.style, self.g.verbose, self.g.quiet);
+        let on_event: exec::EventSink = Arc::new(move |e| {
+            if !quiet && let Some(line) = render::event_line(&e, style, verbose) {
+                eprintln!("{line}");
+            }
+        });
+        let opts = ExecOptions { parallelism, on_event, cancel: Some(cancel.clone()) };
+        let (state, outcome) = exec::apply(provider, v, plan, state, store, &opts).await;
+        watcher.abort();
+        if v.is_none()
+            && state.resources.is_empty()
+            && outcome.ok()
+            && let Err(e) = store.remove()
+        {
+            eprintln!("warning: {e}");
+        }
+        self.say(&render::outcome_text(&outcome, what, self.style));
+        if self.g.json {
+            println!("{}", pretty(&outcome));
+        }
+        if outcome.interrupted {
+            Exit::Interrupted
+        } else if outcome.ok() {
+            Exit::Ok
+        } else {
+            Exit::Failed
+        }
+    }
+
+    fn cmd_status(&mut self, file: Option<PathBuf>) -> Exit {
+        let loaded = match self.load(file) {
+            Ok(l) => l,
+            Err(e) => return e,
+        };
+        let store = self.store(&loaded.spec);
+        let state = match store.load() {
+            Ok(s) => s,
+            Err(e) => return state_error(&e),
+        };
+        if self.g.json {
+            println!("{}", pretty(&state));
+            return Exit::Ok;
+        }
+        if state.resources.is_empty() {
+            println!("stack {}: nothing deployed (no resources in {})", loaded.spec.name, store.path().display());
+            return Exit::Ok;
+        }
+        println!(
+            "stack {} ({} resources, state serial {}, {})",
+            state.stack,
+            state.resources.len(),
+            state.serial,
+            store.path().display()
+        );
+        let width = state.resources.keys().map(String::len).max().unwrap_or(0);
+        for (id, r) in &state.resources {
+            let mut flags = Vec::new();
+            if r.derived {
+                flags.push("derived");
+            }
+            if r.retain {
+                flags.push("retain");
+            }
+            if r.protect {
+                flags.push("protect");
+            }
+            let flags = if flags.is_empty() { String::new() } else { format!("  [{}]", flags.join(", ")) };
+            println!("  {id:width$}  {:24}  {}{flags}", r.kind, r.physical_id);
+        }
+        if !state.outputs.is_empty() {
+            println!("outputs:");
+            for (k, v) in &state.outputs {
+                println!("  {k} = {}", plain(v));
+            }
+        }
+        Exit::Ok
+    }
+
+    fn cmd_output(&mut self, mut args: Vec<String>) -> Exit {
+        let file = match (&self.origin, &self.g.file) {
+            (Origin::Yaml, None) if !args.is_empty() => Some(PathBuf::from(args.remove(0))),
+            _ => None,
+        };
+        let loaded = match self.load(file) {
+            Ok(l) => l,
+            Err(e) => return e,
+        };
+        let state = match self.store(&loaded.spec).load() {
+            Ok(s) => s,
+            Err(e) => return state_error(&e),
+        };
+        match args.first() {
+            Some(name) => match state.outputs.get(name) {
+                Some(v) => {
+                    println!("{}", if self.g.json { v.to_string() } else { plain(v) });
+                    Exit::Ok
+                }
+                None => {
+                    let known: Vec<&str> = loaded.spec.outputs.iter().map(|(k, _)| k.as_str()).collect();
+                    let hint = cairn_engine::diag::did_you_mean(name, known.iter().copied())
+                        .map(|c| format!("\n  = help: did you mean `{c}`?"))
+                        .unwrap_or_default();
+                    let why = if known.contains(&name.as_str()) {
+                        "has no value yet (apply the stack first)"
+                    } else {
+                        "is not an output of this stack"
+                    };
+                    eprintln!("error: output `{name}` {why}{hint}");
+                    Exit::Invalid
+                }
+            },
+            None => {
+                if self.g.json {
+                    println!("{}", pretty(&state.outputs));
+                } else {
+                    for (k, v) in &state.outputs {
+                        println!("{k} = {}", plain(v));
+                    }
+                }
+                Exit::Ok
+            }
+        }
+    }
+
+    fn cmd_graph(&mut self, file: Option<PathBuf>, format: GraphFormat) -> Exit {
+        let (v, _) = match self.validated(file) {
+            Ok(x) => x,
+            Err(e) => return e,
+        };
+        let mut out = String::new();
+        match format {
+            GraphFormat::Dot => {
+                out.push_str(&format!("digraph \"{}\" {{\n  rankdir=LR;\n", v.spec.name));
+                for id in &v.order {
+                    let kind = v.spec.resource(id).map_or("", |r| r.kind.as_str());
+                    out.push_str(&format!("  \"{id}\" [label=\"{id}\\n{kind}\"];\n"));
+                    for d in v.graph.deps_of(id) {
+                        out.push_str(&format!("  \"{id}\" -> \"{d}\";\n"));
+                    }
+                }
+                out.push_str("}\n");
+            }
+            GraphFormat::Mermaid => {
+                out.push_str("graph LR\n");
+                for id in &v.order {
+                    let kind = v.spec.resource(id).map_or("", |r| r.kind.as_str());
+                    out.push_str(&format!("  {id}[\"{id}<br/>{kind}\"]\n"));
+                    for d in v.graph.deps_of(id) {
+                        out.push_str(&format!("  {id} --> {d}\n"));
+                    }
+                }
+            }
+        }
+        print!("{out}");
+        Exit::Ok
+    }
+}
+
+fn lock_and_load(store: &StateStore, command: &str) -> Result<(cairn_engine::state::StateLock, State), Exit> {
+    let lock = store.lock(command).map_err(|e| state_error(&e))?;
+    let state = store.load().map_err(|e| state_error(&e))?;
+    Ok((lock, state))
+}
+
+fn state_error(e: &StateError) -> Exit {
+    eprintln!("error: {e}");
+    match e {
+        StateError::Io { .. } => Exit::Failed,
+        _ => Exit::State,
+    }
+}
+
+fn read_saved_plan(path: &Path, stack: &str, state: &State) -> Result<Plan, Exit> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        eprintln!("error: reading plan {}: {e}", path.display());
+        Exit::Invalid
+    })?;
+    let plan: Plan = serde_json::from_str(&text).map_err(|e| {
+        eprintln!("error: {} is not a cairn plan: {e}", path.display());
+        Exit::Invalid
+    })?;
+    if plan.stack != stack {
+        eprintln!("error: {} is a plan for stack {}, not {stack}", path.display(), plan.stack);
+        return Err(Exit::Invalid);
+    }
+    if plan.state_serial != state.serial {
+        eprintln!(
+            "error: the saved plan is stale: it was made against state serial {}, and state is now at {}\n  = help: run `cairn plan --out` again",
+            plan.state_serial, state.serial
+        );
+        return Err(Exit::Invalid);
+    }
+    Ok(plan)
+}
+
+/// First Ctrl-C: stop scheduling, let in-flight calls finish, save state.
+/// Second: abort at once.
+async fn watch_interrupts(cancel: Arc<AtomicBool>) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    cancel.store(true, Ordering::SeqCst);
+    eprintln!(
+        "\ninterrupt: starting nothing new; in-flight operations finish and state is saved (Ctrl-C again aborts at once)"
+    );
+    if tokio::signal::ctrl_c().await.is_ok() {
+        eprintln!("aborted: state may lack the operations that were in flight");
+        std::process::exit(Exit::Interrupted as i32);
+    }
+}
+
+fn pretty<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+/// A value for scripts: strings bare, everything else as JSON.
+fn plain(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,32 @@
+//! cairn: infrastructure as code for AWS labs and small stacks.
+//!
+//! Write a stack in Rust with typed builders (or in YAML for the `cairn`
+//! binary), then plan, apply and destroy it with the same engine:
+//!
+//! ```no_run
+//! use cairn::{Stack, events, sns};
+//! use serde_json::json;
+//!
+//! fn main() -> std::process::ExitCode {
+//!     let mut stack = Stack::new("lab1-notifications");
+//!     let email = stack.param("email", "where state changes are sent");
+//!     let topic = stack.add("alerts", sns::Topic::new().display_name("EC2 alerts"));
+//!     stack.add("ops-email", sns::Subscription::email(topic.arn(), email));
+//!     let rule = events::Rule::on_pattern(json!({"source": ["aws.ec2"]}));
+//!     stack.add("ec2-state", rule.target(events::target(topic.arn())));
+//!     cairn::cli::run(stack)
+//! }
+//! ```
+
+pub mod cli;
+pub mod schema;
+pub mod stack;
+
+#[cfg(feature = "events")]
+pub mod events;
+#[cfg(feature = "sns")]
+pub mod sns;
+
+pub use cairn_aws as aws;
+pub use cairn_engine as engine;
+pub use stack::{Builder, Handle, Ref, Stack, lit, pseudo};
