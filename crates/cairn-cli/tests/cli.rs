@@ -145,11 +145,34 @@ fn lab1_round_trip_through_the_binary() -> R {
 
     let out = run(&["plan", "--detailed-exitcode"])?;
     assert_eq!(out.status.code(), Some(2), "changes present: {}", String::from_utf8_lossy(&out.stderr));
-    let out = run(&["apply", "--yes"])?;
+    let saved = dir.path().join("plan.json");
+    let out = cairn(&state, &endpoint)
+        .arg("plan")
+        .arg(&file)
+        .args(["-p", "email=a@example.com", "--out"])
+        .arg(&saved)
+        .output()?;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cairn(&state, &endpoint)
+        .args(["apply", "--yes"])
+        .arg(&file)
+        .args(["-p", "email=a@example.com", "--plan"])
+        .arg(&saved)
+        .output()?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("✓ created alerts"), "{stderr}");
     assert!(stderr.contains("Apply complete: 3 operation(s)"), "{stderr}");
+    // The same saved plan again is stale: state moved on since it was made.
+    let out = cairn(&state, &endpoint)
+        .args(["apply", "--yes"])
+        .arg(&file)
+        .args(["-p", "email=a@example.com", "--plan"])
+        .arg(&saved)
+        .output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("the saved plan is stale"), "{stderr}");
 
     let out = run(&["plan", "--detailed-exitcode", "--json"])?;
     assert_eq!(out.status.code(), Some(0), "no changes: {}", String::from_utf8_lossy(&out.stderr));

@@ -104,13 +104,25 @@ enum ColorChoice {
     Never,
 }
 
+/// The positional stack file of a command.
+#[derive(Args, Debug)]
+struct FileArg {
+    /// The stack file, e.g. stacks/lab1-notifications.yaml (or -f FILE; none for a Rust stack program).
+    #[arg(value_name = "STACK.yaml")]
+    file: Option<PathBuf>,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Check the stack offline: no AWS call, no credentials needed.
-    Validate { file: Option<PathBuf> },
+    Validate {
+        #[command(flatten)]
+        file: FileArg,
+    },
     /// Refresh live resources and show what apply would change.
     Plan {
-        file: Option<PathBuf>,
+        #[command(flatten)]
+        file: FileArg,
         /// Save the plan as JSON, for `apply --plan`.
         #[arg(long, value_name = "PLAN.json")]
         out: Option<PathBuf>,
@@ -123,7 +135,8 @@ enum Command {
     },
     /// Show the plan, ask for confirmation (unless --yes), then apply it.
     Apply {
-        file: Option<PathBuf>,
+        #[command(flatten)]
+        file: FileArg,
         /// Apply without asking; required when there is no terminal.
         #[arg(short, long)]
         yes: bool,
@@ -136,7 +149,8 @@ enum Command {
     },
     /// Delete everything the stack owns, dependents first (retained resources are forgotten).
     Destroy {
-        file: Option<PathBuf>,
+        #[command(flatten)]
+        file: FileArg,
         /// Destroy without asking; required when there is no terminal.
         #[arg(short, long)]
         yes: bool,
@@ -145,7 +159,10 @@ enum Command {
         parallelism: u16,
     },
     /// Show what the local state holds for the stack (no AWS call).
-    Status { file: Option<PathBuf> },
+    Status {
+        #[command(flatten)]
+        file: FileArg,
+    },
     /// Print the stack's outputs, or one output's value (for scripts).
     Output {
         /// `[STACK.yaml] [NAME]` (with -f, or from a Rust program, just `[NAME]`).
@@ -153,7 +170,8 @@ enum Command {
     },
     /// Print the dependency graph.
     Graph {
-        file: Option<PathBuf>,
+        #[command(flatten)]
+        file: FileArg,
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
         format: GraphFormat,
     },
@@ -238,17 +256,19 @@ impl App {
 
     async fn dispatch(mut self, command: Command) -> Exit {
         match command {
-            Command::Validate { file } => self.cmd_validate(file),
+            Command::Validate { file } => self.cmd_validate(file.file),
             Command::Plan { file, out, detailed_exitcode, parallelism } => {
-                self.cmd_plan(file, out, detailed_exitcode, usize::from(parallelism)).await
+                self.cmd_plan(file.file, out, detailed_exitcode, usize::from(parallelism)).await
             }
             Command::Apply { file, yes, plan, parallelism } => {
-                self.cmd_apply(file, yes, plan, usize::from(parallelism)).await
+                self.cmd_apply(file.file, yes, plan, usize::from(parallelism)).await
             }
-            Command::Destroy { file, yes, parallelism } => self.cmd_destroy(file, yes, usize::from(parallelism)).await,
-            Command::Status { file } => self.cmd_status(file),
+            Command::Destroy { file, yes, parallelism } => {
+                self.cmd_destroy(file.file, yes, usize::from(parallelism)).await
+            }
+            Command::Status { file } => self.cmd_status(file.file),
             Command::Output { args } => self.cmd_output(args),
-            Command::Graph { file, format } => self.cmd_graph(file, format),
+            Command::Graph { file, format } => self.cmd_graph(file.file, format),
             Command::Schema => {
                 println!("{}", pretty(&crate::schema::stack_schema(&self.registry)));
                 Exit::Ok
