@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::kind::{Environment, Provider};
 use crate::plan::{Known, Plan, Step, changed_fields, op_ctx};
-use crate::state::{ResourceState, State, StateStore};
+use crate::state::{Intent, ResourceState, State, StateStore};
 use crate::validate::Validated;
 use crate::value::{Json, as_unknown, has_unknown, resolve};
 
@@ -283,6 +283,10 @@ pub async fn apply(
     let (ops, nodes) = build_nodes(plan, stack, &state);
     let env: &Environment = &plan.env;
     let shared = Shared { state: Mutex::new(state), store, save_error: Mutex::new(None) };
+    let mut outcome = Outcome::default();
+    if let Err(e) = record_refreshed(&shared, plan) {
+        outcome.failed.push(("state".into(), OpKind::Update, e));
+    }
     let stack_tags = stack.map(|v| v.spec.tags.clone()).unwrap_or_default();
     let sink = opts.on_event.clone();
 
@@ -310,7 +314,6 @@ pub async fn apply(
     };
     let results = run_dag(&nodes, opts.parallelism, opts.cancel.as_deref(), run_one).await;
 
-    let mut outcome = Outcome::default();
     for (i, r) in results.into_iter().enumerate() {
         let o = &ops[i];
         match r {
@@ -349,6 +352,32 @@ pub async fn apply(
     outcome.elapsed_ms = started.elapsed().as_millis();
     let state = shared.state.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     (state, outcome)
+}
+
+/// Keeps what a refresh learned without any AWS write: a physical id or
+/// attributes that changed on their own (a subscription confirmed since).
+fn record_refreshed(shared: &Shared<'_>, plan: &Plan) -> Result<(), String> {
+    let changed: Vec<(String, crate::kind::Live)> = {
+        let st = shared.state.lock().map_err(|_| "state lock poisoned".to_string())?;
+        plan.resources
+            .iter()
+            .filter(|r| matches!(r.step, Step::NoOp))
+            .filter_map(|r| Some((r, st.resources.get(&r.id)?, plan.live.get(&r.id)?)))
+            .filter(|(_, rs, live)| rs.physical_id != live.physical_id || rs.attrs != live.attrs)
+            .map(|(r, _, live)| (r.id.clone(), live.clone()))
+            .collect()
+    };
+    if changed.is_empty() {
+        return Ok(());
+    }
+    shared.update(|st| {
+        for (id, live) in changed {
+            if let Some(rs) = st.resources.get_mut(&id) {
+                rs.physical_id = live.physical_id;
+                rs.attrs = live.attrs;
+            }
+        }
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -404,7 +433,18 @@ async fn run_op(
                 ));
             }
             let live = match o.op {
-                OpKind::Create => kind.create(&cx, &desired).await.map_err(|e| e.to_string())?,
+                OpKind::Create => {
+                    let started_at = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_secs())
+                        .unwrap_or(0);
+                    let intent = Intent { kind: o.kind.clone(), props: desired.clone(), started_at };
+                    shared.update(|st| {
+                        st.intents.insert(o.id.clone(), intent);
+                    })?;
+                    // On failure the intent stays: the call may have created it anyway.
+                    kind.create(&cx, &desired).await.map_err(|e| e.to_string())?
+                }
                 _ => {
                     let rs = prior.ok_or_else(|| format!("{} has no state to update", o.id))?;
                     let current = plan.live.get(&o.id).map_or(&rs.props, |l| &l.props);
@@ -431,6 +471,7 @@ async fn run_op(
                 derived: false,
             };
             shared.update(|st| {
+                st.intents.remove(&o.id);
                 st.resources.insert(o.id.clone(), record);
             })?;
             Ok(Some(live.physical_id))

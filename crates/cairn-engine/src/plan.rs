@@ -91,6 +91,9 @@ pub struct Plan {
     /// Refreshed live views, by id (not saved with the plan).
     #[serde(skip)]
     pub live: BTreeMap<String, Live>,
+    /// What the user should know that no step says.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl Plan {
@@ -245,6 +248,11 @@ pub fn plan(
                     (Step::Replace { because: vec![format!("type changed from {}", p.kind)] }, Vec::new(), None)
                 }
                 (Some(_), None) => (Step::Create, Vec::new(), Some(vec!["deleted outside cairn".to_string()])),
+                (None, _) if state.intents.contains_key(id) => (
+                    Step::Create,
+                    Vec::new(),
+                    Some(vec!["an earlier create did not finish; what it made is adopted".to_string()]),
+                ),
                 (None, _) => (Step::Create, Vec::new(), None),
             };
             // Attributes stay known through no-ops and updates; a create or
@@ -283,7 +291,19 @@ pub fn plan(
             drift: if exists { None } else { Some(vec!["already gone".into()]) },
         });
     }
-    Plan { stack: stack_name.to_string(), state_serial: state.serial, env: env.clone(), resources, live }
+    let warnings = state
+        .intents
+        .iter()
+        .filter(|(id, _)| !desired_ids.contains(*id))
+        .map(|(id, i)| {
+            format!(
+                "a create of `{id}` ({}) was interrupted and the resource may exist untracked; \
+                 put `{id}` back in the stack and apply to adopt it, then remove it",
+                i.kind
+            )
+        })
+        .collect();
+    Plan { stack: stack_name.to_string(), state_serial: state.serial, env: env.clone(), resources, live, warnings }
 }
 
 /// How deep a resource sits in the state's dependency chains.

@@ -30,6 +30,21 @@ pub struct State {
     pub resources: BTreeMap<String, ResourceState>,
     #[serde(default)]
     pub outputs: BTreeMap<String, Json>,
+    /// Creates started but not known to have finished: a run killed (or a
+    /// response lost) between the AWS call and the state write leaves one
+    /// here, and the next create of that id adopts what it finds.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub intents: BTreeMap<String, Intent>,
+}
+
+/// A create that was started.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Intent {
+    pub kind: String,
+    /// The props sent, which hold the deterministic physical name.
+    pub props: Json,
+    /// Unix seconds.
+    pub started_at: u64,
 }
 
 /// One resource as last applied.

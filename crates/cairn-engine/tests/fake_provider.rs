@@ -230,3 +230,48 @@ fn cycles_are_reported_with_their_path() {
     let (_, d) = validate(&s, p.registry(), &BTreeMap::new());
     assert!(d.0.iter().any(|d| d.message == "dependency cycle: a -> b -> a"), "{d:?}");
 }
+
+#[tokio::test]
+async fn a_lost_create_response_leaves_an_intent_and_the_rerun_adopts() -> R {
+    let dir = tempfile::tempdir()?;
+    let p = FakeProvider::default();
+    let store = StateStore::new(dir.path(), "t");
+    let v = valid(&p, &stack(vec![thing("a", json!({})), thing("b", json!({"up": "${a.arn}"}))]));
+    p.cloud.lose_response.lock().map_err(|e| e.to_string())?.insert("a".into());
+    let (st, out, _) = apply_with(&p, Some(&v), &store, 16).await;
+    assert_eq!(out.failed.len(), 1);
+    assert!(st.resources.is_empty());
+    assert!(store.load()?.intents.contains_key("a"), "the intent survives the failure");
+    assert_eq!(p.cloud.objects.lock().map_err(|e| e.to_string())?.len(), 1, "AWS did the work");
+
+    let pl = plan::make(&p, Some(&v), "t", &store.load()?, 16).await?;
+    assert!(pl.get("a").and_then(|r| r.drift.clone()).is_some_and(|d| d[0].contains("did not finish")));
+    let (st, out, _) = apply_with(&p, Some(&v), &store, 16).await;
+    assert!(out.ok(), "{out:?}");
+    assert_eq!(st.resources.len(), 2);
+    assert!(st.intents.is_empty());
+    assert_eq!(p.cloud.objects.lock().map_err(|e| e.to_string())?.len(), 2, "no duplicate");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_physical_id_that_changed_on_its_own_is_recorded_without_writes() -> R {
+    let dir = tempfile::tempdir()?;
+    let p = FakeProvider::default();
+    let store = StateStore::new(dir.path(), "t");
+    let v = valid(&p, &stack(vec![thing("a", json!({}))]));
+    apply_with(&p, Some(&v), &store, 16).await;
+    let mut st = store.load()?;
+    let real = st.resources["a"].physical_id.clone();
+    // As if state held a provisional id that the provider now reports differently.
+    if let Some(r) = st.resources.get_mut("a") {
+        r.attrs.insert("arn".into(), json!("provisional"));
+    }
+    store.save(&mut st)?;
+    p.cloud.clear_calls();
+    let (st, out, pl) = apply_with(&p, Some(&v), &store, 16).await;
+    assert!(out.ok() && !pl.has_changes());
+    assert_eq!(p.cloud.writes(), Vec::<String>::new());
+    assert_eq!(st.resources["a"].attrs["arn"], json!(real));
+    Ok(())
+}

@@ -22,6 +22,8 @@ pub struct Cloud {
     pub calls: Mutex<Vec<String>>,
     /// Resource ids whose create or update fails.
     pub fail: Mutex<BTreeSet<String>>,
+    /// Resource ids whose next create succeeds but whose answer is lost.
+    pub lose_response: Mutex<BTreeSet<String>>,
     pub latency: Mutex<Duration>,
     /// Most calls in flight at once, observed.
     pub max_in_flight: AtomicUsize,
@@ -110,7 +112,11 @@ impl Kind for Thing {
         self.cloud.call("create", &cx.resource).await?;
         let pid = format!("arn:fake:{}", props.get("name").and_then(Json::as_str).unwrap_or(&cx.resource));
         if let Ok(mut o) = self.cloud.objects.lock() {
+            // Deterministic names: a second create of the same name adopts, as real kinds do.
             o.insert(pid.clone(), props.clone());
+        }
+        if self.cloud.lose_response.lock().map(|mut l| l.remove(&cx.resource)).unwrap_or(false) {
+            return Err(OpError::failed(format!("create {}: response lost", cx.resource)));
         }
         Ok(live(&pid, props))
     }

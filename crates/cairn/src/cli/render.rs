@@ -112,6 +112,9 @@ pub fn plan_text(plan: &Plan, style: Style) -> String {
         style.bold(&plan.stack),
         style.dim(&format!("(account {}, {})", plan.env.account_id, plan.env.region))
     );
+    for w in &plan.warnings {
+        let _ = writeln!(out, "{} {w}", style.yellow("warning:"));
+    }
     let width = plan.resources.iter().map(|r| r.id.len()).max().unwrap_or(0);
     let changes: Vec<&PlannedResource> = plan.resources.iter().filter(|r| r.step.is_change()).collect();
     if changes.is_empty() {
