@@ -97,6 +97,20 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// A copy for display, with every value holding a secret masked.
+    #[must_use]
+    pub fn masked(&self, secrets: &[String]) -> Plan {
+        let mut p = self.clone();
+        for r in &mut p.resources {
+            r.desired = r.desired.as_ref().map(|d| crate::value::mask(d, secrets));
+            for c in &mut r.changes {
+                c.old = c.old.as_ref().map(|v| crate::value::mask(v, secrets));
+                c.new = c.new.as_ref().map(|v| crate::value::mask(v, secrets));
+            }
+        }
+        p
+    }
+
     pub fn has_changes(&self) -> bool {
         self.resources.iter().any(|r| r.step.is_change())
     }

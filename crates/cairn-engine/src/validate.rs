@@ -22,6 +22,22 @@ pub struct Validated {
     pub order: Vec<String>,
 }
 
+impl Validated {
+    /// The values of parameters marked `secret`, to mask wherever values show.
+    pub fn secrets(&self) -> Vec<String> {
+        self.spec
+            .parameters
+            .iter()
+            .filter(|(_, p)| p.secret)
+            .filter_map(|(name, _)| self.params.get(name))
+            .map(|v| match v {
+                Json::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect()
+    }
+}
+
 /// Parameter values as given on the command line or in the environment.
 pub type ParamValues = BTreeMap<String, String>;
 

@@ -285,6 +285,21 @@ fn escape_all(value: &Json) -> Json {
     }
 }
 
+/// What masked values are shown as.
+pub const MASKED: &str = "(secret)";
+
+/// Replaces every string that contains one of `secrets` by [`MASKED`].
+pub fn mask(value: &Json, secrets: &[String]) -> Json {
+    match value {
+        Json::String(s) if secrets.iter().any(|x| !x.is_empty() && s.contains(x.as_str())) => {
+            Json::String(MASKED.into())
+        }
+        Json::Array(items) => Json::Array(items.iter().map(|v| mask(v, secrets)).collect()),
+        Json::Object(map) => Json::Object(map.iter().map(|(k, v)| (k.clone(), mask(v, secrets))).collect()),
+        other => other.clone(),
+    }
+}
+
 /// Escapes a literal string so that no `${` in it is read as a reference.
 pub fn escape(s: &str) -> String {
     s.replace("${", "$${")
@@ -329,6 +344,13 @@ mod tests {
         assert_eq!(r["b"], json!("arn:aws:s3:::b1/*"));
         assert_eq!(as_unknown(&r["c"]), Some("x.arn"));
         assert!(has_unknown(&r));
+    }
+
+    #[test]
+    fn masks_strings_holding_a_secret() {
+        let v = json!({"a": "pw=hunter2;", "b": ["x", "hunter2"], "c": 5});
+        assert_eq!(mask(&v, &["hunter2".into()]), json!({"a": MASKED, "b": ["x", MASKED], "c": 5}));
+        assert_eq!(mask(&v, &[String::new()]), v);
     }
 
     #[test]

@@ -422,13 +422,14 @@ impl App {
             Ok(p) => p,
             Err(e) => return e,
         };
+        let shown = plan.masked(&v.secrets());
         if self.g.json {
-            println!("{}", pretty(&plan));
+            println!("{}", pretty(&shown));
         } else {
-            self.say(&render::plan_text(&plan, self.style));
+            self.say(&render::plan_text(&shown, self.style));
         }
         if let Some(path) = out {
-            if let Err(e) = std::fs::write(&path, pretty(&plan)) {
+            if let Err(e) = std::fs::write(&path, pretty(&shown)) {
                 eprintln!("error: writing plan to {}: {e}", path.display());
                 return Exit::Failed;
             }
@@ -489,7 +490,7 @@ impl App {
                 Err(e) => return e,
             },
         };
-        self.say(&render::plan_text(&plan, self.style));
+        self.say(&render::plan_text(&plan.masked(&v.secrets()), self.style));
         if !plan.has_changes() {
             if self.g.json {
                 println!("{}", pretty(&serde_json::json!({"changes": 0})));
