@@ -19,6 +19,24 @@ pub struct Clients {
     sns: OnceCell<aws_sdk_sns::Client>,
     #[cfg(feature = "events")]
     events: OnceCell<aws_sdk_eventbridge::Client>,
+    #[cfg(feature = "sqs")]
+    sqs: OnceCell<aws_sdk_sqs::Client>,
+    #[cfg(feature = "logs")]
+    logs: OnceCell<aws_sdk_cloudwatchlogs::Client>,
+    #[cfg(feature = "cloudwatch")]
+    cloudwatch: OnceCell<aws_sdk_cloudwatch::Client>,
+    #[cfg(feature = "iam")]
+    iam: OnceCell<aws_sdk_iam::Client>,
+    #[cfg(feature = "lambda")]
+    lambda: OnceCell<aws_sdk_lambda::Client>,
+    #[cfg(feature = "ec2")]
+    ec2: OnceCell<aws_sdk_ec2::Client>,
+    #[cfg(any(feature = "ssm", feature = "ec2"))]
+    ssm: OnceCell<aws_sdk_ssm::Client>,
+    #[cfg(feature = "s3")]
+    s3: OnceCell<aws_sdk_s3::Client>,
+    #[cfg(feature = "cloudtrail")]
+    cloudtrail: OnceCell<aws_sdk_cloudtrail::Client>,
 }
 
 impl Clients {
@@ -31,6 +49,24 @@ impl Clients {
             sns: OnceCell::new(),
             #[cfg(feature = "events")]
             events: OnceCell::new(),
+            #[cfg(feature = "sqs")]
+            sqs: OnceCell::new(),
+            #[cfg(feature = "logs")]
+            logs: OnceCell::new(),
+            #[cfg(feature = "cloudwatch")]
+            cloudwatch: OnceCell::new(),
+            #[cfg(feature = "iam")]
+            iam: OnceCell::new(),
+            #[cfg(feature = "lambda")]
+            lambda: OnceCell::new(),
+            #[cfg(feature = "ec2")]
+            ec2: OnceCell::new(),
+            #[cfg(any(feature = "ssm", feature = "ec2"))]
+            ssm: OnceCell::new(),
+            #[cfg(feature = "s3")]
+            s3: OnceCell::new(),
+            #[cfg(feature = "cloudtrail")]
+            cloudtrail: OnceCell::new(),
         }
     }
 
@@ -67,5 +103,65 @@ impl Clients {
     pub async fn events(&self) -> &aws_sdk_eventbridge::Client {
         let config = self.config().await;
         self.events.get_or_init(|| async { aws_sdk_eventbridge::Client::new(config) }).await
+    }
+
+    #[cfg(feature = "sqs")]
+    pub async fn sqs(&self) -> &aws_sdk_sqs::Client {
+        let config = self.config().await;
+        self.sqs.get_or_init(|| async { aws_sdk_sqs::Client::new(config) }).await
+    }
+
+    #[cfg(feature = "logs")]
+    pub async fn logs(&self) -> &aws_sdk_cloudwatchlogs::Client {
+        let config = self.config().await;
+        self.logs.get_or_init(|| async { aws_sdk_cloudwatchlogs::Client::new(config) }).await
+    }
+
+    #[cfg(feature = "cloudwatch")]
+    pub async fn cloudwatch(&self) -> &aws_sdk_cloudwatch::Client {
+        let config = self.config().await;
+        self.cloudwatch.get_or_init(|| async { aws_sdk_cloudwatch::Client::new(config) }).await
+    }
+
+    #[cfg(feature = "iam")]
+    pub async fn iam(&self) -> &aws_sdk_iam::Client {
+        let config = self.config().await;
+        self.iam.get_or_init(|| async { aws_sdk_iam::Client::new(config) }).await
+    }
+
+    #[cfg(feature = "lambda")]
+    pub async fn lambda(&self) -> &aws_sdk_lambda::Client {
+        let config = self.config().await;
+        self.lambda.get_or_init(|| async { aws_sdk_lambda::Client::new(config) }).await
+    }
+
+    #[cfg(feature = "ec2")]
+    pub async fn ec2(&self) -> &aws_sdk_ec2::Client {
+        let config = self.config().await;
+        self.ec2.get_or_init(|| async { aws_sdk_ec2::Client::new(config) }).await
+    }
+
+    #[cfg(any(feature = "ssm", feature = "ec2"))]
+    pub async fn ssm(&self) -> &aws_sdk_ssm::Client {
+        let config = self.config().await;
+        self.ssm.get_or_init(|| async { aws_sdk_ssm::Client::new(config) }).await
+    }
+
+    /// Path-style addressing: virtual-host names (`bucket.localhost`) do not
+    /// resolve against an emulator endpoint.
+    #[cfg(feature = "s3")]
+    pub async fn s3(&self) -> &aws_sdk_s3::Client {
+        let config = self.config().await;
+        self.s3
+            .get_or_init(|| async {
+                aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build())
+            })
+            .await
+    }
+
+    #[cfg(feature = "cloudtrail")]
+    pub async fn cloudtrail(&self) -> &aws_sdk_cloudtrail::Client {
+        let config = self.config().await;
+        self.cloudtrail.get_or_init(|| async { aws_sdk_cloudtrail::Client::new(config) }).await
     }
 }

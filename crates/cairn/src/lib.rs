@@ -22,10 +22,28 @@ pub mod cli;
 pub mod schema;
 pub mod stack;
 
+#[cfg(feature = "cloudtrail")]
+pub mod cloudtrail;
+#[cfg(feature = "cloudwatch")]
+pub mod cloudwatch;
+#[cfg(feature = "ec2")]
+pub mod ec2;
 #[cfg(feature = "events")]
 pub mod events;
+#[cfg(feature = "iam")]
+pub mod iam;
+#[cfg(feature = "lambda")]
+pub mod lambda;
+#[cfg(feature = "logs")]
+pub mod logs;
+#[cfg(feature = "s3")]
+pub mod s3;
 #[cfg(feature = "sns")]
 pub mod sns;
+#[cfg(feature = "sqs")]
+pub mod sqs;
+#[cfg(feature = "ssm")]
+pub mod ssm;
 
 pub use cairn_aws as aws;
 pub use cairn_engine as engine;

@@ -7,22 +7,78 @@ use cairn_engine::kind::{Registry, typed};
 
 use crate::clients::Clients;
 
+#[cfg(feature = "cloudtrail")]
+pub mod cloudtrail_trail;
+#[cfg(feature = "cloudwatch")]
+pub mod cloudwatch_alarm;
+#[cfg(feature = "ec2")]
+pub mod ec2_instance;
+#[cfg(feature = "ec2")]
+pub mod ec2_security_group;
 #[cfg(feature = "events")]
 pub mod events_rule;
+#[cfg(feature = "iam")]
+pub mod iam_instance_profile;
+#[cfg(feature = "iam")]
+pub mod iam_role;
+#[cfg(feature = "lambda")]
+pub mod lambda_event_source_mapping;
+#[cfg(feature = "lambda")]
+pub mod lambda_function;
+#[cfg(feature = "lambda")]
+pub mod lambda_permission;
+#[cfg(feature = "logs")]
+pub mod logs_log_group;
+#[cfg(feature = "logs")]
+pub mod logs_metric_filter;
+#[cfg(feature = "s3")]
+pub mod s3_bucket;
 #[cfg(feature = "sns")]
 pub mod sns_subscription;
 #[cfg(feature = "sns")]
 pub mod sns_topic;
+#[cfg(feature = "sqs")]
+pub mod sqs_queue;
+#[cfg(feature = "ssm")]
+pub mod ssm_parameter;
 
 /// Every kind this build offers, sharing one set of lazily built clients.
 pub(crate) fn registry(clients: &Arc<Clients>) -> Registry {
     let mut r = Registry::new();
     #[cfg(feature = "sns")]
     r.add(typed(sns_topic::Topic::new(Arc::clone(clients))));
+    #[cfg(feature = "s3")]
+    r.add(typed(s3_bucket::Bucket::new(Arc::clone(clients))));
+    #[cfg(feature = "ssm")]
+    r.add(typed(ssm_parameter::Parameter::new(Arc::clone(clients))));
+    #[cfg(feature = "cloudtrail")]
+    r.add(typed(cloudtrail_trail::Trail::new(Arc::clone(clients))));
     #[cfg(feature = "sns")]
     r.add(typed(sns_subscription::Subscription::new(Arc::clone(clients))));
     #[cfg(feature = "events")]
     r.add(typed(events_rule::Rule::new(Arc::clone(clients))));
+    #[cfg(feature = "sqs")]
+    r.add(typed(sqs_queue::Queue::new(Arc::clone(clients))));
+    #[cfg(feature = "logs")]
+    r.add(typed(logs_log_group::LogGroup::new(Arc::clone(clients))));
+    #[cfg(feature = "logs")]
+    r.add(typed(logs_metric_filter::MetricFilter::new(Arc::clone(clients))));
+    #[cfg(feature = "cloudwatch")]
+    r.add(typed(cloudwatch_alarm::Alarm::new(Arc::clone(clients))));
+    #[cfg(feature = "iam")]
+    r.add(typed(iam_role::Role::new(Arc::clone(clients))));
+    #[cfg(feature = "iam")]
+    r.add(typed(iam_instance_profile::InstanceProfile::new(Arc::clone(clients))));
+    #[cfg(feature = "lambda")]
+    r.add(typed(lambda_function::Function::new(Arc::clone(clients))));
+    #[cfg(feature = "lambda")]
+    r.add(typed(lambda_event_source_mapping::EventSourceMapping::new(Arc::clone(clients))));
+    #[cfg(feature = "lambda")]
+    r.add(typed(lambda_permission::Permission::new(Arc::clone(clients))));
+    #[cfg(feature = "ec2")]
+    r.add(typed(ec2_security_group::SecurityGroup::new(Arc::clone(clients))));
+    #[cfg(feature = "ec2")]
+    r.add(typed(ec2_instance::Instance::new(Arc::clone(clients))));
     r
 }
 

@@ -1,0 +1,682 @@
+//! `aws:iam:Role`: an IAM role with its trust policy, attached managed
+//! policies and inline policies. Physical id: the role name.
+//!
+//! `trusted_by: [lambda.amazonaws.com]` is shorthand: `check` turns it into
+//! the equivalent `assume_role_policy` and drops it, so the canonical props
+//! (and every diff) only ever carry the policy document.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_iam::types::Tag;
+use cairn_engine::kind::{NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::clients::Clients;
+use crate::error::{aws_error, is_not_found};
+use crate::kinds::unresolved;
+use crate::normalize::{optional_text, parse_document, policy_as_read};
+use crate::tags::tag_changes;
+
+// ---- props -----------------------------------------------------------------
+
+/// An IAM role.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RoleProps {
+    /// Role name: 1-64 of `A-Z a-z 0-9 + = , . @ _ -`. Default `<stack>-<id>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The role's path, `/` or `/a/b/`. Default `/`. Cannot change in place.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Who may assume the role (the trust policy). Give this or `trusted_by`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assume_role_policy: Option<Value>,
+    /// Shorthand for a trust policy letting these AWS services assume the
+    /// role, e.g. `[lambda.amazonaws.com]`; `check` turns it into
+    /// `assume_role_policy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_by: Option<Vec<String>>,
+    /// ARNs of managed policies to attach.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_policies: Vec<String>,
+    /// Inline policies: name -> policy document.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inline_policies: BTreeMap<String, Value>,
+    /// Maximum session duration in seconds, 3600-43200. Default 3600.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_session: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// The `aws:iam:Role` kind.
+pub struct Role {
+    clients: Arc<Clients>,
+}
+
+impl Role {
+    pub fn new(clients: Arc<Clients>) -> Self {
+        Role { clients }
+    }
+}
+
+const MAX_NAME: usize = 64;
+const DEFAULT_PATH: &str = "/";
+const DEFAULT_MAX_SESSION: u32 = 3600;
+const MAX_SESSION_RANGE: std::ops::RangeInclusive<u32> = 3600..=43200;
+const MAX_DESCRIPTION: usize = 1000;
+const MAX_INLINE_NAME: usize = 128;
+
+#[async_trait]
+impl TypedKind for Role {
+    const TYPE: &'static str = "aws:iam:Role";
+    const ATTRIBUTES: &'static [&'static str] = &["arn", "name", "id"];
+    const REPLACE_ON: &'static [&'static str] = &["name", "path"];
+    type Props = RoleProps;
+
+    fn defaults(props: &mut RoleProps, cx: &NameCtx<'_>) {
+        if props.name.is_none() {
+            props.name = Some(cx.default_name());
+        }
+        if props.path.is_none() {
+            props.path = Some(DEFAULT_PATH.to_string());
+        }
+        if props.max_session.is_none() {
+            props.max_session = Some(DEFAULT_MAX_SESSION);
+        }
+        // Both given, or a bad principal, is an error `validate` reports, so
+        // leave them as written.
+        if props.assume_role_policy.is_none()
+            && let Some(services) = &props.trusted_by
+            && services.iter().all(|s| is_service_principal(s))
+        {
+            props.assume_role_policy = Some(trust_policy(services));
+            props.trusted_by = None;
+        }
+        props.managed_policies.sort();
+        props.managed_policies.dedup();
+    }
+
+    // ---- validate --------------------------------------------------------------
+
+    fn validate(props: &RoleProps, errors: &mut Vec<PropError>) {
+        if let Some(name) = &props.name {
+            validate_name(name, errors);
+        }
+        if let Some(path) = &props.path
+            && !unresolved(path)
+            && !(path.starts_with('/') && path.ends_with('/') && path.len() <= 512)
+        {
+            errors.push(
+                PropError::new(&["path"], format!("role path `{path}` is not valid"))
+                    .expected("`/` or a path that starts and ends with `/`, like `/service/`"),
+            );
+        }
+        match (&props.assume_role_policy, &props.trusted_by) {
+            (Some(_), Some(_)) => errors.push(
+                PropError::new(&["trusted_by"], "both `assume_role_policy` and `trusted_by` are given")
+                    .expected("exactly one of them"),
+            ),
+            (None, None) => errors.push(
+                PropError::new(&["assume_role_policy"], "the role has no trust policy")
+                    .expected("`assume_role_policy` or `trusted_by: [lambda.amazonaws.com]`"),
+            ),
+            (Some(p), None) => validate_document(p, &["assume_role_policy"], errors),
+            (None, Some(_)) => {}
+        }
+        if let Some(services) = &props.trusted_by {
+            for s in services.iter().filter(|s| !is_service_principal(s)) {
+                errors.push(
+                    PropError::new(&["trusted_by"], format!("`{s}` is not an AWS service principal"))
+                        .expected("a service principal like `lambda.amazonaws.com`"),
+                );
+            }
+        }
+        for arn in props.managed_policies.iter().filter(|a| !unresolved(a)) {
+            if !(arn.starts_with("arn:") && arn.contains(":iam::") && arn.contains(":policy/")) {
+                errors.push(
+                    PropError::new(&["managed_policies"], format!("`{arn}` is not a managed policy ARN"))
+                        .expected("an ARN like `arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole`"),
+                );
+            }
+        }
+        for (name, doc) in &props.inline_policies {
+            if name.is_empty() || name.len() > MAX_INLINE_NAME {
+                errors.push(
+                    PropError::new(&["inline_policies", name], "inline policy name length")
+                        .expected(format!("1 to {MAX_INLINE_NAME} characters")),
+                );
+            }
+            validate_document(doc, &["inline_policies", name], errors);
+        }
+        if let Some(s) = props.max_session
+            && !MAX_SESSION_RANGE.contains(&s)
+        {
+            errors.push(
+                PropError::new(&["max_session"], format!("maximum session is {s} seconds"))
+                    .expected("3600 to 43200 seconds (1 to 12 hours)"),
+            );
+        }
+        if let Some(d) = &props.description
+            && d.chars().count() > MAX_DESCRIPTION
+        {
+            errors.push(
+                PropError::new(&["description"], format!("description is {} characters long", d.chars().count()))
+                    .expected(format!("at most {MAX_DESCRIPTION} characters")),
+            );
+        }
+    }
+
+    // ---- create ----------------------------------------------------------------
+
+    async fn create(&self, cx: &OpCtx, props: &RoleProps) -> Result<Observed<RoleProps>, OpError> {
+        let name = role_name(props, cx);
+        let iam = self.clients.iam().await;
+        let action = format!("creating IAM role {name}");
+
+        // CreateRole fails on an existing name; a role of this stack left by
+        // a run that died before saving state is adopted, anything else refused.
+        if let Some(role) = find_role(iam, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))? {
+            let tags = role_tags(iam, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+            if !cx.owns(&tags) {
+                return Err(OpError::NotOwned { what: format!("IAM role {name}"), owner: OpCtx::owner_of(&tags) });
+            }
+            if role.path() != props.path.as_deref().unwrap_or(DEFAULT_PATH) {
+                return Err(OpError::failed(format!(
+                    "{action}: a role of that name already exists with path {}; it cannot change in place",
+                    role.path()
+                )));
+            }
+            let live =
+                self.live_props(iam, &role, props).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+            self.converge(cx, &name, &live, props, &action).await?;
+            return Ok(observed(&role, props.clone()));
+        }
+
+        let tags = cx
+            .tags
+            .iter()
+            .map(|(k, v)| iam_tag(k, v))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+        let out = iam
+            .create_role()
+            .role_name(&name)
+            .path(props.path.as_deref().unwrap_or(DEFAULT_PATH))
+            .assume_role_policy_document(props.assume_role_policy.as_ref().map(Value::to_string).unwrap_or_default())
+            .set_description(props.description.clone())
+            .set_max_session_duration(props.max_session.map(to_i32))
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| aws_error(&action, &e))?;
+        let Some(role) = out.role() else {
+            return Err(OpError::failed(format!("{action}: AWS returned no role")));
+        };
+        let created = RoleProps { managed_policies: Vec::new(), inline_policies: BTreeMap::new(), ..props.clone() };
+        self.converge(cx, &name, &created, props, &action).await?;
+        Ok(observed(role, props.clone()))
+    }
+
+    // ---- read ------------------------------------------------------------------
+
+    async fn read(&self, _cx: &OpCtx, name: &str, last: &RoleProps) -> Result<Option<Observed<RoleProps>>, OpError> {
+        let iam = self.clients.iam().await;
+        let action = format!("reading IAM role {name}");
+        let Some(role) = find_role(iam, name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))? else {
+            return Ok(None);
+        };
+        match self.live_props(iam, &role, last).await {
+            Ok(props) => Ok(Some(observed(&role, props))),
+            // Deleted between the calls.
+            Err(LiveError::Gone) => Ok(None),
+            Err(e) => Err(OpError::failed(format!("{action}: {e}"))),
+        }
+    }
+
+    // ---- update ----------------------------------------------------------------
+
+    async fn update(
+        &self,
+        cx: &OpCtx,
+        name: &str,
+        old: &RoleProps,
+        new: &RoleProps,
+    ) -> Result<Observed<RoleProps>, OpError> {
+        let iam = self.clients.iam().await;
+        let action = format!("updating IAM role {name}");
+        let Some(role) = find_role(iam, name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))? else {
+            return Err(OpError::failed(format!("{action}: the role no longer exists")));
+        };
+        // Compare against what is live, not only `old`, so drift is repaired too.
+        let live = self.live_props(iam, &role, old).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+        self.converge(cx, name, &live, new, &action).await?;
+        Ok(observed(&role, new.clone()))
+    }
+
+    // ---- delete ----------------------------------------------------------------
+
+    async fn delete(&self, _cx: &OpCtx, name: &str, _props: &RoleProps) -> Result<(), OpError> {
+        let iam = self.clients.iam().await;
+        let action = format!("deleting IAM role {name}");
+        let fail = |e: String| OpError::failed(format!("{action}: {e}"));
+        // DeleteRole refuses a role with policies or instance profiles.
+        let attached = match attached_policies(iam, name).await {
+            Ok(a) => a,
+            Err(LiveError::Gone) => return Ok(()),
+            Err(e) => return Err(fail(e.to_string())),
+        };
+        for arn in attached {
+            match iam.detach_role_policy().role_name(name).policy_arn(&arn).send().await {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(aws_error(&format!("{action}: detaching {arn}"), &e)),
+            }
+        }
+        let inline = inline_policy_names(iam, name).await.map_err(|e| fail(e.to_string()))?;
+        for policy in inline {
+            match iam.delete_role_policy().role_name(name).policy_name(&policy).send().await {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(aws_error(&format!("{action}: deleting inline policy {policy}"), &e)),
+            }
+        }
+        let profiles = iam
+            .list_instance_profiles_for_role()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(|e| aws_error(&format!("{action}: listing instance profiles"), &e))?;
+        for profile in profiles.instance_profiles() {
+            let p = profile.instance_profile_name();
+            match iam.remove_role_from_instance_profile().instance_profile_name(p).role_name(name).send().await {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(aws_error(&format!("{action}: removing it from instance profile {p}"), &e)),
+            }
+        }
+        match iam.delete_role().role_name(name).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(aws_error(&action, &e)),
+        }
+    }
+}
+
+impl Role {
+    /// The live props: the role itself, its attached and inline policies.
+    async fn live_props(
+        &self,
+        iam: &aws_sdk_iam::Client,
+        role: &aws_sdk_iam::types::Role,
+        last: &RoleProps,
+    ) -> Result<RoleProps, LiveError> {
+        let name = role.role_name();
+        let mut managed_policies = attached_policies(iam, name).await?;
+        managed_policies.sort();
+        let mut inline_policies = BTreeMap::new();
+        for policy in inline_policy_names(iam, name).await? {
+            let out = match iam.get_role_policy().role_name(name).policy_name(&policy).send().await {
+                Ok(out) => out,
+                Err(e) if is_not_found(&e) => continue,
+                Err(e) => return Err(LiveError::Aws(aws_error(&format!("GetRolePolicy {policy}"), &e).to_string())),
+            };
+            let doc = iam_document(out.policy_document());
+            inline_policies.insert(policy.clone(), policy_as_read(doc, last.inline_policies.get(&policy)));
+        }
+        Ok(RoleProps {
+            name: Some(name.to_string()),
+            path: Some(role.path().to_string()),
+            assume_role_policy: role
+                .assume_role_policy_document()
+                .map(|d| policy_as_read(iam_document(d), last.assume_role_policy.as_ref())),
+            trusted_by: None,
+            managed_policies,
+            inline_policies,
+            max_session: role.max_session_duration().and_then(|s| u32::try_from(s).ok()),
+            description: optional_text(role.description(), last.description.as_ref()),
+        })
+    }
+
+    /// Makes the role match `want`, given that it is `live` now.
+    async fn converge(
+        &self,
+        cx: &OpCtx,
+        name: &str,
+        live: &RoleProps,
+        want: &RoleProps,
+        action: &str,
+    ) -> Result<(), OpError> {
+        let iam = self.clients.iam().await;
+        if live.assume_role_policy != want.assume_role_policy
+            && let Some(policy) = &want.assume_role_policy
+        {
+            iam.update_assume_role_policy()
+                .role_name(name)
+                .policy_document(policy.to_string())
+                .send()
+                .await
+                .map_err(|e| aws_error(&format!("{action}: updating the trust policy"), &e))?;
+        }
+        if live.description != want.description || live.max_session != want.max_session {
+            iam.update_role()
+                .role_name(name)
+                .description(want.description.clone().unwrap_or_default())
+                .max_session_duration(to_i32(want.max_session.unwrap_or(DEFAULT_MAX_SESSION)))
+                .send()
+                .await
+                .map_err(|e| aws_error(&format!("{action}: updating description and session duration"), &e))?;
+        }
+        for arn in want.managed_policies.iter().filter(|a| !live.managed_policies.contains(a)) {
+            iam.attach_role_policy()
+                .role_name(name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map_err(|e| aws_error(&format!("{action}: attaching {arn}"), &e))?;
+        }
+        for arn in live.managed_policies.iter().filter(|a| !want.managed_policies.contains(a)) {
+            match iam.detach_role_policy().role_name(name).policy_arn(arn).send().await {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(aws_error(&format!("{action}: detaching {arn}"), &e)),
+            }
+        }
+        for (policy, doc) in &want.inline_policies {
+            if live.inline_policies.get(policy) != Some(doc) {
+                iam.put_role_policy()
+                    .role_name(name)
+                    .policy_name(policy)
+                    .policy_document(doc.to_string())
+                    .send()
+                    .await
+                    .map_err(|e| aws_error(&format!("{action}: putting inline policy {policy}"), &e))?;
+            }
+        }
+        for policy in live.inline_policies.keys().filter(|p| !want.inline_policies.contains_key(*p)) {
+            match iam.delete_role_policy().role_name(name).policy_name(policy).send().await {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(aws_error(&format!("{action}: deleting inline policy {policy}"), &e)),
+            }
+        }
+        let live_tags = role_tags(iam, name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+        let changes = tag_changes(&live_tags, &cx.tags);
+        if !changes.set.is_empty() {
+            let tags = changes
+                .set
+                .iter()
+                .map(|(k, v)| iam_tag(k, v))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+            iam.tag_role()
+                .role_name(name)
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map_err(|e| aws_error(&format!("{action}: tagging"), &e))?;
+        }
+        if !changes.remove.is_empty() {
+            iam.untag_role()
+                .role_name(name)
+                .set_tag_keys(Some(changes.remove))
+                .send()
+                .await
+                .map_err(|e| aws_error(&format!("{action}: untagging"), &e))?;
+        }
+        Ok(())
+    }
+}
+
+// ---- pure helpers ------------------------------------------------------------
+
+fn role_name(props: &RoleProps, cx: &OpCtx) -> String {
+    props.name.clone().unwrap_or_else(|| format!("{}-{}", cx.stack, cx.resource))
+}
+
+fn validate_name(name: &str, errors: &mut Vec<PropError>) {
+    if unresolved(name) {
+        return;
+    }
+    if name.is_empty() || name.len() > MAX_NAME {
+        errors.push(
+            PropError::new(&["name"], format!("role name is {} characters long", name.len()))
+                .expected(format!("1 to {MAX_NAME} characters")),
+        );
+    }
+    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || "+=,.@_-".contains(*c))) {
+        errors.push(
+            PropError::new(&["name"], format!("role name `{name}` contains `{bad}`"))
+                .expected("letters, digits and `+ = , . @ _ -`"),
+        );
+    }
+}
+
+/// A policy must be a JSON object (or a reference that will become one).
+fn validate_document(p: &Value, path: &[&str], errors: &mut Vec<PropError>) {
+    match p {
+        Value::Object(_) => {}
+        Value::String(s) if unresolved(s) => {}
+        _ => errors.push(
+            PropError::new(path, "the policy is not a JSON object")
+                .expected("a policy document like {\"Version\": \"2012-10-17\", \"Statement\": [...]}"),
+        ),
+    }
+}
+
+fn is_service_principal(s: &str) -> bool {
+    unresolved(s) || (s.ends_with(".amazonaws.com") && s.len() > ".amazonaws.com".len())
+}
+
+/// The trust policy `trusted_by` stands for: the services, sorted, may
+/// `sts:AssumeRole`.
+pub fn trust_policy(services: &[String]) -> Value {
+    let mut services = services.to_vec();
+    services.sort();
+    services.dedup();
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": services},
+            "Action": "sts:AssumeRole"
+        }]
+    })
+}
+
+/// A policy document as IAM returns it: URL-encoded on AWS (plain in some
+/// emulators), so plain JSON is taken as is and anything else is decoded.
+pub(crate) fn iam_document(text: &str) -> Value {
+    match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(_) => parse_document(&url_decode(text)),
+    }
+}
+
+/// Decodes `%XX` escapes and `+` (query-string form, as IAM encodes).
+fn url_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                if let Some(b) = hex {
+                    out.push(b);
+                    i += 3;
+                    continue;
+                }
+                out.push(b'%');
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn to_i32(v: u32) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+fn observed(role: &aws_sdk_iam::types::Role, props: RoleProps) -> Observed<RoleProps> {
+    let mut attrs = BTreeMap::new();
+    attrs.insert("arn".to_string(), Value::String(role.arn().to_string()));
+    attrs.insert("name".to_string(), Value::String(role.role_name().to_string()));
+    attrs.insert("id".to_string(), Value::String(role.role_id().to_string()));
+    Observed { physical_id: role.role_name().to_string(), props, attrs }
+}
+
+fn iam_tag(k: &str, v: &str) -> Result<Tag, String> {
+    Tag::builder().key(k).value(v).build().map_err(|e| format!("tag {k}: {e}"))
+}
+
+// ---- finders -----------------------------------------------------------------
+
+/// Why live state could not be read.
+#[derive(Debug)]
+enum LiveError {
+    Gone,
+    Aws(String),
+}
+
+impl std::fmt::Display for LiveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LiveError::Gone => f.write_str("the role no longer exists"),
+            LiveError::Aws(e) => f.write_str(e),
+        }
+    }
+}
+
+/// The role, or `None` when it does not exist.
+async fn find_role(iam: &aws_sdk_iam::Client, name: &str) -> Result<Option<aws_sdk_iam::types::Role>, String> {
+    match iam.get_role().role_name(name).send().await {
+        Ok(out) => Ok(out.role().cloned()),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(aws_error("GetRole", &e).to_string()),
+    }
+}
+
+pub(crate) async fn role_tags(iam: &aws_sdk_iam::Client, name: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut tags = BTreeMap::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let out = iam
+            .list_role_tags()
+            .role_name(name)
+            .set_marker(marker.take())
+            .send()
+            .await
+            .map_err(|e| aws_error("ListRoleTags", &e).to_string())?;
+        tags.extend(out.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())));
+        match out.marker() {
+            Some(m) if out.is_truncated() => marker = Some(m.to_string()),
+            _ => return Ok(tags),
+        }
+    }
+}
+
+async fn attached_policies(iam: &aws_sdk_iam::Client, name: &str) -> Result<Vec<String>, LiveError> {
+    let mut arns = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let out = match iam.list_attached_role_policies().role_name(name).set_marker(marker.take()).send().await {
+            Ok(out) => out,
+            Err(e) if is_not_found(&e) => return Err(LiveError::Gone),
+            Err(e) => return Err(LiveError::Aws(aws_error("ListAttachedRolePolicies", &e).to_string())),
+        };
+        arns.extend(out.attached_policies().iter().filter_map(|p| p.policy_arn().map(ToString::to_string)));
+        match out.marker() {
+            Some(m) if out.is_truncated() => marker = Some(m.to_string()),
+            _ => return Ok(arns),
+        }
+    }
+}
+
+async fn inline_policy_names(iam: &aws_sdk_iam::Client, name: &str) -> Result<Vec<String>, LiveError> {
+    let mut names = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let out = match iam.list_role_policies().role_name(name).set_marker(marker.take()).send().await {
+            Ok(out) => out,
+            Err(e) if is_not_found(&e) => return Err(LiveError::Gone),
+            Err(e) => return Err(LiveError::Aws(aws_error("ListRolePolicies", &e).to_string())),
+        };
+        names.extend(out.policy_names().iter().cloned());
+        match out.marker() {
+            Some(m) if out.is_truncated() => marker = Some(m.to_string()),
+            _ => return Ok(names),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(props: Value) -> Result<RoleProps, Vec<PropError>> {
+        let kind = cairn_engine::kind::typed(Role::new(Arc::new(Clients::new(crate::AwsOptions::default()))));
+        kind.check(&props, &NameCtx { stack: "lab4", id: "fn-role" })
+            .map(|v| serde_json::from_value(v).unwrap_or_default())
+    }
+
+    #[test]
+    fn trusted_by_becomes_the_trust_policy() {
+        let p = check(json!({"trusted_by": ["lambda.amazonaws.com"]})).unwrap_or_default();
+        assert_eq!(p.name.as_deref(), Some("lab4-fn-role"));
+        assert_eq!(p.path.as_deref(), Some("/"));
+        assert_eq!(p.max_session, Some(3600));
+        assert_eq!(p.trusted_by, None);
+        assert_eq!(p.assume_role_policy, Some(trust_policy(&["lambda.amazonaws.com".to_string()])));
+        // The canonical form is stable: checking it again changes nothing.
+        let again = check(serde_json::to_value(&p).unwrap_or_default()).unwrap_or_default();
+        assert_eq!(again, p);
+    }
+
+    #[test]
+    fn exactly_one_trust_form() {
+        assert!(check(json!({})).is_err());
+        assert!(check(json!({"trusted_by": ["lambda.amazonaws.com"], "assume_role_policy": {}})).is_err());
+        assert!(check(json!({"assume_role_policy": "nope"})).is_err());
+        assert!(check(json!({"trusted_by": ["lambda"]})).is_err());
+    }
+
+    #[test]
+    fn limits_are_checked_offline() {
+        let t = json!(["lambda.amazonaws.com"]);
+        assert!(check(json!({"trusted_by": t, "name": "x".repeat(65)})).is_err());
+        assert!(check(json!({"trusted_by": t, "name": "a b"})).is_err());
+        assert!(check(json!({"trusted_by": t, "path": "svc"})).is_err());
+        assert!(check(json!({"trusted_by": t, "max_session": 60})).is_err());
+        assert!(check(json!({"trusted_by": t, "max_session": 43200})).is_ok());
+        assert!(check(json!({"trusted_by": t, "managed_policies": ["AWSLambdaBasicExecutionRole"]})).is_err());
+        assert!(check(json!({"trusted_by": t, "inline_policies": {"p": []}})).is_err());
+    }
+
+    #[test]
+    fn managed_policies_are_a_sorted_set() {
+        let p = check(json!({"trusted_by": ["lambda.amazonaws.com"], "managed_policies": [
+            "arn:aws:iam::aws:policy/b", "arn:aws:iam::aws:policy/a", "arn:aws:iam::aws:policy/b"]}))
+        .unwrap_or_default();
+        assert_eq!(p.managed_policies, vec!["arn:aws:iam::aws:policy/a", "arn:aws:iam::aws:policy/b"]);
+    }
+
+    #[test]
+    fn iam_documents_are_url_decoded() {
+        let encoded = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22s3%3AGet%2A%22%2C%22Resource%22%3A%22a+b%22%7D%5D%7D";
+        assert_eq!(
+            iam_document(encoded),
+            json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:Get*", "Resource": "a b"}]})
+        );
+        assert_eq!(iam_document("{\"a\": \"50%\"}"), json!({"a": "50%"}));
+        assert_eq!(url_decode("100%"), "100%");
+    }
+}

@@ -1,0 +1,482 @@
+//! `aws:lambda:EventSourceMapping`: a Lambda function polling an SQS queue.
+//! Physical id: the mapping's UUID.
+//!
+//! Mappings move through Creating/Enabling/Updating/Disabling/Deleting:
+//! create and update wait for a stable state, delete waits until it is gone.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use aws_sdk_lambda::types::{FunctionResponseType, ScalingConfig};
+use cairn_engine::kind::{NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::clients::Clients;
+use crate::error::{aws_error, is_not_found};
+use crate::kinds::lambda_function::{backoff, retrying};
+use crate::kinds::unresolved;
+use crate::tags::tag_changes;
+
+// ---- props -----------------------------------------------------------------
+
+/// A mapping that makes Lambda poll a queue and invoke a function.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EventSourceMappingProps {
+    /// The function: name or ARN.
+    pub function: String,
+    /// The source: an SQS queue ARN.
+    pub source: String,
+    /// Records per batch, 1-10000 (at most 10 for a FIFO queue, and above 10
+    /// only with a batching window). Default 10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<u32>,
+    /// Seconds to gather records before invoking, 0-300. Default 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batching_window: Option<u32>,
+    /// Whether Lambda polls. Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Most concurrent invocations from this queue, 2-1000; unset: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scaling_max_concurrency: Option<u32>,
+    /// The function reports failed items, so only those are retried.
+    #[serde(default)]
+    pub report_batch_item_failures: bool,
+}
+
+/// The `aws:lambda:EventSourceMapping` kind.
+pub struct EventSourceMapping {
+    clients: Arc<Clients>,
+}
+
+impl EventSourceMapping {
+    pub fn new(clients: Arc<Clients>) -> Self {
+        EventSourceMapping { clients }
+    }
+}
+
+const DEFAULT_BATCH_SIZE: u32 = 10;
+/// How long a mapping may take to settle or to go away.
+const SETTLE_BOUND: Duration = Duration::from_secs(300);
+
+#[async_trait]
+impl TypedKind for EventSourceMapping {
+    const TYPE: &'static str = "aws:lambda:EventSourceMapping";
+    const ATTRIBUTES: &'static [&'static str] = &["id", "arn"];
+    const REPLACE_ON: &'static [&'static str] = &["function", "source"];
+    type Props = EventSourceMappingProps;
+
+    fn defaults(props: &mut EventSourceMappingProps, _cx: &NameCtx<'_>) {
+        props.batch_size.get_or_insert(DEFAULT_BATCH_SIZE);
+        props.batching_window.get_or_insert(0);
+        props.enabled.get_or_insert(true);
+    }
+
+    // ---- validate --------------------------------------------------------------
+
+    fn validate(props: &EventSourceMappingProps, errors: &mut Vec<PropError>) {
+        if props.function.is_empty() {
+            errors.push(PropError::new(&["function"], "the function is empty").expected("a function name or ARN"));
+        }
+        if !(unresolved(&props.source) || props.source.starts_with("arn:")) {
+            errors.push(
+                PropError::new(&["source"], format!("`{}` is not an ARN", props.source))
+                    .expected("an SQS queue ARN, e.g. `${jobs.arn}`"),
+            );
+        }
+        let fifo = props.source.ends_with(".fifo");
+        let window = props.batching_window.unwrap_or(0);
+        if let Some(b) = props.batch_size {
+            let max = if fifo { 10 } else { 10_000 };
+            if !(1..=max).contains(&b) {
+                errors.push(
+                    PropError::new(&["batch_size"], format!("batch size is {b}")).expected(format!("1 to {max}")),
+                );
+            } else if b > 10 && window == 0 {
+                errors.push(
+                    PropError::new(&["batch_size"], format!("batch size {b} needs a batching window"))
+                        .expected("`batching_window` of at least 1 second, or a batch size of at most 10"),
+                );
+            }
+        }
+        if window > 300 {
+            errors.push(
+                PropError::new(&["batching_window"], format!("batching window is {window} seconds"))
+                    .expected("0 to 300 seconds"),
+            );
+        }
+        if let Some(c) = props.scaling_max_concurrency
+            && !(2..=1000).contains(&c)
+        {
+            errors.push(
+                PropError::new(&["scaling_max_concurrency"], format!("maximum concurrency is {c}"))
+                    .expected("2 to 1000"),
+            );
+        }
+    }
+
+    // ---- create ----------------------------------------------------------------
+
+    async fn create(
+        &self,
+        cx: &OpCtx,
+        props: &EventSourceMappingProps,
+    ) -> Result<Observed<EventSourceMappingProps>, OpError> {
+        let lambda = self.clients.lambda().await;
+        let action = format!("creating Lambda event source mapping {} -> {}", props.source, props.function);
+
+        // AWS refuses a second mapping of the same queue and function; this
+        // stack's own (from a run that died before saving state) is adopted.
+        let existing = lambda
+            .list_event_source_mappings()
+            .function_name(&props.function)
+            .event_source_arn(&props.source)
+            .send()
+            .await;
+        match existing {
+            Ok(out) => {
+                if let Some(uuid) = out.event_source_mappings().iter().find_map(|m| m.uuid()) {
+                    let live =
+                        find_mapping(lambda, uuid).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+                    if let Some(live) = live {
+                        let tags = mapping_tags(lambda, &live.arn)
+                            .await
+                            .map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+                        if !cx.owns(&tags) {
+                            return Err(OpError::NotOwned {
+                                what: format!("Lambda event source mapping {uuid}"),
+                                owner: OpCtx::owner_of(&tags),
+                            });
+                        }
+                        return self.converge(cx, &live, props, &action).await;
+                    }
+                }
+            }
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(aws_error(&format!("{action}: listing mappings"), &e)),
+        }
+
+        let req = lambda
+            .create_event_source_mapping()
+            .function_name(&props.function)
+            .event_source_arn(&props.source)
+            .set_batch_size(props.batch_size.map(to_i32))
+            .set_maximum_batching_window_in_seconds(props.batching_window.map(to_i32))
+            .enabled(props.enabled.unwrap_or(true))
+            .set_scaling_config(props.scaling_max_concurrency.map(scaling))
+            .set_function_response_types(Some(response_types(props.report_batch_item_failures)))
+            .set_tags(Some(cx.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()));
+        let out = retrying(cx, &action, || req.clone().send()).await.map_err(|e| aws_error(&action, &e))?;
+        let Some(uuid) = out.uuid() else {
+            return Err(OpError::failed(format!("{action}: AWS returned no mapping id")));
+        };
+        let live = wait_until_settled(lambda, cx, uuid, &action).await?;
+        Ok(observed(&live, props.clone()))
+    }
+
+    // ---- read ------------------------------------------------------------------
+
+    async fn read(
+        &self,
+        _cx: &OpCtx,
+        uuid: &str,
+        last: &EventSourceMappingProps,
+    ) -> Result<Option<Observed<EventSourceMappingProps>>, OpError> {
+        let lambda = self.clients.lambda().await;
+        let live = find_mapping(lambda, uuid)
+            .await
+            .map_err(|e| OpError::failed(format!("reading Lambda event source mapping {uuid}: {e}")))?;
+        // A mapping being deleted is as good as gone.
+        Ok(live.filter(|l| l.state != "Deleting").map(|l| observed(&l, l.props(last))))
+    }
+
+    // ---- update ----------------------------------------------------------------
+
+    async fn update(
+        &self,
+        cx: &OpCtx,
+        uuid: &str,
+        _old: &EventSourceMappingProps,
+        new: &EventSourceMappingProps,
+    ) -> Result<Observed<EventSourceMappingProps>, OpError> {
+        let lambda = self.clients.lambda().await;
+        let action = format!("updating Lambda event source mapping {uuid}");
+        let Some(live) = find_mapping(lambda, uuid).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?
+        else {
+            return Err(OpError::failed(format!("{action}: the mapping no longer exists")));
+        };
+        self.converge(cx, &live, new, &action).await
+    }
+
+    // ---- delete ----------------------------------------------------------------
+
+    async fn delete(&self, cx: &OpCtx, uuid: &str, _props: &EventSourceMappingProps) -> Result<(), OpError> {
+        let lambda = self.clients.lambda().await;
+        let action = format!("deleting Lambda event source mapping {uuid}");
+        let req = lambda.delete_event_source_mapping().uuid(uuid);
+        match retrying(cx, &action, || req.clone().send()).await {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => return Ok(()),
+            Err(e) => return Err(aws_error(&action, &e)),
+        }
+        wait_until_gone(lambda, cx, uuid, &action).await
+    }
+}
+
+impl EventSourceMapping {
+    async fn converge(
+        &self,
+        cx: &OpCtx,
+        live: &LiveMapping,
+        want: &EventSourceMappingProps,
+        action: &str,
+    ) -> Result<Observed<EventSourceMappingProps>, OpError> {
+        let lambda = self.clients.lambda().await;
+        let have = live.props(want);
+        let live = if settings_differ(&have, want) {
+            let req = lambda
+                .update_event_source_mapping()
+                .uuid(&live.uuid)
+                .set_batch_size(want.batch_size.map(to_i32))
+                .maximum_batching_window_in_seconds(to_i32(want.batching_window.unwrap_or(0)))
+                .enabled(want.enabled.unwrap_or(true))
+                // An empty scaling config removes the limit.
+                .scaling_config(want.scaling_max_concurrency.map_or_else(|| ScalingConfig::builder().build(), scaling))
+                .set_function_response_types(Some(response_types(want.report_batch_item_failures)));
+            retrying(cx, action, || req.clone().send()).await.map_err(|e| aws_error(action, &e))?;
+            wait_until_settled(lambda, cx, &live.uuid, action).await?
+        } else {
+            live.clone()
+        };
+        let tags = mapping_tags(lambda, &live.arn).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+        let changes = tag_changes(&tags, &cx.tags);
+        if !changes.set.is_empty() {
+            lambda
+                .tag_resource()
+                .resource(&live.arn)
+                .set_tags(Some(changes.set.into_iter().collect()))
+                .send()
+                .await
+                .map_err(|e| aws_error(&format!("{action}: tagging"), &e))?;
+        }
+        if !changes.remove.is_empty() {
+            lambda
+                .untag_resource()
+                .resource(&live.arn)
+                .set_tag_keys(Some(changes.remove))
+                .send()
+                .await
+                .map_err(|e| aws_error(&format!("{action}: untagging"), &e))?;
+        }
+        Ok(observed(&live, want.clone()))
+    }
+}
+
+// ---- pure helpers ------------------------------------------------------------
+
+fn settings_differ(have: &EventSourceMappingProps, want: &EventSourceMappingProps) -> bool {
+    have.batch_size != want.batch_size
+        || have.batching_window != want.batching_window
+        || have.enabled != want.enabled
+        || have.scaling_max_concurrency != want.scaling_max_concurrency
+        || have.report_batch_item_failures != want.report_batch_item_failures
+}
+
+fn scaling(max: u32) -> ScalingConfig {
+    ScalingConfig::builder().maximum_concurrency(to_i32(max)).build()
+}
+
+fn response_types(report: bool) -> Vec<FunctionResponseType> {
+    if report { vec![FunctionResponseType::ReportBatchItemFailures] } else { Vec::new() }
+}
+
+fn to_i32(v: u32) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+/// Whether a state is one a mapping rests in.
+fn is_settled(state: &str) -> bool {
+    matches!(state, "Enabled" | "Disabled" | "")
+}
+
+/// The function as the user named it when `live_arn` is that function.
+fn function_as_read(live_arn: &str, last: &str) -> String {
+    let name = live_arn.split(':').nth(6).unwrap_or(live_arn);
+    if last == live_arn || last == name { last.to_string() } else { live_arn.to_string() }
+}
+
+fn observed(live: &LiveMapping, props: EventSourceMappingProps) -> Observed<EventSourceMappingProps> {
+    let mut attrs = BTreeMap::new();
+    attrs.insert("id".to_string(), Value::String(live.uuid.clone()));
+    attrs.insert("arn".to_string(), Value::String(live.arn.clone()));
+    Observed { physical_id: live.uuid.clone(), props, attrs }
+}
+
+// ---- waiters -------------------------------------------------------------------
+
+async fn wait_until_settled(
+    lambda: &aws_sdk_lambda::Client,
+    cx: &OpCtx,
+    uuid: &str,
+    action: &str,
+) -> Result<LiveMapping, OpError> {
+    let start = Instant::now();
+    let mut attempt = 0;
+    loop {
+        let live = find_mapping(lambda, uuid)
+            .await
+            .map_err(|e| OpError::failed(format!("{action}: {e}")))?
+            .ok_or_else(|| OpError::failed(format!("{action}: the mapping vanished")))?;
+        if is_settled(&live.state) {
+            return Ok(live);
+        }
+        let delay = backoff(attempt).min(Duration::from_secs(5));
+        if start.elapsed() + delay > SETTLE_BOUND {
+            return Err(OpError::failed(format!(
+                "{action}: the mapping is still {} after {}s",
+                live.state,
+                SETTLE_BOUND.as_secs()
+            )));
+        }
+        (cx.notify)(&format!("{action}: waiting for the mapping to leave state {}", live.state));
+        tokio::time::sleep(delay).await;
+        attempt += 1;
+    }
+}
+
+async fn wait_until_gone(lambda: &aws_sdk_lambda::Client, cx: &OpCtx, uuid: &str, action: &str) -> Result<(), OpError> {
+    let start = Instant::now();
+    let mut attempt = 0;
+    loop {
+        let Some(live) = find_mapping(lambda, uuid).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?
+        else {
+            return Ok(());
+        };
+        let delay = backoff(attempt).min(Duration::from_secs(5));
+        if start.elapsed() + delay > SETTLE_BOUND {
+            return Err(OpError::failed(format!(
+                "{action}: the mapping is still {} after {}s",
+                live.state,
+                SETTLE_BOUND.as_secs()
+            )));
+        }
+        (cx.notify)(&format!("{action}: waiting for the deletion to finish (state {})", live.state));
+        tokio::time::sleep(delay).await;
+        attempt += 1;
+    }
+}
+
+// ---- finders -----------------------------------------------------------------
+
+/// A mapping as GetEventSourceMapping reports it.
+#[derive(Clone, Debug)]
+struct LiveMapping {
+    uuid: String,
+    arn: String,
+    state: String,
+    function_arn: String,
+    source: String,
+    batch_size: Option<u32>,
+    batching_window: Option<u32>,
+    scaling_max_concurrency: Option<u32>,
+    report_batch_item_failures: bool,
+}
+
+impl LiveMapping {
+    /// Props in canonical form; unset window reads as 0, and the function
+    /// reads as the user wrote it (name or ARN) when it is the same one.
+    fn props(&self, last: &EventSourceMappingProps) -> EventSourceMappingProps {
+        EventSourceMappingProps {
+            function: function_as_read(&self.function_arn, &last.function),
+            source: self.source.clone(),
+            batch_size: self.batch_size,
+            batching_window: Some(self.batching_window.unwrap_or(0)),
+            enabled: Some(matches!(self.state.as_str(), "Enabled" | "Enabling" | "Creating")),
+            scaling_max_concurrency: self.scaling_max_concurrency,
+            report_batch_item_failures: self.report_batch_item_failures,
+        }
+    }
+}
+
+async fn find_mapping(lambda: &aws_sdk_lambda::Client, uuid: &str) -> Result<Option<LiveMapping>, String> {
+    let out = match lambda.get_event_source_mapping().uuid(uuid).send().await {
+        Ok(out) => out,
+        Err(e) if is_not_found(&e) => return Ok(None),
+        Err(e) => return Err(aws_error("GetEventSourceMapping", &e).to_string()),
+    };
+    let to_u32 = |v: Option<i32>| v.and_then(|n| u32::try_from(n).ok());
+    Ok(Some(LiveMapping {
+        uuid: out.uuid().unwrap_or(uuid).to_string(),
+        arn: out.event_source_mapping_arn().unwrap_or_default().to_string(),
+        state: out.state().unwrap_or_default().to_string(),
+        function_arn: out.function_arn().unwrap_or_default().to_string(),
+        source: out.event_source_arn().unwrap_or_default().to_string(),
+        batch_size: to_u32(out.batch_size()),
+        batching_window: to_u32(out.maximum_batching_window_in_seconds()),
+        scaling_max_concurrency: to_u32(out.scaling_config().and_then(ScalingConfig::maximum_concurrency)),
+        report_batch_item_failures: out
+            .function_response_types()
+            .contains(&FunctionResponseType::ReportBatchItemFailures),
+    }))
+}
+
+async fn mapping_tags(lambda: &aws_sdk_lambda::Client, arn: &str) -> Result<BTreeMap<String, String>, String> {
+    if arn.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let out = lambda.list_tags().resource(arn).send().await.map_err(|e| aws_error("ListTags", &e).to_string())?;
+    Ok(out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(props: Value) -> Result<EventSourceMappingProps, Vec<PropError>> {
+        let kind =
+            cairn_engine::kind::typed(EventSourceMapping::new(Arc::new(Clients::new(crate::AwsOptions::default()))));
+        kind.check(&props, &NameCtx { stack: "lab6", id: "map" }).map(|v| serde_json::from_value(v).unwrap_or_default())
+    }
+
+    const Q: &str = "arn:aws:sqs:us-east-1:123456789012:jobs";
+
+    #[test]
+    fn defaults_are_filled() {
+        let p = check(json!({"function": "f", "source": Q})).unwrap_or_default();
+        assert_eq!((p.batch_size, p.batching_window, p.enabled), (Some(10), Some(0), Some(true)));
+    }
+
+    #[test]
+    fn limits_are_checked_offline() {
+        assert!(check(json!({"function": "f", "source": "jobs"})).is_err());
+        assert!(check(json!({"function": "f", "source": "${jobs.arn}"})).is_ok());
+        assert!(check(json!({"function": "f", "source": Q, "batch_size": 100})).is_err());
+        assert!(check(json!({"function": "f", "source": Q, "batch_size": 100, "batching_window": 5})).is_ok());
+        assert!(
+            check(json!({"function": "f", "source": format!("{Q}.fifo"), "batch_size": 11, "batching_window": 5}))
+                .is_err()
+        );
+        assert!(check(json!({"function": "f", "source": Q, "batching_window": 301})).is_err());
+        assert!(check(json!({"function": "f", "source": Q, "scaling_max_concurrency": 1})).is_err());
+    }
+
+    #[test]
+    fn function_reads_as_written() {
+        let arn = "arn:aws:lambda:us-east-1:1:function:f";
+        assert_eq!(function_as_read(arn, "f"), "f");
+        assert_eq!(function_as_read(arn, arn), arn);
+        assert_eq!(function_as_read(arn, "g"), arn);
+    }
+
+    #[test]
+    fn only_resting_states_are_settled() {
+        assert!(is_settled("Enabled") && is_settled("Disabled"));
+        assert!(!is_settled("Creating") && !is_settled("Updating") && !is_settled("Enabling"));
+    }
+}

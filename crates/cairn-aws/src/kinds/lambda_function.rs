@@ -1,0 +1,995 @@
+//! `aws:lambda:Function`: a Lambda function from inline source, a local
+//! directory or a zip file. Physical id: the function name.
+//!
+//! The code is zipped deterministically (sorted entries, 1980-01-01
+//! timestamps, modes 0644/0755, no extra fields), and `check` records the
+//! zip's base64 SHA-256 in the derived prop `code_sha256`. Lambda reports the
+//! same hash as `CodeSha256`, so an unchanged source reads back with no diff
+//! and a changed one differs in `code_sha256` alone: one `UpdateFunctionCode`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, LastUpdateStatus, Runtime, State};
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::Blob;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use base64::Engine as _;
+use cairn_engine::kind::{NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::Digest as _;
+
+use crate::clients::Clients;
+use crate::error::{aws_error, is_not_found};
+use crate::kinds::unresolved;
+use crate::normalize::optional_text;
+use crate::tags::tag_changes;
+
+// ---- props -----------------------------------------------------------------
+
+/// A Lambda function.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionProps {
+    /// Function name: 1-64 of `A-Z a-z 0-9 _ -`. Default `<stack>-<id>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The runtime, e.g. `python3.13`, `nodejs22.x`, `provided.al2023`.
+    pub runtime: String,
+    /// The entry point, e.g. `index.handler`.
+    pub handler: String,
+    /// ARN of the execution role.
+    pub role: String,
+    /// Where the code comes from: exactly one of `inline`, `dir`, `file`.
+    pub code: CodeProps,
+    /// Derived by `check`: the base64 SHA-256 of the code's zip, as Lambda
+    /// reports it in `CodeSha256`. Anything written here is replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_sha256: Option<String>,
+    /// Memory in MB, 128-10240. Default 128.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<u32>,
+    /// Timeout in seconds, 1-900. Default 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u32>,
+    /// Environment variables.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub environment: BTreeMap<String, String>,
+    /// `x86_64` or `arm64`. Default `x86_64`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Concurrent executions reserved for this function; unset means it
+    /// shares the account's unreserved pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved_concurrency: Option<u32>,
+}
+
+/// The function's code: exactly one of `inline`, `dir` or `file`.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CodeProps {
+    /// The source of a single file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline: Option<String>,
+    /// The file name for `inline` code. Default from the runtime and handler:
+    /// `index.py` (Python), `index.mjs` (Node.js, ES module) or `index.js`,
+    /// `index.rb` (Ruby), `bootstrap` (custom runtimes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    /// A local directory to zip, relative to the working directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+    /// A local zip file to upload as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+/// The `aws:lambda:Function` kind.
+pub struct Function {
+    clients: Arc<Clients>,
+}
+
+impl Function {
+    pub fn new(clients: Arc<Clients>) -> Self {
+        Function { clients }
+    }
+}
+
+const MAX_NAME: usize = 64;
+const DEFAULT_MEMORY: u32 = 128;
+const DEFAULT_TIMEOUT: u32 = 3;
+const DEFAULT_ARCHITECTURE: &str = "x86_64";
+const MAX_DESCRIPTION: usize = 256;
+
+/// Runtimes Lambda accepts for new functions.
+pub const RUNTIMES: &[&str] = &[
+    "python3.9",
+    "python3.10",
+    "python3.11",
+    "python3.12",
+    "python3.13",
+    "python3.14",
+    "nodejs18.x",
+    "nodejs20.x",
+    "nodejs22.x",
+    "nodejs24.x",
+    "java8.al2",
+    "java11",
+    "java17",
+    "java21",
+    "java25",
+    "dotnet8",
+    "dotnet10",
+    "ruby3.2",
+    "ruby3.3",
+    "ruby3.4",
+    "provided.al2",
+    "provided.al2023",
+];
+
+#[async_trait]
+impl TypedKind for Function {
+    const TYPE: &'static str = "aws:lambda:Function";
+    const ATTRIBUTES: &'static [&'static str] = &["arn", "name", "version", "role"];
+    const REPLACE_ON: &'static [&'static str] = &["name"];
+    type Props = FunctionProps;
+
+    fn defaults(props: &mut FunctionProps, cx: &NameCtx<'_>) {
+        if props.name.is_none() {
+            props.name = Some(cx.default_name());
+        }
+        props.memory.get_or_insert(DEFAULT_MEMORY);
+        props.timeout.get_or_insert(DEFAULT_TIMEOUT);
+        if props.architecture.is_none() {
+            props.architecture = Some(DEFAULT_ARCHITECTURE.to_string());
+        }
+        if let Some(inline) = &props.code.inline
+            && props.code.filename.is_none()
+        {
+            props.code.filename = default_filename(&props.runtime, &props.handler, inline);
+        }
+        // Errors (a missing directory…) leave it unset; `validate` reports them.
+        props.code_sha256 = build_zip(&props.runtime, &props.code).ok().flatten().map(|zip| code_sha256(&zip));
+    }
+
+    // ---- validate --------------------------------------------------------------
+
+    fn validate(props: &FunctionProps, errors: &mut Vec<PropError>) {
+        if let Some(name) = &props.name
+            && !unresolved(name)
+        {
+            if name.is_empty() || name.len() > MAX_NAME {
+                errors.push(
+                    PropError::new(&["name"], format!("function name is {} characters long", name.len()))
+                        .expected(format!("1 to {MAX_NAME} characters")),
+                );
+            }
+            if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
+                errors.push(
+                    PropError::new(&["name"], format!("function name `{name}` contains `{bad}`"))
+                        .expected("letters, digits, `-` and `_`"),
+                );
+            }
+        }
+        if !unresolved(&props.runtime) && !RUNTIMES.contains(&props.runtime.as_str()) {
+            errors.push(
+                PropError::new(&["runtime"], format!("`{}` is not a current Lambda runtime", props.runtime))
+                    .expected(format!("one of {}", RUNTIMES.join(", "))),
+            );
+        }
+        if props.handler.is_empty() {
+            errors.push(
+                PropError::new(&["handler"], "the handler is empty").expected("an entry point like `index.handler`"),
+            );
+        }
+        if !is_role_arn(&props.role) {
+            errors.push(
+                PropError::new(&["role"], format!("`{}` is not a role ARN", props.role))
+                    .expected("an IAM role ARN, e.g. `${fn-role.arn}`"),
+            );
+        }
+        validate_code(props, errors);
+        check_range(props.memory, 128..=10240, &["memory"], "memory (MB)", errors);
+        check_range(props.timeout, 1..=900, &["timeout"], "timeout (seconds)", errors);
+        if let Some(a) = &props.architecture
+            && !["x86_64", "arm64"].contains(&a.as_str())
+        {
+            errors.push(
+                PropError::new(&["architecture"], format!("`{a}` is not a Lambda architecture"))
+                    .expected("`x86_64` or `arm64`"),
+            );
+        }
+        for key in props.environment.keys() {
+            if key.is_empty()
+                || !key.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                || key.chars().any(|c| !(c.is_ascii_alphanumeric() || c == '_'))
+            {
+                errors.push(
+                    PropError::new(&["environment", key], format!("`{key}` is not a valid variable name"))
+                        .expected("a letter followed by letters, digits and `_`"),
+                );
+            }
+        }
+        if let Some(d) = &props.description
+            && d.chars().count() > MAX_DESCRIPTION
+        {
+            errors.push(
+                PropError::new(&["description"], format!("description is {} characters long", d.chars().count()))
+                    .expected(format!("at most {MAX_DESCRIPTION} characters")),
+            );
+        }
+    }
+
+    // ---- create ----------------------------------------------------------------
+
+    async fn create(&self, cx: &OpCtx, props: &FunctionProps) -> Result<Observed<FunctionProps>, OpError> {
+        let name = props.name.clone().unwrap_or_else(|| format!("{}-{}", cx.stack, cx.resource));
+        let lambda = self.clients.lambda().await;
+        let action = format!("creating Lambda function {name}");
+
+        // CreateFunction fails on an existing name; only this stack's own
+        // function (left by a run that died before saving state) is adopted.
+        if let Some(live) = find_function(lambda, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))? {
+            if !cx.owns(&live.tags) {
+                return Err(OpError::NotOwned {
+                    what: format!("Lambda function {name}"),
+                    owner: OpCtx::owner_of(&live.tags),
+                });
+            }
+            return self.converge(cx, &name, &live, props, &action).await;
+        }
+
+        let zip = code_zip(props).map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+        let code = FunctionCode::builder().zip_file(Blob::new(zip)).build();
+        let req = lambda
+            .create_function()
+            .function_name(&name)
+            .runtime(Runtime::from(props.runtime.as_str()))
+            .handler(&props.handler)
+            .role(&props.role)
+            .code(code)
+            .set_description(props.description.clone())
+            .set_memory_size(props.memory.map(to_i32))
+            .set_timeout(props.timeout.map(to_i32))
+            .architectures(Architecture::from(props.architecture.as_deref().unwrap_or(DEFAULT_ARCHITECTURE)))
+            .environment(environment(&props.environment))
+            .set_tags(Some(cx.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()));
+        retrying(cx, &action, || req.clone().send()).await.map_err(|e| aws_error(&action, &e))?;
+        wait_until_ready(lambda, cx, &name, &action).await?;
+        if let Some(n) = props.reserved_concurrency {
+            put_concurrency(lambda, cx, &name, Some(n), &action).await?;
+        }
+        let live = self.read_live(&name, &action).await?;
+        Ok(observed(&live, props.clone()))
+    }
+
+    // ---- read ------------------------------------------------------------------
+
+    async fn read(
+        &self,
+        _cx: &OpCtx,
+        name: &str,
+        last: &FunctionProps,
+    ) -> Result<Option<Observed<FunctionProps>>, OpError> {
+        let lambda = self.clients.lambda().await;
+        let live = find_function(lambda, name)
+            .await
+            .map_err(|e| OpError::failed(format!("reading Lambda function {name}: {e}")))?;
+        Ok(live.map(|live| {
+            let props = live.props(last);
+            observed(&live, props)
+        }))
+    }
+
+    // ---- update ----------------------------------------------------------------
+
+    async fn update(
+        &self,
+        cx: &OpCtx,
+        name: &str,
+        _old: &FunctionProps,
+        new: &FunctionProps,
+    ) -> Result<Observed<FunctionProps>, OpError> {
+        let action = format!("updating Lambda function {name}");
+        let lambda = self.clients.lambda().await;
+        // Compare against what is live, not only `old`, so drift is repaired too.
+        let Some(live) = find_function(lambda, name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?
+        else {
+            return Err(OpError::failed(format!("{action}: the function no longer exists")));
+        };
+        self.converge(cx, name, &live, new, &action).await
+    }
+
+    // ---- delete ----------------------------------------------------------------
+
+    async fn delete(&self, cx: &OpCtx, name: &str, _props: &FunctionProps) -> Result<(), OpError> {
+        let lambda = self.clients.lambda().await;
+        let action = format!("deleting Lambda function {name}");
+        let req = lambda.delete_function().function_name(name);
+        match retrying(cx, &action, || req.clone().send()).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(aws_error(&action, &e)),
+        }
+    }
+}
+
+impl Function {
+    /// Code first (with its architecture), then configuration, each waited
+    /// for, then concurrency and tags: only what differs from `live`.
+    async fn converge(
+        &self,
+        cx: &OpCtx,
+        name: &str,
+        live: &LiveFunction,
+        want: &FunctionProps,
+        action: &str,
+    ) -> Result<Observed<FunctionProps>, OpError> {
+        let lambda = self.clients.lambda().await;
+        let have = live.props(want);
+        let plan = changes(&have, want);
+        if plan.code {
+            let zip = code_zip(want).map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+            let req = lambda
+                .update_function_code()
+                .function_name(name)
+                .zip_file(Blob::new(zip))
+                .architectures(Architecture::from(want.architecture.as_deref().unwrap_or(DEFAULT_ARCHITECTURE)));
+            retrying(cx, action, || req.clone().send())
+                .await
+                .map_err(|e| aws_error(&format!("{action}: updating code"), &e))?;
+            wait_until_ready(lambda, cx, name, action).await?;
+        }
+        if plan.configuration {
+            let req = lambda
+                .update_function_configuration()
+                .function_name(name)
+                .runtime(Runtime::from(want.runtime.as_str()))
+                .handler(&want.handler)
+                .role(&want.role)
+                .description(want.description.clone().unwrap_or_default())
+                .set_memory_size(want.memory.map(to_i32))
+                .set_timeout(want.timeout.map(to_i32))
+                .environment(environment(&want.environment));
+            retrying(cx, action, || req.clone().send())
+                .await
+                .map_err(|e| aws_error(&format!("{action}: updating configuration"), &e))?;
+            wait_until_ready(lambda, cx, name, action).await?;
+        }
+        if plan.concurrency {
+            put_concurrency(lambda, cx, name, want.reserved_concurrency, action).await?;
+        }
+        let tags = tag_changes(&live.tags, &cx.tags);
+        if !tags.set.is_empty() {
+            lambda
+                .tag_resource()
+                .resource(&live.arn)
+                .set_tags(Some(tags.set.into_iter().collect()))
+                .send()
+                .await
+                .map_err(|e| aws_error(&format!("{action}: tagging"), &e))?;
+        }
+        if !tags.remove.is_empty() {
+            lambda
+                .untag_resource()
+                .resource(&live.arn)
+                .set_tag_keys(Some(tags.remove))
+                .send()
+                .await
+                .map_err(|e| aws_error(&format!("{action}: untagging"), &e))?;
+        }
+        let after = if plan.code || plan.configuration { self.read_live(name, action).await? } else { live.clone() };
+        Ok(observed(&after, want.clone()))
+    }
+
+    async fn read_live(&self, name: &str, action: &str) -> Result<LiveFunction, OpError> {
+        let lambda = self.clients.lambda().await;
+        find_function(lambda, name)
+            .await
+            .map_err(|e| OpError::failed(format!("{action}: {e}")))?
+            .ok_or_else(|| OpError::failed(format!("{action}: the function vanished")))
+    }
+}
+
+// ---- pure helpers ------------------------------------------------------------
+
+/// Which calls an update needs.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Changes {
+    code: bool,
+    configuration: bool,
+    concurrency: bool,
+}
+
+fn changes(have: &FunctionProps, want: &FunctionProps) -> Changes {
+    Changes {
+        // No hash means the code held a reference at check time: upload.
+        code: want.code_sha256.is_none()
+            || have.code_sha256 != want.code_sha256
+            || have.architecture != want.architecture,
+        configuration: have.runtime != want.runtime
+            || have.handler != want.handler
+            || have.role != want.role
+            || have.memory != want.memory
+            || have.timeout != want.timeout
+            || have.environment != want.environment
+            || have.description != want.description,
+        concurrency: have.reserved_concurrency != want.reserved_concurrency,
+    }
+}
+
+fn check_range(
+    v: Option<u32>,
+    range: std::ops::RangeInclusive<u32>,
+    path: &[&str],
+    what: &str,
+    errors: &mut Vec<PropError>,
+) {
+    if let Some(v) = v
+        && !range.contains(&v)
+    {
+        errors.push(PropError::new(path, format!("{what} is {v}")).expected(format!(
+            "{} to {}",
+            range.start(),
+            range.end()
+        )));
+    }
+}
+
+fn validate_code(props: &FunctionProps, errors: &mut Vec<PropError>) {
+    let c = &props.code;
+    let given = [c.inline.is_some(), c.dir.is_some(), c.file.is_some()].iter().filter(|b| **b).count();
+    if given != 1 {
+        errors.push(
+            PropError::new(&["code"], format!("{given} code sources are given"))
+                .expected("exactly one of `inline`, `dir` and `file`"),
+        );
+        return;
+    }
+    if c.filename.is_some() && c.inline.is_none() {
+        errors.push(PropError::new(&["code", "filename"], "`filename` only applies to `inline` code"));
+    }
+    if c.inline.is_some() && c.filename.is_none() {
+        errors.push(
+            PropError::new(&["code", "filename"], format!("no default file name for runtime `{}`", props.runtime))
+                .expected("`filename`, e.g. `index.py`"),
+        );
+        return;
+    }
+    if props.code_sha256.is_none()
+        && let Err(e) = build_zip(&props.runtime, c)
+    {
+        let field = if c.dir.is_some() { "dir" } else { "file" };
+        errors.push(PropError::new(&["code", field], e));
+    }
+}
+
+/// A role ARN, or a reference that will become one.
+fn is_role_arn(s: &str) -> bool {
+    unresolved(s) || (s.starts_with("arn:") && s.contains(":role/"))
+}
+
+/// The file inline code is written to: `<module>.<ext>` from the handler.
+fn default_filename(runtime: &str, handler: &str, source: &str) -> Option<String> {
+    if runtime.starts_with("provided") {
+        return Some("bootstrap".to_string());
+    }
+    let module = handler.rsplit_once('.').map(|(m, _)| m).filter(|m| !m.is_empty())?;
+    let ext = if runtime.starts_with("python") {
+        "py"
+    } else if runtime.starts_with("nodejs") {
+        // ES module syntax needs `.mjs`; CommonJS `exports.handler` needs `.js`.
+        if source.contains("export ") { "mjs" } else { "js" }
+    } else if runtime.starts_with("ruby") {
+        "rb"
+    } else {
+        return None;
+    };
+    Some(format!("{module}.{ext}"))
+}
+
+/// The zip to upload: `Ok(None)` while the code still holds a reference.
+pub fn build_zip(runtime: &str, code: &CodeProps) -> Result<Option<Vec<u8>>, String> {
+    if let Some(source) = &code.inline {
+        let Some(filename) = &code.filename else { return Ok(None) };
+        if unresolved(source) || unresolved(filename) {
+            return Ok(None);
+        }
+        let executable = runtime.starts_with("provided") && filename == "bootstrap";
+        return deterministic_zip(vec![ZipEntry {
+            path: filename.clone(),
+            data: source.clone().into_bytes(),
+            executable,
+        }])
+        .map(Some);
+    }
+    if let Some(dir) = &code.dir {
+        if unresolved(dir) {
+            return Ok(None);
+        }
+        let entries = read_dir_entries(Path::new(dir)).map_err(|e| format!("reading code directory {dir}: {e}"))?;
+        if entries.is_empty() {
+            return Err(format!("code directory {dir} holds no files"));
+        }
+        return deterministic_zip(entries).map(Some);
+    }
+    if let Some(file) = &code.file {
+        if unresolved(file) {
+            return Ok(None);
+        }
+        let bytes = std::fs::read(file).map_err(|e| format!("reading code zip {file}: {e}"))?;
+        if !bytes.starts_with(b"PK") {
+            return Err(format!("{file} is not a zip file"));
+        }
+        return Ok(Some(bytes));
+    }
+    Ok(None)
+}
+
+/// The zip for these props, failing when it cannot be built.
+fn code_zip(props: &FunctionProps) -> Result<Vec<u8>, String> {
+    build_zip(&props.runtime, &props.code)?.ok_or_else(|| "the code still holds an unresolved reference".to_string())
+}
+
+/// One file of a code zip.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZipEntry {
+    /// The path inside the zip, `/`-separated.
+    pub path: String,
+    pub data: Vec<u8>,
+    pub executable: bool,
+}
+
+/// A zip whose bytes depend only on the entries' paths, contents and
+/// executable bits: entries sorted by path, every timestamp 1980-01-01, modes
+/// 0644 or 0755, Unix as the creating system, no extra fields.
+pub fn deterministic_zip(mut entries: Vec<ZipEntry>) -> Result<Vec<u8>, String> {
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for e in &entries {
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .compression_level(Some(6))
+            .last_modified_time(zip::DateTime::default())
+            .system(zip::System::Unix)
+            .unix_permissions(if e.executable { 0o755 } else { 0o644 });
+        zip.start_file(e.path.as_str(), options).map_err(|err| format!("zipping {}: {err}", e.path))?;
+        zip.write_all(&e.data).map_err(|err| format!("zipping {}: {err}", e.path))?;
+    }
+    let out = zip.finish().map_err(|e| format!("finishing the zip: {e}"))?;
+    Ok(out.into_inner())
+}
+
+/// Every file under `root`, with paths relative to it; symlinks are followed.
+fn read_dir_entries(root: &Path) -> std::io::Result<Vec<ZipEntry>> {
+    let mut out = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            let meta = std::fs::metadata(&path)?;
+            if meta.is_dir() {
+                pending.push(path);
+            } else if meta.is_file() {
+                let rel = path.strip_prefix(root).map_err(std::io::Error::other)?;
+                let rel: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+                out.push(ZipEntry {
+                    path: rel.join("/"),
+                    data: std::fs::read(&path)?,
+                    executable: is_executable(&meta),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(unix)]
+fn is_executable(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+fn is_executable(_meta: &std::fs::Metadata) -> bool {
+    false
+}
+
+/// The base64 SHA-256 Lambda reports as `CodeSha256`.
+pub fn code_sha256(zip: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(zip))
+}
+
+fn environment(vars: &BTreeMap<String, String>) -> Environment {
+    Environment::builder().set_variables(Some(vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect())).build()
+}
+
+fn to_i32(v: u32) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+fn observed(live: &LiveFunction, props: FunctionProps) -> Observed<FunctionProps> {
+    let mut attrs = BTreeMap::new();
+    attrs.insert("arn".to_string(), Value::String(live.arn.clone()));
+    attrs.insert("name".to_string(), Value::String(live.name.clone()));
+    attrs.insert("version".to_string(), Value::String(live.version.clone()));
+    attrs.insert("role".to_string(), Value::String(live.config.role().unwrap_or_default().to_string()));
+    Observed {
+        physical_id: live.name.clone(),
+        props: FunctionProps { code_sha256: live.code_sha256(), ..props },
+        attrs,
+    }
+}
+
+// ---- retries and waiters -------------------------------------------------------
+
+/// How long eventual-consistency errors are retried before giving up.
+const RETRY_BOUND: Duration = Duration::from_secs(120);
+/// How long a function may stay `Pending` or `InProgress`.
+const READY_BOUND: Duration = Duration::from_secs(300);
+
+/// Why an error is worth retrying, or `None` when it is final: a fresh role
+/// not yet usable by Lambda (IAM propagation), or the function or mapping
+/// busy with an earlier change.
+pub(crate) fn retry_reason(code: Option<&str>, message: Option<&str>) -> Option<&'static str> {
+    let message = message.unwrap_or_default().to_ascii_lowercase();
+    match code? {
+        "InvalidParameterValueException"
+            if message.contains("cannot be assumed")
+                || message.contains("execution role does not have permissions") =>
+        {
+            Some("waiting for the IAM role to propagate")
+        }
+        "ResourceConflictException" => Some("waiting for an earlier change to the function to finish"),
+        "ResourceInUseException" => Some("waiting for an earlier change to finish"),
+        _ => None,
+    }
+}
+
+/// The delay before retry number `attempt` (0-based): 1 s doubling to 10 s.
+pub(crate) fn backoff(attempt: u32) -> Duration {
+    Duration::from_secs(1u64.checked_shl(attempt).unwrap_or(u64::MAX).min(10))
+}
+
+/// Runs `call` until it succeeds, fails for good, or [`RETRY_BOUND`] passes
+/// while it fails with a [`retry_reason`]; each wait is reported.
+pub(crate) async fn retrying<T, E, R, F, Fut>(cx: &OpCtx, action: &str, mut call: F) -> Result<T, SdkError<E, R>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E, R>>>,
+    E: ProvideErrorMetadata,
+{
+    let start = Instant::now();
+    let mut attempt = 0;
+    loop {
+        match call().await {
+            Ok(out) => return Ok(out),
+            Err(e) => {
+                let delay = backoff(attempt);
+                match retry_reason(e.code(), e.message()) {
+                    Some(reason) if start.elapsed() + delay < RETRY_BOUND => {
+                        (cx.notify)(&format!("{action}: {reason} ({})", e.message().unwrap_or_default()));
+                        tokio::time::sleep(delay).await;
+                        attempt += 1;
+                    }
+                    _ => return Err(e),
+                }
+            }
+        }
+    }
+}
+
+/// Waits until the function is `Active` and its last update `Successful`.
+async fn wait_until_ready(
+    lambda: &aws_sdk_lambda::Client,
+    cx: &OpCtx,
+    name: &str,
+    action: &str,
+) -> Result<(), OpError> {
+    let start = Instant::now();
+    let mut attempt = 0;
+    loop {
+        let config = lambda
+            .get_function_configuration()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(|e| aws_error(&format!("{action}: waiting for the function"), &e))?;
+        let waiting = match (config.state(), config.last_update_status()) {
+            (Some(State::Failed), _) => {
+                return Err(OpError::failed(format!(
+                    "{action}: the function failed: {}",
+                    config.state_reason().unwrap_or("no reason given")
+                )));
+            }
+            (_, Some(LastUpdateStatus::Failed)) => {
+                return Err(OpError::failed(format!(
+                    "{action}: the update failed: {}",
+                    config.last_update_status_reason().unwrap_or("no reason given")
+                )));
+            }
+            (Some(State::Pending), _) => "waiting for the function to become active",
+            (_, Some(LastUpdateStatus::InProgress)) => "waiting for the function's update to finish",
+            _ => return Ok(()),
+        };
+        let delay = backoff(attempt).min(Duration::from_secs(5));
+        if start.elapsed() + delay > READY_BOUND {
+            return Err(OpError::failed(format!("{action}: gave up {waiting} after {}s", READY_BOUND.as_secs())));
+        }
+        (cx.notify)(&format!("{action}: {waiting}"));
+        tokio::time::sleep(delay).await;
+        attempt += 1;
+    }
+}
+
+async fn put_concurrency(
+    lambda: &aws_sdk_lambda::Client,
+    cx: &OpCtx,
+    name: &str,
+    reserved: Option<u32>,
+    action: &str,
+) -> Result<(), OpError> {
+    match reserved {
+        Some(n) => {
+            let req = lambda.put_function_concurrency().function_name(name).reserved_concurrent_executions(to_i32(n));
+            retrying(cx, action, || req.clone().send())
+                .await
+                .map_err(|e| aws_error(&format!("{action}: reserving concurrency"), &e))?;
+        }
+        None => {
+            let req = lambda.delete_function_concurrency().function_name(name);
+            match retrying(cx, action, || req.clone().send()).await {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(aws_error(&format!("{action}: releasing reserved concurrency"), &e)),
+            }
+        }
+    }
+    Ok(())
+}
+
+// ---- finders -----------------------------------------------------------------
+
+/// A function as GetFunction reports it.
+#[derive(Clone, Debug)]
+struct LiveFunction {
+    name: String,
+    arn: String,
+    version: String,
+    config: aws_sdk_lambda::types::FunctionConfiguration,
+    tags: BTreeMap<String, String>,
+    reserved_concurrency: Option<u32>,
+}
+
+impl LiveFunction {
+    fn code_sha256(&self) -> Option<String> {
+        self.config.code_sha256().map(ToString::to_string)
+    }
+
+    /// Props as AWS reports them, in canonical form; the code's source is
+    /// not readable, so it is `last`'s, and `code_sha256` tells if it changed.
+    fn props(&self, last: &FunctionProps) -> FunctionProps {
+        let c = &self.config;
+        let env: HashMap<String, String> = c.environment().and_then(|e| e.variables()).cloned().unwrap_or_default();
+        FunctionProps {
+            name: Some(self.name.clone()),
+            runtime: c.runtime().map_or_else(String::new, |r| r.as_str().to_string()),
+            handler: c.handler().unwrap_or_default().to_string(),
+            role: c.role().unwrap_or_default().to_string(),
+            code: last.code.clone(),
+            code_sha256: self.code_sha256(),
+            memory: c.memory_size().and_then(|m| u32::try_from(m).ok()),
+            timeout: c.timeout().and_then(|t| u32::try_from(t).ok()),
+            environment: env.into_iter().collect(),
+            architecture: Some(c.architectures().first().map_or(DEFAULT_ARCHITECTURE, |a| a.as_str()).to_string()),
+            description: optional_text(c.description(), last.description.as_ref()),
+            reserved_concurrency: self.reserved_concurrency,
+        }
+    }
+}
+
+/// The function, or `None` when it does not exist.
+async fn find_function(lambda: &aws_sdk_lambda::Client, name: &str) -> Result<Option<LiveFunction>, String> {
+    let out = match lambda.get_function().function_name(name).send().await {
+        Ok(out) => out,
+        Err(e) if is_not_found(&e) => return Ok(None),
+        Err(e) => return Err(aws_error("GetFunction", &e).to_string()),
+    };
+    let Some(config) = out.configuration().cloned() else {
+        return Err("GetFunction returned no configuration".to_string());
+    };
+    Ok(Some(LiveFunction {
+        name: config.function_name().unwrap_or(name).to_string(),
+        arn: config.function_arn().unwrap_or_default().to_string(),
+        version: config.version().unwrap_or("$LATEST").to_string(),
+        tags: out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
+        reserved_concurrency: out
+            .concurrency()
+            .and_then(|c| c.reserved_concurrent_executions())
+            .and_then(|n| u32::try_from(n).ok()),
+        config,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use serde_json::json;
+
+    fn check(props: Value) -> Result<FunctionProps, Vec<PropError>> {
+        let kind = cairn_engine::kind::typed(Function::new(Arc::new(Clients::new(crate::AwsOptions::default()))));
+        kind.check(&props, &NameCtx { stack: "lab4", id: "hello" })
+            .map(|v| serde_json::from_value(v).unwrap_or_default())
+    }
+
+    const ROLE: &str = "arn:aws:iam::123456789012:role/r";
+
+    #[test]
+    fn defaults_and_hash_are_filled() {
+        let p = check(json!({"runtime": "python3.13", "handler": "index.handler", "role": ROLE,
+            "code": {"inline": "def handler(e, c):\n    return 1\n"}}))
+        .unwrap();
+        assert_eq!(p.name.as_deref(), Some("lab4-hello"));
+        assert_eq!(p.memory, Some(128));
+        assert_eq!(p.timeout, Some(3));
+        assert_eq!(p.architecture.as_deref(), Some("x86_64"));
+        assert_eq!(p.code.filename.as_deref(), Some("index.py"));
+        assert!(p.code_sha256.is_some());
+        // Canonical props check to themselves.
+        assert_eq!(check(serde_json::to_value(&p).unwrap()).unwrap(), p);
+    }
+
+    #[test]
+    fn default_filenames_follow_the_runtime() {
+        assert_eq!(default_filename("python3.12", "app.main", "").as_deref(), Some("app.py"));
+        assert_eq!(
+            default_filename("nodejs22.x", "index.handler", "export const handler").as_deref(),
+            Some("index.mjs")
+        );
+        assert_eq!(default_filename("nodejs22.x", "index.handler", "exports.handler =").as_deref(), Some("index.js"));
+        assert_eq!(default_filename("provided.al2023", "x", "").as_deref(), Some("bootstrap"));
+        assert_eq!(default_filename("java21", "a.B::h", ""), None);
+    }
+
+    #[test]
+    fn limits_are_checked_offline() {
+        let ok = json!({"runtime": "nodejs22.x", "handler": "index.handler", "role": ROLE, "code": {"inline": "x"}});
+        assert!(check(ok.clone()).is_ok());
+        let with = |k: &str, v: Value| {
+            let mut p = ok.clone();
+            p[k] = v;
+            check(p)
+        };
+        assert!(with("runtime", json!("python2.7")).is_err());
+        assert!(with("name", json!("x".repeat(65))).is_err());
+        assert!(with("memory", json!(64)).is_err());
+        assert!(with("memory", json!(10240)).is_ok());
+        assert!(with("timeout", json!(901)).is_err());
+        assert!(with("architecture", json!("arm")).is_err());
+        assert!(with("role", json!("not-an-arn")).is_err());
+        assert!(with("role", json!("${r.arn}")).is_ok());
+        assert!(with("code", json!({"inline": "x", "dir": "."})).is_err());
+        assert!(with("code", json!({})).is_err());
+        assert!(with("code", json!({"dir": "/definitely/not/here"})).is_err());
+        assert!(with("environment", json!({"1BAD": "x"})).is_err());
+    }
+
+    fn write_tree(dir: &Path, files: &[(&str, &str)]) {
+        for (path, text) in files {
+            let p = dir.join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+    }
+
+    fn dir_hash(dir: &Path) -> String {
+        let code = CodeProps { dir: Some(dir.to_string_lossy().into_owned()), ..CodeProps::default() };
+        code_sha256(&build_zip("python3.13", &code).unwrap().unwrap())
+    }
+
+    #[test]
+    fn zips_are_deterministic() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        // Same files written in another order, at other times.
+        write_tree(a.path(), &[("index.py", "print(1)\n"), ("lib/util.py", "X = 1\n"), ("z.txt", "z")]);
+        std::thread::sleep(Duration::from_millis(1100));
+        write_tree(b.path(), &[("z.txt", "z"), ("lib/util.py", "X = 1\n"), ("index.py", "print(1)\n")]);
+        let code_a = CodeProps { dir: Some(a.path().to_string_lossy().into_owned()), ..CodeProps::default() };
+        let code_b = CodeProps { dir: Some(b.path().to_string_lossy().into_owned()), ..CodeProps::default() };
+        let zip_a = build_zip("python3.13", &code_a).unwrap().unwrap();
+        assert_eq!(zip_a, build_zip("python3.13", &code_a).unwrap().unwrap(), "same dir twice");
+        assert_eq!(zip_a, build_zip("python3.13", &code_b).unwrap().unwrap(), "order and mtime do not matter");
+
+        let before = dir_hash(a.path());
+        write_tree(a.path(), &[("lib/util.py", "X = 2\n")]);
+        assert_ne!(dir_hash(a.path()), before, "one byte changed");
+
+        // The zip lists sorted paths with fixed timestamps and modes.
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip_a)).unwrap();
+        let names: Vec<String> = archive.file_names().map(|n| n.unwrap().to_string()).collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+        assert_eq!(names.len(), 3);
+        for i in 0..archive.len() {
+            let f = archive.by_index(i).unwrap();
+            assert_eq!(f.last_modified(), Some(zip::DateTime::default()));
+            assert_eq!(f.unix_mode().map(|m| m & 0o777), Some(0o644));
+            assert!(f.extra_data().is_none_or(|d| d.is_empty()));
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn executables_keep_0755() {
+        let zip = deterministic_zip(vec![ZipEntry {
+            path: "bootstrap".into(),
+            data: b"#!/bin/sh".to_vec(),
+            executable: true,
+        }])
+        .unwrap();
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+        assert_eq!(archive.by_index(0).unwrap().unix_mode().map(|m| m & 0o777), Some(0o755));
+    }
+
+    #[test]
+    fn inline_code_hash_changes_with_the_source() {
+        let code =
+            |s: &str| CodeProps { inline: Some(s.into()), filename: Some("index.py".into()), ..CodeProps::default() };
+        let h1 = code_sha256(&build_zip("python3.13", &code("a")).unwrap().unwrap());
+        let h2 = code_sha256(&build_zip("python3.13", &code("b")).unwrap().unwrap());
+        assert_ne!(h1, h2);
+        assert_eq!(h1, code_sha256(&build_zip("python3.13", &code("a")).unwrap().unwrap()));
+        assert_eq!(build_zip("python3.13", &code("${x.y}")).unwrap(), None);
+    }
+
+    #[test]
+    fn retry_decisions() {
+        let ipv = Some("InvalidParameterValueException");
+        assert!(retry_reason(ipv, Some("The role defined for the function cannot be assumed by Lambda.")).is_some());
+        assert!(
+            retry_reason(
+                ipv,
+                Some("The provided execution role does not have permissions to call ReceiveMessage on SQS")
+            )
+            .is_some()
+        );
+        assert!(retry_reason(ipv, Some("Unzipped size must be smaller than 262144000 bytes")).is_none());
+        assert!(retry_reason(Some("ResourceConflictException"), Some("An update is in progress")).is_some());
+        assert!(retry_reason(Some("ResourceInUseException"), None).is_some());
+        assert!(retry_reason(Some("AccessDeniedException"), Some("cannot be assumed")).is_none());
+        assert!(retry_reason(None, Some("cannot be assumed")).is_none());
+    }
+
+    #[test]
+    fn backoff_doubles_to_ten_seconds() {
+        let secs: Vec<u64> = (0..6).map(|a| backoff(a).as_secs()).collect();
+        assert_eq!(secs, vec![1, 2, 4, 8, 10, 10]);
+        assert_eq!(backoff(200).as_secs(), 10);
+    }
+
+    #[test]
+    fn one_byte_changed_means_code_update_only() {
+        let p =
+            check(json!({"runtime": "python3.13", "handler": "index.handler", "role": ROLE, "code": {"inline": "a"}}))
+                .unwrap();
+        let q =
+            check(json!({"runtime": "python3.13", "handler": "index.handler", "role": ROLE, "code": {"inline": "b"}}))
+                .unwrap();
+        assert_eq!(changes(&p, &p), Changes::default());
+        assert_eq!(changes(&p, &q), Changes { code: true, ..Changes::default() });
+        let r = FunctionProps { memory: Some(256), ..p.clone() };
+        assert_eq!(changes(&p, &r), Changes { configuration: true, ..Changes::default() });
+    }
+}

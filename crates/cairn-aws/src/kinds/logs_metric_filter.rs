@@ -1,0 +1,359 @@
+//! `aws:logs:MetricFilter`: a metric filter on a log group. Physical id:
+//! `<log group>:<filter name>` (neither may contain `:`).
+//!
+//! Metric filters cannot carry tags, so ownership cannot be proven: create
+//! refuses a filter of the same name that already exists on the group
+//! rather than overwrite it (PutMetricFilter would silently replace it).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_cloudwatchlogs::types::{MetricFilter as AwsMetricFilter, MetricTransformation, StandardUnit};
+use cairn_engine::kind::{NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::clients::Clients;
+use crate::error::{aws_error, is_not_found};
+use crate::kinds::unresolved;
+
+// ---- props -----------------------------------------------------------------
+
+/// A metric filter: log events matching `pattern` add `metric.value` to a
+/// CloudWatch metric.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MetricFilterProps {
+    /// Filter name: 1-512 characters, no `:` or `*`. Default `<stack>-<id>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The log group's name.
+    pub log_group: String,
+    /// The filter pattern, e.g. `{ $.errorCode = "AccessDenied*" }`; empty
+    /// matches every event.
+    #[serde(default)]
+    pub pattern: String,
+    /// The metric each match feeds.
+    pub metric: FilterMetric,
+}
+
+/// The metric a filter publishes to.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FilterMetric {
+    /// Metric name.
+    pub name: String,
+    /// Metric namespace, e.g. `CloudTrailMetrics`.
+    pub namespace: String,
+    /// What a match adds: a number or a `$.field` selector; default `1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// The value published when nothing matches in a period; unset
+    /// publishes nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_value: Option<f64>,
+    /// The metric's unit, e.g. `Count` or `Seconds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+}
+
+/// The `aws:logs:MetricFilter` kind.
+pub struct MetricFilter {
+    clients: Arc<Clients>,
+}
+
+impl MetricFilter {
+    pub fn new(clients: Arc<Clients>) -> Self {
+        MetricFilter { clients }
+    }
+}
+
+const MAX_NAME: usize = 512;
+const MAX_PATTERN: usize = 1024;
+const DEFAULT_VALUE: &str = "1";
+const MAX_DELETE_ROUNDS: usize = 10;
+
+#[async_trait]
+impl TypedKind for MetricFilter {
+    const TYPE: &'static str = "aws:logs:MetricFilter";
+    const ATTRIBUTES: &'static [&'static str] = &["name"];
+    const REPLACE_ON: &'static [&'static str] = &["name", "log_group"];
+    type Props = MetricFilterProps;
+
+    fn defaults(props: &mut MetricFilterProps, cx: &NameCtx<'_>) {
+        if props.name.is_none() {
+            props.name = Some(cx.default_name());
+        }
+        if props.metric.value.is_none() {
+            props.metric.value = Some(DEFAULT_VALUE.to_string());
+        }
+    }
+
+    // ---- validate --------------------------------------------------------------
+
+    fn validate(props: &MetricFilterProps, errors: &mut Vec<PropError>) {
+        if let Some(name) = &props.name
+            && !unresolved(name)
+        {
+            if name.is_empty() || name.len() > MAX_NAME {
+                errors.push(
+                    PropError::new(&["name"], format!("filter name is {} characters long", name.len()))
+                        .expected(format!("1 to {MAX_NAME} characters")),
+                );
+            }
+            if name.contains([':', '*']) {
+                errors.push(
+                    PropError::new(&["name"], format!("filter name `{name}` contains `:` or `*`"))
+                        .expected("a name without `:` and `*`"),
+                );
+            }
+        }
+        if !unresolved(&props.log_group) && props.log_group.is_empty() {
+            errors.push(PropError::new(&["log_group"], "the log group is empty").expected("a log group name"));
+        }
+        if props.pattern.len() > MAX_PATTERN {
+            errors.push(
+                PropError::new(&["pattern"], format!("the pattern is {} characters long", props.pattern.len()))
+                    .expected(format!("at most {MAX_PATTERN} characters")),
+            );
+        }
+        for (field, value) in [("name", &props.metric.name), ("namespace", &props.metric.namespace)] {
+            if value.is_empty() || value.len() > 255 {
+                errors.push(
+                    PropError::new(&["metric", field], format!("metric {field} is {} characters long", value.len()))
+                        .expected("1 to 255 characters"),
+                );
+            }
+        }
+        if let Some(unit) = &props.metric.unit
+            && !unresolved(unit)
+            && !StandardUnit::values().contains(&unit.as_str())
+        {
+            errors.push(
+                PropError::new(&["metric", "unit"], format!("`{unit}` is not a CloudWatch unit"))
+                    .expected(format!("one of {}", StandardUnit::values().join(", "))),
+            );
+        }
+    }
+
+    // ---- create ----------------------------------------------------------------
+
+    async fn create(&self, cx: &OpCtx, props: &MetricFilterProps) -> Result<Observed<MetricFilterProps>, OpError> {
+        let name = props.name.clone().unwrap_or_else(|| format!("{}-{}", cx.stack, cx.resource));
+        let logs = self.clients.logs().await;
+        let action = format!("creating metric filter {name} on log group {}", props.log_group);
+
+        // Without tags nothing proves an existing filter is ours, and
+        // PutMetricFilter would overwrite it: refuse.
+        if find_filter(logs, &props.log_group, &name)
+            .await
+            .map_err(|e| OpError::failed(format!("{action}: {e}")))?
+            .is_some()
+        {
+            return Err(OpError::NotOwned {
+                what: format!("metric filter {name} on log group {}", props.log_group),
+                owner: "metric filters carry no tags, so cairn cannot tell who made it".to_string(),
+            });
+        }
+        self.put(props, &name, &action).await?;
+        Ok(observed(&props.log_group, &name, props.clone()))
+    }
+
+    // ---- read ------------------------------------------------------------------
+
+    async fn read(
+        &self,
+        _cx: &OpCtx,
+        physical_id: &str,
+        last: &MetricFilterProps,
+    ) -> Result<Option<Observed<MetricFilterProps>>, OpError> {
+        let (group, name) = split_id(physical_id);
+        let logs = self.clients.logs().await;
+        let Some(filter) = find_filter(logs, group, name)
+            .await
+            .map_err(|e| OpError::failed(format!("reading metric filter {name} on log group {group}: {e}")))?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(observed(group, name, props_from_filter(&filter, group, name, last))))
+    }
+
+    // ---- update ----------------------------------------------------------------
+
+    async fn update(
+        &self,
+        _cx: &OpCtx,
+        physical_id: &str,
+        _old: &MetricFilterProps,
+        new: &MetricFilterProps,
+    ) -> Result<Observed<MetricFilterProps>, OpError> {
+        let (group, name) = split_id(physical_id);
+        let action = format!("updating metric filter {name} on log group {group}");
+        // PutMetricFilter replaces the whole filter, so one call converges it.
+        self.put(new, name, &action).await?;
+        Ok(observed(group, name, new.clone()))
+    }
+
+    // ---- delete ----------------------------------------------------------------
+
+    async fn delete(&self, _cx: &OpCtx, physical_id: &str, _props: &MetricFilterProps) -> Result<(), OpError> {
+        let (group, name) = split_id(physical_id);
+        let logs = self.clients.logs().await;
+        let action = format!("deleting metric filter {name} on log group {group}");
+        // AWS keeps one filter per name, so this deletes once and checks;
+        // moto keeps one per PutMetricFilter call, so it may take a few.
+        for _ in 0..MAX_DELETE_ROUNDS {
+            match logs.delete_metric_filter().log_group_name(group).filter_name(name).send().await {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) => return Ok(()),
+                Err(e) => return Err(aws_error(&action, &e)),
+            }
+            if find_filter(logs, group, name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?.is_none() {
+                return Ok(());
+            }
+        }
+        Err(OpError::failed(format!("{action}: it is still there after {MAX_DELETE_ROUNDS} deletions")))
+    }
+}
+
+impl MetricFilter {
+    async fn put(&self, props: &MetricFilterProps, name: &str, action: &str) -> Result<(), OpError> {
+        let logs = self.clients.logs().await;
+        let m = &props.metric;
+        let transformation = MetricTransformation::builder()
+            .metric_name(&m.name)
+            .metric_namespace(&m.namespace)
+            .metric_value(m.value.as_deref().unwrap_or(DEFAULT_VALUE))
+            .set_default_value(m.default_value)
+            .set_unit(m.unit.as_deref().map(StandardUnit::from))
+            .build()
+            .map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+        logs.put_metric_filter()
+            .log_group_name(&props.log_group)
+            .filter_name(name)
+            .filter_pattern(&props.pattern)
+            .metric_transformations(transformation)
+            .send()
+            .await
+            .map_err(|e| aws_error(action, &e))?;
+        Ok(())
+    }
+}
+
+// ---- pure helpers ------------------------------------------------------------
+
+/// `<log group>:<filter name>`.
+pub fn filter_id(log_group: &str, name: &str) -> String {
+    format!("{log_group}:{name}")
+}
+
+fn split_id(id: &str) -> (&str, &str) {
+    id.split_once(':').unwrap_or(("", id))
+}
+
+fn observed(group: &str, name: &str, props: MetricFilterProps) -> Observed<MetricFilterProps> {
+    let mut attrs = BTreeMap::new();
+    attrs.insert("name".to_string(), Value::String(name.to_string()));
+    Observed { physical_id: filter_id(group, name), props, attrs }
+}
+
+/// Props as AWS reports them, in the canonical form `check` produces.
+fn props_from_filter(f: &AwsMetricFilter, group: &str, name: &str, last: &MetricFilterProps) -> MetricFilterProps {
+    let metric = match f.metric_transformations().first() {
+        Some(t) => FilterMetric {
+            name: t.metric_name().to_string(),
+            namespace: t.metric_namespace().to_string(),
+            value: Some(t.metric_value().to_string()),
+            default_value: t.default_value(),
+            // AWS reports `None` for a filter created without a unit.
+            unit: match t.unit() {
+                Some(StandardUnit::None) if last.metric.unit.is_none() => None,
+                Some(u) => Some(u.as_str().to_string()),
+                None => None,
+            },
+        },
+        None => FilterMetric::default(),
+    };
+    MetricFilterProps {
+        name: Some(name.to_string()),
+        log_group: group.to_string(),
+        pattern: f.filter_pattern().unwrap_or_default().to_string(),
+        metric,
+    }
+}
+
+// ---- finders -----------------------------------------------------------------
+
+/// The filter of exactly that name on the group, or `None` (also when the
+/// group itself is gone).
+async fn find_filter(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    group: &str,
+    name: &str,
+) -> Result<Option<AwsMetricFilter>, String> {
+    let mut token = None;
+    loop {
+        let out = match logs
+            .describe_metric_filters()
+            .log_group_name(group)
+            .filter_name_prefix(name)
+            .set_next_token(token)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(aws_error("DescribeMetricFilters", &e).to_string()),
+        };
+        // The last match: AWS has one per name, moto one per put, newest last.
+        if let Some(f) = out.metric_filters().iter().rfind(|f| f.filter_name() == Some(name)) {
+            return Ok(Some(f.clone()));
+        }
+        match out.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_string()),
+            _ => return Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(props: Value) -> Result<MetricFilterProps, Vec<PropError>> {
+        let kind = cairn_engine::kind::typed(MetricFilter::new(Arc::new(Clients::new(crate::AwsOptions::default()))));
+        kind.check(&props, &NameCtx { stack: "lab3", id: "denied" })
+            .map(|v| serde_json::from_value(v).unwrap_or_default())
+    }
+
+    fn metric() -> Value {
+        json!({"name": "Denied", "namespace": "CIS"})
+    }
+
+    #[test]
+    fn defaults_are_filled() {
+        let p = check(json!({"log_group": "/trail", "metric": metric()})).unwrap_or_default();
+        assert_eq!(p.name.as_deref(), Some("lab3-denied"));
+        assert_eq!(p.metric.value.as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn props_are_checked_offline() {
+        assert!(check(json!({"log_group": "/trail", "pattern": "{ $.x = 1 }", "metric": metric()})).is_ok());
+        assert!(check(json!({"name": "a:b", "log_group": "/trail", "metric": metric()})).is_err());
+        assert!(check(json!({"log_group": "", "metric": metric()})).is_err());
+        assert!(check(json!({"log_group": "${g.name}", "metric": metric()})).is_ok());
+        assert!(check(json!({"log_group": "/t", "metric": {"name": "", "namespace": "N"}})).is_err());
+        assert!(check(json!({"log_group": "/t", "metric": {"name": "M", "namespace": "N", "unit": "Count"}})).is_ok());
+        assert!(check(json!({"log_group": "/t", "metric": {"name": "M", "namespace": "N", "unit": "count"}})).is_err());
+        assert!(check(json!({"log_group": "/t"})).is_err());
+    }
+
+    #[test]
+    fn physical_id_round_trips() {
+        assert_eq!(split_id(&filter_id("/aws/trail", "denied")), ("/aws/trail", "denied"));
+    }
+}

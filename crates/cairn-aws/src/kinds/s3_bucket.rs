@@ -1,0 +1,884 @@
+//! `aws:s3:Bucket`: an S3 bucket. Physical id: the bucket name.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_s3::types::{
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus,
+    CreateBucketConfiguration, Delete, ExpirationStatus, LifecycleExpiration, LifecycleRule as S3LifecycleRule,
+    LifecycleRuleFilter, NoncurrentVersionExpiration, ObjectIdentifier, PublicAccessBlockConfiguration,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    Tag, Tagging, VersioningConfiguration,
+};
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use cairn_engine::kind::{Environment, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::clients::Clients;
+use crate::error::aws_error;
+use crate::kinds::unresolved;
+use crate::normalize::{parse_document, policy_as_read};
+
+// ---- props -----------------------------------------------------------------
+
+/// An S3 bucket: private, encrypted and tagged unless told otherwise.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BucketProps {
+    /// Bucket name: 3-63 of `a-z 0-9 . -`, globally unique. Default
+    /// `<stack>-<id>` lower-cased plus a short suffix derived from the
+    /// account, region, stack and id, chosen when the bucket is created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The bucket policy document; unset means no bucket policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Value>,
+    /// S3 Block Public Access for this bucket; all four settings default on.
+    #[serde(default)]
+    pub public_access_block: PublicAccessBlock,
+    /// Default encryption of new objects; SSE-S3 (`AES256`) unless told otherwise.
+    #[serde(default)]
+    pub encryption: Encryption,
+    /// Keep every version of every object. Turning it off suspends versioning.
+    #[serde(default)]
+    pub versioning: bool,
+    /// Lifecycle rules: expire objects, old versions, unfinished uploads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lifecycle: Vec<LifecycleRule>,
+    /// On delete, empty a non-empty bucket (every object version and delete
+    /// marker) instead of failing.
+    #[serde(default)]
+    pub force_destroy: bool,
+}
+
+/// The four S3 Block Public Access settings.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PublicAccessBlock {
+    #[serde(default = "yes")]
+    pub block_public_acls: bool,
+    #[serde(default = "yes")]
+    pub ignore_public_acls: bool,
+    #[serde(default = "yes")]
+    pub block_public_policy: bool,
+    #[serde(default = "yes")]
+    pub restrict_public_buckets: bool,
+}
+
+impl Default for PublicAccessBlock {
+    fn default() -> Self {
+        PublicAccessBlock {
+            block_public_acls: true,
+            ignore_public_acls: true,
+            block_public_policy: true,
+            restrict_public_buckets: true,
+        }
+    }
+}
+
+impl PublicAccessBlock {
+    /// Every setting off: the bucket may be made public by a policy or ACL.
+    pub fn off() -> Self {
+        PublicAccessBlock {
+            block_public_acls: false,
+            ignore_public_acls: false,
+            block_public_policy: false,
+            restrict_public_buckets: false,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Default server-side encryption.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Encryption {
+    #[serde(default)]
+    pub algorithm: SseAlgorithm,
+    /// The KMS key (id, alias or ARN) for `aws:kms`; unset uses the AWS
+    /// managed key `aws/s3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<String>,
+}
+
+/// `AES256` (SSE-S3) or `aws:kms` (SSE-KMS).
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SseAlgorithm {
+    #[default]
+    #[serde(rename = "AES256")]
+    Aes256,
+    #[serde(rename = "aws:kms")]
+    Kms,
+}
+
+/// One lifecycle rule, applying to the objects under `prefix`.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleRule {
+    /// Unique among the bucket's rules, up to 255 characters.
+    pub id: String,
+    /// Key prefix the rule applies to; unset means every object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// Expire current objects this many days after creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_days: Option<i32>,
+    /// Delete non-current versions this many days after they became non-current.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noncurrent_expiration_days: Option<i32>,
+    /// Abort multipart uploads not completed this many days after they began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort_incomplete_multipart_days: Option<i32>,
+}
+
+/// The `aws:s3:Bucket` kind.
+pub struct Bucket {
+    clients: Arc<Clients>,
+}
+
+impl Bucket {
+    pub fn new(clients: Arc<Clients>) -> Self {
+        Bucket { clients }
+    }
+}
+
+const MIN_NAME: usize = 3;
+const MAX_NAME: usize = 63;
+const MAX_RULES: usize = 1000;
+const MAX_RULE_ID: usize = 255;
+/// Hex digits of the default name's suffix.
+const SUFFIX_LEN: usize = 8;
+/// DeleteObjects takes at most this many keys per call.
+const DELETE_BATCH: usize = 1000;
+
+#[async_trait]
+impl TypedKind for Bucket {
+    const TYPE: &'static str = "aws:s3:Bucket";
+    const ATTRIBUTES: &'static [&'static str] = &["arn", "name", "domain_name"];
+    const REPLACE_ON: &'static [&'static str] = &["name"];
+    type Props = BucketProps;
+
+    // The default name depends on the account and region, which offline
+    // checks do not know: it is chosen at create time, see `default_name`.
+    fn defaults(_props: &mut BucketProps, _cx: &NameCtx<'_>) {}
+
+    // ---- validate --------------------------------------------------------------
+
+    fn validate(props: &BucketProps, errors: &mut Vec<PropError>) {
+        if let Some(name) = &props.name
+            && !unresolved(name)
+            && let Err(problem) = check_bucket_name(name)
+        {
+            errors.push(
+                PropError::new(&["name"], format!("bucket name `{name}` {problem}"))
+                    .expected("3 to 63 characters of `a-z 0-9 . -`, starting and ending with a letter or digit"),
+            );
+        }
+        if let Some(p) = &props.policy {
+            validate_policy(p, errors);
+        }
+        if props.encryption.kms_key.is_some() && props.encryption.algorithm != SseAlgorithm::Kms {
+            errors.push(
+                PropError::new(&["encryption", "kms_key"], "a KMS key is set but the algorithm is AES256")
+                    .expected("`algorithm: aws:kms` with `kms_key`, or no `kms_key`"),
+            );
+        }
+        validate_lifecycle(&props.lifecycle, errors);
+    }
+
+    // ---- create ----------------------------------------------------------------
+
+    async fn create(&self, cx: &OpCtx, props: &BucketProps) -> Result<Observed<BucketProps>, OpError> {
+        let name = props.name.clone().unwrap_or_else(|| default_name(&cx.env, &cx.stack, &cx.resource));
+        let s3 = self.clients.s3().await;
+        let action = format!("creating S3 bucket {name}");
+
+        // Bucket names are global: only this stack's own bucket (left by a
+        // run that died before saving state) may be adopted.
+        match bucket_exists(s3, &name).await {
+            Ok(false) => {}
+            Ok(true) => {
+                let tags = bucket_tags(s3, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+                if !cx.owns(&tags) {
+                    return Err(OpError::NotOwned { what: format!("S3 bucket {name}"), owner: OpCtx::owner_of(&tags) });
+                }
+                let live =
+                    self.read_props(&name, props).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+                self.converge(cx, &name, live.as_ref(), props, &action).await?;
+                return Ok(observed(&cx.env, &name, props.clone()));
+            }
+            Err(Existence::OtherAccount) => {
+                return Err(OpError::NotOwned {
+                    what: format!("S3 bucket {name}"),
+                    owner: "it belongs to another AWS account".to_string(),
+                });
+            }
+            Err(Existence::Failed(e)) => return Err(OpError::failed(format!("{action}: {e}"))),
+        }
+
+        let mut req = s3.create_bucket().bucket(&name);
+        if cx.env.region != "us-east-1" {
+            req = req.create_bucket_configuration(
+                CreateBucketConfiguration::builder()
+                    .location_constraint(BucketLocationConstraint::from(cx.env.region.as_str()))
+                    .build(),
+            );
+        }
+        match req.send().await {
+            Ok(_) => {}
+            // A concurrent retry of this same create won the race.
+            Err(e) if e.code() == Some("BucketAlreadyOwnedByYou") => {}
+            Err(e) => return Err(aws_error(&action, &e)),
+        }
+        // Tags first, so that a failure below still leaves an owned bucket.
+        self.converge(cx, &name, None, props, &action).await?;
+        Ok(observed(&cx.env, &name, props.clone()))
+    }
+
+    // ---- read ------------------------------------------------------------------
+
+    async fn read(&self, cx: &OpCtx, name: &str, last: &BucketProps) -> Result<Option<Observed<BucketProps>>, OpError> {
+        let props =
+            self.read_props(name, last).await.map_err(|e| OpError::failed(format!("reading S3 bucket {name}: {e}")))?;
+        Ok(props.map(|p| observed(&cx.env, name, p)))
+    }
+
+    // ---- update ----------------------------------------------------------------
+
+    async fn update(
+        &self,
+        cx: &OpCtx,
+        name: &str,
+        old: &BucketProps,
+        new: &BucketProps,
+    ) -> Result<Observed<BucketProps>, OpError> {
+        let action = format!("updating S3 bucket {name}");
+        // Compare against what is live, not only `old`, so drift is repaired too.
+        let Some(live) = self.read_props(name, old).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?
+        else {
+            return Err(OpError::failed(format!("{action}: the bucket no longer exists")));
+        };
+        self.converge(cx, name, Some(&live), new, &action).await?;
+        Ok(observed(&cx.env, name, new.clone()))
+    }
+
+    // ---- delete ----------------------------------------------------------------
+
+    async fn delete(&self, _cx: &OpCtx, name: &str, props: &BucketProps) -> Result<(), OpError> {
+        let s3 = self.clients.s3().await;
+        let action = format!("deleting S3 bucket {name}");
+        match s3.delete_bucket().bucket(name).send().await {
+            Ok(_) => return Ok(()),
+            Err(e) if e.code() == Some("NoSuchBucket") => return Ok(()),
+            Err(e) if e.code() == Some("BucketNotEmpty") => {
+                if !props.force_destroy {
+                    return Err(OpError::failed(format!(
+                        "{action}: the bucket is not empty; set `force_destroy: true` to let cairn delete every object in it, or empty it yourself"
+                    )));
+                }
+            }
+            Err(e) => return Err(aws_error(&action, &e)),
+        }
+        empty_bucket(s3, name).await.map_err(|e| OpError::failed(format!("{action}: emptying it: {e}")))?;
+        match s3.delete_bucket().bucket(name).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("NoSuchBucket") => Ok(()),
+            Err(e) => Err(aws_error(&action, &e)),
+        }
+    }
+}
+
+impl Bucket {
+    /// Applies every setting where `live` (unknown for a new bucket) differs
+    /// from `want`, tags first.
+    async fn converge(
+        &self,
+        cx: &OpCtx,
+        name: &str,
+        live: Option<&BucketProps>,
+        want: &BucketProps,
+        action: &str,
+    ) -> Result<(), OpError> {
+        let s3 = self.clients.s3().await;
+        let live_tags = match live {
+            Some(_) => bucket_tags(s3, name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?,
+            None => BTreeMap::new(),
+        };
+        if live_tags != cx.tags {
+            // PutBucketTagging replaces the whole set.
+            let mut tagging = Tagging::builder();
+            for (k, v) in &cx.tags {
+                let tag = Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .map_err(|e| OpError::failed(format!("{action}: tag {k}: {e}")))?;
+                tagging = tagging.tag_set(tag);
+            }
+            let tagging = tagging.build().map_err(|e| OpError::failed(format!("{action}: tags: {e}")))?;
+            s3.put_bucket_tagging()
+                .bucket(name)
+                .tagging(tagging)
+                .send()
+                .await
+                .map_err(|e| aws_error(&format!("{action}: tagging"), &e))?;
+        }
+
+        if live.map(|l| &l.public_access_block) != Some(&want.public_access_block) {
+            let b = &want.public_access_block;
+            let config = PublicAccessBlockConfiguration::builder()
+                .block_public_acls(b.block_public_acls)
+                .ignore_public_acls(b.ignore_public_acls)
+                .block_public_policy(b.block_public_policy)
+                .restrict_public_buckets(b.restrict_public_buckets)
+                .build();
+            s3.put_public_access_block()
+                .bucket(name)
+                .public_access_block_configuration(config)
+                .send()
+                .await
+                .map_err(|e| aws_error(&format!("{action}: setting public access block"), &e))?;
+        }
+
+        if live.map(|l| &l.encryption) != Some(&want.encryption) {
+            let algorithm = match want.encryption.algorithm {
+                SseAlgorithm::Aes256 => ServerSideEncryption::Aes256,
+                SseAlgorithm::Kms => ServerSideEncryption::AwsKms,
+            };
+            let by_default = ServerSideEncryptionByDefault::builder()
+                .sse_algorithm(algorithm)
+                .set_kms_master_key_id(want.encryption.kms_key.clone())
+                .build()
+                .map_err(|e| OpError::failed(format!("{action}: encryption: {e}")))?;
+            let config = ServerSideEncryptionConfiguration::builder()
+                .rules(ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(by_default).build())
+                .build()
+                .map_err(|e| OpError::failed(format!("{action}: encryption: {e}")))?;
+            s3.put_bucket_encryption()
+                .bucket(name)
+                .server_side_encryption_configuration(config)
+                .send()
+                .await
+                .map_err(|e| aws_error(&format!("{action}: setting encryption"), &e))?;
+        }
+
+        // A new bucket is unversioned already; once versioned it can only be suspended.
+        let live_versioning = live.is_some_and(|l| l.versioning);
+        if live_versioning != want.versioning {
+            let status =
+                if want.versioning { BucketVersioningStatus::Enabled } else { BucketVersioningStatus::Suspended };
+            s3.put_bucket_versioning()
+                .bucket(name)
+                .versioning_configuration(VersioningConfiguration::builder().status(status).build())
+                .send()
+                .await
+                .map_err(|e| aws_error(&format!("{action}: setting versioning"), &e))?;
+        }
+
+        let live_rules = live.map_or(&[][..], |l| l.lifecycle.as_slice());
+        if live_rules != want.lifecycle.as_slice() {
+            if want.lifecycle.is_empty() {
+                s3.delete_bucket_lifecycle()
+                    .bucket(name)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error(&format!("{action}: removing lifecycle rules"), &e))?;
+            } else {
+                let mut config = BucketLifecycleConfiguration::builder();
+                for rule in &want.lifecycle {
+                    config = config.rules(s3_rule(rule).map_err(|e| OpError::failed(format!("{action}: {e}")))?);
+                }
+                let config = config.build().map_err(|e| OpError::failed(format!("{action}: lifecycle: {e}")))?;
+                s3.put_bucket_lifecycle_configuration()
+                    .bucket(name)
+                    .lifecycle_configuration(config)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error(&format!("{action}: setting lifecycle rules"), &e))?;
+            }
+        }
+
+        // After the public access block, which decides whether a policy may be public.
+        let live_policy = live.and_then(|l| l.policy.as_ref());
+        if live_policy != want.policy.as_ref() {
+            match &want.policy {
+                Some(policy) => {
+                    s3.put_bucket_policy()
+                        .bucket(name)
+                        .policy(policy.to_string())
+                        .send()
+                        .await
+                        .map_err(|e| aws_error(&format!("{action}: setting the bucket policy"), &e))?;
+                }
+                None => {
+                    s3.delete_bucket_policy()
+                        .bucket(name)
+                        .send()
+                        .await
+                        .map_err(|e| aws_error(&format!("{action}: removing the bucket policy"), &e))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The bucket's props in canonical form, or `None` when it is gone.
+    async fn read_props(&self, name: &str, last: &BucketProps) -> Result<Option<BucketProps>, String> {
+        let s3 = self.clients.s3().await;
+        let policy = match s3.get_bucket_policy().bucket(name).send().await {
+            Ok(out) => out.policy().filter(|p| !p.is_empty()).map(parse_document),
+            Err(e) if e.code() == Some("NoSuchBucket") => return Ok(None),
+            Err(e) if e.code() == Some("NoSuchBucketPolicy") => None,
+            Err(e) => return Err(aws_error("GetBucketPolicy", &e).to_string()),
+        };
+        let public_access_block = match s3.get_public_access_block().bucket(name).send().await {
+            Ok(out) => {
+                out.public_access_block_configuration().map_or_else(PublicAccessBlock::off, |c| PublicAccessBlock {
+                    block_public_acls: c.block_public_acls().unwrap_or(false),
+                    ignore_public_acls: c.ignore_public_acls().unwrap_or(false),
+                    block_public_policy: c.block_public_policy().unwrap_or(false),
+                    restrict_public_buckets: c.restrict_public_buckets().unwrap_or(false),
+                })
+            }
+            Err(e) if e.code() == Some("NoSuchBucket") => return Ok(None),
+            Err(e) if e.code() == Some("NoSuchPublicAccessBlockConfiguration") => PublicAccessBlock::off(),
+            Err(e) => return Err(aws_error("GetPublicAccessBlock", &e).to_string()),
+        };
+        let encryption = match s3.get_bucket_encryption().bucket(name).send().await {
+            Ok(out) => out
+                .server_side_encryption_configuration()
+                .and_then(|c| c.rules().first())
+                .and_then(|r| r.apply_server_side_encryption_by_default())
+                .map(|d| Encryption {
+                    algorithm: if *d.sse_algorithm() == ServerSideEncryption::Aes256 {
+                        SseAlgorithm::Aes256
+                    } else {
+                        SseAlgorithm::Kms
+                    },
+                    kms_key: d.kms_master_key_id().filter(|k| !k.is_empty()).map(ToString::to_string),
+                })
+                .unwrap_or_default(),
+            Err(e) if e.code() == Some("NoSuchBucket") => return Ok(None),
+            // Every bucket is encrypted with SSE-S3 when nothing else is set.
+            Err(e) if e.code() == Some("ServerSideEncryptionConfigurationNotFoundError") => Encryption::default(),
+            Err(e) => return Err(aws_error("GetBucketEncryption", &e).to_string()),
+        };
+        let versioning = match s3.get_bucket_versioning().bucket(name).send().await {
+            Ok(out) => out.status() == Some(&BucketVersioningStatus::Enabled),
+            Err(e) if e.code() == Some("NoSuchBucket") => return Ok(None),
+            Err(e) => match versioning_in_raw_body(&e) {
+                Some(enabled) => enabled,
+                None => return Err(aws_error("GetBucketVersioning", &e).to_string()),
+            },
+        };
+        let lifecycle = match s3.get_bucket_lifecycle_configuration().bucket(name).send().await {
+            Ok(out) => out.rules().iter().map(rule_from_s3).collect(),
+            Err(e) if e.code() == Some("NoSuchBucket") => return Ok(None),
+            Err(e) if e.code() == Some("NoSuchLifecycleConfiguration") => Vec::new(),
+            Err(e) => return Err(aws_error("GetBucketLifecycleConfiguration", &e).to_string()),
+        };
+        Ok(Some(BucketProps {
+            // An unset name stays unset: it was derived, and reads the same.
+            name: last.name.as_ref().map(|_| name.to_string()),
+            policy: policy.map(|p| policy_as_read(p, last.policy.as_ref())),
+            public_access_block,
+            encryption,
+            versioning,
+            lifecycle: rules_in_order(lifecycle, &last.lifecycle),
+            force_destroy: last.force_destroy,
+        }))
+    }
+}
+
+// ---- pure helpers ------------------------------------------------------------
+
+/// Why a bucket name breaks S3's naming rules, if it does.
+pub fn check_bucket_name(name: &str) -> Result<(), String> {
+    if name.len() < MIN_NAME || name.len() > MAX_NAME {
+        return Err(format!("is {} characters long", name.len()));
+    }
+    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '.' || *c == '-'))
+    {
+        return Err(format!("contains `{bad}`"));
+    }
+    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !edge_ok(name.chars().next()) || !edge_ok(name.chars().last()) {
+        return Err("does not start and end with a letter or digit".to_string());
+    }
+    if name.contains("..") || name.contains(".-") || name.contains("-.") {
+        return Err("has a dot next to a dot or hyphen".to_string());
+    }
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return Err("looks like an IP address".to_string());
+    }
+    for prefix in ["xn--", "sthree-", "amzn-s3-demo-"] {
+        if name.starts_with(prefix) {
+            return Err(format!("starts with the reserved prefix `{prefix}`"));
+        }
+    }
+    for suffix in ["-s3alias", "--ol-s3", "--x-s3", "--table-s3", ".mrap"] {
+        if name.ends_with(suffix) {
+            return Err(format!("ends with the reserved suffix `{suffix}`"));
+        }
+    }
+    Ok(())
+}
+
+/// `<stack>-<id>` lower-cased and made DNS-safe, plus `-` and a stable
+/// suffix hashed from account, region, stack and id: bucket names are
+/// global, so two accounts or regions deploying one stack must not collide.
+pub fn default_name(env: &Environment, stack: &str, id: &str) -> String {
+    let hash = fnv1a(&[env.account_id.as_str(), env.region.as_str(), stack, id]);
+    let suffix = format!("{hash:016x}");
+    let suffix = &suffix[..SUFFIX_LEN];
+    let mut base = String::new();
+    for c in format!("{stack}-{id}").chars() {
+        let c = c.to_ascii_lowercase();
+        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' };
+        // No runs of hyphens: they read badly and `--` is reserved in places.
+        if !(c == '-' && base.ends_with('-')) {
+            base.push(c);
+        }
+    }
+    base.truncate(MAX_NAME - SUFFIX_LEN - 1);
+    let base = base.trim_matches('-');
+    if base.is_empty() { format!("cairn-{suffix}") } else { format!("{base}-{suffix}") }
+}
+
+/// FNV-1a, 64 bit: stable across Rust releases, unlike `DefaultHasher`.
+fn fnv1a(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            h ^= 0xff;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        for b in part.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    h
+}
+
+fn validate_policy(p: &Value, errors: &mut Vec<PropError>) {
+    match p {
+        Value::Object(_) => {}
+        Value::String(s) if unresolved(s) => {}
+        _ => errors.push(
+            PropError::new(&["policy"], "the policy is not a JSON object")
+                .expected("a policy document like {\"Version\": \"2012-10-17\", \"Statement\": [...]}"),
+        ),
+    }
+}
+
+fn validate_lifecycle(rules: &[LifecycleRule], errors: &mut Vec<PropError>) {
+    if rules.len() > MAX_RULES {
+        errors.push(
+            PropError::new(&["lifecycle"], format!("{} lifecycle rules", rules.len()))
+                .expected(format!("at most {MAX_RULES}")),
+        );
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for rule in rules {
+        let at = |field: &str| format!("lifecycle rule `{}`: {field}", rule.id);
+        if rule.id.is_empty() || rule.id.len() > MAX_RULE_ID {
+            errors.push(
+                PropError::new(
+                    &["lifecycle"],
+                    format!("lifecycle rule id `{}` is {} characters long", rule.id, rule.id.len()),
+                )
+                .expected(format!("1 to {MAX_RULE_ID} characters")),
+            );
+        }
+        if !seen.insert(rule.id.as_str()) {
+            errors.push(PropError::new(&["lifecycle"], format!("lifecycle rule id `{}` is used twice", rule.id)));
+        }
+        if rule.expiration_days.is_none()
+            && rule.noncurrent_expiration_days.is_none()
+            && rule.abort_incomplete_multipart_days.is_none()
+        {
+            errors.push(
+                PropError::new(&["lifecycle"], format!("lifecycle rule `{}` has no action", rule.id))
+                    .expected("one of expiration_days, noncurrent_expiration_days, abort_incomplete_multipart_days"),
+            );
+        }
+        for (field, days) in [
+            ("expiration_days", rule.expiration_days),
+            ("noncurrent_expiration_days", rule.noncurrent_expiration_days),
+            ("abort_incomplete_multipart_days", rule.abort_incomplete_multipart_days),
+        ] {
+            if let Some(d) = days
+                && d < 1
+            {
+                errors.push(PropError::new(&["lifecycle"], format!("{} is {d}", at(field))).expected("at least 1 day"));
+            }
+        }
+    }
+}
+
+fn bucket_arn(env: &Environment, name: &str) -> String {
+    format!("arn:{}:s3:::{name}", env.partition)
+}
+
+fn domain_name(env: &Environment, name: &str) -> String {
+    match env.partition.as_str() {
+        "aws-cn" => format!("{name}.s3.{}.amazonaws.com.cn", env.region),
+        _ => format!("{name}.s3.amazonaws.com"),
+    }
+}
+
+fn observed(env: &Environment, name: &str, props: BucketProps) -> Observed<BucketProps> {
+    let mut attrs = BTreeMap::new();
+    attrs.insert("arn".to_string(), Value::String(bucket_arn(env, name)));
+    attrs.insert("name".to_string(), Value::String(name.to_string()));
+    attrs.insert("domain_name".to_string(), Value::String(domain_name(env, name)));
+    Observed { physical_id: name.to_string(), props, attrs }
+}
+
+fn s3_rule(rule: &LifecycleRule) -> Result<S3LifecycleRule, String> {
+    let mut b = S3LifecycleRule::builder()
+        .id(&rule.id)
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix(rule.prefix.clone().unwrap_or_default()).build());
+    if let Some(days) = rule.expiration_days {
+        b = b.expiration(LifecycleExpiration::builder().days(days).build());
+    }
+    if let Some(days) = rule.noncurrent_expiration_days {
+        b = b.noncurrent_version_expiration(NoncurrentVersionExpiration::builder().noncurrent_days(days).build());
+    }
+    if let Some(days) = rule.abort_incomplete_multipart_days {
+        b = b.abort_incomplete_multipart_upload(
+            AbortIncompleteMultipartUpload::builder().days_after_initiation(days).build(),
+        );
+    }
+    b.build().map_err(|e| format!("lifecycle rule {}: {e}", rule.id))
+}
+
+fn rule_from_s3(rule: &S3LifecycleRule) -> LifecycleRule {
+    let prefix = rule.filter().and_then(LifecycleRuleFilter::prefix);
+    LifecycleRule {
+        id: rule.id().unwrap_or_default().to_string(),
+        prefix: prefix.filter(|p| !p.is_empty()).map(ToString::to_string),
+        expiration_days: rule.expiration().and_then(LifecycleExpiration::days),
+        noncurrent_expiration_days: rule
+            .noncurrent_version_expiration()
+            .and_then(NoncurrentVersionExpiration::noncurrent_days),
+        abort_incomplete_multipart_days: rule
+            .abort_incomplete_multipart_upload()
+            .and_then(AbortIncompleteMultipartUpload::days_after_initiation),
+    }
+}
+
+/// Live rules in the order the user wrote them (AWS may reorder), unknown
+/// ones after.
+fn rules_in_order(mut live: Vec<LifecycleRule>, last: &[LifecycleRule]) -> Vec<LifecycleRule> {
+    let mut ordered = Vec::with_capacity(live.len());
+    for want in last {
+        if let Some(i) = live.iter().position(|r| r.id == want.id) {
+            ordered.push(live.remove(i));
+        }
+    }
+    ordered.extend(live);
+    ordered
+}
+
+// ---- finders -----------------------------------------------------------------
+
+/// Why existence could not be decided.
+enum Existence {
+    OtherAccount,
+    Failed(String),
+}
+
+async fn bucket_exists(s3: &aws_sdk_s3::Client, name: &str) -> Result<bool, Existence> {
+    match s3.head_bucket().bucket(name).send().await {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error().is_some_and(aws_sdk_s3::operation::head_bucket::HeadBucketError::is_not_found) =>
+        {
+            Ok(false)
+        }
+        Err(e) if status_of(&e) == Some(404) => Ok(false),
+        Err(e) if status_of(&e) == Some(403) => Err(Existence::OtherAccount),
+        Err(e) => Err(Existence::Failed(aws_error("HeadBucket", &e).to_string())),
+    }
+}
+
+fn status_of<E>(e: &SdkError<E, aws_smithy_runtime_api::http::Response>) -> Option<u16> {
+    e.raw_response().map(|r| r.status().as_u16())
+}
+
+/// Whether versioning is enabled, from a successful GetBucketVersioning
+/// response the SDK could not decode: some emulators (moto) name the XML
+/// root `GetBucketVersioningResponse` instead of `VersioningConfiguration`.
+fn versioning_in_raw_body<E>(e: &SdkError<E, aws_smithy_runtime_api::http::Response>) -> Option<bool> {
+    let raw = e.raw_response().filter(|r| r.status().as_u16() == 200)?;
+    let body = std::str::from_utf8(raw.body().bytes()?).ok()?;
+    if !body.contains("GetBucketVersioningResponse") {
+        return None;
+    }
+    Some(body.contains("<Status>Enabled</Status>"))
+}
+
+/// The bucket's tags; a bucket without any reads as an empty set.
+async fn bucket_tags(s3: &aws_sdk_s3::Client, name: &str) -> Result<BTreeMap<String, String>, String> {
+    match s3.get_bucket_tagging().bucket(name).send().await {
+        Ok(out) => Ok(out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()),
+        Err(e) if e.code() == Some("NoSuchTagSet") => Ok(BTreeMap::new()),
+        Err(e) => Err(aws_error("GetBucketTagging", &e).to_string()),
+    }
+}
+
+/// Deletes every object version and delete marker, a page at a time.
+async fn empty_bucket(s3: &aws_sdk_s3::Client, name: &str) -> Result<(), String> {
+    loop {
+        let out = s3
+            .list_object_versions()
+            .bucket(name)
+            .send()
+            .await
+            .map_err(|e| aws_error("ListObjectVersions", &e).to_string())?;
+        let mut ids = Vec::new();
+        for v in out.versions() {
+            if let Some(key) = v.key() {
+                ids.push(object_id(key, v.version_id())?);
+            }
+        }
+        for m in out.delete_markers() {
+            if let Some(key) = m.key() {
+                ids.push(object_id(key, m.version_id())?);
+            }
+        }
+        if ids.is_empty() {
+            return Ok(());
+        }
+        // Each round lists from the start again: what was deleted is gone,
+        // so no markers are needed and nothing added meanwhile is missed.
+        for batch in ids.chunks(DELETE_BATCH) {
+            let delete = Delete::builder()
+                .set_objects(Some(batch.to_vec()))
+                .quiet(true)
+                .build()
+                .map_err(|e| format!("DeleteObjects: {e}"))?;
+            let out = s3
+                .delete_objects()
+                .bucket(name)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| aws_error("DeleteObjects", &e).to_string())?;
+            if let Some(err) = out.errors().first() {
+                return Err(format!(
+                    "DeleteObjects: {}: {}: {}",
+                    err.key().unwrap_or_default(),
+                    err.code().unwrap_or_default(),
+                    err.message().unwrap_or_default()
+                ));
+            }
+        }
+    }
+}
+
+fn object_id(key: &str, version: Option<&str>) -> Result<ObjectIdentifier, String> {
+    ObjectIdentifier::builder()
+        .key(key)
+        .set_version_id(version.map(ToString::to_string))
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(props: Value) -> Result<BucketProps, Vec<PropError>> {
+        let kind = cairn_engine::kind::typed(Bucket::new(Arc::new(Clients::new(crate::AwsOptions::default()))));
+        kind.check(&props, &NameCtx { stack: "lab3", id: "logs" })
+            .map(|v| serde_json::from_value(v).unwrap_or_default())
+    }
+
+    fn env(account: &str, region: &str) -> Environment {
+        Environment { account_id: account.into(), region: region.into(), partition: "aws".into() }
+    }
+
+    #[test]
+    fn defaults_are_private_encrypted_unversioned() {
+        let p = check(json!({})).unwrap_or_default();
+        assert_eq!(p.public_access_block, PublicAccessBlock::default());
+        assert!(p.public_access_block.block_public_policy);
+        assert_eq!(p.encryption, Encryption { algorithm: SseAlgorithm::Aes256, kms_key: None });
+        assert!(!p.versioning && !p.force_destroy && p.name.is_none());
+        let off = check(json!({"public_access_block": {"block_public_policy": false}})).unwrap_or_default();
+        assert!(!off.public_access_block.block_public_policy && off.public_access_block.block_public_acls);
+    }
+
+    #[test]
+    fn default_name_is_stable_dns_safe_and_distinct_per_account_and_region() {
+        let a = default_name(&env("111111111111", "us-east-1"), "Lab3_Stack", "Trail.Logs");
+        assert_eq!(a, default_name(&env("111111111111", "us-east-1"), "Lab3_Stack", "Trail.Logs"));
+        assert!(a.starts_with("lab3-stack-trail-logs-"), "{a}");
+        assert_eq!(check_bucket_name(&a), Ok(()));
+        assert_ne!(a, default_name(&env("222222222222", "us-east-1"), "Lab3_Stack", "Trail.Logs"));
+        assert_ne!(a, default_name(&env("111111111111", "eu-west-1"), "Lab3_Stack", "Trail.Logs"));
+        let long = default_name(&env("1", "us-east-1"), &"s".repeat(80), "id");
+        assert_eq!(long.len(), MAX_NAME);
+        assert_eq!(check_bucket_name(&long), Ok(()));
+        // The hash is fixed forever: a changed suffix would orphan buckets.
+        assert_eq!(fnv1a(&["a"]), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn names_are_checked_offline() {
+        assert!(check(json!({"name": "my-logs.bucket-1"})).is_ok());
+        for bad in ["ab", "Upper", "has_underscore", "-start", "end-", "a..b", "192.168.1.1", "xn--abc", "x-s3alias"] {
+            assert!(check(json!({"name": bad})).is_err(), "{bad}");
+        }
+        assert!(check(json!({"name": "x".repeat(64)})).is_err());
+        assert!(check(json!({"name": "${param.bucket}"})).is_ok());
+        assert!(check(json!({"nmae": "x"})).is_err());
+    }
+
+    #[test]
+    fn encryption_and_lifecycle_are_checked() {
+        assert!(check(json!({"encryption": {"algorithm": "aws:kms", "kms_key": "alias/k"}})).is_ok());
+        assert!(check(json!({"encryption": {"kms_key": "alias/k"}})).is_err());
+        assert!(check(json!({"encryption": {"algorithm": "DES"}})).is_err());
+        assert!(check(json!({"lifecycle": [{"id": "old", "expiration_days": 90}]})).is_ok());
+        assert!(check(json!({"lifecycle": [{"id": "old"}]})).is_err());
+        assert!(check(json!({"lifecycle": [{"id": "a", "expiration_days": 0}]})).is_err());
+        assert!(
+            check(json!({"lifecycle": [{"id": "a", "expiration_days": 1}, {"id": "a", "expiration_days": 2}]}))
+                .is_err()
+        );
+        assert!(check(json!({"policy": "nope"})).is_err());
+    }
+
+    #[test]
+    fn lifecycle_rules_read_in_the_written_order() {
+        let r = |id: &str| LifecycleRule { id: id.into(), expiration_days: Some(1), ..LifecycleRule::default() };
+        let read = rules_in_order(vec![r("b"), r("x"), r("a")], &[r("a"), r("b")]);
+        assert_eq!(read, vec![r("a"), r("b"), r("x")]);
+    }
+
+    #[test]
+    fn lifecycle_rules_round_trip_through_the_sdk_types() {
+        let rule = LifecycleRule {
+            id: "logs".into(),
+            prefix: Some("AWSLogs/".into()),
+            expiration_days: Some(365),
+            noncurrent_expiration_days: Some(30),
+            abort_incomplete_multipart_days: Some(7),
+        };
+        let sdk = s3_rule(&rule).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(rule_from_s3(&sdk), rule);
+    }
+}

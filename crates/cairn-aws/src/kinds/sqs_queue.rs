@@ -1,0 +1,546 @@
+//! `aws:sqs:Queue`: an SQS queue. Physical id: the queue URL.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_sqs::types::QueueAttributeName;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use cairn_engine::kind::{NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::clients::Clients;
+use crate::error::aws_error;
+use crate::kinds::unresolved;
+use crate::tags::tag_changes;
+
+// ---- props -----------------------------------------------------------------
+
+/// An SQS queue.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct QueueProps {
+    /// Queue name: 1-80 of `A-Z a-z 0-9 _ -`, the `.fifo` suffix included
+    /// for a FIFO queue. Default `<stack>-<id>` (with `.fifo` for FIFO).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// A FIFO queue: ordered, exactly-once processing. Cannot change in place.
+    #[serde(default)]
+    pub fifo: bool,
+    /// Seconds a received message stays hidden from other consumers,
+    /// 0-43200; default 30.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility_timeout: Option<u32>,
+    /// Seconds a message is kept, 60-1209600 (14 days); default 345600 (4 days).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<u32>,
+    /// Seconds each new message is delayed, 0-900; default 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<u32>,
+    /// Seconds a receive call waits for a message (long polling), 0-20; default 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receive_wait: Option<u32>,
+    /// Where messages go after too many failed receives (the redrive policy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter: Option<DeadLetter>,
+    /// SQS-managed server-side encryption; default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse: Option<bool>,
+}
+
+/// A queue's dead-letter target.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DeadLetter {
+    /// The dead-letter queue's ARN.
+    pub queue: String,
+    /// Receives before a message moves to the dead-letter queue, 1-1000.
+    pub max_receive_count: u32,
+}
+
+/// The `aws:sqs:Queue` kind.
+pub struct Queue {
+    clients: Arc<Clients>,
+}
+
+impl Queue {
+    pub fn new(clients: Arc<Clients>) -> Self {
+        Queue { clients }
+    }
+}
+
+const FIFO_SUFFIX: &str = ".fifo";
+const MAX_NAME: usize = 80;
+const DEFAULT_VISIBILITY_TIMEOUT: u32 = 30;
+const DEFAULT_RETENTION: u32 = 345_600;
+/// How long to keep retrying `QueueDeletedRecently`: AWS refuses the name
+/// for 60 seconds after a delete.
+const DELETED_RECENTLY_WAIT: Duration = Duration::from_secs(70);
+const DELETED_RECENTLY_POLL: Duration = Duration::from_secs(5);
+
+#[async_trait]
+impl TypedKind for Queue {
+    const TYPE: &'static str = "aws:sqs:Queue";
+    const ATTRIBUTES: &'static [&'static str] = &["arn", "name", "url"];
+    const REPLACE_ON: &'static [&'static str] = &["name", "fifo"];
+    type Props = QueueProps;
+
+    fn defaults(props: &mut QueueProps, cx: &NameCtx<'_>) {
+        if props.name.is_none() {
+            let suffix = if props.fifo { FIFO_SUFFIX } else { "" };
+            props.name = Some(format!("{}{suffix}", cx.default_name()));
+        }
+        props.visibility_timeout.get_or_insert(DEFAULT_VISIBILITY_TIMEOUT);
+        props.retention.get_or_insert(DEFAULT_RETENTION);
+        props.delay.get_or_insert(0);
+        props.receive_wait.get_or_insert(0);
+        props.sse.get_or_insert(true);
+    }
+
+    // ---- validate --------------------------------------------------------------
+
+    fn validate(props: &QueueProps, errors: &mut Vec<PropError>) {
+        if let Some(name) = &props.name {
+            validate_name(name, props.fifo, errors);
+        }
+        let ranges: [(&str, Option<u32>, u32, u32); 4] = [
+            ("visibility_timeout", props.visibility_timeout, 0, 43_200),
+            ("retention", props.retention, 60, 1_209_600),
+            ("delay", props.delay, 0, 900),
+            ("receive_wait", props.receive_wait, 0, 20),
+        ];
+        for (field, value, min, max) in ranges {
+            if let Some(v) = value
+                && !(min..=max).contains(&v)
+            {
+                errors.push(
+                    PropError::new(&[field], format!("{field} is {v} seconds"))
+                        .expected(format!("{min} to {max} seconds")),
+                );
+            }
+        }
+        if let Some(dl) = &props.dead_letter {
+            if !unresolved(&dl.queue) && !dl.queue.starts_with("arn:") {
+                errors.push(
+                    PropError::new(&["dead_letter", "queue"], format!("`{}` is not a queue ARN", dl.queue))
+                        .expected("the dead-letter queue's ARN, like `${dlq.arn}`"),
+                );
+            }
+            if !(1..=1000).contains(&dl.max_receive_count) {
+                errors.push(
+                    PropError::new(
+                        &["dead_letter", "max_receive_count"],
+                        format!("max_receive_count is {}", dl.max_receive_count),
+                    )
+                    .expected("1 to 1000"),
+                );
+            }
+        }
+    }
+
+    // ---- create ----------------------------------------------------------------
+
+    async fn create(&self, cx: &OpCtx, props: &QueueProps) -> Result<Observed<QueueProps>, OpError> {
+        let name = props.name.clone().unwrap_or_else(|| format!("{}-{}", cx.stack, cx.resource));
+        let sqs = self.clients.sqs().await;
+        let action = format!("creating SQS queue {name}");
+
+        // CreateQueue returns an existing queue with the same attributes as if
+        // it had made it, so look first: only this stack's own may be adopted.
+        if let Some(url) = find_queue_url(sqs, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))? {
+            let tags = list_tags(sqs, &url).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+            if !cx.owns(&tags) {
+                return Err(OpError::NotOwned { what: format!("SQS queue {name}"), owner: OpCtx::owner_of(&tags) });
+            }
+            let Some(attrs) =
+                find_attributes(sqs, &url).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?
+            else {
+                return Err(OpError::failed(format!("{action}: the queue vanished while being adopted")));
+            };
+            let live = props_from_attributes(&attrs, &url, props);
+            if live.fifo != props.fifo {
+                return Err(OpError::failed(format!(
+                    "{action}: a queue of that name already exists with fifo = {}; it cannot change in place",
+                    live.fifo
+                )));
+            }
+            self.converge(cx, &url, &live, props, &action).await?;
+            return self.observe(&url, props.clone(), &action).await;
+        }
+
+        let started = tokio::time::Instant::now();
+        let url = loop {
+            let mut req = sqs.create_queue().queue_name(&name);
+            for (k, v) in attributes_for(props) {
+                req = req.attributes(k, v);
+            }
+            for (k, v) in &cx.tags {
+                req = req.tags(k, v);
+            }
+            match req.send().await {
+                Ok(out) => break out.queue_url().unwrap_or_default().to_string(),
+                Err(e) if retry_deleted_recently(e.code(), started.elapsed()) => {
+                    (cx.notify)(&format!(
+                        "waiting to re-create SQS queue {name}: AWS refuses a queue name for 60 s after its deletion"
+                    ));
+                    tokio::time::sleep(DELETED_RECENTLY_POLL).await;
+                }
+                Err(e) => return Err(aws_error(&action, &e)),
+            }
+        };
+        if url.is_empty() {
+            return Err(OpError::failed(format!("{action}: AWS returned no queue URL")));
+        }
+        self.observe(&url, props.clone(), &action).await
+    }
+
+    // ---- read ------------------------------------------------------------------
+
+    async fn read(&self, _cx: &OpCtx, url: &str, last: &QueueProps) -> Result<Option<Observed<QueueProps>>, OpError> {
+        let sqs = self.clients.sqs().await;
+        let Some(attrs) = find_attributes(sqs, url)
+            .await
+            .map_err(|e| OpError::failed(format!("reading SQS queue {}: {e}", name_from_url(url))))?
+        else {
+            return Ok(None);
+        };
+        let arn = attrs.get(&QueueAttributeName::QueueArn).cloned().unwrap_or_default();
+        Ok(Some(observed(url, &arn, props_from_attributes(&attrs, url, last))))
+    }
+
+    // ---- update ----------------------------------------------------------------
+
+    async fn update(
+        &self,
+        cx: &OpCtx,
+        url: &str,
+        old: &QueueProps,
+        new: &QueueProps,
+    ) -> Result<Observed<QueueProps>, OpError> {
+        let action = format!("updating SQS queue {}", name_from_url(url));
+        // Compare against what is live, not only `old`, so drift is repaired too.
+        let Some(live) = self.read(cx, url, old).await? else {
+            return Err(OpError::failed(format!("{action}: the queue no longer exists")));
+        };
+        self.converge(cx, url, &live.props, new, &action).await?;
+        self.observe(url, new.clone(), &action).await
+    }
+
+    // ---- delete ----------------------------------------------------------------
+
+    async fn delete(&self, _cx: &OpCtx, url: &str, _props: &QueueProps) -> Result<(), OpError> {
+        let sqs = self.clients.sqs().await;
+        match sqs.delete_queue().queue_url(url).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if is_missing_queue(e.code()) => Ok(()),
+            Err(e) => Err(aws_error(&format!("deleting SQS queue {}", name_from_url(url)), &e)),
+        }
+    }
+}
+
+impl Queue {
+    /// Sets every attribute where `live` differs from `want`, then the tags.
+    async fn converge(
+        &self,
+        cx: &OpCtx,
+        url: &str,
+        live: &QueueProps,
+        want: &QueueProps,
+        action: &str,
+    ) -> Result<(), OpError> {
+        let sqs = self.clients.sqs().await;
+        let changes = attribute_changes(live, want);
+        if !changes.is_empty() {
+            let mut req = sqs.set_queue_attributes().queue_url(url);
+            for (k, v) in changes {
+                req = req.attributes(k, v);
+            }
+            req.send().await.map_err(|e| aws_error(&format!("{action}: setting attributes"), &e))?;
+        }
+        let live_tags = list_tags(sqs, url).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+        let changes = tag_changes(&live_tags, &cx.tags);
+        if !changes.set.is_empty() {
+            sqs.tag_queue()
+                .queue_url(url)
+                .set_tags(Some(changes.set.into_iter().collect()))
+                .send()
+                .await
+                .map_err(|e| aws_error(&format!("{action}: tagging"), &e))?;
+        }
+        if !changes.remove.is_empty() {
+            sqs.untag_queue()
+                .queue_url(url)
+                .set_tag_keys(Some(changes.remove))
+                .send()
+                .await
+                .map_err(|e| aws_error(&format!("{action}: untagging"), &e))?;
+        }
+        Ok(())
+    }
+
+    /// The observed queue with its ARN, which only GetQueueAttributes reports.
+    async fn observe(&self, url: &str, props: QueueProps, action: &str) -> Result<Observed<QueueProps>, OpError> {
+        let sqs = self.clients.sqs().await;
+        let attrs = find_attributes(sqs, url)
+            .await
+            .map_err(|e| OpError::failed(format!("{action}: {e}")))?
+            .ok_or_else(|| OpError::failed(format!("{action}: the queue vanished right after being written")))?;
+        let arn = attrs.get(&QueueAttributeName::QueueArn).cloned().unwrap_or_default();
+        Ok(observed(url, &arn, props))
+    }
+}
+
+// ---- pure helpers ------------------------------------------------------------
+
+fn validate_name(name: &str, fifo: bool, errors: &mut Vec<PropError>) {
+    if unresolved(name) {
+        return;
+    }
+    let base = match (name.strip_suffix(FIFO_SUFFIX), fifo) {
+        (Some(base), true) => base,
+        (None, false) => name,
+        (None, true) => {
+            errors.push(
+                PropError::new(&["name"], format!("FIFO queue name `{name}` does not end in `.fifo`"))
+                    .expected(format!("a name ending in `.fifo`, like `{name}.fifo`")),
+            );
+            name
+        }
+        (Some(base), false) => {
+            errors.push(
+                PropError::new(&["name"], format!("queue name `{name}` ends in `.fifo` but the queue is not FIFO"))
+                    .expected("`fifo: true`, or a name without the `.fifo` suffix"),
+            );
+            base
+        }
+    };
+    if name.is_empty() || name.len() > MAX_NAME {
+        errors.push(
+            PropError::new(&["name"], format!("queue name is {} characters long", name.len()))
+                .expected(format!("1 to {MAX_NAME} characters, the `.fifo` suffix included")),
+        );
+    }
+    if let Some(bad) = base.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
+        errors.push(
+            PropError::new(&["name"], format!("queue name `{name}` contains `{bad}`"))
+                .expected("letters, digits, `-` and `_` (and the `.fifo` suffix for FIFO queues)"),
+        );
+    }
+}
+
+/// Whether a failed CreateQueue should be tried again: only for
+/// `QueueDeletedRecently`, and only within [`DELETED_RECENTLY_WAIT`].
+fn retry_deleted_recently(code: Option<&str>, elapsed: Duration) -> bool {
+    code.is_some_and(|c| c.ends_with("QueueDeletedRecently")) && elapsed < DELETED_RECENTLY_WAIT
+}
+
+/// SQS says "no such queue" as `AWS.SimpleQueueService.NonExistentQueue`
+/// (query protocol) or `QueueDoesNotExist` (JSON protocol).
+fn is_missing_queue(code: Option<&str>) -> bool {
+    code.is_some_and(|c| c.ends_with("NonExistentQueue") || c.ends_with("QueueDoesNotExist"))
+}
+
+/// The queue name: the last segment of its URL.
+fn name_from_url(url: &str) -> &str {
+    url.rsplit('/').next().unwrap_or(url)
+}
+
+fn observed(url: &str, arn: &str, props: QueueProps) -> Observed<QueueProps> {
+    let mut attrs = BTreeMap::new();
+    attrs.insert("arn".to_string(), Value::String(arn.to_string()));
+    attrs.insert("name".to_string(), Value::String(name_from_url(url).to_string()));
+    attrs.insert("url".to_string(), Value::String(url.to_string()));
+    Observed { physical_id: url.to_string(), props, attrs }
+}
+
+fn redrive_policy(dl: &DeadLetter) -> String {
+    json!({"deadLetterTargetArn": dl.queue, "maxReceiveCount": dl.max_receive_count}).to_string()
+}
+
+/// The attributes CreateQueue gets for these (canonical) props.
+fn attributes_for(props: &QueueProps) -> Vec<(QueueAttributeName, String)> {
+    let mut attrs = vec![
+        (
+            QueueAttributeName::VisibilityTimeout,
+            props.visibility_timeout.unwrap_or(DEFAULT_VISIBILITY_TIMEOUT).to_string(),
+        ),
+        (QueueAttributeName::MessageRetentionPeriod, props.retention.unwrap_or(DEFAULT_RETENTION).to_string()),
+        (QueueAttributeName::DelaySeconds, props.delay.unwrap_or(0).to_string()),
+        (QueueAttributeName::ReceiveMessageWaitTimeSeconds, props.receive_wait.unwrap_or(0).to_string()),
+        (QueueAttributeName::SqsManagedSseEnabled, props.sse.unwrap_or(true).to_string()),
+    ];
+    if props.fifo {
+        attrs.push((QueueAttributeName::FifoQueue, "true".to_string()));
+    }
+    if let Some(dl) = &props.dead_letter {
+        attrs.push((QueueAttributeName::RedrivePolicy, redrive_policy(dl)));
+    }
+    attrs
+}
+
+/// SetQueueAttributes entries that turn `live` into `want`; an empty
+/// RedrivePolicy removes the dead-letter queue.
+fn attribute_changes(live: &QueueProps, want: &QueueProps) -> Vec<(QueueAttributeName, String)> {
+    let mut changes = Vec::new();
+    let numbers = [
+        (QueueAttributeName::VisibilityTimeout, live.visibility_timeout, want.visibility_timeout),
+        (QueueAttributeName::MessageRetentionPeriod, live.retention, want.retention),
+        (QueueAttributeName::DelaySeconds, live.delay, want.delay),
+        (QueueAttributeName::ReceiveMessageWaitTimeSeconds, live.receive_wait, want.receive_wait),
+    ];
+    for (attr, l, w) in numbers {
+        if let Some(w) = w
+            && l != Some(w)
+        {
+            changes.push((attr, w.to_string()));
+        }
+    }
+    if let Some(w) = want.sse
+        && live.sse != Some(w)
+    {
+        changes.push((QueueAttributeName::SqsManagedSseEnabled, w.to_string()));
+    }
+    if live.dead_letter != want.dead_letter {
+        changes.push((
+            QueueAttributeName::RedrivePolicy,
+            want.dead_letter.as_ref().map(redrive_policy).unwrap_or_default(),
+        ));
+    }
+    changes
+}
+
+/// Props as AWS reports them, in the canonical form `check` produces.
+/// Attributes AWS leaves out read as what was last applied.
+fn props_from_attributes(attrs: &HashMap<QueueAttributeName, String>, url: &str, last: &QueueProps) -> QueueProps {
+    let number = |k: QueueAttributeName, last: Option<u32>| attrs.get(&k).and_then(|v| v.parse().ok()).or(last);
+    QueueProps {
+        name: Some(name_from_url(url).to_string()),
+        fifo: attrs.get(&QueueAttributeName::FifoQueue).is_some_and(|v| v == "true"),
+        visibility_timeout: number(QueueAttributeName::VisibilityTimeout, last.visibility_timeout),
+        retention: number(QueueAttributeName::MessageRetentionPeriod, last.retention),
+        delay: number(QueueAttributeName::DelaySeconds, last.delay),
+        receive_wait: number(QueueAttributeName::ReceiveMessageWaitTimeSeconds, last.receive_wait),
+        dead_letter: attrs.get(&QueueAttributeName::RedrivePolicy).and_then(|v| parse_redrive_policy(v)),
+        sse: match attrs.get(&QueueAttributeName::SqsManagedSseEnabled).map(String::as_str) {
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            _ => last.sse,
+        },
+    }
+}
+
+/// The redrive policy AWS reports; `maxReceiveCount` may come as a number
+/// or as text.
+fn parse_redrive_policy(text: &str) -> Option<DeadLetter> {
+    let v: Value = serde_json::from_str(text).ok()?;
+    let queue = v.get("deadLetterTargetArn")?.as_str()?.to_string();
+    let count = match v.get("maxReceiveCount")? {
+        Value::Number(n) => u32::try_from(n.as_u64()?).ok()?,
+        Value::String(s) => s.parse().ok()?,
+        _ => return None,
+    };
+    Some(DeadLetter { queue, max_receive_count: count })
+}
+
+// ---- finders -----------------------------------------------------------------
+
+/// The URL of the queue of that name, or `None` when there is none.
+async fn find_queue_url(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<Option<String>, String> {
+    match sqs.get_queue_url().queue_name(name).send().await {
+        Ok(out) => Ok(out.queue_url().map(ToString::to_string)),
+        Err(e) if is_missing_queue(e.code()) => Ok(None),
+        Err(e) => Err(aws_error("GetQueueUrl", &e).to_string()),
+    }
+}
+
+/// The queue's attributes, or `None` when it does not exist.
+async fn find_attributes(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+) -> Result<Option<HashMap<QueueAttributeName, String>>, String> {
+    match sqs.get_queue_attributes().queue_url(url).attribute_names(QueueAttributeName::All).send().await {
+        Ok(out) => Ok(Some(out.attributes().cloned().unwrap_or_default())),
+        Err(e) if is_missing_queue(e.code()) => Ok(None),
+        Err(e) => Err(aws_error("GetQueueAttributes", &e).to_string()),
+    }
+}
+
+/// The queue's tags.
+async fn list_tags(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<BTreeMap<String, String>, String> {
+    let out =
+        sqs.list_queue_tags().queue_url(url).send().await.map_err(|e| aws_error("ListQueueTags", &e).to_string())?;
+    Ok(out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(props: Value) -> Result<QueueProps, Vec<PropError>> {
+        let kind = cairn_engine::kind::typed(Queue::new(Arc::new(Clients::new(crate::AwsOptions::default()))));
+        kind.check(&props, &NameCtx { stack: "lab6", id: "jobs" })
+            .map(|v| serde_json::from_value(v).unwrap_or_default())
+    }
+
+    #[test]
+    fn defaults_are_filled() {
+        let p = check(json!({})).unwrap_or_default();
+        assert_eq!(p.name.as_deref(), Some("lab6-jobs"));
+        assert_eq!(p.visibility_timeout, Some(30));
+        assert_eq!(p.retention, Some(345_600));
+        assert_eq!((p.delay, p.receive_wait, p.sse), (Some(0), Some(0), Some(true)));
+        assert_eq!(check(json!({"fifo": true})).ok().and_then(|p| p.name), Some("lab6-jobs.fifo".into()));
+    }
+
+    #[test]
+    fn names_and_ranges_are_checked_offline() {
+        assert!(check(json!({"name": "ok_name-1"})).is_ok());
+        assert!(check(json!({"name": "has.dot"})).is_err());
+        assert!(check(json!({"name": "x".repeat(81)})).is_err());
+        assert!(check(json!({"name": format!("{}.fifo", "x".repeat(76)), "fifo": true})).is_err());
+        assert!(check(json!({"name": format!("{}.fifo", "x".repeat(75)), "fifo": true})).is_ok());
+        assert!(check(json!({"name": "q", "fifo": true})).is_err());
+        assert!(check(json!({"name": "${param.q}"})).is_ok());
+        assert!(check(json!({"visibility_timeout": 43_201})).is_err());
+        assert!(check(json!({"retention": 59})).is_err());
+        assert!(check(json!({"delay": 901})).is_err());
+        assert!(check(json!({"receive_wait": 21})).is_err());
+        assert!(check(json!({"dead_letter": {"queue": "dlq", "max_receive_count": 3}})).is_err());
+        assert!(check(json!({"dead_letter": {"queue": "arn:aws:sqs:us-east-1:1:d", "max_receive_count": 0}})).is_err());
+        assert!(check(json!({"dead_letter": {"queue": "${dlq.arn}", "max_receive_count": 5}})).is_ok());
+        assert!(check(json!({"visibilty_timeout": 5})).is_err());
+    }
+
+    #[test]
+    fn queue_deleted_recently_is_retried_for_a_bounded_time() {
+        let code = Some("AWS.SimpleQueueService.QueueDeletedRecently");
+        assert!(retry_deleted_recently(code, Duration::from_secs(0)));
+        assert!(retry_deleted_recently(Some("QueueDeletedRecently"), Duration::from_secs(65)));
+        assert!(!retry_deleted_recently(code, Duration::from_secs(71)));
+        assert!(!retry_deleted_recently(Some("QueueAlreadyExists"), Duration::from_secs(0)));
+        assert!(!retry_deleted_recently(None, Duration::from_secs(0)));
+    }
+
+    #[test]
+    fn redrive_policy_reads_back_either_form() {
+        let dl = DeadLetter { queue: "arn:aws:sqs:us-east-1:1:d".into(), max_receive_count: 4 };
+        assert_eq!(parse_redrive_policy(&redrive_policy(&dl)), Some(dl.clone()));
+        let text = r#"{"maxReceiveCount":"4","deadLetterTargetArn":"arn:aws:sqs:us-east-1:1:d"}"#;
+        assert_eq!(parse_redrive_policy(text), Some(dl));
+        assert_eq!(parse_redrive_policy(""), None);
+    }
+
+    #[test]
+    fn unsetting_the_dead_letter_queue_clears_the_redrive_policy() {
+        let live = QueueProps {
+            dead_letter: Some(DeadLetter { queue: "arn:x".into(), max_receive_count: 2 }),
+            ..QueueProps::default()
+        };
+        let changes = attribute_changes(&live, &QueueProps::default());
+        assert_eq!(changes, vec![(QueueAttributeName::RedrivePolicy, String::new())]);
+        assert!(attribute_changes(&live, &live).is_empty());
+    }
+}

@@ -1,0 +1,395 @@
+//! `aws:ssm:Parameter`: a Systems Manager Parameter Store parameter.
+//! Physical id: the parameter name.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType as SdkParameterType, ResourceTypeForTagging, Tag};
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use cairn_engine::kind::{Environment, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::clients::Clients;
+use crate::error::aws_error;
+use crate::kinds::unresolved;
+use crate::normalize::optional_text;
+use crate::tags::tag_changes;
+
+// ---- props -----------------------------------------------------------------
+
+/// A plain-text parameter (or list of values) in Parameter Store.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ParameterProps {
+    /// Parameter name: `a-z A-Z 0-9 _ . - /`; hierarchical names start with
+    /// `/`. Default `/cairn/<stack>/<id>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The value: up to 4096 characters; for `StringList`, comma-separated.
+    pub value: String,
+    /// `String` or `StringList`. Cannot change in place.
+    #[serde(default)]
+    pub r#type: ParameterType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// The parameter's type.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ParameterType {
+    #[default]
+    String,
+    StringList,
+    /// Encrypted with KMS; not supported yet.
+    SecureString,
+}
+
+/// The `aws:ssm:Parameter` kind.
+pub struct Parameter {
+    clients: Arc<Clients>,
+}
+
+impl Parameter {
+    pub fn new(clients: Arc<Clients>) -> Self {
+        Parameter { clients }
+    }
+}
+
+/// AWS's limit for the full parameter ARN, which holds the name.
+const MAX_NAME: usize = 1011;
+const MAX_LEVELS: usize = 15;
+/// Standard tier.
+const MAX_VALUE: usize = 4096;
+const MAX_DESCRIPTION: usize = 1024;
+const NOT_FOUND: &str = "ParameterNotFound";
+
+#[async_trait]
+impl TypedKind for Parameter {
+    const TYPE: &'static str = "aws:ssm:Parameter";
+    const ATTRIBUTES: &'static [&'static str] = &["arn", "name"];
+    const REPLACE_ON: &'static [&'static str] = &["name", "type"];
+    type Props = ParameterProps;
+
+    fn defaults(props: &mut ParameterProps, cx: &NameCtx<'_>) {
+        if props.name.is_none() {
+            props.name = Some(format!("/cairn/{}/{}", cx.stack, cx.id));
+        }
+    }
+
+    // ---- validate --------------------------------------------------------------
+
+    fn validate(props: &ParameterProps, errors: &mut Vec<PropError>) {
+        if let Some(name) = &props.name
+            && !unresolved(name)
+            && let Err(problem) = check_parameter_name(name)
+        {
+            errors.push(PropError::new(&["name"], format!("parameter name `{name}` {problem}")).expected(
+                "`a-z A-Z 0-9 _ . - /`, a leading `/` for a hierarchy of at most 15 levels, not starting with `aws` or `ssm`",
+            ));
+        }
+        if props.r#type == ParameterType::SecureString {
+            errors.push(
+                PropError::new(&["type"], "SecureString parameters are not supported yet")
+                    .expected("`String` or `StringList`"),
+            );
+        }
+        if !unresolved(&props.value) {
+            let len = props.value.chars().count();
+            if len == 0 || len > MAX_VALUE {
+                errors.push(
+                    PropError::new(&["value"], format!("the value is {len} characters long"))
+                        .expected(format!("1 to {MAX_VALUE} characters")),
+                );
+            }
+        }
+        if let Some(d) = &props.description
+            && d.chars().count() > MAX_DESCRIPTION
+        {
+            errors.push(
+                PropError::new(&["description"], format!("the description is {} characters long", d.chars().count()))
+                    .expected(format!("at most {MAX_DESCRIPTION} characters")),
+            );
+        }
+    }
+
+    // ---- create ----------------------------------------------------------------
+
+    async fn create(&self, cx: &OpCtx, props: &ParameterProps) -> Result<Observed<ParameterProps>, OpError> {
+        let name = props.name.clone().unwrap_or_else(|| format!("/cairn/{}/{}", cx.stack, cx.resource));
+        let ssm = self.clients.ssm().await;
+        let action = format!("creating SSM parameter {name}");
+
+        // PutParameter would fail on an existing name; adopt only this stack's own.
+        if let Some(live) =
+            self.read_props(&name, props).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?
+        {
+            let tags = parameter_tags(ssm, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+            if !cx.owns(&tags) {
+                return Err(OpError::NotOwned { what: format!("SSM parameter {name}"), owner: OpCtx::owner_of(&tags) });
+            }
+            if live.r#type != props.r#type {
+                return Err(OpError::failed(format!(
+                    "{action}: a parameter of that name already exists with type {:?}; it cannot change in place",
+                    live.r#type
+                )));
+            }
+            self.converge(cx, &name, &live, props, &action).await?;
+            return Ok(observed(&cx.env, &name, props.clone()));
+        }
+
+        let mut tags = Vec::new();
+        for (k, v) in &cx.tags {
+            tags.push(ssm_tag(k, v).map_err(|e| OpError::failed(format!("{action}: {e}")))?);
+        }
+        ssm.put_parameter()
+            .name(&name)
+            .value(&props.value)
+            .r#type(sdk_type(props.r#type))
+            .set_description(props.description.clone())
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| aws_error(&action, &e))?;
+        Ok(observed(&cx.env, &name, props.clone()))
+    }
+
+    // ---- read ------------------------------------------------------------------
+
+    async fn read(
+        &self,
+        cx: &OpCtx,
+        name: &str,
+        last: &ParameterProps,
+    ) -> Result<Option<Observed<ParameterProps>>, OpError> {
+        let props = self
+            .read_props(name, last)
+            .await
+            .map_err(|e| OpError::failed(format!("reading SSM parameter {name}: {e}")))?;
+        Ok(props.map(|p| observed(&cx.env, name, p)))
+    }
+
+    // ---- update ----------------------------------------------------------------
+
+    async fn update(
+        &self,
+        cx: &OpCtx,
+        name: &str,
+        old: &ParameterProps,
+        new: &ParameterProps,
+    ) -> Result<Observed<ParameterProps>, OpError> {
+        let action = format!("updating SSM parameter {name}");
+        // Compare against what is live, not only `old`, so drift is repaired too.
+        let Some(live) = self.read_props(name, old).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?
+        else {
+            return Err(OpError::failed(format!("{action}: the parameter no longer exists")));
+        };
+        self.converge(cx, name, &live, new, &action).await?;
+        Ok(observed(&cx.env, name, new.clone()))
+    }
+
+    // ---- delete ----------------------------------------------------------------
+
+    async fn delete(&self, _cx: &OpCtx, name: &str, _props: &ParameterProps) -> Result<(), OpError> {
+        let ssm = self.clients.ssm().await;
+        match ssm.delete_parameter().name(name).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some(NOT_FOUND) => Ok(()),
+            Err(e) => Err(aws_error(&format!("deleting SSM parameter {name}"), &e)),
+        }
+    }
+}
+
+impl Parameter {
+    /// Overwrites value and description where `live` differs, then the tags.
+    async fn converge(
+        &self,
+        cx: &OpCtx,
+        name: &str,
+        live: &ParameterProps,
+        want: &ParameterProps,
+        action: &str,
+    ) -> Result<(), OpError> {
+        let ssm = self.clients.ssm().await;
+        if live.value != want.value || live.description != want.description {
+            // Without a description PutParameter keeps the old one: "" clears it.
+            ssm.put_parameter()
+                .name(name)
+                .value(&want.value)
+                .r#type(sdk_type(want.r#type))
+                .description(want.description.clone().unwrap_or_default())
+                .overwrite(true)
+                .send()
+                .await
+                .map_err(|e| aws_error(action, &e))?;
+        }
+        let live_tags = parameter_tags(ssm, name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+        let changes = tag_changes(&live_tags, &cx.tags);
+        if !changes.set.is_empty() {
+            let mut req = ssm.add_tags_to_resource().resource_type(ResourceTypeForTagging::Parameter).resource_id(name);
+            for (k, v) in &changes.set {
+                req = req.tags(ssm_tag(k, v).map_err(|e| OpError::failed(format!("{action}: {e}")))?);
+            }
+            req.send().await.map_err(|e| aws_error(&format!("{action}: tagging"), &e))?;
+        }
+        if !changes.remove.is_empty() {
+            ssm.remove_tags_from_resource()
+                .resource_type(ResourceTypeForTagging::Parameter)
+                .resource_id(name)
+                .set_tag_keys(Some(changes.remove))
+                .send()
+                .await
+                .map_err(|e| aws_error(&format!("{action}: untagging"), &e))?;
+        }
+        Ok(())
+    }
+
+    /// The parameter's props in canonical form, or `None` when it is gone.
+    async fn read_props(&self, name: &str, last: &ParameterProps) -> Result<Option<ParameterProps>, String> {
+        let ssm = self.clients.ssm().await;
+        let param = match ssm.get_parameter().name(name).send().await {
+            Ok(out) => match out.parameter() {
+                Some(p) => p.clone(),
+                None => return Ok(None),
+            },
+            Err(e) if e.code() == Some(NOT_FOUND) => return Ok(None),
+            Err(e) => return Err(aws_error("GetParameter", &e).to_string()),
+        };
+        // GetParameter leaves the description out; DescribeParameters has it.
+        let filter = ParameterStringFilter::builder()
+            .key("Name")
+            .option("Equals")
+            .values(name)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let described = ssm
+            .describe_parameters()
+            .parameter_filters(filter)
+            .send()
+            .await
+            .map_err(|e| aws_error("DescribeParameters", &e).to_string())?;
+        let description = described.parameters().iter().find(|p| p.name() == Some(name)).and_then(|p| p.description());
+        Ok(Some(ParameterProps {
+            name: Some(param.name().unwrap_or(name).to_string()),
+            value: param.value().unwrap_or_default().to_string(),
+            r#type: match param.r#type() {
+                Some(SdkParameterType::StringList) => ParameterType::StringList,
+                Some(SdkParameterType::SecureString) => ParameterType::SecureString,
+                _ => ParameterType::String,
+            },
+            description: optional_text(description, last.description.as_ref()),
+        }))
+    }
+}
+
+// ---- pure helpers ------------------------------------------------------------
+
+/// Why a parameter name breaks SSM's naming rules, if it does.
+pub fn check_parameter_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_NAME {
+        return Err(format!("is {} characters long", name.len()));
+    }
+    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '/'))) {
+        return Err(format!("contains `{bad}`"));
+    }
+    if name.contains('/') && !name.starts_with('/') {
+        return Err("has `/` but does not start with one".to_string());
+    }
+    if name.contains("//") || (name.len() > 1 && name.ends_with('/')) {
+        return Err("has an empty level".to_string());
+    }
+    let levels = name.trim_start_matches('/').split('/').count();
+    if levels > MAX_LEVELS {
+        return Err(format!("has {levels} levels"));
+    }
+    let first = name.trim_start_matches('/').to_ascii_lowercase();
+    if first.starts_with("aws") || first.starts_with("ssm") {
+        return Err("starts with the reserved prefix `aws` or `ssm`".to_string());
+    }
+    Ok(())
+}
+
+/// `arn:{partition}:ssm:{region}:{account}:parameter/{name without its leading /}`.
+pub fn parameter_arn(env: &Environment, name: &str) -> String {
+    format!("arn:{}:ssm:{}:{}:parameter/{}", env.partition, env.region, env.account_id, name.trim_start_matches('/'))
+}
+
+fn sdk_type(t: ParameterType) -> SdkParameterType {
+    match t {
+        ParameterType::String => SdkParameterType::String,
+        ParameterType::StringList => SdkParameterType::StringList,
+        ParameterType::SecureString => SdkParameterType::SecureString,
+    }
+}
+
+fn observed(env: &Environment, name: &str, props: ParameterProps) -> Observed<ParameterProps> {
+    let mut attrs = BTreeMap::new();
+    attrs.insert("arn".to_string(), Value::String(parameter_arn(env, name)));
+    attrs.insert("name".to_string(), Value::String(name.to_string()));
+    Observed { physical_id: name.to_string(), props, attrs }
+}
+
+fn ssm_tag(k: &str, v: &str) -> Result<Tag, String> {
+    Tag::builder().key(k).value(v).build().map_err(|e| format!("tag {k}: {e}"))
+}
+
+// ---- finders -----------------------------------------------------------------
+
+/// The parameter's tags.
+async fn parameter_tags(ssm: &aws_sdk_ssm::Client, name: &str) -> Result<BTreeMap<String, String>, String> {
+    let out = ssm
+        .list_tags_for_resource()
+        .resource_type(ResourceTypeForTagging::Parameter)
+        .resource_id(name)
+        .send()
+        .await
+        .map_err(|e| aws_error("ListTagsForResource", &e).to_string())?;
+    Ok(out.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(props: Value) -> Result<ParameterProps, Vec<PropError>> {
+        let kind = cairn_engine::kind::typed(Parameter::new(Arc::new(Clients::new(crate::AwsOptions::default()))));
+        kind.check(&props, &NameCtx { stack: "lab2", id: "agent-config" })
+            .map(|v| serde_json::from_value(v).unwrap_or_default())
+    }
+
+    #[test]
+    fn default_name_is_a_cairn_path() {
+        let p = check(json!({"value": "v"})).unwrap_or_default();
+        assert_eq!(p.name.as_deref(), Some("/cairn/lab2/agent-config"));
+        assert_eq!(p.r#type, ParameterType::String);
+    }
+
+    #[test]
+    fn props_are_checked_offline() {
+        assert!(check(json!({})).is_err(), "value is required");
+        assert!(check(json!({"value": ""})).is_err());
+        assert!(check(json!({"value": "x".repeat(4097)})).is_err());
+        assert!(check(json!({"value": "a,b", "type": "StringList"})).is_ok());
+        let secure = check(json!({"value": "s", "type": "SecureString"})).err().unwrap_or_default();
+        assert!(secure.iter().any(|e| e.message.contains("not supported yet")), "{secure:?}");
+        assert!(check(json!({"value": "v", "type": "Bogus"})).is_err());
+        assert!(check(json!({"value": "v", "name": "plain.name-1"})).is_ok());
+        for bad in ["a/b", "/a//b", "/has space", "/aws/mine", "ssm-x", "/a/"] {
+            assert!(check(json!({"value": "v", "name": bad})).is_err(), "{bad}");
+        }
+        let deep = format!("/{}", vec!["l"; 16].join("/"));
+        assert!(check(json!({"value": "v", "name": deep})).is_err());
+        assert!(check(json!({"value": "v", "description": "d".repeat(1025)})).is_err());
+        assert!(check(json!({"value": "${cfg.json}"})).is_ok());
+    }
+
+    #[test]
+    fn arn_drops_the_leading_slash() {
+        let env = Environment { account_id: "1".into(), region: "us-east-1".into(), partition: "aws".into() };
+        assert_eq!(parameter_arn(&env, "/cairn/s/p"), "arn:aws:ssm:us-east-1:1:parameter/cairn/s/p");
+        assert_eq!(parameter_arn(&env, "flat"), "arn:aws:ssm:us-east-1:1:parameter/flat");
+    }
+}
