@@ -1,6 +1,7 @@
 //! Test support for cairn: the emulator endpoint, a fake provider for engine
-//! tests, and (later) the fault proxy.
+//! tests, and the fault proxy.
 
 pub mod emulator;
 pub mod fake;
+pub mod proxy;
 pub mod recording;

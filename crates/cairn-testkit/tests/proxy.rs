@@ -1,0 +1,320 @@
+//! The fault proxy against the emulator, seen through real SDK clients.
+//!
+//! Needs moto: run with `AWS_ENDPOINT_URL` set (scripts/test does it).
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_sns::error::ProvideErrorMetadata;
+use cairn_testkit::emulator;
+use cairn_testkit::proxy::{Fault, Faults, Proxy, Scripted, injected};
+
+async fn config(endpoint: &str, retry: RetryConfig) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .retry_config(retry)
+        .timeout_config(TimeoutConfig::builder().operation_timeout(Duration::from_secs(60)).build())
+        .load()
+        .await
+}
+
+struct Clients {
+    sns: aws_sdk_sns::Client,
+    sqs: aws_sdk_sqs::Client,
+}
+
+async fn clients(endpoint: &str, retry: RetryConfig) -> Clients {
+    let c = config(endpoint, retry).await;
+    Clients { sns: aws_sdk_sns::Client::new(&c), sqs: aws_sdk_sqs::Client::new(&c) }
+}
+
+/// A proxy in front of the emulator, clients through it (retries off), and
+/// clients straight to the emulator.
+async fn setup() -> (Proxy, Clients, Clients) {
+    let upstream = emulator::endpoint();
+    let proxy = Proxy::start(&upstream).await.unwrap_or_else(|e| panic!("proxy: {e}"));
+    let via = clients(&proxy.url(), RetryConfig::disabled()).await;
+    let direct = clients(&upstream, RetryConfig::disabled()).await;
+    (proxy, via, direct)
+}
+
+fn name(prefix: &str) -> String {
+    emulator::unique_stack(prefix)
+}
+
+async fn topic_exists(direct: &Clients, name: &str) -> bool {
+    let arn = format!("arn:aws:sns:us-east-1:{}:{name}", emulator::ACCOUNT_ID);
+    direct.sns.get_topic_attributes().topic_arn(arn).send().await.is_ok()
+}
+
+#[tokio::test]
+async fn counts_operations_by_name_for_query_and_json_protocols() {
+    let (proxy, via, _) = setup().await;
+    let topic = name("px-count");
+    let arn = via.sns.create_topic().name(&topic).send().await.unwrap_or_else(|e| panic!("{e:?}")).topic_arn;
+    let arn = arn.unwrap_or_default();
+    via.sns.get_topic_attributes().topic_arn(&arn).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+    via.sns.list_topics().send().await.unwrap_or_else(|e| panic!("{e:?}"));
+    let queue = name("px-count");
+    via.sqs.create_queue().queue_name(&queue).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+    via.sqs.get_queue_url().queue_name(&queue).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+    via.sqs.get_queue_url().queue_name(&queue).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+
+    let s = proxy.stats();
+    let count = |label: &str| s.by_operation.get(label).copied().unwrap_or(0);
+    assert_eq!(count("sns:CreateTopic"), 1, "{s:?}");
+    assert_eq!(count("sns:GetTopicAttributes"), 1, "{s:?}");
+    assert_eq!(count("sns:ListTopics"), 1, "{s:?}");
+    assert_eq!(count("sqs:CreateQueue"), 1, "{s:?}");
+    assert_eq!(count("sqs:GetQueueUrl"), 2, "{s:?}");
+    assert_eq!((s.total, s.writes, s.forwarded), (6, 2, 6), "{s:?}");
+    assert_eq!((s.calls("sns"), s.calls("GetQueueUrl")), (3, 2));
+    assert!(s.injected.is_empty(), "{s:?}");
+
+    proxy.reset_stats();
+    assert_eq!(proxy.stats().total, 0);
+    via.sns.delete_topic().topic_arn(&arn).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!((proxy.stats().total, proxy.stats().writes), (1, 1));
+}
+
+#[tokio::test]
+async fn fixed_latency_is_added_to_every_request() {
+    let (proxy, via, _) = setup().await;
+    proxy.set(Faults::latency(Duration::from_millis(40)));
+    for _ in 0..3 {
+        via.sns.list_topics().send().await.unwrap_or_else(|e| panic!("{e:?}"));
+    }
+    let queue = name("px-lat");
+    via.sqs.create_queue().queue_name(&queue).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+    let s = proxy.stats();
+    assert_eq!(s.total, 4);
+    assert_eq!(s.injected(injected::LATENCY), 4);
+    assert_eq!(s.injected_latency, Duration::from_millis(160));
+
+    // Jitter adds between 0 and its value, deterministically per seed.
+    proxy.reset_stats();
+    proxy.set(Faults {
+        latency: Duration::from_millis(10),
+        jitter: Duration::from_millis(20),
+        seed: 3,
+        ..Faults::default()
+    });
+    for _ in 0..3 {
+        via.sns.list_topics().send().await.unwrap_or_else(|e| panic!("{e:?}"));
+    }
+    let s = proxy.stats();
+    assert!(
+        s.injected_latency >= Duration::from_millis(30) && s.injected_latency <= Duration::from_millis(90),
+        "{s:?}"
+    );
+
+    // Back to no faults: nothing more is added.
+    proxy.reset_stats();
+    proxy.set(Faults::default());
+    via.sns.list_topics().send().await.unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(proxy.stats().injected_latency, Duration::ZERO);
+}
+
+#[tokio::test]
+async fn scripted_errors_reach_the_sdk_then_calls_pass() {
+    let (proxy, via, direct) = setup().await;
+    proxy.set(Faults::scripted(vec![
+        Scripted::error("sns:CreateTopic", 2, 400, "InvalidParameter", "not yet (scripted)"),
+        Scripted::error("CreateQueue", 1, 400, "QueueDeletedRecently", "wait 60 s (scripted)"),
+    ]));
+    let topic = name("px-script");
+    for attempt in 0..2 {
+        let err =
+            via.sns.create_topic().name(&topic).send().await.err().unwrap_or_else(|| panic!("call {attempt} passed"));
+        assert_eq!(err.code(), Some("InvalidParameter"), "{err:?}");
+        assert_eq!(err.message(), Some("not yet (scripted)"));
+        assert!(err.as_service_error().is_some_and(|e| e.is_invalid_parameter_exception()), "{err:?}");
+    }
+    assert!(!topic_exists(&direct, &topic).await, "scripted errors must not be forwarded");
+    via.sns.create_topic().name(&topic).send().await.unwrap_or_else(|e| panic!("third call: {e:?}"));
+    assert!(topic_exists(&direct, &topic).await);
+
+    let queue = name("px-script");
+    let err = via.sqs.create_queue().queue_name(&queue).send().await.err().unwrap_or_else(|| panic!("passed"));
+    assert_eq!(err.code(), Some("QueueDeletedRecently"), "{err:?}");
+    via.sqs.create_queue().queue_name(&queue).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+
+    let s = proxy.stats();
+    assert_eq!(s.injected(injected::SCRIPTED), 3, "{s:?}");
+    assert_eq!((s.calls("sns:CreateTopic"), s.calls("sqs:CreateQueue"), s.forwarded), (3, 2, 2), "{s:?}");
+}
+
+#[tokio::test]
+async fn throttling_is_seen_as_throttling_by_the_sdk() {
+    let (proxy, via, _) = setup().await;
+    proxy.set(Faults { throttle_rate: 1.0, ..Faults::default() });
+    let err = via.sns.list_topics().send().await.err().unwrap_or_else(|| panic!("passed"));
+    assert_eq!(err.code(), Some("Throttling"), "{err:?}");
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(400));
+    let err = via.sqs.list_queues().send().await.err().unwrap_or_else(|| panic!("passed"));
+    assert_eq!(err.code(), Some("ThrottlingException"), "{err:?}");
+    let s = proxy.stats();
+    assert_eq!((s.injected(injected::THROTTLE), s.forwarded), (2, 0), "{s:?}");
+
+    // With the SDK's standard retries, a throttled call is retried and
+    // passes once the throttling stops.
+    let retrying = clients(
+        &proxy.url(),
+        RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(5)),
+    )
+    .await;
+    proxy.reset_stats();
+    proxy.set(Faults::scripted(vec![
+        Scripted::new("sns:ListTopics", 2, Fault::Throttle),
+        Scripted::new("sqs:ListQueues", 2, Fault::Throttle),
+    ]));
+    retrying.sns.list_topics().send().await.unwrap_or_else(|e| panic!("{e:?}"));
+    retrying.sqs.list_queues().send().await.unwrap_or_else(|e| panic!("{e:?}"));
+    let s = proxy.stats();
+    assert_eq!(
+        (s.calls("sns:ListTopics"), s.calls("sqs:ListQueues"), s.injected(injected::SCRIPTED)),
+        (3, 3, 4),
+        "{s:?}"
+    );
+}
+
+#[tokio::test]
+async fn server_errors_have_5xx_status() {
+    let (proxy, via, _) = setup().await;
+    proxy.set(Faults { error_5xx_rate: 1.0, seed: 11, ..Faults::default() });
+    for _ in 0..4 {
+        let err = via.sns.list_topics().send().await.err().unwrap_or_else(|| panic!("passed"));
+        let status = err.raw_response().map(|r| r.status().as_u16());
+        assert!(matches!(status, Some(500 | 503)), "{err:?}");
+        assert!(matches!(err.code(), Some("InternalFailure" | "ServiceUnavailable")), "{err:?}");
+        let err = via.sqs.list_queues().send().await.err().unwrap_or_else(|| panic!("passed"));
+        assert!(matches!(err.raw_response().map(|r| r.status().as_u16()), Some(500 | 503)), "{err:?}");
+    }
+    let s = proxy.stats();
+    assert_eq!((s.injected(injected::ERROR_5XX), s.forwarded), (8, 0), "{s:?}");
+}
+
+#[tokio::test]
+async fn lost_response_does_the_work_but_the_client_fails() {
+    let (proxy, via, direct) = setup().await;
+    proxy.set(Faults { lost_response_rate: 1.0, ..Faults::default() });
+    let topic = name("px-lost");
+    let err = via.sns.create_topic().name(&topic).send().await.err().unwrap_or_else(|| panic!("passed"));
+    assert!(err.raw_response().is_none(), "no answer expected: {err:?}");
+    let queue = name("px-lost");
+    let err = via.sqs.create_queue().queue_name(&queue).send().await.err().unwrap_or_else(|| panic!("passed"));
+    assert!(err.raw_response().is_none(), "no answer expected: {err:?}");
+
+    assert!(topic_exists(&direct, &topic).await, "the upstream must have created the topic");
+    direct.sqs.get_queue_url().queue_name(&queue).send().await.unwrap_or_else(|e| panic!("queue missing: {e:?}"));
+    let s = proxy.stats();
+    assert_eq!((s.injected(injected::LOST_RESPONSE), s.forwarded), (2, 2), "{s:?}");
+
+    // The same client works again once the fault is gone.
+    proxy.set(Faults::default());
+    via.sns.create_topic().name(&topic).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+}
+
+#[tokio::test]
+async fn reset_fails_the_client_without_forwarding() {
+    let (proxy, via, direct) = setup().await;
+    proxy.set(Faults { reset_rate: 1.0, ..Faults::default() });
+    let topic = name("px-reset");
+    let err = via.sns.create_topic().name(&topic).send().await.err().unwrap_or_else(|| panic!("passed"));
+    assert!(err.raw_response().is_none(), "no answer expected: {err:?}");
+    let queue = name("px-reset");
+    let err = via.sqs.create_queue().queue_name(&queue).send().await.err().unwrap_or_else(|| panic!("passed"));
+    assert!(err.raw_response().is_none(), "no answer expected: {err:?}");
+
+    assert!(!topic_exists(&direct, &topic).await);
+    assert!(direct.sqs.get_queue_url().queue_name(&queue).send().await.is_err());
+    let s = proxy.stats();
+    assert_eq!((s.injected(injected::RESET), s.forwarded, s.total), (2, 0, 2), "{s:?}");
+
+    proxy.set(Faults::default());
+    via.sns.create_topic().name(&topic).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(topic_exists(&direct, &topic).await);
+}
+
+#[tokio::test]
+async fn scope_limits_random_faults() {
+    let (proxy, via, _) = setup().await;
+    proxy.set(Faults { throttle_rate: 1.0, scope: vec!["sqs".into()], ..Faults::default() });
+    via.sns.list_topics().send().await.unwrap_or_else(|e| panic!("{e:?}"));
+    let err = via.sqs.list_queues().send().await.err().unwrap_or_else(|| panic!("passed"));
+    assert_eq!(err.code(), Some("ThrottlingException"));
+}
+
+#[tokio::test]
+async fn dropping_the_proxy_stops_it() {
+    let (proxy, _, _) = setup().await;
+    let addr = proxy.addr();
+    drop(proxy);
+    // The listener is closed once the aborted task has been dropped.
+    let mut refused = false;
+    for _ in 0..50 {
+        if tokio::net::TcpStream::connect(addr).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(refused, "proxy still listening on {addr}");
+}
+
+#[tokio::test]
+async fn rejects_non_http_upstreams() {
+    assert!(Proxy::start("https://127.0.0.1:1").await.is_err());
+    assert!(Proxy::start("not a url").await.is_err());
+}
+
+#[tokio::test]
+async fn the_binary_prints_its_url_and_writes_stats_on_sigterm() {
+    use std::io::BufRead;
+    let upstream = emulator::endpoint();
+    let stats_file = std::env::temp_dir().join(format!("{}.json", name("px-bin")));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cairn-proxy"))
+        .args(["--upstream", &upstream, "--latency-ms", "5", "--stats-file"])
+        .arg(&stats_file)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn: {e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let mut url = String::new();
+    std::io::BufReader::new(stdout).read_line(&mut url).unwrap_or_else(|e| panic!("read: {e}"));
+    let url = url.trim().to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
+
+    let via = clients(&url, RetryConfig::disabled()).await;
+    via.sns.list_topics().send().await.unwrap_or_else(|e| panic!("{e:?}"));
+    via.sqs.list_queues().send().await.unwrap_or_else(|e| panic!("{e:?}"));
+
+    let killed = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    assert!(killed.is_ok_and(|s| s.success()));
+    let mut status = None;
+    for _ in 0..100 {
+        status = child.try_wait().unwrap_or_else(|e| panic!("wait: {e}"));
+        if status.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("cairn-proxy did not stop on SIGTERM");
+    };
+    assert!(status.success(), "{status:?}");
+    let text = std::fs::read_to_string(&stats_file).unwrap_or_else(|e| panic!("stats file: {e}"));
+    let _ = std::fs::remove_file(&stats_file);
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(json["total"], 2, "{json}");
+    assert_eq!(json["writes"], 0, "{json}");
+    assert_eq!(json["by_operation"]["sns:ListTopics"], 1, "{json}");
+    assert_eq!(json["by_operation"]["sqs:ListQueues"], 1, "{json}");
+    assert_eq!(json["injected"]["latency"], 2, "{json}");
+    assert_eq!(json["injected_latency_ms"], 10.0, "{json}");
+}
