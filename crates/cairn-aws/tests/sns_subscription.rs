@@ -184,6 +184,8 @@ async fn pending_id_follows_the_confirmed_subscription() {
 fn protocol_enum_is_checked() {
     let kind = cairn_engine::kind::typed(Subscription::new(cairn_aws::AwsProvider::new(Default::default()).clients()));
     let bad = json!({"topic": "arn:aws:sns:us-east-1:1:t", "protocol": "smtp", "endpoint": "a@b.c"});
-    let errors = kind.check(&bad, &cairn_engine::kind::NameCtx { stack: "s", id: "x" }).unwrap_err();
+    let errors = kind
+        .check(&bad, &cairn_engine::kind::NameCtx { stack: "s", id: "x", base_dir: std::path::Path::new("") })
+        .unwrap_err();
     assert!(errors[0].expected.as_deref().unwrap().contains("email-json"));
 }

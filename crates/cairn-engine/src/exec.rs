@@ -395,7 +395,8 @@ async fn run_op(
     let id = o.id.clone();
     let notify: Arc<dyn Fn(&str) + Send + Sync> =
         Arc::new(move |m: &str| sink(Event::Waiting { id: id.clone(), message: m.to_string() }));
-    let cx = op_ctx(stack_tags, &plan.stack, &o.id, env, notify);
+    let mut cx = op_ctx(stack_tags, &plan.stack, &o.id, env, notify);
+    cx.base_dir = stack.and_then(|v| v.spec.base_dir.clone()).unwrap_or_default();
     let prior = shared.state.lock().map_err(|_| "state lock poisoned".to_string())?.resources.get(&o.id).cloned();
     match o.op {
         OpKind::Delete => {

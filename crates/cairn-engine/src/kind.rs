@@ -2,6 +2,7 @@
 //! convenience form [`TypedKind`], the [`Registry`] and the [`Provider`].
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -32,6 +33,9 @@ pub struct OpCtx {
     pub env: Environment,
     /// Reports a wait or retry in progress ("waiting for IAM to propagate").
     pub notify: Arc<dyn Fn(&str) + Send + Sync>,
+    /// Where relative paths in props (a function's code directory) start:
+    /// the stack file's directory; empty means the working directory.
+    pub base_dir: PathBuf,
 }
 
 pub const TAG_STACK: &str = "cairn:stack";
@@ -114,6 +118,8 @@ impl PropError {
 pub struct NameCtx<'a> {
     pub stack: &'a str,
     pub id: &'a str,
+    /// Where relative paths in props start (see [`OpCtx::base_dir`]).
+    pub base_dir: &'a Path,
 }
 
 impl NameCtx<'_> {

@@ -2,6 +2,7 @@
 //! can be printed, saved and applied.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -143,7 +144,14 @@ pub fn op_ctx(
     let mut tags = stack_tags.clone();
     tags.insert(TAG_STACK.to_string(), stack.to_string());
     tags.insert(TAG_RESOURCE.to_string(), id.to_string());
-    OpCtx { stack: stack.to_string(), resource: id.to_string(), tags, env: env.clone(), notify }
+    OpCtx {
+        stack: stack.to_string(),
+        resource: id.to_string(),
+        tags,
+        env: env.clone(),
+        notify,
+        base_dir: PathBuf::new(),
+    }
 }
 
 /// Resolves references from parameters, pseudo values and resource

@@ -1,6 +1,7 @@
 //! The stack model that both front ends produce.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +26,11 @@ pub struct StackSpec {
     /// Name to value (which may hold refs), in the order written.
     #[serde(default)]
     pub outputs: Vec<(String, Json)>,
+    /// Where relative paths in props start: the stack file's directory for a
+    /// YAML stack; unset means the working directory. Not part of the stack's
+    /// content, so never serialized.
+    #[serde(skip)]
+    pub base_dir: Option<PathBuf>,
 }
 
 /// A declared parameter.

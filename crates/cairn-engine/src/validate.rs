@@ -321,7 +321,14 @@ pub fn validate_with(
     for r in &spec.resources {
         let Some(kind) = registry.get(&r.kind) else { continue };
         let props = substitute(&r.props, &subst);
-        match kind.check(&props, &NameCtx { stack: &spec.name, id: &r.id }) {
+        match kind.check(
+            &props,
+            &NameCtx {
+                stack: &spec.name,
+                id: &r.id,
+                base_dir: spec.base_dir.as_deref().unwrap_or(std::path::Path::new("")),
+            },
+        ) {
             Ok(c) => {
                 canonical.insert(r.id.clone(), c);
             }

@@ -66,7 +66,14 @@ pub fn parse(path: &str, text: &str) -> Parsed {
 pub fn load(path: &Path) -> Parsed {
     let name = path.display().to_string();
     match std::fs::read_to_string(path) {
-        Ok(text) => parse(&name, &text),
+        Ok(text) => {
+            let mut parsed = parse(&name, &text);
+            // Relative paths in props (a function's code) start beside the file.
+            if let Some(spec) = &mut parsed.spec {
+                spec.base_dir = Some(path.parent().map(Path::to_path_buf).unwrap_or_default());
+            }
+            parsed
+        }
         Err(e) => {
             let mut diagnostics = Diagnostics::default();
             diagnostics.push(

@@ -51,5 +51,12 @@ pub fn op_ctx(stack: &str, resource: &str) -> OpCtx {
     let mut tags = BTreeMap::new();
     tags.insert(TAG_STACK.to_string(), stack.to_string());
     tags.insert(TAG_RESOURCE.to_string(), resource.to_string());
-    OpCtx { stack: stack.into(), resource: resource.into(), tags, env: environment(), notify: Arc::new(|_| {}) }
+    OpCtx {
+        stack: stack.into(),
+        resource: resource.into(),
+        tags,
+        env: environment(),
+        notify: Arc::new(|_| {}),
+        base_dir: std::path::PathBuf::new(),
+    }
 }

@@ -90,7 +90,9 @@ mod tests {
         assert_eq!(trail.arn().text(), "${trail.arn}");
         let spec = &stack.spec().resources[0];
         let registry = cairn_aws::registry();
-        let kind = registry.get(Trail::TYPE).map(|k| k.check(&spec.props, &NameCtx { stack: "lab3", id: "trail" }));
+        let kind = registry
+            .get(Trail::TYPE)
+            .map(|k| k.check(&spec.props, &NameCtx { stack: "lab3", id: "trail", base_dir: std::path::Path::new("") }));
         let props = kind.and_then(Result::ok).unwrap_or_default();
         assert_eq!(props["name"], "lab3-trail");
         assert_eq!(props["multi_region"], true);

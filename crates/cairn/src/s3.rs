@@ -93,7 +93,9 @@ mod tests {
         assert_eq!(logs.domain_name().text(), "${logs.domain_name}");
         let spec = &stack.spec().resources[0];
         let registry = cairn_aws::registry();
-        let kind = registry.get(Bucket::TYPE).map(|k| k.check(&spec.props, &NameCtx { stack: "lab3", id: "logs" }));
+        let kind = registry
+            .get(Bucket::TYPE)
+            .map(|k| k.check(&spec.props, &NameCtx { stack: "lab3", id: "logs", base_dir: std::path::Path::new("") }));
         let props = kind.and_then(Result::ok).unwrap_or_default();
         assert_eq!(props["versioning"], true);
         assert_eq!(props["lifecycle"][0]["prefix"], "AWSLogs/");

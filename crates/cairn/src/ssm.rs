@@ -52,8 +52,9 @@ mod tests {
         assert_eq!(p.name().text(), "${subnets.name}");
         let spec = &stack.spec().resources[0];
         let registry = cairn_aws::registry();
-        let kind =
-            registry.get(Parameter::TYPE).map(|k| k.check(&spec.props, &NameCtx { stack: "lab2", id: "subnets" }));
+        let kind = registry.get(Parameter::TYPE).map(|k| {
+            k.check(&spec.props, &NameCtx { stack: "lab2", id: "subnets", base_dir: std::path::Path::new("") })
+        });
         let props = kind.and_then(Result::ok).unwrap_or_default();
         assert_eq!(props["name"], "/cairn/lab2/subnets");
         assert_eq!(props["value"], "a,b");

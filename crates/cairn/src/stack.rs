@@ -170,6 +170,12 @@ impl Stack {
         self.spec.region = Some(region.to_string());
         self
     }
+    /// Where relative paths in props (a function's code directory) start;
+    /// by default the working directory.
+    pub fn base_dir(&mut self, dir: impl Into<std::path::PathBuf>) -> &mut Self {
+        self.spec.base_dir = Some(dir.into());
+        self
+    }
     /// A tag for every taggable resource.
     pub fn tag(&mut self, key: &str, value: &str) -> &mut Self {
         self.spec.tags.insert(key.to_string(), value.to_string());

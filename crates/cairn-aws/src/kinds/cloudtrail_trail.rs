@@ -684,7 +684,7 @@ mod tests {
 
     fn check(props: Value) -> Result<TrailProps, Vec<PropError>> {
         let kind = cairn_engine::kind::typed(Trail::new(Arc::new(Clients::new(crate::AwsOptions::default()))));
-        kind.check(&props, &NameCtx { stack: "lab3", id: "trail" })
+        kind.check(&props, &NameCtx { stack: "lab3", id: "trail", base_dir: std::path::Path::new("") })
             .map(|v| serde_json::from_value(v).unwrap_or_default())
     }
 
@@ -754,6 +754,7 @@ mod tests {
             tags: BTreeMap::new(),
             env: env(),
             notify: Arc::new(move |m: &str| seen.lock().map(|mut v| v.push(m.to_string())).unwrap_or_default()),
+            base_dir: std::path::PathBuf::new(),
         }
     }
 

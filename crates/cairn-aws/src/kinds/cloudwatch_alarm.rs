@@ -422,7 +422,7 @@ mod tests {
 
     fn check(props: Value) -> Result<AlarmProps, Vec<PropError>> {
         let kind = cairn_engine::kind::typed(Alarm::new(Arc::new(Clients::new(crate::AwsOptions::default()))));
-        kind.check(&props, &NameCtx { stack: "lab3", id: "denied" })
+        kind.check(&props, &NameCtx { stack: "lab3", id: "denied", base_dir: std::path::Path::new("") })
             .map(|v| serde_json::from_value(v).unwrap_or_default())
     }
 

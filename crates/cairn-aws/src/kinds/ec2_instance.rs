@@ -671,7 +671,7 @@ mod tests {
 
     fn check(props: Value) -> Result<InstanceProps, Vec<PropError>> {
         let kind = cairn_engine::kind::typed(Instance::new(Arc::new(Clients::new(crate::AwsOptions::default()))));
-        kind.check(&props, &NameCtx { stack: "lab2", id: "host" })
+        kind.check(&props, &NameCtx { stack: "lab2", id: "host", base_dir: std::path::Path::new("") })
             .map(|v| serde_json::from_value(v).unwrap_or_default())
     }
 

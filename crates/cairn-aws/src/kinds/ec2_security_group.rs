@@ -604,7 +604,8 @@ mod tests {
 
     fn check(props: Value) -> Result<SecurityGroupProps, Vec<PropError>> {
         let kind = cairn_engine::kind::typed(SecurityGroup::new(Arc::new(Clients::new(crate::AwsOptions::default()))));
-        kind.check(&props, &NameCtx { stack: "lab2", id: "web" }).map(|v| serde_json::from_value(v).unwrap_or_default())
+        kind.check(&props, &NameCtx { stack: "lab2", id: "web", base_dir: std::path::Path::new("") })
+            .map(|v| serde_json::from_value(v).unwrap_or_default())
     }
 
     fn tcp(port: i32, cidr: &str) -> Rule {

@@ -741,7 +741,7 @@ mod tests {
 
     fn check(props: Value) -> Result<Value, Vec<PropError>> {
         let kind = cairn_engine::kind::typed(Rule::new(Arc::new(Clients::new(crate::AwsOptions::default()))));
-        kind.check(&props, &NameCtx { stack: "lab1", id: "ec2-state" })
+        kind.check(&props, &NameCtx { stack: "lab1", id: "ec2-state", base_dir: std::path::Path::new("") })
     }
 
     const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:lab1-alerts";

@@ -284,7 +284,8 @@ mod tests {
     fn check(props: Value) -> Result<InstanceProfileProps, Vec<PropError>> {
         let kind =
             cairn_engine::kind::typed(InstanceProfile::new(Arc::new(Clients::new(crate::AwsOptions::default()))));
-        kind.check(&props, &NameCtx { stack: "lab3", id: "web" }).map(|v| serde_json::from_value(v).unwrap_or_default())
+        kind.check(&props, &NameCtx { stack: "lab3", id: "web", base_dir: std::path::Path::new("") })
+            .map(|v| serde_json::from_value(v).unwrap_or_default())
     }
 
     #[test]

@@ -624,7 +624,7 @@ mod tests {
 
     fn check(props: Value) -> Result<RoleProps, Vec<PropError>> {
         let kind = cairn_engine::kind::typed(Role::new(Arc::new(Clients::new(crate::AwsOptions::default()))));
-        kind.check(&props, &NameCtx { stack: "lab4", id: "fn-role" })
+        kind.check(&props, &NameCtx { stack: "lab4", id: "fn-role", base_dir: std::path::Path::new("") })
             .map(|v| serde_json::from_value(v).unwrap_or_default())
     }
 

@@ -441,7 +441,8 @@ mod tests {
     fn check(props: Value) -> Result<EventSourceMappingProps, Vec<PropError>> {
         let kind =
             cairn_engine::kind::typed(EventSourceMapping::new(Arc::new(Clients::new(crate::AwsOptions::default()))));
-        kind.check(&props, &NameCtx { stack: "lab6", id: "map" }).map(|v| serde_json::from_value(v).unwrap_or_default())
+        kind.check(&props, &NameCtx { stack: "lab6", id: "map", base_dir: std::path::Path::new("") })
+            .map(|v| serde_json::from_value(v).unwrap_or_default())
     }
 
     const Q: &str = "arn:aws:sqs:us-east-1:123456789012:jobs";

@@ -71,6 +71,10 @@ pub struct FunctionProps {
     /// shares the account's unreserved pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reserved_concurrency: Option<u32>,
+    /// Why `defaults` could not build the zip, for `validate` to report.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub code_error: Option<String>,
 }
 
 /// The function's code: exactly one of `inline`, `dir` or `file`.
@@ -85,10 +89,11 @@ pub struct CodeProps {
     /// `index.rb` (Ruby), `bootstrap` (custom runtimes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
-    /// A local directory to zip, relative to the working directory.
+    /// A local directory to zip; a relative path starts at the stack file's
+    /// directory (for a Rust stack, its base directory or the working one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dir: Option<String>,
-    /// A local zip file to upload as it is.
+    /// A local zip file to upload as it is; relative paths as for `dir`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
 }
@@ -158,7 +163,13 @@ impl TypedKind for Function {
             props.code.filename = default_filename(&props.runtime, &props.handler, inline);
         }
         // Errors (a missing directory…) leave it unset; `validate` reports them.
-        props.code_sha256 = build_zip(&props.runtime, &props.code).ok().flatten().map(|zip| code_sha256(&zip));
+        match build_zip(&props.runtime, &props.code, cx.base_dir) {
+            Ok(zip) => props.code_sha256 = zip.map(|zip| code_sha256(&zip)),
+            Err(e) => {
+                props.code_sha256 = None;
+                props.code_error = Some(e);
+            }
+        }
     }
 
     // ---- validate --------------------------------------------------------------
@@ -248,7 +259,7 @@ impl TypedKind for Function {
             return self.converge(cx, &name, &live, props, &action).await;
         }
 
-        let zip = code_zip(props).map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+        let zip = code_zip(props, &cx.base_dir).map_err(|e| OpError::failed(format!("{action}: {e}")))?;
         let code = FunctionCode::builder().zip_file(Blob::new(zip)).build();
         let req = lambda
             .create_function()
@@ -338,7 +349,7 @@ impl Function {
         let have = live.props(want);
         let plan = changes(&have, want);
         if plan.code {
-            let zip = code_zip(want).map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+            let zip = code_zip(want, &cx.base_dir).map_err(|e| OpError::failed(format!("{action}: {e}")))?;
             let req = lambda
                 .update_function_code()
                 .function_name(name)
@@ -465,11 +476,9 @@ fn validate_code(props: &FunctionProps, errors: &mut Vec<PropError>) {
         );
         return;
     }
-    if props.code_sha256.is_none()
-        && let Err(e) = build_zip(&props.runtime, c)
-    {
+    if let Some(e) = &props.code_error {
         let field = if c.dir.is_some() { "dir" } else { "file" };
-        errors.push(PropError::new(&["code", field], e));
+        errors.push(PropError::new(&["code", field], e.clone()));
     }
 }
 
@@ -498,7 +507,9 @@ fn default_filename(runtime: &str, handler: &str, source: &str) -> Option<String
 }
 
 /// The zip to upload: `Ok(None)` while the code still holds a reference.
-pub fn build_zip(runtime: &str, code: &CodeProps) -> Result<Option<Vec<u8>>, String> {
+/// Relative `dir` and `file` paths start at `base` (empty: the working
+/// directory).
+pub fn build_zip(runtime: &str, code: &CodeProps, base: &Path) -> Result<Option<Vec<u8>>, String> {
     if let Some(source) = &code.inline {
         let Some(filename) = &code.filename else { return Ok(None) };
         if unresolved(source) || unresolved(filename) {
@@ -516,7 +527,7 @@ pub fn build_zip(runtime: &str, code: &CodeProps) -> Result<Option<Vec<u8>>, Str
         if unresolved(dir) {
             return Ok(None);
         }
-        let entries = read_dir_entries(Path::new(dir)).map_err(|e| format!("reading code directory {dir}: {e}"))?;
+        let entries = read_dir_entries(&base.join(dir)).map_err(|e| format!("reading code directory {dir}: {e}"))?;
         if entries.is_empty() {
             return Err(format!("code directory {dir} holds no files"));
         }
@@ -526,7 +537,7 @@ pub fn build_zip(runtime: &str, code: &CodeProps) -> Result<Option<Vec<u8>>, Str
         if unresolved(file) {
             return Ok(None);
         }
-        let bytes = std::fs::read(file).map_err(|e| format!("reading code zip {file}: {e}"))?;
+        let bytes = std::fs::read(base.join(file)).map_err(|e| format!("reading code zip {file}: {e}"))?;
         if !bytes.starts_with(b"PK") {
             return Err(format!("{file} is not a zip file"));
         }
@@ -536,8 +547,9 @@ pub fn build_zip(runtime: &str, code: &CodeProps) -> Result<Option<Vec<u8>>, Str
 }
 
 /// The zip for these props, failing when it cannot be built.
-fn code_zip(props: &FunctionProps) -> Result<Vec<u8>, String> {
-    build_zip(&props.runtime, &props.code)?.ok_or_else(|| "the code still holds an unresolved reference".to_string())
+fn code_zip(props: &FunctionProps, base: &Path) -> Result<Vec<u8>, String> {
+    build_zip(&props.runtime, &props.code, base)?
+        .ok_or_else(|| "the code still holds an unresolved reference".to_string())
 }
 
 /// One file of a code zip.
@@ -793,6 +805,7 @@ impl LiveFunction {
             architecture: Some(c.architectures().first().map_or(DEFAULT_ARCHITECTURE, |a| a.as_str()).to_string()),
             description: optional_text(c.description(), last.description.as_ref()),
             reserved_concurrency: self.reserved_concurrency,
+            code_error: None,
         }
     }
 }
@@ -828,7 +841,7 @@ mod tests {
 
     fn check(props: Value) -> Result<FunctionProps, Vec<PropError>> {
         let kind = cairn_engine::kind::typed(Function::new(Arc::new(Clients::new(crate::AwsOptions::default()))));
-        kind.check(&props, &NameCtx { stack: "lab4", id: "hello" })
+        kind.check(&props, &NameCtx { stack: "lab4", id: "hello", base_dir: std::path::Path::new("") })
             .map(|v| serde_json::from_value(v).unwrap_or_default())
     }
 
@@ -894,7 +907,7 @@ mod tests {
 
     fn dir_hash(dir: &Path) -> String {
         let code = CodeProps { dir: Some(dir.to_string_lossy().into_owned()), ..CodeProps::default() };
-        code_sha256(&build_zip("python3.13", &code).unwrap().unwrap())
+        code_sha256(&build_zip("python3.13", &code, Path::new("")).unwrap().unwrap())
     }
 
     #[test]
@@ -907,9 +920,13 @@ mod tests {
         write_tree(b.path(), &[("z.txt", "z"), ("lib/util.py", "X = 1\n"), ("index.py", "print(1)\n")]);
         let code_a = CodeProps { dir: Some(a.path().to_string_lossy().into_owned()), ..CodeProps::default() };
         let code_b = CodeProps { dir: Some(b.path().to_string_lossy().into_owned()), ..CodeProps::default() };
-        let zip_a = build_zip("python3.13", &code_a).unwrap().unwrap();
-        assert_eq!(zip_a, build_zip("python3.13", &code_a).unwrap().unwrap(), "same dir twice");
-        assert_eq!(zip_a, build_zip("python3.13", &code_b).unwrap().unwrap(), "order and mtime do not matter");
+        let zip_a = build_zip("python3.13", &code_a, Path::new("")).unwrap().unwrap();
+        assert_eq!(zip_a, build_zip("python3.13", &code_a, Path::new("")).unwrap().unwrap(), "same dir twice");
+        assert_eq!(
+            zip_a,
+            build_zip("python3.13", &code_b, Path::new("")).unwrap().unwrap(),
+            "order and mtime do not matter"
+        );
 
         let before = dir_hash(a.path());
         write_tree(a.path(), &[("lib/util.py", "X = 2\n")]);
@@ -947,11 +964,11 @@ mod tests {
     fn inline_code_hash_changes_with_the_source() {
         let code =
             |s: &str| CodeProps { inline: Some(s.into()), filename: Some("index.py".into()), ..CodeProps::default() };
-        let h1 = code_sha256(&build_zip("python3.13", &code("a")).unwrap().unwrap());
-        let h2 = code_sha256(&build_zip("python3.13", &code("b")).unwrap().unwrap());
+        let h1 = code_sha256(&build_zip("python3.13", &code("a"), Path::new("")).unwrap().unwrap());
+        let h2 = code_sha256(&build_zip("python3.13", &code("b"), Path::new("")).unwrap().unwrap());
         assert_ne!(h1, h2);
-        assert_eq!(h1, code_sha256(&build_zip("python3.13", &code("a")).unwrap().unwrap()));
-        assert_eq!(build_zip("python3.13", &code("${x.y}")).unwrap(), None);
+        assert_eq!(h1, code_sha256(&build_zip("python3.13", &code("a"), Path::new("")).unwrap().unwrap()));
+        assert_eq!(build_zip("python3.13", &code("${x.y}"), Path::new("")).unwrap(), None);
     }
 
     #[test]

@@ -264,7 +264,7 @@ mod tests {
 
     fn check(props: Value) -> Result<PermissionProps, Vec<PropError>> {
         let kind = cairn_engine::kind::typed(Permission::new(Arc::new(Clients::new(crate::AwsOptions::default()))));
-        kind.check(&props, &NameCtx { stack: "lab2", id: "allow-events" })
+        kind.check(&props, &NameCtx { stack: "lab2", id: "allow-events", base_dir: std::path::Path::new("") })
             .map(|v| serde_json::from_value(v).unwrap_or_default())
     }
 

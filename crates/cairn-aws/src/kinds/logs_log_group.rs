@@ -315,7 +315,7 @@ mod tests {
 
     fn check(props: Value) -> Result<LogGroupProps, Vec<PropError>> {
         let kind = cairn_engine::kind::typed(LogGroup::new(Arc::new(Clients::new(crate::AwsOptions::default()))));
-        kind.check(&props, &NameCtx { stack: "lab2", id: "messages" })
+        kind.check(&props, &NameCtx { stack: "lab2", id: "messages", base_dir: std::path::Path::new("") })
             .map(|v| serde_json::from_value(v).unwrap_or_default())
     }
 

@@ -802,7 +802,7 @@ mod tests {
 
     fn check(props: Value) -> Result<BucketProps, Vec<PropError>> {
         let kind = cairn_engine::kind::typed(Bucket::new(Arc::new(Clients::new(crate::AwsOptions::default()))));
-        kind.check(&props, &NameCtx { stack: "lab3", id: "logs" })
+        kind.check(&props, &NameCtx { stack: "lab3", id: "logs", base_dir: std::path::Path::new("") })
             .map(|v| serde_json::from_value(v).unwrap_or_default())
     }
 

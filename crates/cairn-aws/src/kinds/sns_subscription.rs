@@ -476,7 +476,7 @@ mod tests {
 
     fn check(props: Value) -> Result<Value, Vec<PropError>> {
         let kind = cairn_engine::kind::typed(Subscription::new(Arc::new(Clients::new(crate::AwsOptions::default()))));
-        kind.check(&props, &NameCtx { stack: "lab1", id: "ops-email" })
+        kind.check(&props, &NameCtx { stack: "lab1", id: "ops-email", base_dir: std::path::Path::new("") })
     }
 
     #[test]

@@ -390,7 +390,7 @@ mod tests {
 
     fn check(props: Value) -> Result<TopicProps, Vec<PropError>> {
         let kind = cairn_engine::kind::typed(Topic::new(Arc::new(Clients::new(crate::AwsOptions::default()))));
-        kind.check(&props, &NameCtx { stack: "lab1", id: "alerts" })
+        kind.check(&props, &NameCtx { stack: "lab1", id: "alerts", base_dir: std::path::Path::new("") })
             .map(|v| serde_json::from_value(v).unwrap_or_default())
     }
 

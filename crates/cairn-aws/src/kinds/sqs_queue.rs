@@ -481,7 +481,7 @@ mod tests {
 
     fn check(props: Value) -> Result<QueueProps, Vec<PropError>> {
         let kind = cairn_engine::kind::typed(Queue::new(Arc::new(Clients::new(crate::AwsOptions::default()))));
-        kind.check(&props, &NameCtx { stack: "lab6", id: "jobs" })
+        kind.check(&props, &NameCtx { stack: "lab6", id: "jobs", base_dir: std::path::Path::new("") })
             .map(|v| serde_json::from_value(v).unwrap_or_default())
     }
 

@@ -356,7 +356,7 @@ mod tests {
 
     fn check(props: Value) -> Result<ParameterProps, Vec<PropError>> {
         let kind = cairn_engine::kind::typed(Parameter::new(Arc::new(Clients::new(crate::AwsOptions::default()))));
-        kind.check(&props, &NameCtx { stack: "lab2", id: "agent-config" })
+        kind.check(&props, &NameCtx { stack: "lab2", id: "agent-config", base_dir: std::path::Path::new("") })
             .map(|v| serde_json::from_value(v).unwrap_or_default())
     }
 

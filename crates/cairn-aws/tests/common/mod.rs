@@ -21,7 +21,7 @@ pub fn kind(p: &AwsProvider, type_name: &str) -> Arc<dyn Kind> {
 
 /// The canonical desired props, as the engine computes them.
 pub fn checked(kind: &dyn Kind, stack: &str, id: &str, props: Value) -> Value {
-    match kind.check(&props, &NameCtx { stack, id }) {
+    match kind.check(&props, &NameCtx { stack, id, base_dir: std::path::Path::new("") }) {
         Ok(v) => v,
         Err(errors) => panic!("props do not check: {errors:?}"),
     }
