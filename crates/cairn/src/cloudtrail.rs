@@ -1,6 +1,7 @@
 //! Builders for CloudTrail trails.
 
-use cairn_aws::kinds::cloudtrail_trail::{CloudWatchLogs, ManagementEvents, TrailProps};
+pub use cairn_aws::kinds::cloudtrail_trail::ManagementEvents;
+use cairn_aws::kinds::cloudtrail_trail::{CloudWatchLogs, TrailProps};
 
 use crate::stack::{Builder, Kind, attributes};
 

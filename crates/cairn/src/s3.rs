@@ -1,6 +1,7 @@
 //! Builders for S3 buckets.
 
-use cairn_aws::kinds::s3_bucket::{BucketProps, Encryption, LifecycleRule, PublicAccessBlock, SseAlgorithm};
+use cairn_aws::kinds::s3_bucket::{BucketProps, Encryption, SseAlgorithm};
+pub use cairn_aws::kinds::s3_bucket::{LifecycleRule, PublicAccessBlock};
 use cairn_engine::value::Json;
 
 use crate::stack::{Builder, Kind, attributes};

@@ -1,0 +1,50 @@
+//! Lab 1: EC2 state changes, through an EventBridge rule, to an SNS topic
+//! that e-mails an operator. (tests/lab1.rs adds updates and replacements.)
+
+use crate::harness::{self, Deployed, R};
+use crate::lab1_example;
+
+const FILE: &str = "lab1-notifications.yaml";
+
+fn params() -> std::collections::BTreeMap<String, String> {
+    harness::params(&[("email", "ops@example.com")])
+}
+
+#[test]
+fn yaml_and_rust_forms_are_the_same_stack() {
+    harness::assert_same_stack(&harness::yaml(FILE), &lab1_example::lab1().into(), &params());
+}
+
+#[tokio::test]
+async fn yaml_form_round_trips() -> R {
+    harness::round_trip(harness::yaml(FILE), &params(), check).await
+}
+
+#[tokio::test]
+async fn rust_form_round_trips() -> R {
+    harness::round_trip(lab1_example::lab1().into(), &params(), check).await
+}
+
+async fn check(d: &Deployed) -> R {
+    let sns = d.clients.sns().await;
+    let topic = d.id("alerts");
+    let attrs = sns.get_topic_attributes().topic_arn(topic).send().await?;
+    let attrs = attrs.attributes().cloned().unwrap_or_default();
+    let policy = harness::json(attrs.get("Policy").map(String::as_str));
+    let statement = &policy["Statement"][0];
+    assert_eq!(statement["Principal"]["Service"], "events.amazonaws.com");
+    let rule_arn = d.attr("ec2-state", "arn");
+    assert_eq!(statement["Condition"]["ArnEquals"]["aws:SourceArn"], rule_arn.as_str());
+    let subs = sns.list_subscriptions_by_topic().topic_arn(topic).send().await?;
+    assert!(subs.subscriptions().iter().any(|s| s.endpoint() == Some("ops@example.com")));
+
+    let events = d.clients.events().await;
+    let rule_name = format!("{}-ec2-state", d.stack);
+    let rule = events.describe_rule().name(&rule_name).send().await?;
+    assert_eq!(rule.arn(), Some(rule_arn.as_str()));
+    let pattern = harness::json(rule.event_pattern());
+    assert_eq!(pattern["detail-type"], serde_json::json!(["EC2 Instance State-change Notification"]));
+    let targets = events.list_targets_by_rule().rule(&rule_name).send().await?;
+    assert_eq!(targets.targets().iter().map(|t| t.arn()).collect::<Vec<_>>(), vec![topic]);
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! Lab 3: a CloudTrail trail to S3 and CloudWatch Logs, metric filters and
+//! alarms for access events, and the topic the alarms notify. Destroy empties
+//! the trail bucket, log objects and their versions included.
+
+use std::collections::BTreeSet;
+
+use crate::harness::{self, Deployed, R};
+use crate::lab3_example;
+
+const FILE: &str = "lab3-access-alerts.yaml";
+const METRICS: [&str; 4] = ["ConsoleSigninFailures", "IAMPolicyChanges", "RootAccountUsage", "UnauthorizedAPICalls"];
+
+fn params() -> std::collections::BTreeMap<String, String> {
+    harness::params(&[("email", "security@example.com")])
+}
+
+#[test]
+fn yaml_and_rust_forms_are_the_same_stack() {
+    harness::assert_same_stack(&harness::yaml(FILE), &lab3_example::lab3().into(), &params());
+}
+
+#[tokio::test]
+async fn yaml_form_round_trips() -> R {
+    harness::round_trip(harness::yaml(FILE), &params(), check).await
+}
+
+#[tokio::test]
+async fn rust_form_round_trips() -> R {
+    harness::round_trip(lab3_example::lab3().into(), &params(), check).await
+}
+
+async fn check(d: &Deployed) -> R {
+    let bucket = d.id("trail-bucket");
+    assert_eq!(bucket, format!("{}-trail-{}", d.stack, cairn_testkit::emulator::ACCOUNT_ID));
+    let trail_arn = d.attr("trail", "arn");
+
+    // The bucket: private, encrypted, expiring old logs, writable by this trail.
+    let s3 = d.clients.s3().await;
+    let block = s3.get_public_access_block().bucket(bucket).send().await?;
+    let block = block.public_access_block_configuration().ok_or("no public access block")?;
+    assert_eq!(
+        [
+            block.block_public_acls(),
+            block.ignore_public_acls(),
+            block.block_public_policy(),
+            block.restrict_public_buckets()
+        ],
+        [Some(true); 4]
+    );
+    let enc = s3.get_bucket_encryption().bucket(bucket).send().await?;
+    assert!(enc.server_side_encryption_configuration().is_some_and(|c| !c.rules().is_empty()));
+    let lifecycle = s3.get_bucket_lifecycle_configuration().bucket(bucket).send().await?;
+    let rule = lifecycle.rules().first().ok_or("no lifecycle rule")?;
+    assert_eq!(rule.id(), Some("expire-old-logs"));
+    assert_eq!(rule.expiration().and_then(|e| e.days()), Some(365));
+    let policy = s3.get_bucket_policy().bucket(bucket).send().await?;
+    let policy = harness::json(policy.policy());
+    for statement in policy["Statement"].as_array().ok_or("no statements")? {
+        assert_eq!(statement["Principal"]["Service"], "cloudtrail.amazonaws.com");
+        assert_eq!(statement["Condition"]["StringEquals"]["aws:SourceArn"], trail_arn.as_str());
+    }
+    let tagging = s3.get_bucket_tagging().bucket(bucket).send().await?;
+    assert!(harness::has_stack_tag(tagging.tag_set().iter().map(|t| (t.key(), t.value())), &d.stack));
+
+    // The trail: multi-region, validated, logging, all management events, to Logs.
+    let cloudtrail = d.clients.cloudtrail().await;
+    let trail = cloudtrail.get_trail().name(d.id("trail")).send().await?;
+    let trail = trail.trail().ok_or("no trail")?;
+    assert_eq!(trail.s3_bucket_name(), Some(bucket));
+    assert_eq!(trail.is_multi_region_trail(), Some(true));
+    assert_eq!(trail.log_file_validation_enabled(), Some(true));
+    assert_eq!(trail.include_global_service_events(), Some(true));
+    assert_eq!(trail.cloud_watch_logs_log_group_arn(), Some(format!("{}:*", d.attr("trail-logs", "arn")).as_str()));
+    assert_eq!(trail.cloud_watch_logs_role_arn(), Some(d.attr("trail-role", "arn").as_str()));
+    let status = cloudtrail.get_trail_status().name(d.id("trail")).send().await?;
+    assert_eq!(status.is_logging(), Some(true));
+    let selectors = cloudtrail.get_event_selectors().trail_name(d.id("trail")).send().await?;
+    let selector = selectors.event_selectors().first().ok_or("no event selector")?;
+    assert_eq!(selector.read_write_type().map(|t| t.as_str()), Some("All"));
+    assert_eq!(selector.include_management_events(), Some(true));
+
+    // The trail's role may write to its log group only.
+    let iam = d.clients.iam().await;
+    let inline = iam.get_role_policy().role_name(d.id("trail-role")).policy_name("deliver-to-logs").send().await?;
+    let doc = harness::json(Some(inline.policy_document()));
+    assert_eq!(doc["Statement"][0]["Resource"], format!("{}:log-stream:*", d.attr("trail-logs", "arn")).as_str());
+
+    // Four filters on the trail's group, four alarms telling the topic.
+    let logs = d.clients.logs().await;
+    let filters = logs.describe_metric_filters().log_group_name(d.id("trail-logs")).send().await?;
+    let metrics: BTreeSet<_> = filters
+        .metric_filters()
+        .iter()
+        .flat_map(|f| f.metric_transformations())
+        .map(|m| (m.metric_namespace(), m.metric_name()))
+        .collect();
+    assert_eq!(metrics, METRICS.iter().map(|m| ("CloudTrailMetrics", *m)).collect());
+    let topic = d.id("alerts");
+    let cloudwatch = d.clients.cloudwatch().await;
+    let alarms = cloudwatch.describe_alarms().alarm_name_prefix(&d.stack).send().await?;
+    let mut names = Vec::new();
+    for a in alarms.metric_alarms() {
+        assert_eq!(a.alarm_actions(), [topic.to_string()]);
+        assert_eq!((a.threshold(), a.period(), a.evaluation_periods()), (Some(1.0), Some(300), Some(1)));
+        assert_eq!(a.statistic().map(|s| s.as_str()), Some("Sum"));
+        assert_eq!(a.comparison_operator().map(|c| c.as_str()), Some("GreaterThanOrEqualToThreshold"));
+        names.push(a.metric_name().unwrap_or_default());
+    }
+    names.sort_unstable();
+    assert_eq!(names, METRICS);
+    let subs = d.clients.sns().await.list_subscriptions_by_topic().topic_arn(topic).send().await?;
+    assert!(subs.subscriptions().iter().any(|s| s.endpoint() == Some("security@example.com")));
+
+    // Log files as CloudTrail writes them, one written twice: destroy must
+    // empty the bucket before deleting it.
+    let prefix = format!("AWSLogs/{}/CloudTrail/us-east-1/2026/11/25", cairn_testkit::emulator::ACCOUNT_ID);
+    for (key, body) in [("a.json.gz", "first"), ("b.json.gz", "second"), ("a.json.gz", "again")] {
+        let object =
+            s3.put_object().bucket(bucket).key(format!("{prefix}/{key}")).body(body.as_bytes().to_vec().into());
+        object.send().await?;
+    }
+    Ok(())
+}
