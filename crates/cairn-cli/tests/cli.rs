@@ -208,3 +208,31 @@ fn help_names_the_exit_codes() -> R {
     }
     Ok(())
 }
+
+#[test]
+fn every_lab_stack_validates_clean_and_one_bad_file_fails_the_lot() -> R {
+    let dir = tempfile::tempdir()?;
+    let wire = Tripwire::new();
+    let stacks = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../stacks");
+    let mut files: Vec<_> = std::fs::read_dir(&stacks)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 6, "one stack per lab: {files:?}");
+    let out = cairn(dir.path(), &wire.url()).arg("validate").args(&files).output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr.matches(" is valid: ").count(), 6, "{stderr}");
+    assert!(!stderr.contains(": error:"), "{stderr}");
+
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "stack: s1\nresources:\n  a:\n    type: aws:sns:Topik\n")?;
+    let out = cairn(dir.path(), &wire.url()).arg("validate").arg(&files[0]).arg(&bad).output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains(" is valid: ") && stderr.contains("bad.yaml:4:5: error"), "{stderr}");
+    assert!(!wire.touched(), "validate called AWS");
+    Ok(())
+}

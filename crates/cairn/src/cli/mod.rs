@@ -116,8 +116,9 @@ struct FileArg {
 enum Command {
     /// Check the stack offline: no AWS call, no credentials needed.
     Validate {
-        #[command(flatten)]
-        file: FileArg,
+        /// Stack files to check, e.g. stacks/*.yaml (or -f FILE; none for a Rust stack program).
+        #[arg(value_name = "STACK.yaml")]
+        files: Vec<PathBuf>,
     },
     /// Refresh live resources and show what apply would change.
     Plan {
@@ -256,7 +257,7 @@ impl App {
 
     async fn dispatch(mut self, command: Command) -> Exit {
         match command {
-            Command::Validate { file } => self.cmd_validate(file.file),
+            Command::Validate { files } => self.cmd_validate_all(files),
             Command::Plan { file, out, detailed_exitcode, parallelism } => {
                 self.cmd_plan(file.file, out, detailed_exitcode, usize::from(parallelism)).await
             }
@@ -369,6 +370,21 @@ impl App {
 
     fn store(&self, spec: &StackSpec) -> StateStore {
         StateStore::new(&self.g.state_dir, &spec.name)
+    }
+
+    /// Validates each file in turn (all are reported), exiting with the worst.
+    fn cmd_validate_all(&mut self, files: Vec<PathBuf>) -> Exit {
+        if files.len() <= 1 {
+            return self.cmd_validate(files.into_iter().next());
+        }
+        let mut worst = Exit::Ok;
+        for file in files {
+            let code = self.cmd_validate(Some(file));
+            if code as i32 > worst as i32 {
+                worst = code;
+            }
+        }
+        worst
     }
 
     fn cmd_validate(&mut self, file: Option<PathBuf>) -> Exit {
