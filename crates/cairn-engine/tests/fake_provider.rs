@@ -275,3 +275,30 @@ async fn a_physical_id_that_changed_on_its_own_is_recorded_without_writes() -> R
     assert_eq!(st.resources["a"].attrs["arn"], json!(real));
     Ok(())
 }
+
+#[tokio::test]
+async fn retained_resources_are_left_and_forgotten_and_protected_ones_refuse_delete() -> R {
+    let dir = tempfile::tempdir()?;
+    let p = FakeProvider::default();
+    let store = StateStore::new(dir.path(), "t");
+    let mut kept = thing("kept", json!({}));
+    kept.options.retain = true;
+    let mut guarded = thing("guarded", json!({}));
+    guarded.options.protect = true;
+    let v = valid(&p, &stack(vec![kept, guarded, thing("plain", json!({}))]));
+    apply_with(&p, Some(&v), &store, 16).await;
+    let kept_id = store.load()?.resources["kept"].physical_id.clone();
+
+    // Destroy: the retained one is forgotten, not deleted; the protected one
+    // is refused and stays in state; the plain one goes.
+    p.cloud.clear_calls();
+    let (st, out, pl) = apply_with(&p, None, &store, 16).await;
+    assert_eq!(pl.get("kept").map(|r| r.step.clone()), Some(Step::Forget));
+    assert!(!out.ok(), "deleting a protected resource must fail");
+    let writes = p.cloud.writes();
+    assert!(writes.contains(&"delete plain".to_string()), "{writes:?}");
+    assert!(!writes.iter().any(|w| w.contains("kept") || w.contains("guarded")), "{writes:?}");
+    assert_eq!(st.resources.keys().collect::<Vec<_>>(), vec!["guarded"]);
+    assert!(p.cloud.objects.lock().map_err(|e| e.to_string())?.contains_key(&kept_id), "the retained one is live");
+    Ok(())
+}
