@@ -186,6 +186,8 @@ enum Command {
 enum GraphFormat {
     Dot,
     Mermaid,
+    /// `{"stack", "resources": [{"id", "kind", "depends_on"}]}`, for scripts (also `--json`).
+    Json,
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {
@@ -365,6 +367,7 @@ impl App {
         AwsProvider::new(AwsOptions {
             region: self.g.region.clone().or_else(|| spec.region.clone()),
             profile: self.g.profile.clone(),
+            ..AwsOptions::default()
         })
     }
 
@@ -694,7 +697,20 @@ impl App {
             Err(e) => return e,
         };
         let mut out = String::new();
+        let format = if self.g.json { GraphFormat::Json } else { format };
         match format {
+            GraphFormat::Json => {
+                let resources: Vec<_> = v
+                    .order
+                    .iter()
+                    .map(|id| {
+                        let kind = v.spec.resource(id).map_or("", |r| r.kind.as_str());
+                        serde_json::json!({"id": id, "kind": kind, "depends_on": v.graph.deps_of(id).collect::<Vec<_>>()})
+                    })
+                    .collect();
+                out = pretty(&serde_json::json!({"stack": v.spec.name, "resources": resources}));
+                out.push('\n');
+            }
             GraphFormat::Dot => {
                 out.push_str(&format!("digraph \"{}\" {{\n  rankdir=LR;\n", v.spec.name));
                 for id in &v.order {
