@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -247,19 +247,62 @@ struct Shared<'a> {
     state: Mutex<State>,
     store: &'a StateStore,
     save_error: Mutex<Option<String>>,
+    /// Bumped (under the state lock) by every change to `state`.
+    changes: AtomicU64,
+    /// The last change that is on disk; held while a save is in flight.
+    saved: tokio::sync::Mutex<u64>,
 }
 
-impl Shared<'_> {
-    fn update(&self, f: impl FnOnce(&mut State)) -> Result<(), String> {
-        let mut st = self.state.lock().map_err(|_| "state lock poisoned".to_string())?;
-        f(&mut st);
-        self.store.save(&mut st).map_err(|e| {
-            let msg = format!("saving state: {e}");
-            if let Ok(mut s) = self.save_error.lock() {
-                *s = Some(msg.clone());
+impl<'a> Shared<'a> {
+    fn new(state: State, store: &'a StateStore) -> Self {
+        Shared {
+            state: Mutex::new(state),
+            store,
+            save_error: Mutex::new(None),
+            changes: AtomicU64::new(0),
+            saved: tokio::sync::Mutex::new(0),
+        }
+    }
+
+    /// Changes the state and returns once the change is on disk.
+    ///
+    /// Group commit: one save writes every change made so far, so operations
+    /// finishing together share one fsync instead of queueing for one each;
+    /// the save runs off the async workers, which keep serving AWS answers.
+    async fn update(&self, f: impl FnOnce(&mut State)) -> Result<(), String> {
+        let mine = {
+            let mut st = self.state.lock().map_err(|_| "state lock poisoned".to_string())?;
+            f(&mut st);
+            self.changes.fetch_add(1, Ordering::SeqCst) + 1
+        };
+        let mut saved = self.saved.lock().await;
+        if *saved >= mine {
+            return Ok(());
+        }
+        let (mut snapshot, generation) = {
+            let st = self.state.lock().map_err(|_| "state lock poisoned".to_string())?;
+            (st.clone(), self.changes.load(Ordering::SeqCst))
+        };
+        let store = self.store.clone();
+        let result = tokio::task::spawn_blocking(move || store.save(&mut snapshot).map(|()| snapshot.serial))
+            .await
+            .map_err(|e| format!("saving state: {e}"))
+            .and_then(|r| r.map_err(|e| format!("saving state: {e}")));
+        match result {
+            Ok(serial) => {
+                if let Ok(mut st) = self.state.lock() {
+                    st.serial = serial;
+                }
+                *saved = generation;
+                Ok(())
             }
-            msg
-        })
+            Err(msg) => {
+                if let Ok(mut s) = self.save_error.lock() {
+                    *s = Some(msg.clone());
+                }
+                Err(msg)
+            }
+        }
     }
     fn attrs(&self) -> BTreeMap<String, BTreeMap<String, Json>> {
         self.state
@@ -282,9 +325,9 @@ pub async fn apply(
     let started = Instant::now();
     let (ops, nodes) = build_nodes(plan, stack, &state);
     let env: &Environment = &plan.env;
-    let shared = Shared { state: Mutex::new(state), store, save_error: Mutex::new(None) };
+    let shared = Shared::new(state, store);
     let mut outcome = Outcome::default();
-    if let Err(e) = record_refreshed(&shared, plan) {
+    if let Err(e) = record_refreshed(&shared, plan).await {
         outcome.failed.push(("state".into(), OpKind::Update, e));
     }
     let stack_tags = stack.map(|v| v.spec.tags.clone()).unwrap_or_default();
@@ -343,10 +386,10 @@ pub async fn apply(
             .filter(|(_, val)| !has_unknown(val))
             .collect();
         let changed = shared.state.lock().map(|st| st.outputs != outputs).unwrap_or(false);
-        if changed && let Err(e) = shared.update(|st| st.outputs = outputs) {
+        if changed && let Err(e) = shared.update(|st| st.outputs = outputs).await {
             outcome.failed.push(("outputs".into(), OpKind::Update, e));
         }
-    } else if let Err(e) = shared.update(|st| st.outputs.clear()) {
+    } else if let Err(e) = shared.update(|st| st.outputs.clear()).await {
         outcome.failed.push(("outputs".into(), OpKind::Delete, e));
     }
     outcome.elapsed_ms = started.elapsed().as_millis();
@@ -356,7 +399,7 @@ pub async fn apply(
 
 /// Keeps what a refresh learned without any AWS write: a physical id or
 /// attributes that changed on their own (a subscription confirmed since).
-fn record_refreshed(shared: &Shared<'_>, plan: &Plan) -> Result<(), String> {
+async fn record_refreshed(shared: &Shared<'_>, plan: &Plan) -> Result<(), String> {
     let changed: Vec<(String, crate::kind::Live)> = {
         let st = shared.state.lock().map_err(|_| "state lock poisoned".to_string())?;
         plan.resources
@@ -370,14 +413,16 @@ fn record_refreshed(shared: &Shared<'_>, plan: &Plan) -> Result<(), String> {
     if changed.is_empty() {
         return Ok(());
     }
-    shared.update(|st| {
-        for (id, live) in changed {
-            if let Some(rs) = st.resources.get_mut(&id) {
-                rs.physical_id = live.physical_id;
-                rs.attrs = live.attrs;
+    shared
+        .update(|st| {
+            for (id, live) in changed {
+                if let Some(rs) = st.resources.get_mut(&id) {
+                    rs.physical_id = live.physical_id;
+                    rs.attrs = live.attrs;
+                }
             }
-        }
-    })
+        })
+        .await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -409,15 +454,19 @@ async fn run_op(
                 ));
             }
             kind.delete(&cx, &rs.physical_id, &rs.props).await.map_err(|e| e.to_string())?;
-            shared.update(|st| {
-                st.resources.remove(&o.id);
-            })?;
+            shared
+                .update(|st| {
+                    st.resources.remove(&o.id);
+                })
+                .await?;
             Ok(Some(rs.physical_id))
         }
         OpKind::Forget => {
-            shared.update(|st| {
-                st.resources.remove(&o.id);
-            })?;
+            shared
+                .update(|st| {
+                    st.resources.remove(&o.id);
+                })
+                .await?;
             Ok(prior.map(|p| p.physical_id))
         }
         OpKind::Create | OpKind::Update => {
@@ -440,9 +489,11 @@ async fn run_op(
                         .map(|d| d.as_secs())
                         .unwrap_or(0);
                     let intent = Intent { kind: o.kind.clone(), props: desired.clone(), started_at };
-                    shared.update(|st| {
-                        st.intents.insert(o.id.clone(), intent);
-                    })?;
+                    shared
+                        .update(|st| {
+                            st.intents.insert(o.id.clone(), intent);
+                        })
+                        .await?;
                     // On failure the intent stays: the call may have created it anyway.
                     kind.create(&cx, &desired).await.map_err(|e| e.to_string())?
                 }
@@ -471,10 +522,12 @@ async fn run_op(
                 protect: spec.options.protect,
                 derived: false,
             };
-            shared.update(|st| {
-                st.intents.remove(&o.id);
-                st.resources.insert(o.id.clone(), record);
-            })?;
+            shared
+                .update(|st| {
+                    st.intents.remove(&o.id);
+                    st.resources.insert(o.id.clone(), record);
+                })
+                .await?;
             Ok(Some(live.physical_id))
         }
     }

@@ -187,8 +187,13 @@ impl StateStore {
             f.sync_all().map_err(io("syncing state", &tmp))?;
         }
         if path.exists() {
+            // The backup is a second name for the current file (a hard link,
+            // not a copy: large states are saved after every operation).
             let bak = self.dir.join(format!("{}.json.bak", self.stack));
-            fs::copy(&path, &bak).map_err(io("keeping state backup", &bak))?;
+            let _ = fs::remove_file(&bak);
+            if fs::hard_link(&path, &bak).is_err() {
+                fs::copy(&path, &bak).map_err(io("keeping state backup", &bak))?;
+            }
         }
         fs::rename(&tmp, &path).map_err(io("replacing state", &path))?;
         if let Ok(d) = File::open(&self.dir) {
