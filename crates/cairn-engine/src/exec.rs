@@ -325,6 +325,12 @@ pub async fn apply(
     let started = Instant::now();
     let (ops, nodes) = build_nodes(plan, stack, &state);
     let env: &Environment = &plan.env;
+    let mut state = state;
+    // Where this state is applied, so that the next plan can read without
+    // first asking AWS for the account (see plan::make).
+    state.account_id = Some(env.account_id.clone());
+    state.region = Some(env.region.clone());
+    state.partition = Some(env.partition.clone());
     let shared = Shared::new(state, store);
     let mut outcome = Outcome::default();
     if let Err(e) = record_refreshed(&shared, plan).await {

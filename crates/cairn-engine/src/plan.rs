@@ -357,8 +357,44 @@ pub async fn make(
     state: &State,
     parallelism: usize,
 ) -> Result<Plan, PlanError> {
-    let env = provider.environment().await.map_err(PlanError::Environment)?;
     let tags = stack.map(|v| v.spec.tags.clone()).unwrap_or_default();
-    let live = refresh(provider, state, &tags, &env, parallelism).await.map_err(PlanError::Refresh)?;
-    Ok(plan(provider.registry(), stack, stack_name, state, live, &env))
+    // The account and region the state was last applied to, if it says.
+    let recorded = match (&state.account_id, &state.region, &state.partition) {
+        (Some(account_id), Some(region), Some(partition)) if !state.resources.is_empty() => {
+            Some(Environment { account_id: account_id.clone(), region: region.clone(), partition: partition.clone() })
+        }
+        _ => None,
+    };
+    let (env, live) = match recorded {
+        // Learning the account takes a round trip: overlap it with the reads,
+        // which assume the recorded account, and read again if it differs.
+        Some(assumed) => {
+            let (env, live) =
+                futures::join!(provider.environment(), refresh(provider, state, &tags, &assumed, parallelism));
+            let env = env.map_err(PlanError::Environment)?;
+            if env == assumed {
+                (env, live)
+            } else {
+                (env.clone(), refresh(provider, state, &tags, &env, parallelism).await)
+            }
+        }
+        None => {
+            let env = provider.environment().await.map_err(PlanError::Environment)?;
+            let live = refresh(provider, state, &tags, &env, parallelism).await;
+            (env, live)
+        }
+    };
+    let live = live.map_err(PlanError::Refresh)?;
+    let mut p = plan(provider.registry(), stack, stack_name, state, live, &env);
+    if let Some(account) = &state.account_id
+        && !state.resources.is_empty()
+        && *account != env.account_id
+    {
+        p.warnings.push(format!(
+            "the state of {stack_name} was applied to account {account}, but these credentials are for account {}: \
+             resources there are not visible from here, and would be created again",
+            env.account_id
+        ));
+    }
+    Ok(p)
 }

@@ -26,6 +26,8 @@ pub struct State {
     pub region: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
     #[serde(default)]
     pub resources: BTreeMap<String, ResourceState>,
     #[serde(default)]

@@ -302,3 +302,27 @@ async fn retained_resources_are_left_and_forgotten_and_protected_ones_refuse_del
     assert!(p.cloud.objects.lock().map_err(|e| e.to_string())?.contains_key(&kept_id), "the retained one is live");
     Ok(())
 }
+
+#[tokio::test]
+async fn state_records_the_account_and_a_plan_for_another_account_warns() -> R {
+    let dir = tempfile::tempdir()?;
+    let p = FakeProvider::default();
+    let store = StateStore::new(dir.path(), "t");
+    let v = valid(&p, &stack(vec![thing("a", json!({}))]));
+    apply_with(&p, Some(&v), &store, 16).await;
+    let mut state = store.load()?;
+    assert_eq!(
+        (state.account_id.as_deref(), state.region.as_deref(), state.partition.as_deref()),
+        (Some("000000000000"), Some("xx-test-1"), Some("aws"))
+    );
+    // Same account: a no-op plan, no warning.
+    let pl = plan::make(&p, Some(&v), "t", &state, 16).await?;
+    assert!(!pl.has_changes() && pl.warnings.is_empty(), "{pl:?}");
+    // The state says another account: the plan still reads (with the real
+    // account) and warns that these credentials are not where it was applied.
+    state.account_id = Some("999999999999".into());
+    let pl = plan::make(&p, Some(&v), "t", &state, 16).await?;
+    assert_eq!(pl.get("a").map(|r| r.step.clone()), Some(Step::NoOp));
+    assert!(pl.warnings.iter().any(|w| w.contains("999999999999") && w.contains("000000000000")), "{pl:?}");
+    Ok(())
+}
