@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use aws_sdk_cloudtrail::types::{ReadWriteType, Tag};
 use cairn_aws::kinds::cloudtrail_trail::{Trail, TrailProps};
 use cairn_engine::kind::{OpError, TAG_RESOURCE, TAG_STACK, TypedKind};
+use cairn_engine::plan::Step;
 use cairn_testkit::emulator::{ACCOUNT_ID, op_ctx, unique_stack};
 use serde_json::json;
 
@@ -38,10 +39,11 @@ async fn live_tags(ct: &aws_sdk_cloudtrail::Client, arn: &str) -> BTreeMap<Strin
 fn replace_on_is_name() {
     assert_eq!(Trail::REPLACE_ON, &["name"]);
     assert_eq!(Trail::ATTRIBUTES, &["arn", "name"]);
+    common::assert_replace_on_are_props(&*common::offline_kind(KIND));
 }
 
-/// Create, read back every prop, no diff, update each updatable prop in
-/// place, delete, delete again.
+/// Create, read back every prop, no diff, a changed name plans a replace,
+/// update each updatable prop in place, delete, delete again.
 #[tokio::test]
 async fn lifecycle() {
     let provider = common::provider();
@@ -76,8 +78,16 @@ async fn lifecycle() {
     let read = kind.read(&cx, &arn, &desired).await.unwrap().expect("trail exists");
     assert_eq!(read.props, desired);
     assert_eq!(read.attrs, created.attrs);
+    common::assert_attributes(&*kind, &read.attrs);
     let again = kind.read(&cx, &arn, &read.props).await.unwrap().expect("trail exists");
     assert_eq!(again.props, desired);
+
+    // The re-plan is empty; a changed name plans a replace.
+    common::assert_no_changes(&desired, &read.props);
+    let re = common::Replan { provider: &provider, kind: KIND, stack: &stack, id: "audit", physical_id: &arn };
+    assert_eq!(re.step(&desired, &desired).await, Step::NoOp);
+    let renamed = common::with(&desired, "name", json!(format!("{name}-2")));
+    assert_eq!(re.step(&desired, &renamed).await, common::replace(&["name"]));
 
     // Direct SDK reads, not through the kind.
     let trail = ct.get_trail().name(&arn).send().await.unwrap();
@@ -113,10 +123,28 @@ async fn lifecycle() {
             "management_events": "write_only"
         }),
     );
+    assert_eq!(
+        re.step(&desired, &updated).await,
+        common::update(&[
+            "bucket",
+            "cloudwatch_logs",
+            "include_global_events",
+            "key_prefix",
+            "log_file_validation",
+            "logging",
+            "management_events",
+            "multi_region"
+        ])
+    );
     let after = kind.update(&cx, &arn, &desired, &updated).await.unwrap();
     assert_eq!(after.physical_id, arn);
     let read = kind.read(&cx, &arn, &updated).await.unwrap().unwrap();
     assert_eq!(read.props, updated);
+    assert_eq!(re.step(&updated, &updated).await, Step::NoOp);
+    // What AWS now holds reads back even when the read knows only the old
+    // props (state written before the update): no change, the update shows as drift.
+    let seen = re.plan(&desired, &updated).await;
+    assert_eq!(seen.step, Step::NoOp, "{seen:?}");
     let status = ct.get_trail_status().name(&arn).send().await.unwrap();
     assert_eq!(status.is_logging(), Some(false));
     let trail = ct.get_trail().name(&arn).send().await.unwrap();
@@ -201,6 +229,14 @@ async fn disappears() {
     let created = kind.create(&cx, &desired).await.unwrap();
     ct.delete_trail().name(format!("{stack}-audit")).send().await.unwrap();
     assert!(kind.read(&cx, &created.physical_id, &desired).await.unwrap().is_none());
+    let re = common::Replan {
+        provider: &provider,
+        kind: KIND,
+        stack: &stack,
+        id: "audit",
+        physical_id: &created.physical_id,
+    };
+    assert_eq!(re.step(&desired, &desired).await, Step::Create);
     kind.delete(&cx, &created.physical_id, &desired).await.unwrap();
 }
 

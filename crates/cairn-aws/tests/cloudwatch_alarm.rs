@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, MetricAlarm, Statistic, Tag};
 use cairn_aws::kinds::cloudwatch_alarm::Alarm;
 use cairn_engine::kind::{OpError, TAG_RESOURCE, TAG_STACK, TypedKind};
+use cairn_engine::plan::Step;
 use cairn_testkit::emulator::{ACCOUNT_ID, op_ctx, unique_stack};
 use serde_json::{Value, json};
 
@@ -41,10 +42,12 @@ fn base() -> Value {
 fn replace_on_is_name() {
     assert_eq!(Alarm::REPLACE_ON, &["name"]);
     assert_eq!(Alarm::ATTRIBUTES, &["arn", "name"]);
+    common::assert_replace_on_are_props(&*common::offline_kind(KIND));
 }
 
-/// Create, read back every prop, no diff, update each prop in place, unset
-/// the optional ones, delete, delete again.
+/// Create, read back every prop, no diff, a changed name plans a replace,
+/// update each other prop in place, unset the optional ones, delete, delete
+/// again.
 #[tokio::test]
 async fn lifecycle() {
     let provider = common::provider();
@@ -75,8 +78,16 @@ async fn lifecycle() {
     let read = kind.read(&cx, &name, &desired).await.unwrap().expect("alarm exists");
     assert_eq!(read.props, desired);
     assert_eq!(read.attrs, created.attrs);
+    common::assert_attributes(&*kind, &read.attrs);
     let again = kind.read(&cx, &name, &read.props).await.unwrap().unwrap();
     assert_eq!(again.props, desired);
+
+    // The re-plan is empty; a changed name plans a replace.
+    common::assert_no_changes(&desired, &read.props);
+    let re = common::Replan { provider: &provider, kind: KIND, stack: &stack, id: "denied", physical_id: &name };
+    assert_eq!(re.step(&desired, &desired).await, Step::NoOp);
+    let renamed = common::with(&desired, "name", json!(format!("{name}-2")));
+    assert_eq!(re.step(&desired, &renamed).await, common::replace(&["name"]));
 
     // Direct SDK reads.
     let a = describe(&cw, &name).await.unwrap();
@@ -108,11 +119,31 @@ async fn lifecycle() {
             "insufficient_data_actions": [topic("alerts")]
         }),
     );
+    assert_eq!(
+        re.step(&desired, &updated).await,
+        common::update(&[
+            "alarm_actions",
+            "comparison",
+            "datapoints_to_alarm",
+            "description",
+            "evaluation_periods",
+            "insufficient_data_actions",
+            "metric",
+            "ok_actions",
+            "threshold",
+            "treat_missing_data"
+        ])
+    );
     let after = kind.update(&cx, &name, &desired, &updated).await.unwrap();
     assert_eq!(after.physical_id, name);
     assert_eq!(after.attrs["arn"], json!(arn));
     let read = kind.read(&cx, &name, &updated).await.unwrap().unwrap();
     assert_eq!(read.props, updated);
+    assert_eq!(re.step(&updated, &updated).await, Step::NoOp);
+    // What AWS now holds reads back even when the read knows only the old
+    // props (state written before the update): no change, the update shows as drift.
+    let seen = re.plan(&desired, &updated).await;
+    assert_eq!(seen.step, Step::NoOp, "{seen:?}");
     let a = describe(&cw, &name).await.unwrap();
     assert_eq!((a.threshold(), a.treat_missing_data()), (Some(5.5), Some("breaching")));
     assert!(a.ok_actions().is_empty());
@@ -142,6 +173,14 @@ async fn disappears() {
     let created = kind.create(&cx, &desired).await.unwrap();
     cw.delete_alarms().alarm_names(&created.physical_id).send().await.unwrap();
     assert!(kind.read(&cx, &created.physical_id, &desired).await.unwrap().is_none());
+    let re = common::Replan {
+        provider: &provider,
+        kind: KIND,
+        stack: &stack,
+        id: "denied",
+        physical_id: &created.physical_id,
+    };
+    assert_eq!(re.step(&desired, &desired).await, Step::Create);
     kind.delete(&cx, &created.physical_id, &desired).await.unwrap();
 }
 

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, ResourceType, Tag, TagSpecification};
 use cairn_aws::kinds::ec2_security_group::{Rule, SecurityGroup, SecurityGroupProps};
 use cairn_engine::kind::{OpError, TAG_RESOURCE, TAG_STACK, TypedKind};
+use cairn_engine::plan::Step;
 use cairn_testkit::emulator::{ACCOUNT_ID, op_ctx, unique_stack};
 use serde_json::json;
 
@@ -49,10 +50,11 @@ fn grants(perms: &[IpPermission]) -> Vec<(String, Option<i32>, Option<i32>, Stri
 fn replace_on_is_name_description_vpc() {
     assert_eq!(SecurityGroup::REPLACE_ON, &["name", "description", "vpc"]);
     assert_eq!(SecurityGroup::ATTRIBUTES, &["id", "arn"]);
+    common::assert_replace_on_are_props(&*common::offline_kind(KIND));
 }
 
-/// Create, read back every prop, no diff, update the rules in place,
-/// delete, delete again.
+/// Create, read back every prop, no diff, each replace prop changed plans a
+/// replace, update the rules in place, delete, delete again.
 #[tokio::test]
 async fn lifecycle() {
     let provider = common::provider();
@@ -86,8 +88,20 @@ async fn lifecycle() {
     let read = kind.read(&cx, &id, &desired).await.unwrap().expect("group exists");
     assert_eq!(read.props, desired);
     assert_eq!(read.attrs, created.attrs);
+    common::assert_attributes(&*kind, &read.attrs);
     let again = kind.read(&cx, &id, &read.props).await.unwrap().unwrap();
     assert_eq!(again.props, desired);
+
+    // The re-plan is empty; each replace prop changed plans a replace.
+    common::assert_no_changes(&desired, &read.props);
+    let re = common::Replan { provider: &provider, kind: KIND, stack: &stack, id: "web", physical_id: &id };
+    assert_eq!(re.step(&desired, &desired).await, Step::NoOp);
+    let renamed = common::with(&desired, "name", json!(format!("{name}-2")));
+    assert_eq!(re.step(&desired, &renamed).await, common::replace(&["name"]));
+    let described = common::with(&desired, "description", json!("web servers"));
+    assert_eq!(re.step(&desired, &described).await, common::replace(&["description"]));
+    let moved = common::with(&desired, "vpc", json!("vpc-0123456789abcdef0"));
+    assert_eq!(re.step(&desired, &moved).await, common::replace(&["vpc"]));
 
     // Direct SDK reads, not through the kind.
     let g = group(&ec2, &id).await;
@@ -119,10 +133,16 @@ async fn lifecycle() {
             "egress": [{"protocol": "tcp", "from_port": 443, "cidr": "0.0.0.0/0"}]
         }),
     );
+    assert_eq!(re.step(&desired, &updated).await, common::update(&["egress", "ingress"]));
     let after = kind.update(&cx, &id, &desired, &updated).await.unwrap();
     assert_eq!(after.physical_id, id);
     let read = kind.read(&cx, &id, &updated).await.unwrap().unwrap();
     assert_eq!(read.props, updated);
+    assert_eq!(re.step(&updated, &updated).await, Step::NoOp);
+    // What AWS now holds reads back even when the read knows only the old
+    // props (state written before the update): no change, the update shows as drift.
+    let seen = re.plan(&desired, &updated).await;
+    assert_eq!(seen.step, Step::NoOp, "{seen:?}");
     let g = group(&ec2, &id).await;
     assert_eq!(
         grants(g.ip_permissions()),
@@ -188,7 +208,8 @@ async fn drift_in_rules_shows_and_is_repaired() {
     kind.delete(&cx, &id, &desired).await.unwrap();
 }
 
-/// An explicit VPC reads back as written; the default VPC stays implicit.
+/// An explicit VPC reads back as written; the default VPC stays implicit;
+/// dropping the VPC plans a replace.
 #[tokio::test]
 async fn explicit_vpc() {
     let provider = common::provider();
@@ -204,6 +225,10 @@ async fn explicit_vpc() {
     assert_eq!(group(&ec2, &id).await.vpc_id(), Some(vpc.as_str()));
     let read = kind.read(&cx, &id, &desired).await.unwrap().unwrap();
     assert_eq!(read.props, desired);
+    let re = common::Replan { provider: &provider, kind: KIND, stack: &stack, id: "db", physical_id: &id };
+    assert_eq!(re.step(&desired, &desired).await, Step::NoOp);
+    let default_vpc = common::with(&desired, "vpc", serde_json::Value::Null);
+    assert_eq!(re.step(&desired, &default_vpc).await, common::replace(&["vpc"]));
     kind.delete(&cx, &id, &desired).await.unwrap();
     ec2.delete_vpc().vpc_id(&vpc).send().await.unwrap();
 }
@@ -220,6 +245,8 @@ async fn disappears() {
     let id = kind.create(&cx, &desired).await.unwrap().physical_id;
     ec2.delete_security_group().group_id(&id).send().await.unwrap();
     assert!(kind.read(&cx, &id, &desired).await.unwrap().is_none());
+    let re = common::Replan { provider: &provider, kind: KIND, stack: &stack, id: "web", physical_id: &id };
+    assert_eq!(re.step(&desired, &desired).await, Step::Create);
     kind.delete(&cx, &id, &desired).await.unwrap();
 }
 

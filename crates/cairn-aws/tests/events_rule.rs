@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use aws_sdk_eventbridge::types::{Tag, Target};
 use cairn_aws::kinds::events_rule::{InputTransformer, Rule, RuleProps};
 use cairn_engine::kind::{OpError, TAG_STACK, TypedKind};
+use cairn_engine::plan::Step;
 use cairn_testkit::emulator::{ACCOUNT_ID, op_ctx, unique_stack};
 use serde_json::json;
 
@@ -39,10 +40,12 @@ async fn live_target_ids(events: &aws_sdk_eventbridge::Client, name: &str, bus: 
 fn replace_on_is_name_and_bus() {
     assert_eq!(Rule::REPLACE_ON, &["name", "event_bus"]);
     assert_eq!(Rule::ATTRIBUTES, &["arn", "name"]);
+    common::assert_replace_on_are_props(&*common::offline_kind(KIND));
 }
 
 /// Create, read back every prop (targets of every input kind), no diff,
-/// update each updatable prop in place (targets removed, changed and
+/// each replace prop changed plans a replace, update each updatable prop in
+/// place (targets removed, changed and
 /// added; pattern to schedule), delete, delete again, gone.
 #[tokio::test]
 async fn lifecycle() {
@@ -84,8 +87,19 @@ async fn lifecycle() {
 
     let read = kind.read(&cx, &arn, &desired).await.unwrap().expect("rule exists");
     assert_eq!(read.props, desired);
+    assert_eq!(read.attrs, created.attrs);
+    common::assert_attributes(&*kind, &read.attrs);
     let again = kind.read(&cx, &arn, &read.props).await.unwrap().unwrap();
     assert_eq!(again.props, desired);
+
+    // The re-plan is empty; each replace prop changed plans a replace.
+    common::assert_no_changes(&desired, &read.props);
+    let re = common::Replan { provider: &provider, kind: KIND, stack: &stack, id: "ec2-state", physical_id: &arn };
+    assert_eq!(re.step(&desired, &desired).await, Step::NoOp);
+    let renamed = common::with(&desired, "name", json!(format!("{name}-2")));
+    assert_eq!(re.step(&desired, &renamed).await, common::replace(&["name"]));
+    let other_bus = common::with(&desired, "event_bus", json!(format!("{stack}-bus")));
+    assert_eq!(re.step(&desired, &other_bus).await, common::replace(&["event_bus"]));
 
     // Direct SDK reads.
     let rule = events.describe_rule().name(&name).send().await.unwrap();
@@ -116,9 +130,18 @@ async fn lifecycle() {
             ]
         }),
     );
+    assert_eq!(
+        re.step(&desired, &updated).await,
+        common::update(&["description", "event_pattern", "state", "targets"])
+    );
     let after = kind.update(&cx, &arn, &desired, &updated).await.unwrap();
     assert_eq!(after.physical_id, arn);
     assert_eq!(kind.read(&cx, &arn, &updated).await.unwrap().unwrap().props, updated);
+    assert_eq!(re.step(&updated, &updated).await, Step::NoOp);
+    // What AWS now holds reads back even when the read knows only the old
+    // props (state written before the update): no change, the update shows as drift.
+    let seen = re.plan(&desired, &updated).await;
+    assert_eq!(seen.step, Step::NoOp, "{seen:?}");
     assert_eq!(live_target_ids(&events, &name, "default").await, ["new", "shaped"]);
 
     // Pattern to schedule, description and targets removed.
@@ -162,7 +185,7 @@ async fn custom_bus() {
     events.delete_event_bus().name(&bus).send().await.unwrap();
 }
 
-/// Deleted behind cairn's back: read says gone.
+/// Deleted behind cairn's back: read says gone, so the plan shows a create.
 #[tokio::test]
 async fn disappears() {
     let provider = common::provider();
@@ -181,6 +204,14 @@ async fn disappears() {
     events.remove_targets().rule(&name).ids("target-1").send().await.unwrap();
     events.delete_rule().name(&name).send().await.unwrap();
     assert!(kind.read(&cx, &created.physical_id, &desired).await.unwrap().is_none());
+    let re = common::Replan {
+        provider: &provider,
+        kind: KIND,
+        stack: &stack,
+        id: "tick",
+        physical_id: &created.physical_id,
+    };
+    assert_eq!(re.step(&desired, &desired).await, Step::Create);
     kind.delete(&cx, &created.physical_id, &desired).await.unwrap();
 }
 

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use aws_sdk_iam::types::Tag;
 use cairn_aws::kinds::iam_role::{Role, trust_policy};
 use cairn_engine::kind::{OpError, TAG_RESOURCE, TAG_STACK, TypedKind};
+use cairn_engine::plan::Step;
 use cairn_testkit::emulator::{ACCOUNT_ID, op_ctx, unique_stack};
 use serde_json::{Value, json};
 
@@ -37,8 +38,12 @@ async fn attached(iam: &aws_sdk_iam::Client, name: &str) -> Vec<String> {
 fn replace_on_is_name_and_path() {
     assert_eq!(Role::REPLACE_ON, &["name", "path"]);
     assert_eq!(Role::ATTRIBUTES, &["arn", "name", "id"]);
+    common::assert_replace_on_are_props(&*common::offline_kind(KIND));
 }
 
+/// Create, read back every prop, no diff, each replace prop changed plans a
+/// replace, update each updatable prop in place, unset them, delete, delete
+/// again.
 #[tokio::test]
 async fn lifecycle() {
     let provider = common::provider();
@@ -71,8 +76,19 @@ async fn lifecycle() {
 
     let read = kind.read(&cx, &name, &desired).await.unwrap().expect("role exists");
     assert_eq!(read.props, desired);
+    assert_eq!(read.attrs, created.attrs);
+    common::assert_attributes(&*kind, &read.attrs);
     let again = kind.read(&cx, &name, &read.props).await.unwrap().unwrap();
     assert_eq!(again.props, desired);
+
+    // The re-plan is empty; each replace prop changed plans a replace.
+    common::assert_no_changes(&desired, &read.props);
+    let re = common::Replan { provider: &provider, kind: KIND, stack: &stack, id: "fn-role", physical_id: &name };
+    assert_eq!(re.step(&desired, &desired).await, Step::NoOp);
+    let renamed = common::with(&desired, "name", json!(format!("{name}-2")));
+    assert_eq!(re.step(&desired, &renamed).await, common::replace(&["name"]));
+    let moved = common::with(&desired, "path", json!("/service/"));
+    assert_eq!(re.step(&desired, &moved).await, common::replace(&["path"]));
 
     // Direct SDK reads.
     let role = iam.get_role().role_name(&name).send().await.unwrap();
@@ -99,10 +115,19 @@ async fn lifecycle() {
             "max_session": 3600
         }),
     );
+    assert_eq!(
+        re.step(&desired, &updated).await,
+        common::update(&["assume_role_policy", "description", "inline_policies", "managed_policies", "max_session"])
+    );
     let after = kind.update(&cx, &name, &desired, &updated).await.unwrap();
     assert_eq!(after.physical_id, name);
     let read = kind.read(&cx, &name, &updated).await.unwrap().unwrap();
     assert_eq!(read.props, updated);
+    assert_eq!(re.step(&updated, &updated).await, Step::NoOp);
+    // What AWS now holds reads back even when the read knows only the old
+    // props (state written before the update): no change, the update shows as drift.
+    let seen = re.plan(&desired, &updated).await;
+    assert_eq!(seen.step, Step::NoOp, "{seen:?}");
     assert_eq!(attached(&iam, &name).await, vec![SQS.to_string()]);
     let inline = iam.list_role_policies().role_name(&name).send().await.unwrap();
     assert_eq!(inline.policy_names(), &["logs2".to_string()]);
@@ -167,7 +192,7 @@ async fn equivalent_policies_show_no_change() {
     kind.delete(&cx, &name, &desired).await.unwrap();
 }
 
-/// Deleted behind cairn's back: read says gone.
+/// Deleted behind cairn's back: read says gone, so the plan shows a create.
 #[tokio::test]
 async fn disappears() {
     let provider = common::provider();
@@ -179,6 +204,9 @@ async fn disappears() {
     let created = kind.create(&cx, &desired).await.unwrap();
     iam.delete_role().role_name(&created.physical_id).send().await.unwrap();
     assert!(kind.read(&cx, &created.physical_id, &desired).await.unwrap().is_none());
+    let re =
+        common::Replan { provider: &provider, kind: KIND, stack: &stack, id: "r", physical_id: &created.physical_id };
+    assert_eq!(re.step(&desired, &desired).await, Step::Create);
     kind.delete(&cx, &created.physical_id, &desired).await.unwrap();
 }
 

@@ -11,6 +11,7 @@ use cairn_aws::kinds::iam_role::trust_policy;
 use cairn_aws::kinds::lambda_event_source_mapping::EventSourceMapping;
 use cairn_aws::kinds::lambda_function::{ZipEntry, deterministic_zip};
 use cairn_engine::kind::{OpError, TAG_STACK, TypedKind};
+use cairn_engine::plan::Step;
 use cairn_testkit::emulator::{op_ctx, unique_stack};
 use serde_json::json;
 
@@ -68,8 +69,11 @@ async fn fixture(provider: &cairn_aws::AwsProvider, stack: &str) -> Fixture {
 fn replace_on_is_function_and_source() {
     assert_eq!(EventSourceMapping::REPLACE_ON, &["function", "source"]);
     assert_eq!(EventSourceMapping::ATTRIBUTES, &["id", "arn"]);
+    common::assert_replace_on_are_props(&*common::offline_kind(KIND));
 }
 
+/// Create, read back every prop, no diff, each replace prop changed plans a
+/// replace, update each updatable prop in place, delete, delete again.
 #[tokio::test]
 async fn lifecycle() {
     let provider = common::provider();
@@ -92,8 +96,20 @@ async fn lifecycle() {
 
     let read = kind.read(&cx, &uuid, &desired).await.unwrap().expect("mapping exists");
     assert_eq!(read.props, desired);
+    assert_eq!(read.attrs, created.attrs);
+    common::assert_attributes(&*kind, &read.attrs);
     let again = kind.read(&cx, &uuid, &read.props).await.unwrap().unwrap();
     assert_eq!(again.props, desired);
+
+    // The re-plan is empty; each replace prop changed plans a replace.
+    common::assert_no_changes(&desired, &read.props);
+    let re =
+        common::Replan { provider: &provider, kind: KIND, stack: &stack, id: "jobs-to-worker", physical_id: &uuid };
+    assert_eq!(re.step(&desired, &desired).await, Step::NoOp);
+    let other_function = common::with(&desired, "function", json!(format!("{}-2", fx.function)));
+    assert_eq!(re.step(&desired, &other_function).await, common::replace(&["function"]));
+    let other_source = common::with(&desired, "source", json!(format!("{}-2", fx.queue_arn)));
+    assert_eq!(re.step(&desired, &other_source).await, common::replace(&["source"]));
 
     // Direct SDK reads.
     let m = fx.lambda.get_event_source_mapping().uuid(&uuid).send().await.unwrap();
@@ -113,10 +129,25 @@ async fn lifecycle() {
         json!({"function": fx.function, "source": fx.queue_arn, "batch_size": 100, "batching_window": 10,
                "enabled": false, "scaling_max_concurrency": 10}),
     );
+    assert_eq!(
+        re.step(&desired, &updated).await,
+        common::update(&[
+            "batch_size",
+            "batching_window",
+            "enabled",
+            "report_batch_item_failures",
+            "scaling_max_concurrency"
+        ])
+    );
     let after = kind.update(&cx, &uuid, &desired, &updated).await.unwrap();
     assert_eq!(after.physical_id, uuid);
     let read = kind.read(&cx, &uuid, &updated).await.unwrap().unwrap();
     assert_eq!(read.props, updated);
+    assert_eq!(re.step(&updated, &updated).await, Step::NoOp);
+    // What AWS now holds reads back even when the read knows only the old
+    // props (state written before the update): no change, the update shows as drift.
+    let seen = re.plan(&desired, &updated).await;
+    assert_eq!(seen.step, Step::NoOp, "{seen:?}");
     let m = fx.lambda.get_event_source_mapping().uuid(&uuid).send().await.unwrap();
     assert_eq!(m.state(), Some("Disabled"));
     assert_eq!(m.batch_size(), Some(100));
@@ -130,6 +161,7 @@ async fn lifecycle() {
     assert!(kind.read(&cx, &uuid, &updated).await.unwrap().is_none());
 }
 
+/// Deleted behind cairn's back: read says gone, so the plan shows a create.
 #[tokio::test]
 async fn disappears() {
     let provider = common::provider();
@@ -142,6 +174,9 @@ async fn disappears() {
     assert_eq!(kind.read(&cx, &created.physical_id, &desired).await.unwrap().unwrap().props, desired);
     fx.lambda.delete_event_source_mapping().uuid(&created.physical_id).send().await.unwrap();
     assert!(kind.read(&cx, &created.physical_id, &desired).await.unwrap().is_none());
+    let re =
+        common::Replan { provider: &provider, kind: KIND, stack: &stack, id: "m", physical_id: &created.physical_id };
+    assert_eq!(re.step(&desired, &desired).await, Step::Create);
     kind.delete(&cx, &created.physical_id, &desired).await.unwrap();
 }
 

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use cairn_aws::kinds::iam_role::trust_policy;
 use cairn_aws::kinds::lambda_function::Function;
 use cairn_engine::kind::{OpError, TAG_RESOURCE, TAG_STACK, TypedKind};
+use cairn_engine::plan::Step;
 use cairn_testkit::emulator::{op_ctx, unique_stack};
 use serde_json::json;
 
@@ -31,8 +32,11 @@ pub async fn lambda_role(iam: &aws_sdk_iam::Client, name: &str) -> String {
 fn replace_on_is_name() {
     assert_eq!(Function::REPLACE_ON, &["name"]);
     assert_eq!(Function::ATTRIBUTES, &["arn", "name", "version", "role"]);
+    common::assert_replace_on_are_props(&*common::offline_kind(KIND));
 }
 
+/// Create, read back every prop, no diff, a changed name plans a replace,
+/// update each updatable prop in place, unset them, delete, delete again.
 #[tokio::test]
 async fn lifecycle() {
     let provider = common::provider();
@@ -66,8 +70,17 @@ async fn lifecycle() {
 
     let read = kind.read(&cx, &name, &desired).await.unwrap().expect("function exists");
     assert_eq!(read.props, desired);
+    assert_eq!(read.attrs, created.attrs);
+    common::assert_attributes(&*kind, &read.attrs);
     let again = kind.read(&cx, &name, &read.props).await.unwrap().unwrap();
     assert_eq!(again.props, desired);
+
+    // The re-plan is empty; a changed name plans a replace.
+    common::assert_no_changes(&desired, &read.props);
+    let re = common::Replan { provider: &provider, kind: KIND, stack: &stack, id: "hello", physical_id: &name };
+    assert_eq!(re.step(&desired, &desired).await, Step::NoOp);
+    let renamed = common::with(&desired, "name", json!(format!("{name}-2")));
+    assert_eq!(re.step(&desired, &renamed).await, common::replace(&["name"]));
 
     // Direct SDK reads.
     let out = lambda.get_function().function_name(&name).send().await.unwrap();
@@ -95,10 +108,31 @@ async fn lifecycle() {
         }),
     );
     assert_ne!(updated["code_sha256"], desired["code_sha256"]);
+    assert_eq!(
+        re.step(&desired, &updated).await,
+        common::update(&[
+            "code",
+            "code_sha256",
+            "description",
+            "environment",
+            "handler",
+            "memory",
+            "reserved_concurrency",
+            "role",
+            "runtime",
+            "timeout"
+        ])
+    );
     let after = kind.update(&cx, &name, &desired, &updated).await.unwrap();
     assert_eq!(after.attrs["role"], json!(role2));
     let read = kind.read(&cx, &name, &updated).await.unwrap().unwrap();
     assert_eq!(read.props, updated);
+    assert_eq!(re.step(&updated, &updated).await, Step::NoOp);
+    // What AWS now holds reads back even when the read knows only the old
+    // props (state written before the update): only the source text, which
+    // AWS does not keep (its hash reads back), comes from those props.
+    let seen = re.plan(&desired, &updated).await;
+    assert_eq!(seen.step, common::update(&["code"]), "{seen:?}");
     let c = lambda.get_function_configuration().function_name(&name).send().await.unwrap();
     assert_eq!(c.code_sha256(), updated["code_sha256"].as_str());
     assert_eq!(c.runtime().map(|r| r.as_str()), Some("python3.13"));
@@ -167,6 +201,7 @@ async fn code_from_a_directory() {
     kind.delete(&cx, &name, &changed).await.unwrap();
 }
 
+/// Deleted behind cairn's back: read says gone, so the plan shows a create.
 #[tokio::test]
 async fn disappears() {
     let provider = common::provider();
@@ -185,6 +220,9 @@ async fn disappears() {
     let created = kind.create(&cx, &desired).await.unwrap();
     lambda.delete_function().function_name(&created.physical_id).send().await.unwrap();
     assert!(kind.read(&cx, &created.physical_id, &desired).await.unwrap().is_none());
+    let re =
+        common::Replan { provider: &provider, kind: KIND, stack: &stack, id: "f", physical_id: &created.physical_id };
+    assert_eq!(re.step(&desired, &desired).await, Step::Create);
     kind.delete(&cx, &created.physical_id, &desired).await.unwrap();
 }
 

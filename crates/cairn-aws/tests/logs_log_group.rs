@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use aws_sdk_cloudwatchlogs::types::LogGroup as AwsLogGroup;
 use cairn_aws::kinds::logs_log_group::{LogGroup, LogGroupProps};
 use cairn_engine::kind::{OpError, TAG_RESOURCE, TAG_STACK, TypedKind};
+use cairn_engine::plan::Step;
 use cairn_testkit::emulator::{ACCOUNT_ID, op_ctx, unique_stack};
 use serde_json::json;
 
@@ -33,10 +34,11 @@ async fn live_tags(logs: &aws_sdk_cloudwatchlogs::Client, name: &str) -> HashMap
 fn replace_on_is_name_and_kms_key() {
     assert_eq!(LogGroup::REPLACE_ON, &["name", "kms_key"]);
     assert_eq!(LogGroup::ATTRIBUTES, &["arn", "name"]);
+    common::assert_replace_on_are_props(&*common::offline_kind(KIND));
 }
 
-/// Create, read back every prop, no diff, update retention in place, unset
-/// it, delete, delete again.
+/// Create, read back every prop, no diff, each replace prop changed plans a
+/// replace, update retention in place, unset it, delete, delete again.
 #[tokio::test]
 async fn lifecycle() {
     let provider = common::provider();
@@ -56,8 +58,19 @@ async fn lifecycle() {
     let read = kind.read(&cx, &name, &desired).await.unwrap().expect("group exists");
     assert_eq!(read.props, desired);
     assert_eq!(read.attrs, created.attrs);
+    common::assert_attributes(&*kind, &read.attrs);
     let again = kind.read(&cx, &name, &read.props).await.unwrap().expect("group exists");
     assert_eq!(again.props, desired);
+
+    // The re-plan is empty; each replace prop changed plans a replace.
+    common::assert_no_changes(&desired, &read.props);
+    let re = common::Replan { provider: &provider, kind: KIND, stack: &stack, id: "messages", physical_id: &name };
+    assert_eq!(re.step(&desired, &desired).await, Step::NoOp);
+    let renamed = common::with(&desired, "name", json!(format!("{name}-2")));
+    assert_eq!(re.step(&desired, &renamed).await, common::replace(&["name"]));
+    let key = format!("arn:aws:kms:us-east-1:{ACCOUNT_ID}:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+    let keyed = common::with(&desired, "kms_key", json!(key));
+    assert_eq!(re.step(&desired, &keyed).await, common::replace(&["kms_key"]));
 
     // Direct SDK reads.
     let group = describe(&logs, &name).await.unwrap();
@@ -68,9 +81,15 @@ async fn lifecycle() {
 
     // Update retention in place, then unset it (events kept forever).
     let updated = common::checked(&*kind, &stack, "messages", json!({"retention_days": 365}));
+    assert_eq!(re.step(&desired, &updated).await, common::update(&["retention_days"]));
     let after = kind.update(&cx, &name, &desired, &updated).await.unwrap();
     assert_eq!(after.physical_id, name);
     assert_eq!(kind.read(&cx, &name, &updated).await.unwrap().unwrap().props, updated);
+    assert_eq!(re.step(&updated, &updated).await, Step::NoOp);
+    // What AWS now holds reads back even when the read knows only the old
+    // props (state written before the update): no change, the update shows as drift.
+    let seen = re.plan(&desired, &updated).await;
+    assert_eq!(seen.step, Step::NoOp, "{seen:?}");
     assert_eq!(describe(&logs, &name).await.unwrap().retention_in_days(), Some(365));
 
     let bare = common::checked(&*kind, &stack, "messages", json!({}));
@@ -86,7 +105,7 @@ async fn lifecycle() {
     assert!(describe(&logs, &name).await.is_none());
 }
 
-/// A group with a KMS key reads it back.
+/// A group with a KMS key reads it back; dropping the key plans a replace.
 #[tokio::test]
 async fn kms_key_reads_back() {
     let provider = common::provider();
@@ -98,6 +117,16 @@ async fn kms_key_reads_back() {
     let created = kind.create(&cx, &desired).await.unwrap();
     let read = kind.read(&cx, &created.physical_id, &desired).await.unwrap().unwrap();
     assert_eq!(read.props, desired);
+    let re = common::Replan {
+        provider: &provider,
+        kind: KIND,
+        stack: &stack,
+        id: "secure",
+        physical_id: &created.physical_id,
+    };
+    assert_eq!(re.step(&desired, &desired).await, Step::NoOp);
+    let unkeyed = common::with(&desired, "kms_key", serde_json::Value::Null);
+    assert_eq!(re.step(&desired, &unkeyed).await, common::replace(&["kms_key"]));
     kind.delete(&cx, &created.physical_id, &desired).await.unwrap();
 }
 
@@ -113,6 +142,14 @@ async fn disappears() {
     let created = kind.create(&cx, &desired).await.unwrap();
     logs.delete_log_group().log_group_name(&created.physical_id).send().await.unwrap();
     assert!(kind.read(&cx, &created.physical_id, &desired).await.unwrap().is_none());
+    let re = common::Replan {
+        provider: &provider,
+        kind: KIND,
+        stack: &stack,
+        id: "messages",
+        physical_id: &created.physical_id,
+    };
+    assert_eq!(re.step(&desired, &desired).await, Step::Create);
     kind.delete(&cx, &created.physical_id, &desired).await.unwrap();
 }
 

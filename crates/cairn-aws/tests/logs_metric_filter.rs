@@ -9,6 +9,7 @@ mod common;
 use aws_sdk_cloudwatchlogs::types::{MetricFilter as AwsMetricFilter, MetricTransformation};
 use cairn_aws::kinds::logs_metric_filter::MetricFilter;
 use cairn_engine::kind::{OpError, TypedKind};
+use cairn_engine::plan::Step;
 use cairn_testkit::emulator::{op_ctx, unique_stack};
 use serde_json::{Value, json};
 
@@ -37,10 +38,11 @@ fn props(group: &str, pattern: &str, metric: Value) -> Value {
 fn replace_on_is_name_and_log_group() {
     assert_eq!(MetricFilter::REPLACE_ON, &["name", "log_group"]);
     assert_eq!(MetricFilter::ATTRIBUTES, &["name"]);
+    common::assert_replace_on_are_props(&*common::offline_kind(KIND));
 }
 
-/// Create, read back every prop, no diff, update pattern and metric in
-/// place, delete, delete again.
+/// Create, read back every prop, no diff, each replace prop changed plans a
+/// replace, update pattern and metric in place, delete, delete again.
 #[tokio::test]
 async fn lifecycle() {
     let provider = common::provider();
@@ -66,8 +68,24 @@ async fn lifecycle() {
     let read = kind.read(&cx, &created.physical_id, &desired).await.unwrap().expect("filter exists");
     assert_eq!(read.props, desired);
     assert_eq!(read.attrs, created.attrs);
+    common::assert_attributes(&*kind, &read.attrs);
     let again = kind.read(&cx, &created.physical_id, &read.props).await.unwrap().unwrap();
     assert_eq!(again.props, desired);
+
+    // The re-plan is empty; each replace prop changed plans a replace.
+    common::assert_no_changes(&desired, &read.props);
+    let re = common::Replan {
+        provider: &provider,
+        kind: KIND,
+        stack: &stack,
+        id: "denied",
+        physical_id: &created.physical_id,
+    };
+    assert_eq!(re.step(&desired, &desired).await, Step::NoOp);
+    let renamed = common::with(&desired, "name", json!(format!("{name}-2")));
+    assert_eq!(re.step(&desired, &renamed).await, common::replace(&["name"]));
+    let moved = common::with(&desired, "log_group", json!(format!("{group}-2")));
+    assert_eq!(re.step(&desired, &moved).await, common::replace(&["log_group"]));
 
     // Direct SDK read.
     let f = describe(&logs, &group, &name).await.unwrap();
@@ -89,10 +107,16 @@ async fn lifecycle() {
             json!({"name": "RootUsage", "namespace": "CIS", "value": "2", "default_value": 0.0, "unit": "Count"}),
         ),
     );
+    assert_eq!(re.step(&desired, &updated).await, common::update(&["metric", "pattern"]));
     let after = kind.update(&cx, &created.physical_id, &desired, &updated).await.unwrap();
     assert_eq!(after.physical_id, created.physical_id);
     let read = kind.read(&cx, &created.physical_id, &updated).await.unwrap().unwrap();
     assert_eq!(read.props, updated);
+    assert_eq!(re.step(&updated, &updated).await, Step::NoOp);
+    // What AWS now holds reads back even when the read knows only the old
+    // props (state written before the update): no change, the update shows as drift.
+    let seen = re.plan(&desired, &updated).await;
+    assert_eq!(seen.step, Step::NoOp, "{seen:?}");
     let f = describe(&logs, &group, &name).await.unwrap();
     let t = &f.metric_transformations()[0];
     assert_eq!((t.metric_name(), t.metric_value(), t.default_value()), ("RootUsage", "2", Some(0.0)));
@@ -119,6 +143,14 @@ async fn disappears() {
     let name = format!("{stack}-root");
     logs.delete_metric_filter().log_group_name(&group).filter_name(&name).send().await.unwrap();
     assert!(kind.read(&cx, &created.physical_id, &desired).await.unwrap().is_none());
+    let re = common::Replan {
+        provider: &provider,
+        kind: KIND,
+        stack: &stack,
+        id: "root",
+        physical_id: &created.physical_id,
+    };
+    assert_eq!(re.step(&desired, &desired).await, Step::Create);
     kind.delete(&cx, &created.physical_id, &desired).await.unwrap();
     logs.delete_log_group().log_group_name(&group).send().await.unwrap();
 }

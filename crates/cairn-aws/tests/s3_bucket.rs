@@ -11,6 +11,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ServerSideEncryption, Tag, Tagging};
 use cairn_aws::kinds::s3_bucket::{Bucket, BucketProps, default_name};
 use cairn_engine::kind::{OpError, TAG_RESOURCE, TAG_STACK, TypedKind};
+use cairn_engine::plan::Step;
 use cairn_testkit::emulator::{environment, op_ctx, unique_stack};
 use serde_json::{Value, json};
 
@@ -57,10 +58,11 @@ async fn exists(s3: &aws_sdk_s3::Client, bucket: &str) -> bool {
 fn replace_on_is_name() {
     assert_eq!(Bucket::REPLACE_ON, &["name"]);
     assert_eq!(Bucket::ATTRIBUTES, &["arn", "name", "domain_name"]);
+    common::assert_replace_on_are_props(&*common::offline_kind(KIND));
 }
 
-/// Create, read back every prop, no diff, update each updatable prop in
-/// place, unset them, delete, delete again.
+/// Create, read back every prop, no diff, a changed name plans a replace,
+/// update each updatable prop in place, unset them, delete, delete again.
 #[tokio::test]
 async fn lifecycle() {
     let provider = common::provider();
@@ -94,8 +96,16 @@ async fn lifecycle() {
     let read = kind.read(&cx, &name, &desired).await.unwrap().expect("bucket exists");
     assert_eq!(read.props, desired);
     assert_eq!(read.attrs, created.attrs);
+    common::assert_attributes(&*kind, &read.attrs);
     let again = kind.read(&cx, &name, &read.props).await.unwrap().expect("bucket exists");
     assert_eq!(again.props, desired);
+
+    // The re-plan is empty; a changed name plans a replace.
+    common::assert_no_changes(&desired, &read.props);
+    let re = common::Replan { provider: &provider, kind: KIND, stack: &stack, id: "logs", physical_id: &name };
+    assert_eq!(re.step(&desired, &desired).await, Step::NoOp);
+    let renamed = common::with(&desired, "name", json!(format!("{name}-2")));
+    assert_eq!(re.step(&desired, &renamed).await, common::replace(&["name"]));
 
     // Direct SDK reads, not through the kind.
     let tags = live_tags(&s3, &name).await;
@@ -132,10 +142,20 @@ async fn lifecycle() {
             "force_destroy": true
         }),
     );
+    assert_eq!(
+        re.step(&desired, &updated).await,
+        common::update(&["encryption", "force_destroy", "lifecycle", "policy", "public_access_block", "versioning"])
+    );
     let after = kind.update(&cx, &name, &desired, &updated).await.unwrap();
     assert_eq!(after.physical_id, name);
     let read = kind.read(&cx, &name, &updated).await.unwrap().unwrap();
     assert_eq!(read.props, updated);
+    assert_eq!(re.step(&updated, &updated).await, Step::NoOp);
+    // What AWS now holds reads back even when the read knows only the old
+    // props (state written before the update): only `force_destroy`, which is
+    // cairn's own setting and not kept by AWS, comes from those props.
+    let seen = re.plan(&desired, &updated).await;
+    assert_eq!(seen.step, common::update(&["force_destroy"]), "{seen:?}");
     assert_eq!(versioning(&s3, &name).await.as_deref(), Some("Suspended"));
     let enc = s3.get_bucket_encryption().bucket(&name).send().await.unwrap();
     let by_default = enc.server_side_encryption_configuration().unwrap().rules()[0]
@@ -203,6 +223,8 @@ async fn default_name_is_derived_at_create() {
     assert_eq!(created.attrs["name"], json!(name));
     let read = kind.read(&cx, &name, &desired).await.unwrap().unwrap();
     assert_eq!(read.props, desired);
+    let re = common::Replan { provider: &provider, kind: KIND, stack: &stack, id: "Trail_Logs", physical_id: &name };
+    assert_eq!(re.step(&desired, &desired).await, Step::NoOp, "the derived name shows no diff");
 
     // A retried create (the first one's response lost) adopts its own bucket.
     let again = kind.create(&cx, &desired).await.unwrap();
@@ -313,6 +335,8 @@ async fn disappears() {
     kind.create(&cx, &desired).await.unwrap();
     s3.delete_bucket().bucket(&name).send().await.unwrap();
     assert!(kind.read(&cx, &name, &desired).await.unwrap().is_none());
+    let re = common::Replan { provider: &provider, kind: KIND, stack: &stack, id: "logs", physical_id: &name };
+    assert_eq!(re.step(&desired, &desired).await, Step::Create);
     kind.delete(&cx, &name, &desired).await.unwrap();
 }
 

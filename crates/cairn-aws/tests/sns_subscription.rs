@@ -10,6 +10,7 @@ mod common;
 
 use cairn_aws::kinds::sns_subscription::{Subscription, SubscriptionId};
 use cairn_engine::kind::{OpCtx, TypedKind};
+use cairn_engine::plan::Step;
 use cairn_testkit::emulator::{ACCOUNT_ID, op_ctx, unique_stack};
 use serde_json::{Value, json};
 
@@ -37,10 +38,12 @@ async fn delete_topic(provider: &cairn_aws::AwsProvider, topic: &(String, OpCtx,
 fn replace_on_is_topic_protocol_endpoint() {
     assert_eq!(Subscription::REPLACE_ON, &["topic", "protocol", "endpoint"]);
     assert_eq!(Subscription::ATTRIBUTES, &["arn"]);
+    common::assert_replace_on_are_props(&*common::offline_kind(KIND));
 }
 
-/// Create, read back every prop, no diff, update the filter policy and raw
-/// delivery in place, unset them, delete, delete again, gone.
+/// Create, read back every prop, no diff, each replace prop changed plans a
+/// replace, update the filter policy and raw delivery in place, unset them,
+/// delete, delete again, gone.
 #[tokio::test]
 async fn sqs_lifecycle() {
     let provider = common::provider();
@@ -63,8 +66,28 @@ async fn sqs_lifecycle() {
 
     let read = kind.read(&cx, &arn, &desired).await.unwrap().expect("subscription exists");
     assert_eq!(read.props, desired);
+    assert_eq!(read.attrs, created.attrs);
+    common::assert_attributes(&*kind, &read.attrs);
     let again = kind.read(&cx, &arn, &read.props).await.unwrap().unwrap();
     assert_eq!(again.props, desired);
+
+    // The re-plan is empty; each replace prop changed plans a replace.
+    common::assert_no_changes(&desired, &read.props);
+    let re = common::Replan { provider: &provider, kind: KIND, stack: &stack, id: "jobs-sub", physical_id: &arn };
+    assert_eq!(re.step(&desired, &desired).await, Step::NoOp);
+    let other_topic = format!("{}-other", t.0);
+    assert_eq!(
+        re.step(&desired, &common::with(&desired, "topic", json!(other_topic))).await,
+        common::replace(&["topic"])
+    );
+    assert_eq!(
+        re.step(&desired, &common::with(&desired, "endpoint", json!(queue_arn("other")))).await,
+        common::replace(&["endpoint"])
+    );
+    assert_eq!(
+        re.step(&desired, &common::with(&desired, "protocol", json!("lambda"))).await,
+        common::replace(&["protocol"])
+    );
 
     // Direct SDK read.
     let attrs = sns.get_subscription_attributes().subscription_arn(&arn).send().await.unwrap();
@@ -79,9 +102,15 @@ async fn sqs_lifecycle() {
         "jobs-sub",
         json!({"topic": t.0, "protocol": "sqs", "endpoint": queue_arn("jobs"), "filter_policy": {"severity": ["critical", "high"]}}),
     );
+    assert_eq!(re.step(&desired, &updated).await, common::update(&["filter_policy", "raw_message_delivery"]));
     let after = kind.update(&cx, &arn, &desired, &updated).await.unwrap();
     assert_eq!(after.physical_id, arn);
     assert_eq!(kind.read(&cx, &arn, &updated).await.unwrap().unwrap().props, updated);
+    assert_eq!(re.step(&updated, &updated).await, Step::NoOp);
+    // What AWS now holds reads back even when the read knows only the old
+    // props (state written before the update): no change, the update shows as drift.
+    let seen = re.plan(&desired, &updated).await;
+    assert_eq!(seen.step, Step::NoOp, "{seen:?}");
 
     // Unset the filter policy.
     let bare = common::checked(
@@ -113,8 +142,20 @@ async fn disappears() {
     let created = kind.create(&cx, &desired).await.unwrap();
     sns.unsubscribe().subscription_arn(&created.physical_id).send().await.unwrap();
     assert!(kind.read(&cx, &created.physical_id, &desired).await.unwrap().is_none());
+    let re =
+        common::Replan { provider: &provider, kind: KIND, stack: &stack, id: "sub", physical_id: &created.physical_id };
+    assert_eq!(re.step(&desired, &desired).await, Step::Create);
     kind.delete(&cx, &created.physical_id, &desired).await.unwrap();
-    delete_topic(&provider, &t).await;
+
+    // Subscribed again, then its topic deleted behind cairn's back.
+    let created = kind.create(&cx, &desired).await.unwrap();
+    assert!(kind.read(&cx, &created.physical_id, &desired).await.unwrap().is_some());
+    sns.delete_topic().topic_arn(&t.0).send().await.unwrap();
+    assert!(kind.read(&cx, &created.physical_id, &desired).await.unwrap().is_none());
+    let re =
+        common::Replan { provider: &provider, kind: KIND, stack: &stack, id: "sub", physical_id: &created.physical_id };
+    assert_eq!(re.step(&desired, &desired).await, Step::Create);
+    kind.delete(&cx, &created.physical_id, &desired).await.unwrap();
 }
 
 /// An email subscription: on moto it is confirmed at once and behaves like

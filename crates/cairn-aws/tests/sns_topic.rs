@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use aws_sdk_sns::types::Tag;
 use cairn_aws::kinds::sns_topic::{Topic, TopicProps};
 use cairn_engine::kind::{OpError, TAG_RESOURCE, TAG_STACK, TypedKind};
+use cairn_engine::plan::Step;
 use cairn_testkit::emulator::{ACCOUNT_ID, op_ctx, unique_stack};
 use serde_json::{Value, json};
 
@@ -41,10 +42,12 @@ async fn live_tags(sns: &aws_sdk_sns::Client, arn: &str) -> BTreeMap<String, Str
 fn replace_on_is_name_and_fifo() {
     assert_eq!(Topic::REPLACE_ON, &["name", "fifo"]);
     assert_eq!(Topic::ATTRIBUTES, &["arn", "name"]);
+    common::assert_replace_on_are_props(&*common::offline_kind(KIND));
 }
 
-/// Create, read back every prop, no diff, update each updatable prop in
-/// place, unset them, delete, delete again.
+/// Create, read back every prop, no diff, a replace prop changed plans a
+/// replace, update each updatable prop in place, unset them, delete,
+/// delete again.
 #[tokio::test]
 async fn lifecycle() {
     let provider = common::provider();
@@ -72,8 +75,18 @@ async fn lifecycle() {
     let read = kind.read(&cx, &arn, &desired).await.unwrap().expect("topic exists");
     assert_eq!(read.props, desired);
     assert_eq!(read.attrs, created.attrs);
+    common::assert_attributes(&*kind, &read.attrs);
     let again = kind.read(&cx, &arn, &read.props).await.unwrap().expect("topic exists");
     assert_eq!(again.props, desired);
+
+    // The re-plan is empty; a changed replace prop plans a replace.
+    common::assert_no_changes(&desired, &read.props);
+    let re = common::Replan { provider: &provider, kind: KIND, stack: &stack, id: "alerts", physical_id: &arn };
+    assert_eq!(re.step(&desired, &desired).await, Step::NoOp);
+    let renamed = common::with(&desired, "name", json!(format!("{name}-2")));
+    assert_eq!(re.step(&desired, &renamed).await, common::replace(&["name"]));
+    let fifo = common::checked(&*kind, &stack, "alerts", json!({"fifo": true, "display_name": "Alerts"}));
+    assert_eq!(re.step(&desired, &fifo).await, common::replace(&["fifo", "name"]));
 
     // Direct SDK reads, not through the kind.
     let attrs = sns.get_topic_attributes().topic_arn(&arn).send().await.unwrap();
@@ -92,10 +105,16 @@ async fn lifecycle() {
         "alerts",
         json!({"display_name": "Ops", "kms_key": "alias/aws/sns", "policy": publish_policy(&arn, "cloudwatch.amazonaws.com")}),
     );
+    assert_eq!(re.step(&desired, &updated).await, common::update(&["display_name", "kms_key", "policy"]));
     let after = kind.update(&cx, &arn, &desired, &updated).await.unwrap();
     assert_eq!(after.physical_id, arn);
     let read = kind.read(&cx, &arn, &updated).await.unwrap().unwrap();
     assert_eq!(read.props, updated);
+    assert_eq!(re.step(&updated, &updated).await, Step::NoOp);
+    // What AWS now holds reads back even when the read knows only the old
+    // props (state written before the update): no change, the update shows as drift.
+    let seen = re.plan(&desired, &updated).await;
+    assert_eq!(seen.step, Step::NoOp, "{seen:?}");
     let attrs = sns.get_topic_attributes().topic_arn(&arn).send().await.unwrap();
     assert_eq!(attrs.attributes().unwrap()["KmsMasterKeyId"], "alias/aws/sns");
 
@@ -180,6 +199,14 @@ async fn disappears() {
     let created = kind.create(&cx, &desired).await.unwrap();
     sns.delete_topic().topic_arn(&created.physical_id).send().await.unwrap();
     assert!(kind.read(&cx, &created.physical_id, &desired).await.unwrap().is_none());
+    let re = common::Replan {
+        provider: &provider,
+        kind: KIND,
+        stack: &stack,
+        id: "alerts",
+        physical_id: &created.physical_id,
+    };
+    assert_eq!(re.step(&desired, &desired).await, Step::Create);
     kind.delete(&cx, &created.physical_id, &desired).await.unwrap();
 }
 

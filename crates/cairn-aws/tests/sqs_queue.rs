@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use aws_sdk_sqs::types::QueueAttributeName as A;
 use cairn_aws::kinds::sqs_queue::{Queue, QueueProps};
 use cairn_engine::kind::{OpError, TAG_RESOURCE, TAG_STACK, TypedKind};
+use cairn_engine::plan::Step;
 use cairn_testkit::emulator::{ACCOUNT_ID, op_ctx, unique_stack};
 use serde_json::{Value, json};
 
@@ -28,10 +29,12 @@ async fn live_attrs(sqs: &aws_sdk_sqs::Client, url: &str) -> HashMap<A, String> 
 fn replace_on_is_name_and_fifo() {
     assert_eq!(Queue::REPLACE_ON, &["name", "fifo"]);
     assert_eq!(Queue::ATTRIBUTES, &["arn", "name", "url"]);
+    common::assert_replace_on_are_props(&*common::offline_kind(KIND));
 }
 
-/// Create, read back every prop, no diff, update each updatable prop in
-/// place, unset the dead-letter queue, delete, delete again.
+/// Create, read back every prop, no diff, each replace prop changed plans a
+/// replace, update each updatable prop in place, unset the dead-letter
+/// queue, delete, delete again.
 #[tokio::test]
 async fn lifecycle() {
     let provider = common::provider();
@@ -71,8 +74,18 @@ async fn lifecycle() {
     let read = kind.read(&cx, &url, &desired).await.unwrap().expect("queue exists");
     assert_eq!(read.props, desired);
     assert_eq!(read.attrs, created.attrs);
+    common::assert_attributes(&*kind, &read.attrs);
     let again = kind.read(&cx, &url, &read.props).await.unwrap().expect("queue exists");
     assert_eq!(again.props, desired);
+
+    // The re-plan is empty; each replace prop changed plans a replace.
+    common::assert_no_changes(&desired, &read.props);
+    let re = common::Replan { provider: &provider, kind: KIND, stack: &stack, id: "jobs", physical_id: &url };
+    assert_eq!(re.step(&desired, &desired).await, Step::NoOp);
+    let renamed = common::with(&desired, "name", json!(format!("{name}-2")));
+    assert_eq!(re.step(&desired, &renamed).await, common::replace(&["name"]));
+    let fifo = common::with(&desired, "fifo", json!(true));
+    assert_eq!(re.step(&desired, &fifo).await, common::replace(&["fifo"]));
 
     // Direct SDK reads, not through the kind.
     let attrs = live_attrs(&sqs, &url).await;
@@ -98,10 +111,19 @@ async fn lifecycle() {
             "dead_letter": {"queue": dlq_arn, "max_receive_count": 7}, "sse": false
         }),
     );
+    assert_eq!(
+        re.step(&desired, &updated).await,
+        common::update(&["dead_letter", "delay", "receive_wait", "retention", "sse", "visibility_timeout"])
+    );
     let after = kind.update(&cx, &url, &desired, &updated).await.unwrap();
     assert_eq!(after.physical_id, url);
     let read = kind.read(&cx, &url, &updated).await.unwrap().unwrap();
     assert_eq!(read.props, updated);
+    assert_eq!(re.step(&updated, &updated).await, Step::NoOp);
+    // What AWS now holds reads back even when the read knows only the old
+    // props (state written before the update): no change, the update shows as drift.
+    let seen = re.plan(&desired, &updated).await;
+    assert_eq!(seen.step, Step::NoOp, "{seen:?}");
     let attrs = live_attrs(&sqs, &url).await;
     assert_eq!(attrs[&A::VisibilityTimeout], "120");
     assert_eq!(attrs[&A::ReceiveMessageWaitTimeSeconds], "20");
@@ -149,6 +171,14 @@ async fn disappears() {
     let created = kind.create(&cx, &desired).await.unwrap();
     sqs.delete_queue().queue_url(&created.physical_id).send().await.unwrap();
     assert!(kind.read(&cx, &created.physical_id, &desired).await.unwrap().is_none());
+    let re = common::Replan {
+        provider: &provider,
+        kind: KIND,
+        stack: &stack,
+        id: "jobs",
+        physical_id: &created.physical_id,
+    };
+    assert_eq!(re.step(&desired, &desired).await, Step::Create);
     kind.delete(&cx, &created.physical_id, &desired).await.unwrap();
 }
 

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging, Tag};
 use cairn_aws::kinds::ssm_parameter::{Parameter, ParameterProps};
 use cairn_engine::kind::{OpError, TAG_RESOURCE, TAG_STACK, TypedKind};
+use cairn_engine::plan::Step;
 use cairn_testkit::emulator::{ACCOUNT_ID, op_ctx, unique_stack};
 use serde_json::json;
 
@@ -30,10 +31,12 @@ async fn live_tags(ssm: &aws_sdk_ssm::Client, name: &str) -> BTreeMap<String, St
 fn replace_on_is_name_and_type() {
     assert_eq!(Parameter::REPLACE_ON, &["name", "type"]);
     assert_eq!(Parameter::ATTRIBUTES, &["arn", "name"]);
+    common::assert_replace_on_are_props(&*common::offline_kind(KIND));
 }
 
-/// Create, read back every prop, no diff, update each updatable prop in
-/// place, unset the description, delete, delete again.
+/// Create, read back every prop, no diff, each replace prop changed plans a
+/// replace, update each updatable prop in place, unset the description,
+/// delete, delete again.
 #[tokio::test]
 async fn lifecycle() {
     let provider = common::provider();
@@ -59,8 +62,18 @@ async fn lifecycle() {
     let read = kind.read(&cx, &name, &desired).await.unwrap().expect("parameter exists");
     assert_eq!(read.props, desired);
     assert_eq!(read.attrs, created.attrs);
+    common::assert_attributes(&*kind, &read.attrs);
     let again = kind.read(&cx, &name, &read.props).await.unwrap().expect("parameter exists");
     assert_eq!(again.props, desired);
+
+    // The re-plan is empty; each replace prop changed plans a replace.
+    common::assert_no_changes(&desired, &read.props);
+    let re = common::Replan { provider: &provider, kind: KIND, stack: &stack, id: "agent-config", physical_id: &name };
+    assert_eq!(re.step(&desired, &desired).await, Step::NoOp);
+    let renamed = common::with(&desired, "name", json!(format!("{name}-2")));
+    assert_eq!(re.step(&desired, &renamed).await, common::replace(&["name"]));
+    let listed = common::with(&desired, "type", json!("StringList"));
+    assert_eq!(re.step(&desired, &listed).await, common::replace(&["type"]));
 
     // Direct SDK reads, not through the kind.
     let got = ssm.get_parameter().name(&name).send().await.unwrap();
@@ -75,10 +88,16 @@ async fn lifecycle() {
     // Update each updatable prop in place.
     let updated =
         common::checked(&*kind, &stack, "agent-config", json!({"value": "v2", "description": "second version"}));
+    assert_eq!(re.step(&desired, &updated).await, common::update(&["description", "value"]));
     let after = kind.update(&cx, &name, &desired, &updated).await.unwrap();
     assert_eq!(after.physical_id, name);
     let read = kind.read(&cx, &name, &updated).await.unwrap().unwrap();
     assert_eq!(read.props, updated);
+    assert_eq!(re.step(&updated, &updated).await, Step::NoOp);
+    // What AWS now holds reads back even when the read knows only the old
+    // props (state written before the update): no change, the update shows as drift.
+    let seen = re.plan(&desired, &updated).await;
+    assert_eq!(seen.step, Step::NoOp, "{seen:?}");
     let got = ssm.get_parameter().name(&name).send().await.unwrap();
     assert_eq!(got.parameter().unwrap().value(), Some("v2"));
 
@@ -107,6 +126,16 @@ async fn string_list() {
     assert_eq!(read.props, desired);
     let got = ssm.get_parameter().name(&created.physical_id).send().await.unwrap();
     assert_eq!(got.parameter().unwrap().r#type(), Some(&ParameterType::StringList));
+    // The type reads back as it is: back to String plans a replace.
+    let re = common::Replan {
+        provider: &provider,
+        kind: KIND,
+        stack: &stack,
+        id: "subnets",
+        physical_id: &created.physical_id,
+    };
+    let plain = common::with(&desired, "type", json!("String"));
+    assert_eq!(re.step(&desired, &plain).await, common::replace(&["type"]));
     kind.delete(&cx, &created.physical_id, &desired).await.unwrap();
 }
 
@@ -122,6 +151,9 @@ async fn disappears() {
     let created = kind.create(&cx, &desired).await.unwrap();
     ssm.delete_parameter().name(&created.physical_id).send().await.unwrap();
     assert!(kind.read(&cx, &created.physical_id, &desired).await.unwrap().is_none());
+    let re =
+        common::Replan { provider: &provider, kind: KIND, stack: &stack, id: "p", physical_id: &created.physical_id };
+    assert_eq!(re.step(&desired, &desired).await, Step::Create);
     kind.delete(&cx, &created.physical_id, &desired).await.unwrap();
 }
 
