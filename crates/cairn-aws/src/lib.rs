@@ -16,7 +16,9 @@ mod error;
 pub mod kinds;
 mod normalize;
 mod provider;
+mod retry;
 mod tags;
 
 pub use clients::Clients;
 pub use provider::{AwsOptions, AwsProvider, partition_for_region, registry};
+pub use retry::Waits;

@@ -10,7 +10,7 @@ use cairn_testkit::emulator::ACCOUNT_ID;
 #[tokio::test]
 async fn environment_from_sts_and_region() {
     cairn_testkit::emulator::endpoint();
-    let provider = AwsProvider::new(AwsOptions { region: Some("eu-west-1".into()), profile: None });
+    let provider = AwsProvider::new(AwsOptions { region: Some("eu-west-1".into()), ..AwsOptions::default() });
     let env = provider.environment().await.unwrap();
     assert_eq!(env.account_id, ACCOUNT_ID);
     assert_eq!(env.region, "eu-west-1");

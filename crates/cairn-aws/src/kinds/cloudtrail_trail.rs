@@ -2,13 +2,10 @@
 //! and optionally to CloudWatch Logs. Physical id: the trail ARN.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_cloudtrail::types::{DataResource, EventSelector, ReadWriteType, Tag, Trail as SdkTrail};
-use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use cairn_engine::kind::{Environment, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use schemars::JsonSchema;
@@ -19,6 +16,7 @@ use crate::clients::Clients;
 use crate::error::aws_error;
 use crate::kinds::unresolved;
 use crate::normalize::optional_text;
+use crate::retry::{Bound, Wait, retrying};
 use crate::tags::tag_changes;
 
 // ---- props -----------------------------------------------------------------
@@ -146,11 +144,6 @@ const S3_OBJECT: &str = "AWS::S3::Object";
 const LAMBDA_FUNCTION: &str = "AWS::Lambda::Function";
 const NOT_FOUND: &str = "TrailNotFoundException";
 
-/// How long to keep retrying errors that mean "not propagated yet".
-const RETRY_BOUND: Duration = Duration::from_secs(120);
-const RETRY_FIRST: Duration = Duration::from_secs(2);
-const RETRY_MAX: Duration = Duration::from_secs(16);
-
 #[async_trait]
 impl TypedKind for Trail {
     const TYPE: &'static str = "aws:cloudtrail:Trail";
@@ -246,18 +239,7 @@ impl TypedKind for Trail {
 
         // Only this stack's own trail (from a run that died) may be adopted.
         if self.find(&arn).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?.is_some() {
-            let tags = trail_tags(ct, &arn).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
-            if !cx.owns(&tags) {
-                return Err(OpError::NotOwned {
-                    what: format!("CloudTrail trail {name}"),
-                    owner: OpCtx::owner_of(&tags),
-                });
-            }
-            let Some(live) = self.read_props(cx, &arn, props).await? else {
-                return Err(OpError::failed(format!("{action}: the trail vanished while being adopted")));
-            };
-            self.converge(cx, &arn, &live, props, &action).await?;
-            return Ok(observed(arn, props.clone()));
+            return self.adopt(cx, &arn, &name, props, &action).await;
         }
 
         let mut tags = Vec::new();
@@ -265,7 +247,7 @@ impl TypedKind for Trail {
             tags.push(ct_tag(k, v).map_err(|e| OpError::failed(format!("{action}: {e}")))?);
         }
         let (group_arn, role_arn) = cloudwatch_arns(&cx.env, props.cloudwatch_logs.as_ref());
-        let out = with_retries(cx, &action, || {
+        let out = retrying(cx, self.clients.waits(), &action, retry_reason, || {
             ct.create_trail()
                 .name(&name)
                 .s3_bucket_name(&props.bucket)
@@ -278,7 +260,16 @@ impl TypedKind for Trail {
                 .set_tags_list(Some(tags.clone()))
                 .send()
         })
-        .await?;
+        .await;
+        let out = match out {
+            Ok(out) => out,
+            // An earlier try of this call made the trail, but its answer was
+            // lost and the SDK tried again: the tags sent with it tell.
+            Err(f) if f.error.code() == Some("TrailAlreadyExistsException") => {
+                return self.adopt(cx, &arn, &name, props, &action).await;
+            }
+            Err(f) => return Err(f.op_error(&action)),
+        };
         let arn = out.trail_arn().map_or(arn, ToString::to_string);
         self.put_selectors(&arn, props, &action).await?;
         if props.logging {
@@ -325,6 +316,28 @@ impl TypedKind for Trail {
 }
 
 impl Trail {
+    /// Takes over the existing trail if its tags say it is this resource's,
+    /// and brings it to `want`.
+    async fn adopt(
+        &self,
+        cx: &OpCtx,
+        arn: &str,
+        name: &str,
+        want: &TrailProps,
+        action: &str,
+    ) -> Result<Observed<TrailProps>, OpError> {
+        let ct = self.clients.cloudtrail().await;
+        let tags = trail_tags(ct, arn).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+        if !cx.owns(&tags) {
+            return Err(OpError::NotOwned { what: format!("CloudTrail trail {name}"), owner: OpCtx::owner_of(&tags) });
+        }
+        let Some(live) = self.read_props(cx, arn, want).await? else {
+            return Err(OpError::failed(format!("{action}: the trail vanished while being adopted")));
+        };
+        self.converge(cx, arn, &live, want, action).await?;
+        Ok(observed(arn.to_string(), want.clone()))
+    }
+
     /// Turns `live` into `want`: trail settings, event selectors, logging, tags.
     async fn converge(
         &self,
@@ -344,7 +357,7 @@ impl Trail {
         if settings_differ {
             let (group_arn, role_arn) = cloudwatch_arns(&cx.env, want.cloudwatch_logs.as_ref());
             // Empty strings are how UpdateTrail removes a prefix or log delivery.
-            with_retries(cx, action, || {
+            retrying(cx, self.clients.waits(), action, retry_reason, || {
                 ct.update_trail()
                     .name(arn)
                     .s3_bucket_name(&want.bucket)
@@ -356,7 +369,8 @@ impl Trail {
                     .cloud_watch_logs_role_arn(role_arn.clone().unwrap_or_default())
                     .send()
             })
-            .await?;
+            .await
+            .map_err(|f| f.op_error(action))?;
         }
         if live.management_events != want.management_events || live.data_events != want.data_events {
             self.put_selectors(arn, want, action).await?;
@@ -466,63 +480,15 @@ impl Trail {
 
 /// Why an error is worth waiting out: AWS refuses a trail until a fresh
 /// bucket policy or IAM role has propagated. `None`: fail at once.
-pub fn retry_reason(code: Option<&str>) -> Option<&'static str> {
+pub(crate) fn retry_reason(code: Option<&str>, _message: Option<&str>) -> Option<Wait> {
     match code? {
-        "InsufficientS3BucketPolicyException" => Some("waiting for the bucket policy to allow CloudTrail"),
-        "InvalidCloudWatchLogsRoleArnException" => Some("waiting for IAM to propagate the CloudWatch Logs role"),
+        "InsufficientS3BucketPolicyException" => {
+            Some(Wait::new("waiting for the bucket policy to allow CloudTrail", Bound::Propagation))
+        }
+        "InvalidCloudWatchLogsRoleArnException" => {
+            Some(Wait::new("waiting for IAM to propagate the CloudWatch Logs role", Bound::Propagation))
+        }
         _ => None,
-    }
-}
-
-/// Doubling delays from `RETRY_FIRST` up to `RETRY_MAX`, ending when their
-/// sum reaches `RETRY_BOUND`.
-#[derive(Debug)]
-pub struct Backoff {
-    waited: Duration,
-    next: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff { waited: Duration::ZERO, next: RETRY_FIRST }
-    }
-}
-
-impl Backoff {
-    /// The next delay, or `None` when the bound is spent.
-    pub fn next_delay(&mut self) -> Option<Duration> {
-        if self.waited >= RETRY_BOUND {
-            return None;
-        }
-        let delay = self.next.min(RETRY_BOUND - self.waited);
-        self.waited += delay;
-        self.next = (self.next * 2).min(RETRY_MAX);
-        Some(delay)
-    }
-}
-
-/// Sends a request, retrying the propagation errors of [`retry_reason`]
-/// with bounded backoff and reporting each wait; then fails with AWS's message.
-async fn with_retries<T, E, R, F, Fut>(cx: &OpCtx, action: &str, mut send: F) -> Result<T, OpError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, SdkError<E, R>>>,
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let mut backoff = Backoff::default();
-    loop {
-        match send().await {
-            Ok(out) => return Ok(out),
-            Err(e) => {
-                let delay = retry_reason(e.code()).and_then(|reason| backoff.next_delay().map(|d| (reason, d)));
-                let Some((reason, delay)) = delay else {
-                    return Err(aws_error(action, &e));
-                };
-                (cx.notify)(&format!("{action}: {reason} (retrying in {}s)", delay.as_secs()));
-                tokio::time::sleep(delay).await;
-            }
-        }
     }
 }
 
@@ -680,6 +646,8 @@ async fn trail_tags(ct: &aws_sdk_cloudtrail::Client, arn: &str) -> Result<BTreeM
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::retry::Waits;
+    use aws_smithy_runtime_api::client::result::SdkError;
     use serde_json::json;
 
     fn check(props: Value) -> Result<TrailProps, Vec<PropError>> {
@@ -725,21 +693,11 @@ mod tests {
 
     #[test]
     fn only_propagation_errors_are_retried() {
-        assert!(retry_reason(Some("InsufficientS3BucketPolicyException")).is_some());
-        assert!(retry_reason(Some("InvalidCloudWatchLogsRoleArnException")).is_some());
-        assert!(retry_reason(Some("S3BucketDoesNotExistException")).is_none());
-        assert!(retry_reason(Some("TrailAlreadyExistsException")).is_none());
-        assert!(retry_reason(None).is_none());
-    }
-
-    #[test]
-    fn backoff_doubles_and_stops_at_the_bound() {
-        let mut b = Backoff::default();
-        let delays: Vec<Duration> = std::iter::from_fn(|| b.next_delay()).collect();
-        assert_eq!(delays[..4], [2, 4, 8, 16].map(Duration::from_secs));
-        assert!(delays.iter().all(|d| *d <= RETRY_MAX));
-        assert_eq!(delays.iter().sum::<Duration>(), RETRY_BOUND);
-        assert_eq!(b.next_delay(), None);
+        assert!(retry_reason(Some("InsufficientS3BucketPolicyException"), None).is_some());
+        assert!(retry_reason(Some("InvalidCloudWatchLogsRoleArnException"), None).is_some());
+        assert!(retry_reason(Some("S3BucketDoesNotExistException"), None).is_none());
+        assert!(retry_reason(Some("TrailAlreadyExistsException"), None).is_none());
+        assert!(retry_reason(None, None).is_none());
     }
 
     fn refused(code: &str) -> SdkError<aws_sdk_cloudtrail::operation::create_trail::CreateTrailError, ()> {
@@ -758,12 +716,16 @@ mod tests {
         }
     }
 
+    fn quick() -> Waits {
+        Waits { first_delay: std::time::Duration::from_millis(1), ..Waits::default() }
+    }
+
     #[tokio::test]
     async fn propagation_errors_are_waited_out_and_reported() {
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let cx = cx_recording(Arc::clone(&seen));
         let mut calls = 0;
-        let out = with_retries(&cx, "creating CloudTrail trail t", || {
+        let out = retrying(&cx, &quick(), "creating CloudTrail trail t", retry_reason, || {
             calls += 1;
             let result = if calls == 1 { Err(refused("InsufficientS3BucketPolicyException")) } else { Ok(calls) };
             async move { result }
@@ -780,14 +742,14 @@ mod tests {
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let cx = cx_recording(Arc::clone(&seen));
         let mut calls = 0;
-        let out: Result<(), OpError> = with_retries(&cx, "creating CloudTrail trail t", || {
+        let out: Result<(), _> = retrying(&cx, &quick(), "creating CloudTrail trail t", retry_reason, || {
             calls += 1;
             let result = Err(refused("S3BucketDoesNotExistException"));
             async move { result }
         })
         .await;
         assert_eq!(calls, 1);
-        let msg = out.err().map(|e| e.to_string()).unwrap_or_default();
+        let msg = out.err().map(|f| f.op_error("creating CloudTrail trail t").to_string()).unwrap_or_default();
         assert_eq!(msg, "creating CloudTrail trail t: S3BucketDoesNotExistException: not yet");
         assert!(seen.lock().map(|v| v.is_empty()).unwrap_or(false));
     }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use cairn_engine::kind::{NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -182,20 +183,7 @@ impl TypedKind for Role {
         // CreateRole fails on an existing name; a role of this stack left by
         // a run that died before saving state is adopted, anything else refused.
         if let Some(role) = find_role(iam, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))? {
-            let tags = role_tags(iam, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
-            if !cx.owns(&tags) {
-                return Err(OpError::NotOwned { what: format!("IAM role {name}"), owner: OpCtx::owner_of(&tags) });
-            }
-            if role.path() != props.path.as_deref().unwrap_or(DEFAULT_PATH) {
-                return Err(OpError::failed(format!(
-                    "{action}: a role of that name already exists with path {}; it cannot change in place",
-                    role.path()
-                )));
-            }
-            let live =
-                self.live_props(iam, &role, props).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
-            self.converge(cx, &name, &live, props, &action).await?;
-            return Ok(observed(&role, props.clone()));
+            return self.adopt(cx, &name, &role, props, &action).await;
         }
 
         let tags = cx
@@ -213,8 +201,18 @@ impl TypedKind for Role {
             .set_max_session_duration(props.max_session.map(to_i32))
             .set_tags(Some(tags))
             .send()
-            .await
-            .map_err(|e| aws_error(&action, &e))?;
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            // An earlier try of this call made the role, but its answer was
+            // lost and the SDK tried again: the tags sent with it tell.
+            Err(e) if e.code() == Some("EntityAlreadyExists") => {
+                let role = find_role(iam, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+                let Some(role) = role else { return Err(aws_error(&action, &e)) };
+                return self.adopt(cx, &name, &role, props, &action).await;
+            }
+            Err(e) => return Err(aws_error(&action, &e)),
+        };
         let Some(role) = out.role() else {
             return Err(OpError::failed(format!("{action}: AWS returned no role")));
         };
@@ -309,6 +307,32 @@ impl TypedKind for Role {
 }
 
 impl Role {
+    /// Takes over an existing role if its tags say it is this resource's,
+    /// and brings it to `want`.
+    async fn adopt(
+        &self,
+        cx: &OpCtx,
+        name: &str,
+        role: &aws_sdk_iam::types::Role,
+        want: &RoleProps,
+        action: &str,
+    ) -> Result<Observed<RoleProps>, OpError> {
+        let iam = self.clients.iam().await;
+        let tags = role_tags(iam, name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+        if !cx.owns(&tags) {
+            return Err(OpError::NotOwned { what: format!("IAM role {name}"), owner: OpCtx::owner_of(&tags) });
+        }
+        if role.path() != want.path.as_deref().unwrap_or(DEFAULT_PATH) {
+            return Err(OpError::failed(format!(
+                "{action}: a role of that name already exists with path {}; it cannot change in place",
+                role.path()
+            )));
+        }
+        let live = self.live_props(iam, role, want).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+        self.converge(cx, name, &live, want, action).await?;
+        Ok(observed(role, want.clone()))
+    }
+
     /// The live props: the role itself, its attached and inline policies.
     async fn live_props(
         &self,

@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_lambda::types::{FunctionResponseType, ScalingConfig};
@@ -17,8 +16,9 @@ use serde_json::Value;
 
 use crate::clients::Clients;
 use crate::error::{aws_error, is_not_found};
-use crate::kinds::lambda_function::{backoff, retrying};
+use crate::kinds::lambda_function::{already_exists, retrying};
 use crate::kinds::unresolved;
+use crate::retry::{self, Backoff, Waits};
 use crate::tags::tag_changes;
 
 // ---- props -----------------------------------------------------------------
@@ -61,8 +61,6 @@ impl EventSourceMapping {
 }
 
 const DEFAULT_BATCH_SIZE: u32 = 10;
-/// How long a mapping may take to settle or to go away.
-const SETTLE_BOUND: Duration = Duration::from_secs(300);
 
 #[async_trait]
 impl TypedKind for EventSourceMapping {
@@ -132,35 +130,11 @@ impl TypedKind for EventSourceMapping {
 
         // AWS refuses a second mapping of the same queue and function; this
         // stack's own (from a run that died before saving state) is adopted.
-        let existing = lambda
-            .list_event_source_mappings()
-            .function_name(&props.function)
-            .event_source_arn(&props.source)
-            .send()
-            .await;
-        match existing {
-            Ok(out) => {
-                if let Some(uuid) = out.event_source_mappings().iter().find_map(|m| m.uuid()) {
-                    let live =
-                        find_mapping(lambda, uuid).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
-                    if let Some(live) = live {
-                        let tags = mapping_tags(lambda, &live.arn)
-                            .await
-                            .map_err(|e| OpError::failed(format!("{action}: {e}")))?;
-                        if !cx.owns(&tags) {
-                            return Err(OpError::NotOwned {
-                                what: format!("Lambda event source mapping {uuid}"),
-                                owner: OpCtx::owner_of(&tags),
-                            });
-                        }
-                        return self.converge(cx, &live, props, &action).await;
-                    }
-                }
-            }
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(aws_error(&format!("{action}: listing mappings"), &e)),
+        if let Some(adopted) = self.adopt(cx, props, &action).await? {
+            return Ok(adopted);
         }
 
+        let waits = self.clients.waits();
         let req = lambda
             .create_event_source_mapping()
             .function_name(&props.function)
@@ -171,11 +145,23 @@ impl TypedKind for EventSourceMapping {
             .set_scaling_config(props.scaling_max_concurrency.map(scaling))
             .set_function_response_types(Some(response_types(props.report_batch_item_failures)))
             .set_tags(Some(cx.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()));
-        let out = retrying(cx, &action, || req.clone().send()).await.map_err(|e| aws_error(&action, &e))?;
+        let out = match retrying(cx, waits, &action, || req.clone().send()).await {
+            Ok(out) => out,
+            // An earlier try of this call made the mapping, but its answer was
+            // lost and the SDK tried again: the tags sent with it tell.
+            Err(f) if already_exists(&f.error) => {
+                return match self.adopt(cx, props, &action).await? {
+                    Some(adopted) => Ok(adopted),
+                    None => Err(f.op_error(&action)),
+                };
+            }
+            Err(f) => return Err(f.op_error(&action)),
+        };
         let Some(uuid) = out.uuid() else {
             return Err(OpError::failed(format!("{action}: AWS returned no mapping id")));
         };
-        let live = wait_until_settled(lambda, cx, uuid, &action).await?;
+        self.remove_duplicates(cx, props, uuid, &action).await?;
+        let live = wait_until_settled(lambda, cx, waits, uuid, &action).await?;
         Ok(observed(&live, props.clone()))
     }
 
@@ -218,17 +204,84 @@ impl TypedKind for EventSourceMapping {
     async fn delete(&self, cx: &OpCtx, uuid: &str, _props: &EventSourceMappingProps) -> Result<(), OpError> {
         let lambda = self.clients.lambda().await;
         let action = format!("deleting Lambda event source mapping {uuid}");
+        let waits = self.clients.waits();
         let req = lambda.delete_event_source_mapping().uuid(uuid);
-        match retrying(cx, &action, || req.clone().send()).await {
+        match retrying(cx, waits, &action, || req.clone().send()).await {
             Ok(_) => {}
-            Err(e) if is_not_found(&e) => return Ok(()),
-            Err(e) => return Err(aws_error(&action, &e)),
+            Err(f) if is_not_found(&f.error) => return Ok(()),
+            Err(f) => return Err(f.op_error(&action)),
         }
-        wait_until_gone(lambda, cx, uuid, &action).await
+        wait_until_gone(lambda, cx, waits, uuid, &action).await
     }
 }
 
 impl EventSourceMapping {
+    /// The existing mapping of this queue and function (AWS allows one),
+    /// taken over if its tags say it is this resource's and brought to
+    /// `want`; `None` if there is none.
+    async fn adopt(
+        &self,
+        cx: &OpCtx,
+        want: &EventSourceMappingProps,
+        action: &str,
+    ) -> Result<Option<Observed<EventSourceMappingProps>>, OpError> {
+        let lambda = self.clients.lambda().await;
+        let existing = same_mappings(lambda, want).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+        for (uuid, _) in existing {
+            let Some(live) =
+                find_mapping(lambda, &uuid).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?
+            else {
+                continue;
+            };
+            if live.state == "Deleting" {
+                continue;
+            }
+            let tags = mapping_tags(lambda, &live.arn).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+            if !cx.owns(&tags) {
+                return Err(OpError::NotOwned {
+                    what: format!("Lambda event source mapping {uuid}"),
+                    owner: OpCtx::owner_of(&tags),
+                });
+            }
+            let live = wait_until_settled(lambda, cx, self.clients.waits(), &uuid, action).await?;
+            return self.converge(cx, &live, want, action).await.map(Some);
+        }
+        Ok(None)
+    }
+
+    /// Deletes the other mappings of this queue and function that carry this
+    /// resource's tags, keeping `keep`. AWS refuses a second mapping, but an
+    /// emulator that does not makes one per try of a create whose answer was
+    /// lost; the tags prove they were made for this resource.
+    async fn remove_duplicates(
+        &self,
+        cx: &OpCtx,
+        want: &EventSourceMappingProps,
+        keep: &str,
+        action: &str,
+    ) -> Result<(), OpError> {
+        let lambda = self.clients.lambda().await;
+        let waits = self.clients.waits();
+        let existing = same_mappings(lambda, want).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+        for (uuid, arn) in existing.into_iter().filter(|(uuid, _)| uuid != keep) {
+            let tags = match mapping_tags(lambda, &arn).await {
+                Ok(tags) => tags,
+                Err(e) => return Err(OpError::failed(format!("{action}: {e}"))),
+            };
+            if !cx.owns(&tags) {
+                continue;
+            }
+            (cx.notify)(&format!("{action}: deleting duplicate mapping {uuid}, made by a try whose answer was lost"));
+            let req = lambda.delete_event_source_mapping().uuid(&uuid);
+            match retrying(cx, waits, action, || req.clone().send()).await {
+                Ok(_) => wait_until_gone(lambda, cx, waits, &uuid, action).await?,
+                Err(f) if is_not_found(&f.error) => {}
+                Err(f) => return Err(f.op_error(&format!("{action}: deleting duplicate mapping {uuid}"))),
+            }
+        }
+        Ok(())
+    }
+
     async fn converge(
         &self,
         cx: &OpCtx,
@@ -248,8 +301,9 @@ impl EventSourceMapping {
                 // An empty scaling config removes the limit.
                 .scaling_config(want.scaling_max_concurrency.map_or_else(|| ScalingConfig::builder().build(), scaling))
                 .set_function_response_types(Some(response_types(want.report_batch_item_failures)));
-            retrying(cx, action, || req.clone().send()).await.map_err(|e| aws_error(action, &e))?;
-            wait_until_settled(lambda, cx, &live.uuid, action).await?
+            let waits = self.clients.waits();
+            retrying(cx, waits, action, || req.clone().send()).await.map_err(|f| f.op_error(action))?;
+            wait_until_settled(lambda, cx, waits, &live.uuid, action).await?
         } else {
             live.clone()
         };
@@ -322,11 +376,11 @@ fn observed(live: &LiveMapping, props: EventSourceMappingProps) -> Observed<Even
 async fn wait_until_settled(
     lambda: &aws_sdk_lambda::Client,
     cx: &OpCtx,
+    waits: &Waits,
     uuid: &str,
     action: &str,
 ) -> Result<LiveMapping, OpError> {
-    let start = Instant::now();
-    let mut attempt = 0;
+    let mut backoff = Backoff::new(waits);
     loop {
         let live = find_mapping(lambda, uuid)
             .await
@@ -335,39 +389,34 @@ async fn wait_until_settled(
         if is_settled(&live.state) {
             return Ok(live);
         }
-        let delay = backoff(attempt).min(Duration::from_secs(5));
-        if start.elapsed() + delay > SETTLE_BOUND {
-            return Err(OpError::failed(format!(
-                "{action}: the mapping is still {} after {}s",
-                live.state,
-                SETTLE_BOUND.as_secs()
-            )));
-        }
-        (cx.notify)(&format!("{action}: waiting for the mapping to leave state {}", live.state));
+        let waiting = format!("waiting for the mapping to leave state {}", live.state);
+        let Some(delay) = backoff.next_delay(waits.busy) else {
+            return Err(OpError::failed(format!("{action}: {}", retry::gave_up(&waiting, backoff.elapsed()))));
+        };
+        (cx.notify)(&format!("{action}: {waiting}"));
         tokio::time::sleep(delay).await;
-        attempt += 1;
     }
 }
 
-async fn wait_until_gone(lambda: &aws_sdk_lambda::Client, cx: &OpCtx, uuid: &str, action: &str) -> Result<(), OpError> {
-    let start = Instant::now();
-    let mut attempt = 0;
+async fn wait_until_gone(
+    lambda: &aws_sdk_lambda::Client,
+    cx: &OpCtx,
+    waits: &Waits,
+    uuid: &str,
+    action: &str,
+) -> Result<(), OpError> {
+    let mut backoff = Backoff::new(waits);
     loop {
         let Some(live) = find_mapping(lambda, uuid).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?
         else {
             return Ok(());
         };
-        let delay = backoff(attempt).min(Duration::from_secs(5));
-        if start.elapsed() + delay > SETTLE_BOUND {
-            return Err(OpError::failed(format!(
-                "{action}: the mapping is still {} after {}s",
-                live.state,
-                SETTLE_BOUND.as_secs()
-            )));
-        }
-        (cx.notify)(&format!("{action}: waiting for the deletion to finish (state {})", live.state));
+        let waiting = format!("waiting for the deletion to finish (state {})", live.state);
+        let Some(delay) = backoff.next_delay(waits.busy) else {
+            return Err(OpError::failed(format!("{action}: {}", retry::gave_up(&waiting, backoff.elapsed()))));
+        };
+        (cx.notify)(&format!("{action}: {waiting}"));
         tokio::time::sleep(delay).await;
-        attempt += 1;
     }
 }
 
@@ -423,6 +472,32 @@ async fn find_mapping(lambda: &aws_sdk_lambda::Client, uuid: &str) -> Result<Opt
             .function_response_types()
             .contains(&FunctionResponseType::ReportBatchItemFailures),
     }))
+}
+
+/// The mappings (UUID and ARN) of the queue and function `props` name.
+async fn same_mappings(
+    lambda: &aws_sdk_lambda::Client,
+    props: &EventSourceMappingProps,
+) -> Result<Vec<(String, String)>, String> {
+    let out = match lambda
+        .list_event_source_mappings()
+        .function_name(&props.function)
+        .event_source_arn(&props.source)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) if is_not_found(&e) => return Ok(Vec::new()),
+        Err(e) => return Err(aws_error("ListEventSourceMappings", &e).to_string()),
+    };
+    Ok(out
+        .event_source_mappings()
+        .iter()
+        .filter_map(|m| {
+            let uuid = m.uuid()?.to_string();
+            Some((uuid, m.event_source_mapping_arn().unwrap_or_default().to_string()))
+        })
+        .collect())
 }
 
 async fn mapping_tags(lambda: &aws_sdk_lambda::Client, arn: &str) -> Result<BTreeMap<String, String>, String> {

@@ -12,7 +12,6 @@ use std::future::Future;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, LastUpdateStatus, Runtime, State};
@@ -30,6 +29,7 @@ use crate::clients::Clients;
 use crate::error::{aws_error, is_not_found};
 use crate::kinds::unresolved;
 use crate::normalize::optional_text;
+use crate::retry::{self, Backoff, Bound, Failed, Wait, Waits};
 use crate::tags::tag_changes;
 
 // ---- props -----------------------------------------------------------------
@@ -250,13 +250,7 @@ impl TypedKind for Function {
         // CreateFunction fails on an existing name; only this stack's own
         // function (left by a run that died before saving state) is adopted.
         if let Some(live) = find_function(lambda, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))? {
-            if !cx.owns(&live.tags) {
-                return Err(OpError::NotOwned {
-                    what: format!("Lambda function {name}"),
-                    owner: OpCtx::owner_of(&live.tags),
-                });
-            }
-            return self.converge(cx, &name, &live, props, &action).await;
+            return self.adopt(cx, &name, &live, props, &action).await;
         }
 
         let zip = code_zip(props, &cx.base_dir).map_err(|e| OpError::failed(format!("{action}: {e}")))?;
@@ -274,10 +268,21 @@ impl TypedKind for Function {
             .architectures(Architecture::from(props.architecture.as_deref().unwrap_or(DEFAULT_ARCHITECTURE)))
             .environment(environment(&props.environment))
             .set_tags(Some(cx.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()));
-        retrying(cx, &action, || req.clone().send()).await.map_err(|e| aws_error(&action, &e))?;
-        wait_until_ready(lambda, cx, &name, &action).await?;
+        let waits = self.clients.waits();
+        match retrying(cx, waits, &action, || req.clone().send()).await {
+            Ok(_) => {}
+            // An earlier try of this call created the function, but its answer
+            // was lost and the SDK tried again: the tags sent with it tell.
+            Err(f) if already_exists(&f.error) => {
+                let live = find_function(lambda, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+                let Some(live) = live else { return Err(f.op_error(&action)) };
+                return self.adopt(cx, &name, &live, props, &action).await;
+            }
+            Err(f) => return Err(f.op_error(&action)),
+        }
+        wait_until_ready(lambda, cx, waits, &name, &action).await?;
         if let Some(n) = props.reserved_concurrency {
-            put_concurrency(lambda, cx, &name, Some(n), &action).await?;
+            put_concurrency(lambda, cx, waits, &name, Some(n), &action).await?;
         }
         let live = self.read_live(&name, &action).await?;
         Ok(observed(&live, props.clone()))
@@ -326,15 +331,35 @@ impl TypedKind for Function {
         let lambda = self.clients.lambda().await;
         let action = format!("deleting Lambda function {name}");
         let req = lambda.delete_function().function_name(name);
-        match retrying(cx, &action, || req.clone().send()).await {
+        match retrying(cx, self.clients.waits(), &action, || req.clone().send()).await {
             Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(aws_error(&action, &e)),
+            Err(f) if is_not_found(&f.error) => Ok(()),
+            Err(f) => Err(f.op_error(&action)),
         }
     }
 }
 
 impl Function {
+    /// Takes over an existing function if its tags say it is this
+    /// resource's, once it is ready, and brings it to `want`.
+    async fn adopt(
+        &self,
+        cx: &OpCtx,
+        name: &str,
+        live: &LiveFunction,
+        want: &FunctionProps,
+        action: &str,
+    ) -> Result<Observed<FunctionProps>, OpError> {
+        if !cx.owns(&live.tags) {
+            return Err(OpError::NotOwned {
+                what: format!("Lambda function {name}"),
+                owner: OpCtx::owner_of(&live.tags),
+            });
+        }
+        wait_until_ready(self.clients.lambda().await, cx, self.clients.waits(), name, action).await?;
+        self.converge(cx, name, live, want, action).await
+    }
+
     /// Code first (with its architecture), then configuration, each waited
     /// for, then concurrency and tags: only what differs from `live`.
     async fn converge(
@@ -346,6 +371,7 @@ impl Function {
         action: &str,
     ) -> Result<Observed<FunctionProps>, OpError> {
         let lambda = self.clients.lambda().await;
+        let waits = self.clients.waits();
         let have = live.props(want);
         let plan = changes(&have, want);
         if plan.code {
@@ -355,10 +381,10 @@ impl Function {
                 .function_name(name)
                 .zip_file(Blob::new(zip))
                 .architectures(Architecture::from(want.architecture.as_deref().unwrap_or(DEFAULT_ARCHITECTURE)));
-            retrying(cx, action, || req.clone().send())
+            retrying(cx, waits, action, || req.clone().send())
                 .await
-                .map_err(|e| aws_error(&format!("{action}: updating code"), &e))?;
-            wait_until_ready(lambda, cx, name, action).await?;
+                .map_err(|f| f.op_error(&format!("{action}: updating code")))?;
+            wait_until_ready(lambda, cx, waits, name, action).await?;
         }
         if plan.configuration {
             let req = lambda
@@ -371,13 +397,13 @@ impl Function {
                 .set_memory_size(want.memory.map(to_i32))
                 .set_timeout(want.timeout.map(to_i32))
                 .environment(environment(&want.environment));
-            retrying(cx, action, || req.clone().send())
+            retrying(cx, waits, action, || req.clone().send())
                 .await
-                .map_err(|e| aws_error(&format!("{action}: updating configuration"), &e))?;
-            wait_until_ready(lambda, cx, name, action).await?;
+                .map_err(|f| f.op_error(&format!("{action}: updating configuration")))?;
+            wait_until_ready(lambda, cx, waits, name, action).await?;
         }
         if plan.concurrency {
-            put_concurrency(lambda, cx, name, want.reserved_concurrency, action).await?;
+            put_concurrency(lambda, cx, waits, name, want.reserved_concurrency, action).await?;
         }
         let tags = tag_changes(&live.tags, &cx.tags);
         if !tags.set.is_empty() {
@@ -644,71 +670,62 @@ fn observed(live: &LiveFunction, props: FunctionProps) -> Observed<FunctionProps
 
 // ---- retries and waiters -------------------------------------------------------
 
-/// How long eventual-consistency errors are retried before giving up.
-const RETRY_BOUND: Duration = Duration::from_secs(120);
-/// How long a function may stay `Pending` or `InProgress`.
-const READY_BOUND: Duration = Duration::from_secs(300);
-
 /// Why an error is worth retrying, or `None` when it is final: a fresh role
 /// not yet usable by Lambda (IAM propagation), or the function or mapping
-/// busy with an earlier change.
-pub(crate) fn retry_reason(code: Option<&str>, message: Option<&str>) -> Option<&'static str> {
+/// busy with an earlier change. A conflict saying that something "already
+/// exists" is final: the caller decides whether what exists is its own.
+pub(crate) fn retry_reason(code: Option<&str>, message: Option<&str>) -> Option<Wait> {
     let message = message.unwrap_or_default().to_ascii_lowercase();
     match code? {
         "InvalidParameterValueException"
             if message.contains("cannot be assumed")
                 || message.contains("execution role does not have permissions") =>
         {
-            Some("waiting for the IAM role to propagate")
+            Some(Wait::new("waiting for the IAM role to propagate", Bound::Propagation))
         }
-        "ResourceConflictException" => Some("waiting for an earlier change to the function to finish"),
-        "ResourceInUseException" => Some("waiting for an earlier change to finish"),
+        "ResourceConflictException" if message.contains("already exist") => None,
+        "ResourceConflictException" => {
+            Some(Wait::new("waiting for an earlier change to the function to finish", Bound::Busy))
+        }
+        "ResourceInUseException" => Some(Wait::new("waiting for an earlier change to finish", Bound::Busy)),
         _ => None,
     }
 }
 
-/// The delay before retry number `attempt` (0-based): 1 s doubling to 10 s.
-pub(crate) fn backoff(attempt: u32) -> Duration {
-    Duration::from_secs(1u64.checked_shl(attempt).unwrap_or(u64::MAX).min(10))
+/// Whether AWS refused a create because the thing already exists
+/// (`ResourceConflictException`: "Function already exist", "The statement
+/// id (…) provided already exists", "An event source mapping with SQS arn
+/// (…) already exists").
+pub(crate) fn already_exists<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    err.code() == Some("ResourceConflictException")
+        && err.message().is_some_and(|m| m.to_ascii_lowercase().contains("already exist"))
 }
 
-/// Runs `call` until it succeeds, fails for good, or [`RETRY_BOUND`] passes
-/// while it fails with a [`retry_reason`]; each wait is reported.
-pub(crate) async fn retrying<T, E, R, F, Fut>(cx: &OpCtx, action: &str, mut call: F) -> Result<T, SdkError<E, R>>
+/// Runs a Lambda call until it succeeds, fails for good, or the bound of
+/// its [`retry_reason`] passes; each wait is reported.
+pub(crate) async fn retrying<T, E, R, F, Fut>(
+    cx: &OpCtx,
+    waits: &Waits,
+    action: &str,
+    call: F,
+) -> Result<T, Failed<E, R>>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, SdkError<E, R>>>,
     E: ProvideErrorMetadata,
 {
-    let start = Instant::now();
-    let mut attempt = 0;
-    loop {
-        match call().await {
-            Ok(out) => return Ok(out),
-            Err(e) => {
-                let delay = backoff(attempt);
-                match retry_reason(e.code(), e.message()) {
-                    Some(reason) if start.elapsed() + delay < RETRY_BOUND => {
-                        (cx.notify)(&format!("{action}: {reason} ({})", e.message().unwrap_or_default()));
-                        tokio::time::sleep(delay).await;
-                        attempt += 1;
-                    }
-                    _ => return Err(e),
-                }
-            }
-        }
-    }
+    retry::retrying(cx, waits, action, retry_reason, call).await
 }
 
 /// Waits until the function is `Active` and its last update `Successful`.
 async fn wait_until_ready(
     lambda: &aws_sdk_lambda::Client,
     cx: &OpCtx,
+    waits: &Waits,
     name: &str,
     action: &str,
 ) -> Result<(), OpError> {
-    let start = Instant::now();
-    let mut attempt = 0;
+    let mut backoff = Backoff::new(waits);
     loop {
         let config = lambda
             .get_function_configuration()
@@ -733,19 +750,18 @@ async fn wait_until_ready(
             (_, Some(LastUpdateStatus::InProgress)) => "waiting for the function's update to finish",
             _ => return Ok(()),
         };
-        let delay = backoff(attempt).min(Duration::from_secs(5));
-        if start.elapsed() + delay > READY_BOUND {
-            return Err(OpError::failed(format!("{action}: gave up {waiting} after {}s", READY_BOUND.as_secs())));
-        }
+        let Some(delay) = backoff.next_delay(waits.busy) else {
+            return Err(OpError::failed(format!("{action}: {}", retry::gave_up(waiting, backoff.elapsed()))));
+        };
         (cx.notify)(&format!("{action}: {waiting}"));
         tokio::time::sleep(delay).await;
-        attempt += 1;
     }
 }
 
 async fn put_concurrency(
     lambda: &aws_sdk_lambda::Client,
     cx: &OpCtx,
+    waits: &Waits,
     name: &str,
     reserved: Option<u32>,
     action: &str,
@@ -753,16 +769,16 @@ async fn put_concurrency(
     match reserved {
         Some(n) => {
             let req = lambda.put_function_concurrency().function_name(name).reserved_concurrent_executions(to_i32(n));
-            retrying(cx, action, || req.clone().send())
+            retrying(cx, waits, action, || req.clone().send())
                 .await
-                .map_err(|e| aws_error(&format!("{action}: reserving concurrency"), &e))?;
+                .map_err(|f| f.op_error(&format!("{action}: reserving concurrency")))?;
         }
         None => {
             let req = lambda.delete_function_concurrency().function_name(name);
-            match retrying(cx, action, || req.clone().send()).await {
+            match retrying(cx, waits, action, || req.clone().send()).await {
                 Ok(_) => {}
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(aws_error(&format!("{action}: releasing reserved concurrency"), &e)),
+                Err(f) if is_not_found(&f.error) => {}
+                Err(f) => return Err(f.op_error(&format!("{action}: releasing reserved concurrency"))),
             }
         }
     }
@@ -838,6 +854,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use serde_json::json;
+    use std::time::Duration;
 
     fn check(props: Value) -> Result<FunctionProps, Vec<PropError>> {
         let kind = cairn_engine::kind::typed(Function::new(Arc::new(Clients::new(crate::AwsOptions::default()))));
@@ -984,16 +1001,14 @@ mod tests {
         );
         assert!(retry_reason(ipv, Some("Unzipped size must be smaller than 262144000 bytes")).is_none());
         assert!(retry_reason(Some("ResourceConflictException"), Some("An update is in progress")).is_some());
+        assert!(retry_reason(Some("ResourceConflictException"), Some("Function already exist: f")).is_none());
+        let busy = retry_reason(Some("ResourceConflictException"), Some("The operation cannot be performed now"));
+        assert_eq!(busy.map(|w| w.bound), Some(Bound::Busy));
+        let role = retry_reason(ipv, Some("The role defined for the function cannot be assumed by Lambda."));
+        assert_eq!(role.map(|w| w.bound), Some(Bound::Propagation));
         assert!(retry_reason(Some("ResourceInUseException"), None).is_some());
         assert!(retry_reason(Some("AccessDeniedException"), Some("cannot be assumed")).is_none());
         assert!(retry_reason(None, Some("cannot be assumed")).is_none());
-    }
-
-    #[test]
-    fn backoff_doubles_to_ten_seconds() {
-        let secs: Vec<u64> = (0..6).map(|a| backoff(a).as_secs()).collect();
-        assert_eq!(secs, vec![1, 2, 4, 8, 10, 10]);
-        assert_eq!(backoff(200).as_secs(), 10);
     }
 
     #[test]

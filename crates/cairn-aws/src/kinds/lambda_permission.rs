@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::clients::Clients;
 use crate::error::{aws_error, is_not_found};
-use crate::kinds::lambda_function::retrying;
+use crate::kinds::lambda_function::{already_exists, retrying};
 use crate::kinds::unresolved;
 use crate::normalize::parse_document;
 
@@ -115,17 +115,8 @@ impl TypedKind for Permission {
 
         // A statement of this id (named after the stack and resource) left by
         // a run that died is adopted when it grants the same; else refused.
-        if let Some(live) = find_statement(lambda, &props.function, &sid)
-            .await
-            .map_err(|e| OpError::failed(format!("{action}: {e}")))?
-        {
-            if props_from_statement(&live, props) == *props {
-                return Ok(observed(physical_id, props.clone()));
-            }
-            return Err(OpError::NotOwned {
-                what: format!("Lambda permission {sid} on {}", props.function),
-                owner: "it grants something else".to_string(),
-            });
+        if let Some(adopted) = self.adopt(props, &sid, &physical_id, &action).await? {
+            return Ok(adopted);
         }
 
         let req = lambda
@@ -136,8 +127,15 @@ impl TypedKind for Permission {
             .principal(&props.principal)
             .set_source_arn(props.source_arn.clone())
             .set_source_account(props.source_account.clone());
-        retrying(cx, &action, || req.clone().send()).await.map_err(|e| aws_error(&action, &e))?;
-        Ok(observed(physical_id, props.clone()))
+        match retrying(cx, self.clients.waits(), &action, || req.clone().send()).await {
+            Ok(_) => Ok(observed(physical_id, props.clone())),
+            // An earlier try whose answer was lost added the statement.
+            Err(f) if already_exists(&f.error) => match self.adopt(props, &sid, &physical_id, &action).await? {
+                Some(adopted) => Ok(adopted),
+                None => Err(f.op_error(&action)),
+            },
+            Err(f) => Err(f.op_error(&action)),
+        }
     }
 
     // ---- read ------------------------------------------------------------------
@@ -176,11 +174,38 @@ impl TypedKind for Permission {
         let lambda = self.clients.lambda().await;
         let action = format!("removing Lambda permission {sid} from {function}");
         let req = lambda.remove_permission().function_name(function).statement_id(sid);
-        match retrying(cx, &action, || req.clone().send()).await {
+        match retrying(cx, self.clients.waits(), &action, || req.clone().send()).await {
             Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(aws_error(&action, &e)),
+            Err(f) if is_not_found(&f.error) => Ok(()),
+            Err(f) => Err(f.op_error(&action)),
         }
+    }
+}
+
+impl Permission {
+    /// The existing statement of this id, if it grants exactly `props`;
+    /// `None` if there is none; refused if it grants something else.
+    async fn adopt(
+        &self,
+        props: &PermissionProps,
+        sid: &str,
+        physical_id: &str,
+        action: &str,
+    ) -> Result<Option<Observed<PermissionProps>>, OpError> {
+        let lambda = self.clients.lambda().await;
+        let Some(live) = find_statement(lambda, &props.function, sid)
+            .await
+            .map_err(|e| OpError::failed(format!("{action}: {e}")))?
+        else {
+            return Ok(None);
+        };
+        if props_from_statement(&live, props) == *props {
+            return Ok(Some(observed(physical_id.to_string(), props.clone())));
+        }
+        Err(OpError::NotOwned {
+            what: format!("Lambda permission {sid} on {}", props.function),
+            owner: "it grants something else".to_string(),
+        })
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::types::LogGroup as AwsLogGroup;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use cairn_engine::kind::{Environment, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -96,25 +97,24 @@ impl TypedKind for LogGroup {
         // A group of that name may be left by a crashed run (ours, adopt it)
         // or made by someone else, such as Lambda on a first invocation.
         if let Some(group) = find_log_group(logs, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))? {
-            let tags = list_tags(logs, &arn).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
-            if !cx.owns(&tags) {
-                return Err(OpError::NotOwned { what: format!("log group {name}"), owner: OpCtx::owner_of(&tags) });
-            }
-            let live = props_from_group(&group, &name, props);
-            if live.kms_key != props.kms_key {
-                return Err(OpError::failed(format!(
-                    "{action}: a group of that name already exists with another KMS key; it cannot change in place"
-                )));
-            }
-            self.converge(cx, &arn, &live, props, &action).await?;
-            return Ok(observed(&arn, props.clone()));
+            return self.adopt(cx, &name, &arn, &group, props, &action).await;
         }
 
         let mut req = logs.create_log_group().log_group_name(&name).set_kms_key_id(props.kms_key.clone());
         for (k, v) in &cx.tags {
             req = req.tags(k, v);
         }
-        req.send().await.map_err(|e| aws_error(&action, &e))?;
+        match req.send().await {
+            Ok(_) => {}
+            // An earlier try of this call made the group, but its answer was
+            // lost and the SDK tried again: the tags sent with it tell.
+            Err(e) if e.code() == Some("ResourceAlreadyExistsException") => {
+                let group = find_log_group(logs, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+                let Some(group) = group else { return Err(aws_error(&action, &e)) };
+                return self.adopt(cx, &name, &arn, &group, props, &action).await;
+            }
+            Err(e) => return Err(aws_error(&action, &e)),
+        }
         if let Some(days) = props.retention_days {
             logs.put_retention_policy()
                 .log_group_name(&name)
@@ -175,6 +175,32 @@ impl TypedKind for LogGroup {
 }
 
 impl LogGroup {
+    /// Takes over an existing group if its tags say it is this resource's,
+    /// and brings it to `want`.
+    async fn adopt(
+        &self,
+        cx: &OpCtx,
+        name: &str,
+        arn: &str,
+        group: &AwsLogGroup,
+        want: &LogGroupProps,
+        action: &str,
+    ) -> Result<Observed<LogGroupProps>, OpError> {
+        let logs = self.clients.logs().await;
+        let tags = list_tags(logs, arn).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+        if !cx.owns(&tags) {
+            return Err(OpError::NotOwned { what: format!("log group {name}"), owner: OpCtx::owner_of(&tags) });
+        }
+        let live = props_from_group(group, name, want);
+        if live.kms_key != want.kms_key {
+            return Err(OpError::failed(format!(
+                "{action}: a group of that name already exists with another KMS key; it cannot change in place"
+            )));
+        }
+        self.converge(cx, arn, &live, want, action).await?;
+        Ok(observed(arn, want.clone()))
+    }
+
     /// Sets the retention where `live` differs from `want`, then the tags.
     async fn converge(
         &self,

@@ -2,7 +2,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sqs::types::QueueAttributeName;
@@ -15,6 +14,7 @@ use serde_json::{Value, json};
 use crate::clients::Clients;
 use crate::error::aws_error;
 use crate::kinds::unresolved;
+use crate::retry::{Bound, Wait, retrying};
 use crate::tags::tag_changes;
 
 // ---- props -----------------------------------------------------------------
@@ -76,10 +76,6 @@ const FIFO_SUFFIX: &str = ".fifo";
 const MAX_NAME: usize = 80;
 const DEFAULT_VISIBILITY_TIMEOUT: u32 = 30;
 const DEFAULT_RETENTION: u32 = 345_600;
-/// How long to keep retrying `QueueDeletedRecently`: AWS refuses the name
-/// for 60 seconds after a delete.
-const DELETED_RECENTLY_WAIT: Duration = Duration::from_secs(70);
-const DELETED_RECENTLY_POLL: Duration = Duration::from_secs(5);
 
 #[async_trait]
 impl TypedKind for Queue {
@@ -171,26 +167,17 @@ impl TypedKind for Queue {
             return self.observe(&url, props.clone(), &action).await;
         }
 
-        let started = tokio::time::Instant::now();
-        let url = loop {
-            let mut req = sqs.create_queue().queue_name(&name);
-            for (k, v) in attributes_for(props) {
-                req = req.attributes(k, v);
-            }
-            for (k, v) in &cx.tags {
-                req = req.tags(k, v);
-            }
-            match req.send().await {
-                Ok(out) => break out.queue_url().unwrap_or_default().to_string(),
-                Err(e) if retry_deleted_recently(e.code(), started.elapsed()) => {
-                    (cx.notify)(&format!(
-                        "waiting to re-create SQS queue {name}: AWS refuses a queue name for 60 s after its deletion"
-                    ));
-                    tokio::time::sleep(DELETED_RECENTLY_POLL).await;
-                }
-                Err(e) => return Err(aws_error(&action, &e)),
-            }
-        };
+        let mut req = sqs.create_queue().queue_name(&name);
+        for (k, v) in attributes_for(props) {
+            req = req.attributes(k, v);
+        }
+        for (k, v) in &cx.tags {
+            req = req.tags(k, v);
+        }
+        let out = retrying(cx, self.clients.waits(), &action, retry_reason, || req.clone().send())
+            .await
+            .map_err(|f| f.op_error(&action))?;
+        let url = out.queue_url().unwrap_or_default().to_string();
         if url.is_empty() {
             return Err(OpError::failed(format!("{action}: AWS returned no queue URL")));
         }
@@ -331,10 +318,13 @@ fn validate_name(name: &str, fifo: bool, errors: &mut Vec<PropError>) {
     }
 }
 
-/// Whether a failed CreateQueue should be tried again: only for
-/// `QueueDeletedRecently`, and only within [`DELETED_RECENTLY_WAIT`].
-fn retry_deleted_recently(code: Option<&str>, elapsed: Duration) -> bool {
-    code.is_some_and(|c| c.ends_with("QueueDeletedRecently")) && elapsed < DELETED_RECENTLY_WAIT
+/// Why a failed CreateQueue is worth trying again: only
+/// `QueueDeletedRecently` (`AWS.SimpleQueueService.QueueDeletedRecently` in
+/// the query protocol), since AWS holds a name for 60 s after a deletion.
+fn retry_reason(code: Option<&str>, _message: Option<&str>) -> Option<Wait> {
+    code.filter(|c| c.ends_with("QueueDeletedRecently")).map(|_| {
+        Wait::new("waiting to re-use the queue name, which AWS holds for 60 s after a deletion", Bound::QueueNameReuse)
+    })
 }
 
 /// SQS says "no such queue" as `AWS.SimpleQueueService.NonExistentQueue`
@@ -515,13 +505,12 @@ mod tests {
     }
 
     #[test]
-    fn queue_deleted_recently_is_retried_for_a_bounded_time() {
-        let code = Some("AWS.SimpleQueueService.QueueDeletedRecently");
-        assert!(retry_deleted_recently(code, Duration::from_secs(0)));
-        assert!(retry_deleted_recently(Some("QueueDeletedRecently"), Duration::from_secs(65)));
-        assert!(!retry_deleted_recently(code, Duration::from_secs(71)));
-        assert!(!retry_deleted_recently(Some("QueueAlreadyExists"), Duration::from_secs(0)));
-        assert!(!retry_deleted_recently(None, Duration::from_secs(0)));
+    fn only_queue_deleted_recently_is_retried() {
+        let wait = retry_reason(Some("AWS.SimpleQueueService.QueueDeletedRecently"), None);
+        assert_eq!(wait.map(|w| w.bound), Some(Bound::QueueNameReuse));
+        assert!(retry_reason(Some("QueueDeletedRecently"), None).is_some());
+        assert!(retry_reason(Some("QueueAlreadyExists"), None).is_none());
+        assert!(retry_reason(None, None).is_none());
     }
 
     #[test]
