@@ -12,8 +12,7 @@
 //! cargo run --example lab3_access_alerts -- destroy --yes
 //! ```
 
-use cairn::{Ref, Stack, cloudtrail, cloudwatch, iam, logs, pseudo, s3, sns};
-use serde_json::json;
+use cairn::{Ref, Stack, cloudtrail, cloudwatch, logs, pseudo, s3, sns};
 
 /// The namespace of every metric the filters publish.
 const NAMESPACE: &str = "CloudTrailMetrics";
@@ -45,69 +44,26 @@ pub fn lab3() -> Stack {
     stack.tag("lab", "3");
 
     // ---- where the trail's events go ----------------------------------------
-    // The bucket and the trail are named here because the bucket's own policy
-    // must name them: a reference to the bucket from its own props, or to the
-    // trail (which depends on the bucket), would be a cycle.
-    let bucket_arn = "arn:${aws.partition}:s3:::${stack.name}-trail-${aws.account_id}";
-    let trail_arn = "arn:${aws.partition}:cloudtrail:${aws.region}:${aws.account_id}:trail/${stack.name}-trail";
+    // The bucket is named so that cairn can write its policy: a bucket's
+    // default name is known only once it is created.
     let stack_name = pseudo::stack_name();
     let expire = s3::LifecycleRule {
         noncurrent_expiration_days: Some(30),
         abort_incomplete_multipart_days: Some(7),
         ..s3::expire_after("expire-old-logs", "", 365)
     };
-    // CloudTrail may read the bucket's ACL and write its log files, for this
-    // trail only (aws:SourceArn), giving the bucket owner full control.
+    // cairn derives the bucket policy CloudTrail needs (read the ACL, write
+    // AWSLogs/<account>/ with bucket-owner-full-control, for this trail only).
     let bucket = stack.add(
         "trail-bucket",
         s3::Bucket::new()
             .name(format!("{stack_name}-trail-{}", pseudo::account_id()))
             // The bucket only holds this trail's logs: destroy empties it.
             .force_destroy(true)
-            .lifecycle_rule(expire)
-            .policy(json!({
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "CloudTrailAclCheck",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                        "Action": "s3:GetBucketAcl",
-                        "Resource": bucket_arn,
-                        "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}}
-                    },
-                    {
-                        "Sid": "CloudTrailWrite",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                        "Action": "s3:PutObject",
-                        "Resource": format!("{bucket_arn}/AWSLogs/{}/*", pseudo::account_id()),
-                        "Condition": {"StringEquals": {
-                            "s3:x-amz-acl": "bucket-owner-full-control",
-                            "aws:SourceArn": trail_arn
-                        }}
-                    }
-                ]
-            })),
+            .lifecycle_rule(expire),
     );
     let trail_logs =
         stack.add("trail-logs", logs::LogGroup::named(format!("/cairn/{stack_name}/cloudtrail")).retention_days(90));
-    let trail_role = stack.add(
-        "trail-role",
-        iam::Role::trusted_by(&["cloudtrail.amazonaws.com"])
-            .description("Lets CloudTrail deliver the lab 3 trail to CloudWatch Logs")
-            .inline_policy(
-                "deliver-to-logs",
-                json!({
-                    "Version": "2012-10-17",
-                    "Statement": [{
-                        "Effect": "Allow",
-                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                        "Resource": format!("{}:log-stream:*", trail_logs.arn())
-                    }]
-                }),
-            ),
-    );
     let trail = stack.add(
         "trail",
         cloudtrail::Trail::new(bucket.name())
@@ -117,8 +73,8 @@ pub fn lab3() -> Stack {
             .include_global_events(true)
             .logging(true)
             .management_events(cloudtrail::ManagementEvents::All)
-            .cloudwatch_logs(trail_logs.arn(), Some(trail_role.arn().into()))
-            .depends_on(&bucket),
+            // cairn derives the role CloudTrail delivers with.
+            .cloudwatch_logs(trail_logs.arn(), None),
     );
 
     // ---- who is told ----------------------------------------------------------

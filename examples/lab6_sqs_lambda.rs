@@ -12,7 +12,6 @@
 //! ```
 
 use cairn::{Stack, iam, lambda, logs, pseudo, sqs};
-use serde_json::json;
 
 /// The worker's source, deployed as `index.py`.
 const SOURCE: &str = r#"def handler(event, context):
@@ -34,18 +33,7 @@ pub fn lab6() -> Stack {
         "role",
         iam::Role::trusted_by(&["lambda.amazonaws.com"])
             .description("Execution role of the lab 6 worker")
-            .managed_policy("arn:${aws.partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")
-            .inline_policy(
-                "read-jobs",
-                json!({
-                    "Version": "2012-10-17",
-                    "Statement": [{
-                        "Effect": "Allow",
-                        "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
-                        "Resource": jobs.arn()
-                    }]
-                }),
-            ),
+            .managed_policy("arn:${aws.partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"),
     );
     let function_name = format!("{}-worker", pseudo::stack_name());
     let logs = stack.add("logs", logs::LogGroup::named(format!("/aws/lambda/{function_name}")).retention_days(7));

@@ -13,6 +13,7 @@
 
 mod clients;
 mod error;
+pub mod glue;
 pub mod kinds;
 mod normalize;
 mod provider;

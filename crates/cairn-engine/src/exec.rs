@@ -526,7 +526,7 @@ async fn run_op(
                 depends_on: v.graph.deps_of(&o.id).cloned().collect(),
                 retain: spec.options.retain,
                 protect: spec.options.protect,
-                derived: false,
+                derived: spec.derived,
             };
             shared
                 .update(|st| {

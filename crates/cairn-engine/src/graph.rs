@@ -109,6 +109,7 @@ mod tests {
             props,
             depends_on: depends_on.iter().map(|s| (*s).to_string()).collect(),
             options: ResourceOptions::default(),
+            derived: false,
         }
     }
 

@@ -268,6 +268,17 @@ impl<K: TypedKind> Kind for Typed<K> {
 #[derive(Clone, Default)]
 pub struct Registry {
     kinds: BTreeMap<&'static str, Arc<dyn Kind>>,
+    glue: Option<Arc<dyn Glue>>,
+}
+
+/// What a provider adds between the resources of a stack that the user did
+/// not write: policies and permissions one resource needs for another.
+/// `validate` applies it first, so derived resources and statements are
+/// checked, planned and shown like the user's own.
+pub trait Glue: Send + Sync {
+    /// The stack with derived resources added (marked `derived`) and derived
+    /// statements merged into the props of the user's resources.
+    fn derive(&self, spec: &crate::spec::StackSpec) -> crate::spec::StackSpec;
 }
 
 impl Registry {
@@ -281,6 +292,13 @@ impl Registry {
     }
     pub fn add(&mut self, kind: Arc<dyn Kind>) {
         self.kinds.insert(kind.type_name(), kind);
+    }
+    /// Sets the glue `validate` applies (see [`Glue`]).
+    pub fn set_glue(&mut self, glue: Arc<dyn Glue>) {
+        self.glue = Some(glue);
+    }
+    pub fn glue(&self) -> Option<&Arc<dyn Glue>> {
+        self.glue.as_ref()
     }
     pub fn get(&self, type_name: &str) -> Option<&Arc<dyn Kind>> {
         self.kinds.get(type_name)

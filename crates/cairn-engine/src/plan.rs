@@ -288,7 +288,7 @@ pub fn plan(
                 id: id.clone(),
                 kind: spec.kind.clone(),
                 step,
-                derived: false,
+                derived: spec.derived,
                 physical_id: prior.filter(|_| current.is_some()).map(|p| p.physical_id.clone()),
                 changes,
                 desired: Some(desired),

@@ -58,6 +58,9 @@ pub struct ResourceSpec {
     pub depends_on: Vec<String>,
     #[serde(default)]
     pub options: ResourceOptions,
+    /// Added by the provider's glue, not written by the user.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub derived: bool,
 }
 
 /// Lifecycle options of a resource.

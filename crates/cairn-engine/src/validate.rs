@@ -141,6 +141,14 @@ pub fn validate_with(
     require_params: bool,
 ) -> (Option<Validated>, Diagnostics) {
     let mut diags = Diagnostics::default();
+    let derived;
+    let spec = match registry.glue() {
+        Some(glue) => {
+            derived = glue.derive(spec);
+            &derived
+        }
+        None => spec,
+    };
 
     if !valid_stack_name(&spec.name) {
         diags.push(

@@ -15,7 +15,14 @@ use serde_json::json;
 type R = Result<(), Box<dyn std::error::Error>>;
 
 fn thing(id: &str, props: serde_json::Value) -> ResourceSpec {
-    ResourceSpec { id: id.into(), kind: THING.into(), props, depends_on: vec![], options: ResourceOptions::default() }
+    ResourceSpec {
+        id: id.into(),
+        kind: THING.into(),
+        props,
+        depends_on: vec![],
+        options: ResourceOptions::default(),
+        derived: false,
+    }
 }
 
 fn stack(resources: Vec<ResourceSpec>) -> StackSpec {

@@ -357,7 +357,7 @@ impl Reader {
                     .expected("`type: aws:<service>:<Kind>`, like aws:sns:Topic"),
             );
         }
-        Some(ResourceSpec { id: id.clone(), kind: kind?, props, depends_on, options })
+        Some(ResourceSpec { id: id.clone(), kind: kind?, props, depends_on, options, derived: false })
     }
 
     fn depends_on(&mut self, key_pos: Pos, value: &Node, at: &At, what: &str) -> Vec<String> {

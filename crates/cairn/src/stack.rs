@@ -203,6 +203,7 @@ impl Stack {
             props,
             depends_on: resource.depends_on,
             options: resource.options,
+            derived: false,
         });
         Handle { id: id.to_string(), _kind: PhantomData }
     }

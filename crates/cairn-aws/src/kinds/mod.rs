@@ -79,6 +79,7 @@ pub(crate) fn registry(clients: &Arc<Clients>) -> Registry {
     r.add(typed(ec2_security_group::SecurityGroup::new(Arc::clone(clients))));
     #[cfg(feature = "ec2")]
     r.add(typed(ec2_instance::Instance::new(Arc::clone(clients))));
+    r.set_glue(Arc::new(crate::glue::AwsGlue));
     r
 }
 

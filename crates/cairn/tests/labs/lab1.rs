@@ -21,6 +21,11 @@ async fn yaml_form_round_trips() -> R {
 }
 
 #[tokio::test]
+async fn hand_written_form_round_trips() -> R {
+    harness::round_trip(harness::hand_written(FILE), &params(), check).await
+}
+
+#[tokio::test]
 async fn rust_form_round_trips() -> R {
     harness::round_trip(lab1_example::lab1().into(), &params(), check).await
 }

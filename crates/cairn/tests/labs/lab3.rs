@@ -25,12 +25,20 @@ async fn yaml_form_round_trips() -> R {
 }
 
 #[tokio::test]
+async fn hand_written_form_round_trips() -> R {
+    harness::round_trip(harness::hand_written(FILE), &params(), check).await
+}
+
+#[tokio::test]
 async fn rust_form_round_trips() -> R {
     harness::round_trip(lab3_example::lab3().into(), &params(), check).await
 }
 
 async fn check(d: &Deployed) -> R {
     let bucket = d.id("trail-bucket");
+    // The trail's delivery role: written by hand, or derived by cairn.
+    let role = if d.state.resources.contains_key("trail-role") { "trail-role" } else { "trail-logs-role" };
+    assert_eq!(d.state.resources[role].derived, role == "trail-logs-role");
     assert_eq!(bucket, format!("{}-trail-{}", d.stack, cairn_testkit::emulator::ACCOUNT_ID));
     let trail_arn = d.attr("trail", "arn");
 
@@ -55,7 +63,9 @@ async fn check(d: &Deployed) -> R {
     assert_eq!(rule.expiration().and_then(|e| e.days()), Some(365));
     let policy = s3.get_bucket_policy().bucket(bucket).send().await?;
     let policy = harness::json(policy.policy());
-    for statement in policy["Statement"].as_array().ok_or("no statements")? {
+    let statements = policy["Statement"].as_array().ok_or("no statements")?;
+    assert_eq!(statements.len(), 2, "the two CloudTrail statements, once each: {policy}");
+    for statement in statements {
         assert_eq!(statement["Principal"]["Service"], "cloudtrail.amazonaws.com");
         assert_eq!(statement["Condition"]["StringEquals"]["aws:SourceArn"], trail_arn.as_str());
     }
@@ -71,7 +81,7 @@ async fn check(d: &Deployed) -> R {
     assert_eq!(trail.log_file_validation_enabled(), Some(true));
     assert_eq!(trail.include_global_service_events(), Some(true));
     assert_eq!(trail.cloud_watch_logs_log_group_arn(), Some(format!("{}:*", d.attr("trail-logs", "arn")).as_str()));
-    assert_eq!(trail.cloud_watch_logs_role_arn(), Some(d.attr("trail-role", "arn").as_str()));
+    assert_eq!(trail.cloud_watch_logs_role_arn(), Some(d.attr(role, "arn").as_str()));
     let status = cloudtrail.get_trail_status().name(d.id("trail")).send().await?;
     assert_eq!(status.is_logging(), Some(true));
     let selectors = cloudtrail.get_event_selectors().trail_name(d.id("trail")).send().await?;
@@ -81,7 +91,7 @@ async fn check(d: &Deployed) -> R {
 
     // The trail's role may write to its log group only.
     let iam = d.clients.iam().await;
-    let inline = iam.get_role_policy().role_name(d.id("trail-role")).policy_name("deliver-to-logs").send().await?;
+    let inline = iam.get_role_policy().role_name(d.id(role)).policy_name("deliver-to-logs").send().await?;
     let doc = harness::json(Some(inline.policy_document()));
     assert_eq!(doc["Statement"][0]["Resource"], format!("{}:log-stream:*", d.attr("trail-logs", "arn")).as_str());
 

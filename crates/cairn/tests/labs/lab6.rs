@@ -17,6 +17,11 @@ async fn yaml_form_round_trips() -> R {
 }
 
 #[tokio::test]
+async fn hand_written_form_round_trips() -> R {
+    harness::round_trip(harness::hand_written(FILE), &harness::params(&[]), check).await
+}
+
+#[tokio::test]
 async fn rust_form_round_trips() -> R {
     harness::round_trip(lab6_example::lab6().into(), &harness::params(&[]), check).await
 }
@@ -37,9 +42,12 @@ async fn check(d: &Deployed) -> R {
     let tags = tags.tags().cloned().unwrap_or_default();
     assert!(harness::has_stack_tag(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())), &d.stack));
 
-    // Least privilege: the role reads and deletes messages of this queue only.
+    // Least privilege: the role reads and deletes messages of this queue only
+    // (one inline policy, written by hand or derived by cairn).
     let iam = d.clients.iam().await;
-    let inline = iam.get_role_policy().role_name(d.id("role")).policy_name("read-jobs").send().await?;
+    let names = iam.list_role_policies().role_name(d.id("role")).send().await?;
+    let [name] = names.policy_names() else { panic!("not one inline policy: {names:?}") };
+    let inline = iam.get_role_policy().role_name(d.id("role")).policy_name(name).send().await?;
     let doc = harness::json(Some(inline.policy_document()));
     let statement = &doc["Statement"][0];
     assert_eq!(statement["Resource"], jobs_arn.as_str());

@@ -1,0 +1,507 @@
+//! Derived glue: the policies and permissions AWS needs between the
+//! resources of a stack, which users forget and AWS does not report (an
+//! EventBridge rule whose topic drops its messages, a trail refused for its
+//! bucket policy, a mapping whose role may not read its queue).
+//!
+//! [`AwsGlue::derive`] runs before validation. It adds statements to the
+//! user's own documents (merged: a statement the user already wrote, in any
+//! equivalent form, is not added twice) and adds resources marked `derived`.
+//! Everything is scoped to the one source it serves (`aws:SourceArn`, the
+//! one queue). `auto_wire: false` on either end turns a row off.
+//!
+//! ARNs of resources that reference each other are built from names and
+//! pseudo values, as a user would: a reference would be a cycle (a rule
+//! depends on its target topic, so the topic's policy cannot reference the
+//! rule). A bucket without an explicit name gets its name only at create,
+//! so the trail's bucket policy is derived only for named buckets.
+
+use cairn_engine::kind::Glue;
+use cairn_engine::spec::{ResourceOptions, ResourceSpec, StackSpec};
+use cairn_engine::value::{Json, Part, RefTarget, parse_template};
+use serde_json::json;
+
+use crate::normalize::policy_canonical;
+
+/// The glue of the AWS kinds; see the module documentation.
+pub struct AwsGlue;
+
+const VERSION: &str = "2012-10-17";
+
+impl Glue for AwsGlue {
+    fn derive(&self, spec: &StackSpec) -> StackSpec {
+        let mut out = spec.clone();
+        let mut added = Vec::new();
+        for r in &spec.resources {
+            if !r.options.auto_wire {
+                continue;
+            }
+            match r.kind.as_str() {
+                "aws:events:Rule" => rule(spec, r, &mut out, &mut added),
+                "aws:sns:Subscription" => lambda_subscription(spec, r, &mut added),
+                "aws:cloudtrail:Trail" => trail(spec, r, &mut out, &mut added),
+                "aws:lambda:EventSourceMapping" => queue_mapping(spec, r, &mut out),
+                "aws:lambda:Function" => function_log_group(spec, r, &mut out, &mut added),
+                _ => {}
+            }
+        }
+        for a in added {
+            if !out.resources.iter().any(|r| r.id == a.id) {
+                out.resources.push(a);
+            }
+        }
+        out
+    }
+}
+
+// ---- the rows ------------------------------------------------------------------
+
+/// A rule targeting a topic: the topic's policy lets EventBridge publish for
+/// this rule. A rule targeting a function: a permission to invoke it.
+fn rule(spec: &StackSpec, r: &ResourceSpec, out: &mut StackSpec, added: &mut Vec<ResourceSpec>) {
+    let rule_arn = format!("{}:events:${{aws.region}}:${{aws.account_id}}:rule/{}{}", ARN, bus_prefix(r), name_of(r));
+    for target in r.props.get("targets").and_then(Json::as_array).into_iter().flatten() {
+        let Some((target_id, _)) = target.get("arn").and_then(reference) else { continue };
+        let Some(t) = wired(spec, &target_id) else { continue };
+        match t.kind.as_str() {
+            "aws:sns:Topic" => {
+                let topic_arn = format!("{ARN}:sns:${{aws.region}}:${{aws.account_id}}:{}", name_of(t));
+                let statement = json!({
+                    "Sid": sid("events", &r.id),
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": "sns:Publish",
+                    "Resource": topic_arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
+                });
+                if let Some(topic) = out.resources.iter_mut().find(|x| x.id == target_id) {
+                    merge_statement(&mut topic.props, "policy", statement);
+                }
+            }
+            "aws:lambda:Function" => {
+                let props = json!({
+                    "function": format!("${{{target_id}.arn}}"),
+                    "principal": "events.amazonaws.com",
+                    "source_arn": format!("${{{}.arn}}", r.id),
+                });
+                if !has_permission(spec, &target_id, "events.amazonaws.com", &r.id) {
+                    added.push(derived(format!("{}-invoke-{target_id}", r.id), "aws:lambda:Permission", props));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A `lambda` subscription: a permission for SNS to invoke the function,
+/// for this topic only.
+fn lambda_subscription(spec: &StackSpec, s: &ResourceSpec, added: &mut Vec<ResourceSpec>) {
+    if s.props.get("protocol").and_then(Json::as_str) != Some("lambda") {
+        return;
+    }
+    let Some((function_id, _)) = s.props.get("endpoint").and_then(reference) else { return };
+    let Some(f) = wired(spec, &function_id) else { return };
+    if f.kind != "aws:lambda:Function" {
+        return;
+    }
+    let Some(topic) = s.props.get("topic").cloned() else { return };
+    let topic_id = reference(&topic).map(|(id, _)| id).unwrap_or_default();
+    if has_permission(spec, &function_id, "sns.amazonaws.com", &topic_id) {
+        return;
+    }
+    let props =
+        json!({"function": format!("${{{function_id}.arn}}"), "principal": "sns.amazonaws.com", "source_arn": topic});
+    added.push(derived(format!("{}-invoke", s.id), "aws:lambda:Permission", props));
+}
+
+/// A trail: the bucket policy CloudTrail needs (for a named bucket in the
+/// stack), and a role to deliver to CloudWatch Logs when none is given.
+fn trail(spec: &StackSpec, t: &ResourceSpec, out: &mut StackSpec, added: &mut Vec<ResourceSpec>) {
+    let trail_arn = format!("{ARN}:cloudtrail:${{aws.region}}:${{aws.account_id}}:trail/{}", name_of(t));
+    if let Some((bucket_id, _)) = t.props.get("bucket").and_then(reference)
+        && let Some(b) = wired(spec, &bucket_id)
+        && b.kind == "aws:s3:Bucket"
+        && let Some(bucket) = b.props.get("name").and_then(Json::as_str)
+    {
+        let bucket_arn = format!("{ARN}:s3:::{bucket}");
+        let prefix = match t.props.get("key_prefix").and_then(Json::as_str) {
+            Some(p) if !p.is_empty() => format!("{}/", p.trim_matches('/')),
+            _ => String::new(),
+        };
+        let acl = json!({
+            "Sid": sid("cloudtrail-acl", &t.id),
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "s3:GetBucketAcl",
+            "Resource": bucket_arn,
+            "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}},
+        });
+        let write = json!({
+            "Sid": sid("cloudtrail-write", &t.id),
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": format!("{bucket_arn}/{prefix}AWSLogs/${{aws.account_id}}/*"),
+            "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": trail_arn}},
+        });
+        if let Some(bucket) = out.resources.iter_mut().find(|x| x.id == bucket_id) {
+            merge_statement(&mut bucket.props, "policy", acl);
+            merge_statement(&mut bucket.props, "policy", write);
+        }
+    }
+
+    let Some(logs) = t.props.get("cloudwatch_logs") else { return };
+    if logs.get("role").is_some_and(|r| !r.is_null()) {
+        return;
+    }
+    let Some(group) = logs.get("log_group").and_then(Json::as_str) else { return };
+    let streams = format!("{}:log-stream:*", log_group_arn(spec, group));
+    let role_id = format!("{}-logs-role", t.id);
+    let role = json!({
+        "description": format!("Lets CloudTrail (trail `{}`) write to CloudWatch Logs; derived by cairn", t.id),
+        "trusted_by": ["cloudtrail.amazonaws.com"],
+        "inline_policies": {"deliver-to-logs": {"Version": VERSION, "Statement": [{
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": streams,
+        }]}},
+    });
+    added.push(derived(role_id.clone(), "aws:iam:Role", role));
+    if let Some(trail) = out.resources.iter_mut().find(|x| x.id == t.id)
+        && let Some(logs) = trail.props.get_mut("cloudwatch_logs").and_then(Json::as_object_mut)
+    {
+        logs.insert("role".into(), Json::String(format!("${{{role_id}.arn}}")));
+    }
+}
+
+/// A mapping from a queue to a function whose role is in the stack: the role
+/// may receive, delete and inspect messages of that queue, and no other.
+fn queue_mapping(spec: &StackSpec, m: &ResourceSpec, out: &mut StackSpec) {
+    let Some((queue_id, _)) = m.props.get("source").and_then(reference) else { return };
+    let Some(q) = wired(spec, &queue_id) else { return };
+    if q.kind != "aws:sqs:Queue" {
+        return;
+    }
+    let Some((function_id, _)) = m.props.get("function").and_then(reference) else { return };
+    let Some(f) = spec.resource(&function_id).filter(|f| f.kind == "aws:lambda:Function") else { return };
+    let Some((role_id, _)) = f.props.get("role").and_then(reference) else { return };
+    let Some(role) = wired(spec, &role_id).filter(|r| r.kind == "aws:iam:Role") else { return };
+    let statement = json!({
+        "Effect": "Allow",
+        "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+        "Resource": format!("${{{queue_id}.arn}}"),
+    });
+    let already = role
+        .props
+        .get("inline_policies")
+        .and_then(Json::as_object)
+        .into_iter()
+        .flat_map(|p| p.values())
+        .any(|doc| statements(doc).iter().any(|s| same_statement(s, &statement)));
+    if already {
+        return;
+    }
+    if let Some(role) = out.resources.iter_mut().find(|x| x.id == role_id)
+        && let Some(props) = role.props.as_object_mut()
+    {
+        let policies = props.entry("inline_policies").or_insert_with(|| json!({}));
+        if let Some(policies) = policies.as_object_mut() {
+            policies.insert(sid("sqs", &m.id), json!({"Version": VERSION, "Statement": [statement]}));
+        }
+    }
+}
+
+/// A function: its log group `/aws/lambda/<name>`, owned by the stack and
+/// made before the function, unless the stack already has a group so named.
+fn function_log_group(spec: &StackSpec, f: &ResourceSpec, out: &mut StackSpec, added: &mut Vec<ResourceSpec>) {
+    let group = format!("/aws/lambda/{}", name_of(f));
+    let written = spec
+        .resources
+        .iter()
+        .any(|r| r.kind == "aws:logs:LogGroup" && r.props.get("name").and_then(Json::as_str) == Some(group.as_str()));
+    if written {
+        return;
+    }
+    let id = format!("{}-logs", f.id);
+    let mut props = json!({"name": group});
+    if let Some(days) = f.props.get("log_retention_days") {
+        props["retention_days"] = days.clone();
+    }
+    added.push(derived(id.clone(), "aws:logs:LogGroup", props));
+    if let Some(function) = out.resources.iter_mut().find(|x| x.id == f.id)
+        && !function.depends_on.contains(&id)
+    {
+        function.depends_on.push(id);
+    }
+}
+
+// ---- helpers --------------------------------------------------------------------
+
+const ARN: &str = "arn:${aws.partition}";
+
+/// The Sid (or inline policy name) of a derived statement.
+fn sid(what: &str, source: &str) -> String {
+    let mut s = format!("cairn-{what}-{source}");
+    s.retain(|c| c.is_ascii_alphanumeric() || c == '-');
+    s
+}
+
+fn derived(id: String, kind: &str, props: Json) -> ResourceSpec {
+    ResourceSpec {
+        id,
+        kind: kind.into(),
+        props,
+        depends_on: Vec::new(),
+        options: ResourceOptions::default(),
+        derived: true,
+    }
+}
+
+/// `(id, attr)` when the value is exactly one reference to a resource.
+fn reference(value: &Json) -> Option<(String, String)> {
+    let parts = parse_template(value.as_str()?).ok()?;
+    match parts.as_slice() {
+        [Part::Ref(r)] => match &r.target {
+            RefTarget::Resource { id, attr } => Some((id.clone(), attr.clone())),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The resource `id`, when it exists and allows auto-wiring.
+fn wired<'a>(spec: &'a StackSpec, id: &str) -> Option<&'a ResourceSpec> {
+    spec.resource(id).filter(|r| r.options.auto_wire)
+}
+
+/// The physical name a resource gets: its `name` prop, else `<stack>-<id>`.
+fn name_of(r: &ResourceSpec) -> String {
+    match r.props.get("name").and_then(Json::as_str) {
+        Some(name) => name.to_string(),
+        None => format!("${{stack.name}}-{}", r.id),
+    }
+}
+
+/// `<bus>/` for a rule on a custom event bus (its name or ARN), else nothing.
+fn bus_prefix(r: &ResourceSpec) -> String {
+    match r.props.get("event_bus").and_then(Json::as_str) {
+        None | Some("default") => String::new(),
+        Some(bus) => format!("{}/", bus.rsplit_once("event-bus/").map_or(bus, |(_, name)| name)),
+    }
+}
+
+/// The ARN (without `:*`) of a log group given by reference, name or ARN.
+fn log_group_arn(spec: &StackSpec, group: &str) -> String {
+    if let Some((id, attr)) = reference(&Json::String(group.to_string())) {
+        if attr == "arn" {
+            return group.to_string();
+        }
+        if let Some(g) = spec.resource(&id) {
+            return format!("{ARN}:logs:${{aws.region}}:${{aws.account_id}}:log-group:{}", name_of(g));
+        }
+    }
+    if group.starts_with("arn:") {
+        return group.strip_suffix(":*").unwrap_or(group).to_string();
+    }
+    format!("{ARN}:logs:${{aws.region}}:${{aws.account_id}}:log-group:{group}")
+}
+
+/// Whether the stack already has a permission for `principal` on the
+/// function, from the resource `source` (by reference) or from anywhere.
+fn has_permission(spec: &StackSpec, function_id: &str, principal: &str, source: &str) -> bool {
+    spec.resources.iter().filter(|r| r.kind == "aws:lambda:Permission").any(|p| {
+        let function = p.props.get("function").and_then(reference).map(|(id, _)| id);
+        let from = p.props.get("source_arn");
+        function.as_deref() == Some(function_id)
+            && p.props.get("principal").and_then(Json::as_str) == Some(principal)
+            && from.is_none_or(|s| s.is_null() || reference(s).is_some_and(|(id, _)| id == source))
+    })
+}
+
+/// The statements of a policy document (a single statement object counts).
+fn statements(doc: &Json) -> Vec<Json> {
+    match doc.get("Statement") {
+        Some(Json::Array(items)) => items.clone(),
+        Some(one @ Json::Object(_)) => vec![one.clone()],
+        _ => Vec::new(),
+    }
+}
+
+/// Statements that mean the same, whatever their Sid.
+fn same_statement(a: &Json, b: &Json) -> bool {
+    let strip = |s: &Json| {
+        let mut s = s.clone();
+        if let Some(o) = s.as_object_mut() {
+            o.remove("Sid");
+        }
+        policy_canonical(&s)
+    };
+    strip(a) == strip(b)
+}
+
+/// Adds a statement to the policy document under `key` (creating it), unless
+/// an equivalent statement is already there.
+fn merge_statement(props: &mut Json, key: &str, statement: Json) {
+    let Some(props) = props.as_object_mut() else { return };
+    let doc = props.entry(key).or_insert(Json::Null);
+    if doc.is_null() {
+        *doc = json!({"Version": VERSION, "Statement": []});
+    }
+    let Some(doc) = doc.as_object_mut() else { return };
+    let list = doc.entry("Statement").or_insert_with(|| json!([]));
+    if list.is_object() {
+        *list = Json::Array(vec![list.clone()]);
+    }
+    let Some(list) = list.as_array_mut() else { return };
+    if !list.iter().any(|s| same_statement(s, &statement)) {
+        list.push(statement);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use super::*;
+
+    fn res(id: &str, kind: &str, props: Json) -> ResourceSpec {
+        ResourceSpec {
+            id: id.into(),
+            kind: kind.into(),
+            props,
+            depends_on: vec![],
+            options: ResourceOptions::default(),
+            derived: false,
+        }
+    }
+
+    fn stack(resources: Vec<ResourceSpec>) -> StackSpec {
+        StackSpec { name: "s".into(), resources, ..StackSpec::default() }
+    }
+
+    fn get<'a>(s: &'a StackSpec, id: &str) -> &'a ResourceSpec {
+        s.resource(id).unwrap_or_else(|| panic!("no {id}"))
+    }
+
+    #[test]
+    fn a_rule_on_a_topic_adds_one_scoped_statement_and_merges_with_the_users() {
+        let user = json!({"Version": VERSION, "Statement": {"Sid": "Mine", "Effect": "Allow",
+            "Principal": {"AWS": "*"}, "Action": "sns:Subscribe", "Resource": "*"}});
+        let s = stack(vec![
+            res("alerts", "aws:sns:Topic", json!({"policy": user})),
+            res("r", "aws:events:Rule", json!({"targets": [{"arn": "${alerts.arn}"}]})),
+        ]);
+        let out = AwsGlue.derive(&s);
+        let st = statements(&get(&out, "alerts").props["policy"]);
+        assert_eq!(st.len(), 2, "{st:?}");
+        assert_eq!(st[0]["Sid"], "Mine");
+        assert_eq!(st[1]["Principal"]["Service"], "events.amazonaws.com");
+        assert_eq!(
+            st[1]["Condition"]["ArnEquals"]["aws:SourceArn"],
+            "arn:${aws.partition}:events:${aws.region}:${aws.account_id}:rule/${stack.name}-r"
+        );
+        assert_eq!(st[1]["Resource"], "arn:${aws.partition}:sns:${aws.region}:${aws.account_id}:${stack.name}-alerts");
+        // Deriving again (or a user who wrote the same statement) adds nothing.
+        let again = AwsGlue.derive(&out);
+        assert_eq!(statements(&get(&again, "alerts").props["policy"]).len(), 2);
+    }
+
+    #[test]
+    fn auto_wire_false_on_either_end_turns_it_off() {
+        let mut rule = res("r", "aws:events:Rule", json!({"targets": [{"arn": "${alerts.arn}"}]}));
+        rule.options.auto_wire = false;
+        let s = stack(vec![res("alerts", "aws:sns:Topic", json!({})), rule]);
+        assert_eq!(AwsGlue.derive(&s), s);
+        let mut topic = res("alerts", "aws:sns:Topic", json!({}));
+        topic.options.auto_wire = false;
+        let s = stack(vec![topic, res("r", "aws:events:Rule", json!({"targets": [{"arn": "${alerts.arn}"}]}))]);
+        assert_eq!(AwsGlue.derive(&s), s);
+    }
+
+    #[test]
+    fn a_rule_on_a_function_and_a_lambda_subscription_get_permissions() {
+        let s = stack(vec![
+            res("fn", "aws:lambda:Function", json!({"name": "f"})),
+            res("fn-logs-group", "aws:logs:LogGroup", json!({"name": "/aws/lambda/f"})),
+            res("t", "aws:sns:Topic", json!({})),
+            res("r", "aws:events:Rule", json!({"targets": [{"arn": "${fn.arn}"}]})),
+            res(
+                "sub",
+                "aws:sns:Subscription",
+                json!({"topic": "${t.arn}", "protocol": "lambda", "endpoint": "${fn.arn}"}),
+            ),
+        ]);
+        let out = AwsGlue.derive(&s);
+        let p = get(&out, "r-invoke-fn");
+        assert!(p.derived);
+        assert_eq!(
+            p.props,
+            json!({"function": "${fn.arn}", "principal": "events.amazonaws.com", "source_arn": "${r.arn}"})
+        );
+        let p = get(&out, "sub-invoke");
+        assert_eq!(p.props["principal"], "sns.amazonaws.com");
+        assert_eq!(p.props["source_arn"], "${t.arn}");
+        // The log group written by hand is used, not a second one.
+        assert!(out.resource("fn-logs").is_none());
+        assert_eq!(out.resources.len(), s.resources.len() + 2);
+    }
+
+    #[test]
+    fn a_trail_gets_its_bucket_policy_and_logs_role() {
+        let s = stack(vec![
+            res("b", "aws:s3:Bucket", json!({"name": "${stack.name}-trail"})),
+            res("g", "aws:logs:LogGroup", json!({})),
+            res(
+                "t",
+                "aws:cloudtrail:Trail",
+                json!({"bucket": "${b.name}", "cloudwatch_logs": {"log_group": "${g.arn}"}}),
+            ),
+        ]);
+        let out = AwsGlue.derive(&s);
+        let st = statements(&get(&out, "b").props["policy"]);
+        assert_eq!(st.len(), 2);
+        assert_eq!(st[0]["Action"], "s3:GetBucketAcl");
+        assert_eq!(st[1]["Resource"], "arn:${aws.partition}:s3:::${stack.name}-trail/AWSLogs/${aws.account_id}/*");
+        assert_eq!(st[1]["Condition"]["StringEquals"]["s3:x-amz-acl"], "bucket-owner-full-control");
+        let role = get(&out, "t-logs-role");
+        assert!(role.derived);
+        assert_eq!(
+            role.props["inline_policies"]["deliver-to-logs"]["Statement"][0]["Resource"],
+            "${g.arn}:log-stream:*"
+        );
+        assert_eq!(get(&out, "t").props["cloudwatch_logs"]["role"], "${t-logs-role.arn}");
+    }
+
+    #[test]
+    fn a_queue_mapping_lets_the_role_read_that_queue_unless_it_already_may() {
+        let function = res("fn", "aws:lambda:Function", json!({"name": "f", "role": "${role.arn}"}));
+        let mapping = res("m", "aws:lambda:EventSourceMapping", json!({"function": "${fn.arn}", "source": "${q.arn}"}));
+        let s = stack(vec![
+            res("q", "aws:sqs:Queue", json!({})),
+            res("role", "aws:iam:Role", json!({"trusted_by": ["lambda.amazonaws.com"]})),
+            function.clone(),
+            mapping.clone(),
+        ]);
+        let out = AwsGlue.derive(&s);
+        let policy = &get(&out, "role").props["inline_policies"]["cairn-sqs-m"];
+        assert_eq!(policy["Statement"][0]["Resource"], "${q.arn}");
+        // Written by hand in another order, as a one-statement object: kept as it is.
+        let written = json!({"mine": {"Statement": {"Effect": "Allow", "Resource": "${q.arn}",
+            "Action": ["sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:DeleteMessage"]}}});
+        let s = stack(vec![
+            res("q", "aws:sqs:Queue", json!({})),
+            res("role", "aws:iam:Role", json!({"inline_policies": written})),
+            function,
+            mapping,
+        ]);
+        let out = AwsGlue.derive(&s);
+        assert_eq!(get(&out, "role").props["inline_policies"], written);
+    }
+
+    #[test]
+    fn a_function_gets_its_log_group_first() {
+        let s = stack(vec![res("fn", "aws:lambda:Function", json!({}))]);
+        let out = AwsGlue.derive(&s);
+        assert_eq!(get(&out, "fn-logs").props, json!({"name": "/aws/lambda/${stack.name}-fn"}));
+        assert_eq!(get(&out, "fn").depends_on, vec!["fn-logs"]);
+    }
+}
