@@ -442,15 +442,21 @@ impl Trail {
     async fn read_props(&self, cx: &OpCtx, arn: &str, last: &TrailProps) -> Result<Option<TrailProps>, OpError> {
         let ct = self.clients.cloudtrail().await;
         let fail = |e: String| OpError::failed(format!("reading CloudTrail trail {}: {e}", name_from_arn(arn)));
-        let Some(trail) = self.find(arn).await.map_err(fail)? else {
+        // The trail, its status and its selectors at once: one round trip.
+        let (trail, status, selectors) = tokio::join!(
+            self.find(arn),
+            ct.get_trail_status().name(arn).send(),
+            ct.get_event_selectors().trail_name(arn).send(),
+        );
+        let Some(trail) = trail.map_err(fail)? else {
             return Ok(None);
         };
-        let logging = match ct.get_trail_status().name(arn).send().await {
+        let logging = match status {
             Ok(out) => out.is_logging().unwrap_or(false),
             Err(e) if e.code() == Some(NOT_FOUND) => return Ok(None),
             Err(e) => return Err(fail(aws_error("GetTrailStatus", &e).to_string())),
         };
-        let selectors = match ct.get_event_selectors().trail_name(arn).send().await {
+        let selectors = match selectors {
             Ok(out) => out.event_selectors().to_vec(),
             Err(e) if e.code() == Some(NOT_FOUND) => return Ok(None),
             Err(e) => return Err(fail(aws_error("GetEventSelectors", &e).to_string())),

@@ -231,20 +231,19 @@ impl TypedKind for Instance {
     ) -> Result<Option<Observed<InstanceProps>>, OpError> {
         let action = format!("reading EC2 instance {id}");
         let ec2 = self.clients.ec2().await;
-        let Some(live) = find_by_id(ec2, id).await.map_err(|e| OpError::failed(format!("{action}: {e}")))? else {
+        // The instance and its user data at once: one round trip.
+        let (live, user_data) = tokio::join!(
+            find_by_id(ec2, id),
+            ec2.describe_instance_attribute().instance_id(id).attribute(InstanceAttributeName::UserData).send(),
+        );
+        let Some(live) = live.map_err(|e| OpError::failed(format!("{action}: {e}")))? else {
             return Ok(None);
         };
         // A terminated instance lingers in DescribeInstances for an hour.
         if matches!(state_of(&live), "terminated" | "shutting-down") {
             return Ok(None);
         }
-        let user_data = match ec2
-            .describe_instance_attribute()
-            .instance_id(id)
-            .attribute(InstanceAttributeName::UserData)
-            .send()
-            .await
-        {
+        let user_data = match user_data {
             Ok(out) => out.user_data().and_then(|v| v.value()).map(decode_user_data),
             Err(e) if code_in(&e, NOT_FOUND) => return Ok(None),
             Err(e) => return Err(aws_error(&format!("{action}: reading user data"), &e)),

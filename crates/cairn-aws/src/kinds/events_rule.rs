@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use aws_sdk_eventbridge::operation::describe_rule::DescribeRuleOutput;
 use aws_sdk_eventbridge::types::{self as sdk, RuleState};
 use cairn_engine::PathSeg;
+use cairn_engine::diag::did_you_mean;
 use cairn_engine::kind::{NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -234,14 +235,12 @@ impl TypedKind for Rule {
             .ok_or_else(|| OpError::failed(format!("reading EventBridge rule: `{arn}` is not a rule ARN")))?;
         let action = format!("reading EventBridge rule {name}");
         let events = self.clients.events().await;
-        let Some(rule) =
-            describe_rule(events, name, bus).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?
-        else {
+        // The rule and its targets at once: one round trip.
+        let (rule, targets) = tokio::join!(describe_rule(events, name, bus), list_targets(events, name, bus));
+        let Some(rule) = rule.map_err(|e| OpError::failed(format!("{action}: {e}")))? else {
             return Ok(None);
         };
-        let Some(targets) =
-            list_targets(events, name, bus).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?
-        else {
+        let Some(targets) = targets.map_err(|e| OpError::failed(format!("{action}: {e}")))? else {
             return Ok(None);
         };
         let props = props_from_rule(&rule, targets, last);
@@ -419,13 +418,163 @@ fn validate_pattern(p: &Value, errors: &mut Vec<PropError>) {
                     .expected("at least one field to match, like {source: [aws.ec2]}"),
             );
         }
-        Value::Object(_) => {}
+        Value::Object(fields) => {
+            let mut path = vec![PathSeg::Key("event_pattern".into())];
+            pattern_fields(fields, &mut path, errors);
+        }
         Value::String(s) if unresolved(s) => {}
         _ => errors.push(
             PropError::new(&["event_pattern"], "the event pattern is not a JSON object")
                 .expected("an object like {source: [aws.ec2]}"),
         ),
     }
+}
+
+/// The comparison operators of EventBridge's content filters.
+const PATTERN_OPERATORS: &[&str] =
+    &["prefix", "suffix", "anything-but", "numeric", "exists", "cidr", "equals-ignore-case", "wildcard"];
+
+fn pattern_error(path: &[PathSeg], message: String, expected: &str) -> PropError {
+    PropError {
+        path: path.to_vec(),
+        message,
+        expected: Some(expected.to_string()),
+        suggestion: None,
+        warning: false,
+    }
+}
+
+/// Checks the fields of a pattern object: each is a nested object, a list
+/// of values to match, or `$or` with a list of patterns.
+fn pattern_fields(fields: &serde_json::Map<String, Value>, path: &mut Vec<PathSeg>, errors: &mut Vec<PropError>) {
+    for (key, value) in fields {
+        path.push(PathSeg::Key(key.clone()));
+        match value {
+            Value::Object(inner) if inner.is_empty() => errors.push(pattern_error(
+                path,
+                format!("pattern field `{key}` is an empty object"),
+                "fields to match inside it, or a list of values",
+            )),
+            Value::Object(inner) => pattern_fields(inner, path, errors),
+            Value::Array(items) if key == "$or" => {
+                for (i, item) in items.iter().enumerate() {
+                    path.push(PathSeg::Index(i));
+                    match item {
+                        Value::Object(inner) if !inner.is_empty() => pattern_fields(inner, path, errors),
+                        _ => errors.push(pattern_error(
+                            path,
+                            "each alternative of `$or` must be a pattern object".into(),
+                            "a list of objects, like `$or: [{source: [aws.ec2]}, {source: [aws.s3]}]`",
+                        )),
+                    }
+                    path.pop();
+                }
+            }
+            Value::Array(items) if items.is_empty() => errors.push(pattern_error(
+                path,
+                format!("pattern field `{key}` lists no values"),
+                "at least one value to match",
+            )),
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    path.push(PathSeg::Index(i));
+                    match item {
+                        Value::Object(filter) => content_filter(filter, path, errors),
+                        Value::Array(_) => errors.push(pattern_error(
+                            path,
+                            format!("pattern field `{key}` has a list inside its list"),
+                            "strings, numbers, booleans, null or content filters like {prefix: \"i-\"}",
+                        )),
+                        _ => {}
+                    }
+                    path.pop();
+                }
+            }
+            Value::String(s) if unresolved(s) => {}
+            scalar => {
+                let mut e = pattern_error(
+                    path,
+                    format!("pattern field `{key}` is a single value, not a list"),
+                    "a list of values to match (EventBridge matches only lists), or an object of fields",
+                );
+                e.suggestion = Some(format!("write `{key}: [{}]`", scalar_text(scalar)));
+                errors.push(e);
+            }
+        }
+        path.pop();
+    }
+}
+
+fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Checks one content filter such as `{prefix: "i-"}` or `{numeric: [">", 0]}`.
+fn content_filter(filter: &serde_json::Map<String, Value>, path: &mut Vec<PathSeg>, errors: &mut Vec<PropError>) {
+    let expected = format!("one operator of {}", PATTERN_OPERATORS.join(", "));
+    if filter.len() != 1 {
+        errors.push(pattern_error(path, format!("a content filter has {} operators", filter.len()), &expected));
+        return;
+    }
+    let Some((op, arg)) = filter.iter().next() else { return };
+    let string_or_ignore_case = |arg: &Value| match arg {
+        Value::String(_) => true,
+        Value::Object(m) => m.len() == 1 && m.get("equals-ignore-case").is_some_and(Value::is_string),
+        _ => false,
+    };
+    let problem: Option<&str> = match op.as_str() {
+        "prefix" | "suffix" => (!string_or_ignore_case(arg)).then_some("a string (or {equals-ignore-case: <string>})"),
+        "cidr" | "equals-ignore-case" | "wildcard" => (!arg.is_string()).then_some("a string"),
+        "exists" => (!arg.is_boolean()).then_some("true or false"),
+        "numeric" => numeric_problem(arg),
+        "anything-but" => {
+            let scalar = |v: &Value| v.is_string() || v.is_number();
+            let ok = match arg {
+                Value::Array(items) => !items.is_empty() && items.iter().all(scalar),
+                Value::Object(m) => {
+                    m.len() == 1
+                        && m.iter().all(|(k, v)| match k.as_str() {
+                            "prefix" | "suffix" | "wildcard" => v.is_string(),
+                            "equals-ignore-case" => {
+                                v.is_string() || v.as_array().is_some_and(|a| a.iter().all(Value::is_string))
+                            }
+                            _ => false,
+                        })
+                }
+                other => scalar(other),
+            };
+            (!ok).then_some("a value, a list of values, or {prefix | suffix | wildcard | equals-ignore-case: …}")
+        }
+        _ => {
+            let mut e = pattern_error(path, format!("unknown content filter operator `{op}`"), &expected);
+            e.suggestion = did_you_mean(op, PATTERN_OPERATORS.iter().copied()).map(|c| format!("did you mean `{c}`?"));
+            errors.push(e);
+            return;
+        }
+    };
+    if let Some(want) = problem {
+        path.push(PathSeg::Key(op.clone()));
+        errors.push(pattern_error(path, format!("`{op}` has an argument it cannot use"), want));
+        path.pop();
+    }
+}
+
+/// What is wrong with `numeric`'s argument: `[op, n]` or `[op, n, op, n]`.
+fn numeric_problem(arg: &Value) -> Option<&'static str> {
+    const WANT: &str = "[\">\", 0] or [\">=\", 0, \"<\", 10]: operators =, <, <=, >, >= each followed by a number";
+    let Value::Array(items) = arg else { return Some(WANT) };
+    if !(items.len() == 2 || items.len() == 4) {
+        return Some(WANT);
+    }
+    let well_formed = items.chunks(2).all(|pair| {
+        matches!(pair[0].as_str(), Some("=" | "<" | "<=" | ">" | ">=")) && (pair[1].is_number() || pair[1].as_str().is_some_and(unresolved))
+    });
+    let range_ok = items.len() == 2
+        || (matches!(items[0].as_str(), Some(">" | ">=")) && matches!(items[2].as_str(), Some("<" | "<=")));
+    (!(well_formed && range_ok)).then_some(WANT)
 }
 
 /// Checks `rate(<n> <unit>)` and `cron(<6 fields>)` (unresolved references
@@ -454,16 +603,128 @@ pub fn check_schedule(s: &str) -> Result<(), String> {
         };
     }
     if let Some(body) = s.strip_prefix("cron(").and_then(|r| r.strip_suffix(')')) {
-        let fields = body.split_whitespace().count();
-        return if fields == 6 {
-            Ok(())
-        } else {
-            Err(format!(
-                "`{s}` has {fields} fields; EventBridge cron needs 6 (minutes hours day-of-month month day-of-week year)"
-            ))
-        };
+        return check_cron(s, body);
     }
     Err(format!("`{s}` is neither rate(...) nor cron(...)"))
+}
+
+/// One field of an EventBridge cron expression: its name, its range, the
+/// names it accepts (`JAN`, `MON`, …, numbered from the range's start) and
+/// the special characters it allows beyond `, - * /`.
+struct CronField {
+    name: &'static str,
+    range: std::ops::RangeInclusive<u32>,
+    names: &'static [&'static str],
+    special: &'static str,
+}
+
+const CRON_FIELDS: [CronField; 6] = [
+    CronField { name: "minutes", range: 0..=59, names: &[], special: "" },
+    CronField { name: "hours", range: 0..=23, names: &[], special: "" },
+    CronField { name: "day-of-month", range: 1..=31, names: &[], special: "?LW" },
+    CronField {
+        name: "month",
+        range: 1..=12,
+        names: &["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"],
+        special: "",
+    },
+    CronField { name: "day-of-week", range: 1..=7, names: &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"], special: "?L#" },
+    CronField { name: "year", range: 1970..=2199, names: &[], special: "" },
+];
+
+/// Checks `cron(<minutes> <hours> <day-of-month> <month> <day-of-week> <year>)`.
+fn check_cron(s: &str, body: &str) -> Result<(), String> {
+    let fields: Vec<&str> = body.split_whitespace().collect();
+    if fields.len() != CRON_FIELDS.len() {
+        return Err(format!(
+            "`{s}` has {} fields; EventBridge cron needs 6 (minutes hours day-of-month month day-of-week year)",
+            fields.len()
+        ));
+    }
+    for (value, field) in fields.iter().zip(&CRON_FIELDS) {
+        if let Err(why) = check_cron_field(value, field) {
+            return Err(format!("`{s}`: {} `{value}` {why}", field.name));
+        }
+    }
+    let (dom, dow) = (fields[2], fields[4]);
+    match (dom == "?", dow == "?") {
+        (false, false) => {
+            let mut fixed = fields.clone();
+            if dow == "*" {
+                fixed[4] = "?";
+            } else {
+                fixed[2] = "?";
+            }
+            Err(format!(
+                "`{s}` sets both day-of-month (`{dom}`) and day-of-week (`{dow}`); one of them must be `?`, as in `cron({})`",
+                fixed.join(" ")
+            ))
+        }
+        (true, true) => Err(format!("`{s}` has `?` for both day-of-month and day-of-week; only one may be `?`")),
+        _ => Ok(()),
+    }
+}
+
+/// Checks one cron field: `*`, `?`, values, names, ranges `a-b`, steps
+/// `x/n`, lists `a,b`, and the field's special characters.
+fn check_cron_field(value: &str, field: &CronField) -> Result<(), String> {
+    let number = |part: &str| -> Result<u32, String> {
+        let n = match field.names.iter().position(|n| n.eq_ignore_ascii_case(part)) {
+            Some(i) => field.range.start() + u32::try_from(i).unwrap_or(0),
+            None => part.parse::<u32>().map_err(|_| format!("has `{part}`, which is not a value of the field"))?,
+        };
+        if field.range.contains(&n) {
+            Ok(n)
+        } else {
+            Err(format!("has {n}, outside {}-{}", field.range.start(), field.range.end()))
+        }
+    };
+    if value == "?" {
+        return if field.special.contains('?') { Ok(()) } else { Err("cannot be `?`".into()) };
+    }
+    for part in value.split(',') {
+        let (base, step) = match part.split_once('/') {
+            Some((b, st)) => (b, Some(st)),
+            None => (part, None),
+        };
+        if let Some(st) = step
+            && !st.parse::<u32>().is_ok_and(|n| n > 0)
+        {
+            return Err(format!("has the step `/{st}`, which is not a positive whole number"));
+        }
+        if base == "*" {
+            continue;
+        }
+        let special = |c: char| field.special.contains(c);
+        if (base == "L" && special('L')) || (base == "LW" && special('W')) {
+            continue;
+        }
+        if special('W') && let Some(day) = base.strip_suffix('W') {
+            number(day)?;
+            continue;
+        }
+        if special('L') && let Some(day) = base.strip_suffix('L') {
+            number(day)?;
+            continue;
+        }
+        if special('#') && let Some((day, nth)) = base.split_once('#') {
+            number(day)?;
+            if !matches!(nth, "1" | "2" | "3" | "4" | "5") {
+                return Err(format!("has `#{nth}`; the week number is 1 to 5"));
+            }
+            continue;
+        }
+        match base.split_once('-') {
+            Some((a, b)) => {
+                number(a)?;
+                number(b)?;
+            }
+            None => {
+                number(base)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn validate_targets(targets: &[Target], errors: &mut Vec<PropError>) {
@@ -795,6 +1056,82 @@ mod tests {
             "every 5 minutes",
         ] {
             assert!(check_schedule(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cron_fields_are_checked_offline() {
+        for ok in [
+            "cron(0 9 ? * MON *)",
+            "cron(0/15 * * * ? *)",
+            "cron(0 18 ? * MON-FRI *)",
+            "cron(0 8 1 JAN,JUL ? 2030)",
+            "cron(0 10 L * ? *)",
+            "cron(0 10 15W * ? *)",
+            "cron(0 10 LW * ? *)",
+            "cron(0 10 ? * 6L *)",
+            "cron(0 10 ? * 2#1 *)",
+            "cron(*/5 8-17 ? * 2-6 *)",
+        ] {
+            assert_eq!(check_schedule(ok), Ok(()), "{ok}");
+        }
+        let both = check_schedule("cron(0 9 * * MON *)").err().unwrap_or_default();
+        assert!(both.contains("one of them must be `?`, as in `cron(0 9 ? * MON *)`"), "{both}");
+        let both = check_schedule("cron(0 9 1 * * *)").err().unwrap_or_default();
+        assert!(both.contains("as in `cron(0 9 1 * ? *)`"), "{both}");
+        for bad in [
+            "cron(0 9 ? * ? *)",
+            "cron(60 9 ? * MON *)",
+            "cron(0 24 ? * MON *)",
+            "cron(0 9 32 * ? *)",
+            "cron(0 9 ? 13 MON *)",
+            "cron(0 9 ? * MOON *)",
+            "cron(0 9 ? * 8 *)",
+            "cron(0 9 ? * 2#6 *)",
+            "cron(0/0 9 ? * MON *)",
+            "cron(? 9 1 * ? *)",
+            "cron(0 9 1 * ? 1900)",
+        ] {
+            assert!(check_schedule(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn event_patterns_are_checked_offline() {
+        let rule = |pattern: Value| check(json!({"event_pattern": pattern, "targets": [{"arn": TOPIC}]}));
+        for ok in [
+            json!({"source": ["aws.ec2"], "detail": {"state": ["stopped", "terminated"]}}),
+            json!({"detail": {"instance-id": [{"prefix": "i-"}], "size": [{"numeric": [">", 0, "<=", 5]}]}}),
+            json!({"detail": {"state": [{"anything-but": ["running"]}], "x": [{"anything-but": {"prefix": "a"}}]}}),
+            json!({"detail": {"ip": [{"cidr": "10.0.0.0/24"}], "e": [{"exists": false}], "n": [null, true, 1]}}),
+            json!({"detail": {"c": [{"equals-ignore-case": "ok"}], "w": [{"wildcard": "a*b"}]}}),
+            json!({"source": [{"suffix": {"equals-ignore-case": ".EC2"}}], "$or": [{"a": ["1"]}, {"b": ["2"]}]}),
+            json!({"detail": {"state": "${param.states}"}}),
+        ] {
+            assert!(rule(ok.clone()).is_ok(), "{ok}");
+        }
+        let errs = rule(json!({"source": "aws.ec2"})).err().unwrap_or_default();
+        assert_eq!(errs[0].message, "pattern field `source` is a single value, not a list");
+        assert_eq!(errs[0].suggestion.as_deref(), Some("write `source: [aws.ec2]`"));
+        assert_eq!(errs[0].path, vec![PathSeg::Key("event_pattern".into()), PathSeg::Key("source".into())]);
+        let errs = rule(json!({"detail": {"state": [{"anything_but": ["running"]}]}})).err().unwrap_or_default();
+        assert_eq!(errs[0].message, "unknown content filter operator `anything_but`");
+        assert_eq!(errs[0].suggestion.as_deref(), Some("did you mean `anything-but`?"));
+        assert_eq!(errs[0].path.last(), Some(&PathSeg::Index(0)));
+        for bad in [
+            json!({"source": []}),
+            json!({"detail": {}}),
+            json!({"source": [["a"]]}),
+            json!({"a": [{"prefix": 1}]}),
+            json!({"a": [{"exists": "yes"}]}),
+            json!({"a": [{"numeric": [">"]}]}),
+            json!({"a": [{"numeric": ["<", 5, ">", 1]}]}),
+            json!({"a": [{"numeric": ["~", 5]}]}),
+            json!({"a": [{"prefix": "a", "suffix": "b"}]}),
+            json!({"a": [{"anything-but": {"numeric": [">", 1]}}]}),
+            json!({"$or": [{"a": ["1"]}, "b"]}),
+        ] {
+            assert!(rule(bad.clone()).is_err(), "{bad}");
         }
     }
 

@@ -226,10 +226,12 @@ impl TypedKind for Role {
     async fn read(&self, _cx: &OpCtx, name: &str, last: &RoleProps) -> Result<Option<Observed<RoleProps>>, OpError> {
         let iam = self.clients.iam().await;
         let action = format!("reading IAM role {name}");
-        let Some(role) = find_role(iam, name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))? else {
+        // The role and its policies at once: two round trips, not four.
+        let (role, policies) = tokio::join!(find_role(iam, name), policies(iam, name, last));
+        let Some(role) = role.map_err(|e| OpError::failed(format!("{action}: {e}")))? else {
             return Ok(None);
         };
-        match self.live_props(iam, &role, last).await {
+        match policies.map(|p| role_props(&role, last, p)) {
             Ok(props) => Ok(Some(observed(&role, props))),
             // Deleted between the calls.
             Err(LiveError::Gone) => Ok(None),
@@ -340,31 +342,7 @@ impl Role {
         role: &aws_sdk_iam::types::Role,
         last: &RoleProps,
     ) -> Result<RoleProps, LiveError> {
-        let name = role.role_name();
-        let mut managed_policies = attached_policies(iam, name).await?;
-        managed_policies.sort();
-        let mut inline_policies = BTreeMap::new();
-        for policy in inline_policy_names(iam, name).await? {
-            let out = match iam.get_role_policy().role_name(name).policy_name(&policy).send().await {
-                Ok(out) => out,
-                Err(e) if is_not_found(&e) => continue,
-                Err(e) => return Err(LiveError::Aws(aws_error(&format!("GetRolePolicy {policy}"), &e).to_string())),
-            };
-            let doc = iam_document(out.policy_document());
-            inline_policies.insert(policy.clone(), policy_as_read(doc, last.inline_policies.get(&policy)));
-        }
-        Ok(RoleProps {
-            name: Some(name.to_string()),
-            path: Some(role.path().to_string()),
-            assume_role_policy: role
-                .assume_role_policy_document()
-                .map(|d| policy_as_read(iam_document(d), last.assume_role_policy.as_ref())),
-            trusted_by: None,
-            managed_policies,
-            inline_policies,
-            max_session: role.max_session_duration().and_then(|s| u32::try_from(s).ok()),
-            description: optional_text(role.description(), last.description.as_ref()),
-        })
+        Ok(role_props(role, last, policies(iam, role.role_name(), last).await?))
     }
 
     /// Makes the role match `want`, given that it is `live` now.
@@ -605,6 +583,54 @@ pub(crate) async fn role_tags(iam: &aws_sdk_iam::Client, name: &str) -> Result<B
             Some(m) if out.is_truncated() => marker = Some(m.to_string()),
             _ => return Ok(tags),
         }
+    }
+}
+
+/// A role's attached policy ARNs (sorted) and inline policies by name, as
+/// read: both lists at once, then every inline document at once.
+async fn policies(
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+    last: &RoleProps,
+) -> Result<(Vec<String>, BTreeMap<String, Value>), LiveError> {
+    let (managed, names) = tokio::join!(attached_policies(iam, name), inline_policy_names(iam, name));
+    let mut managed = managed?;
+    managed.sort();
+    let reads = names?.into_iter().map(|policy| async move {
+        let out = iam.get_role_policy().role_name(name).policy_name(&policy).send().await;
+        (policy, out)
+    });
+    let mut inline = BTreeMap::new();
+    for (policy, out) in futures::future::join_all(reads).await {
+        let out = match out {
+            Ok(out) => out,
+            Err(e) if is_not_found(&e) => continue,
+            Err(e) => return Err(LiveError::Aws(aws_error(&format!("GetRolePolicy {policy}"), &e).to_string())),
+        };
+        let doc = iam_document(out.policy_document());
+        let doc = policy_as_read(doc, last.inline_policies.get(&policy));
+        inline.insert(policy, doc);
+    }
+    Ok((managed, inline))
+}
+
+/// The props of a live role, given its policies.
+fn role_props(
+    role: &aws_sdk_iam::types::Role,
+    last: &RoleProps,
+    (managed_policies, inline_policies): (Vec<String>, BTreeMap<String, Value>),
+) -> RoleProps {
+    RoleProps {
+        name: Some(role.role_name().to_string()),
+        path: Some(role.path().to_string()),
+        assume_role_policy: role
+            .assume_role_policy_document()
+            .map(|d| policy_as_read(iam_document(d), last.assume_role_policy.as_ref())),
+        trusted_by: None,
+        managed_policies,
+        inline_policies,
+        max_session: role.max_session_duration().and_then(|s| u32::try_from(s).ok()),
+        description: optional_text(role.description(), last.description.as_ref()),
     }
 }
 

@@ -432,13 +432,21 @@ impl Bucket {
     /// The bucket's props in canonical form, or `None` when it is gone.
     async fn read_props(&self, name: &str, last: &BucketProps) -> Result<Option<BucketProps>, String> {
         let s3 = self.clients.s3().await;
-        let policy = match s3.get_bucket_policy().bucket(name).send().await {
+        // Five independent reads, in flight together: one round trip.
+        let (policy, public_access_block, encryption, versioning, lifecycle) = tokio::join!(
+            s3.get_bucket_policy().bucket(name).send(),
+            s3.get_public_access_block().bucket(name).send(),
+            s3.get_bucket_encryption().bucket(name).send(),
+            s3.get_bucket_versioning().bucket(name).send(),
+            s3.get_bucket_lifecycle_configuration().bucket(name).send(),
+        );
+        let policy = match policy {
             Ok(out) => out.policy().filter(|p| !p.is_empty()).map(parse_document),
             Err(e) if e.code() == Some("NoSuchBucket") => return Ok(None),
             Err(e) if e.code() == Some("NoSuchBucketPolicy") => None,
             Err(e) => return Err(aws_error("GetBucketPolicy", &e).to_string()),
         };
-        let public_access_block = match s3.get_public_access_block().bucket(name).send().await {
+        let public_access_block = match public_access_block {
             Ok(out) => {
                 out.public_access_block_configuration().map_or_else(PublicAccessBlock::off, |c| PublicAccessBlock {
                     block_public_acls: c.block_public_acls().unwrap_or(false),
@@ -451,7 +459,7 @@ impl Bucket {
             Err(e) if e.code() == Some("NoSuchPublicAccessBlockConfiguration") => PublicAccessBlock::off(),
             Err(e) => return Err(aws_error("GetPublicAccessBlock", &e).to_string()),
         };
-        let encryption = match s3.get_bucket_encryption().bucket(name).send().await {
+        let encryption = match encryption {
             Ok(out) => out
                 .server_side_encryption_configuration()
                 .and_then(|c| c.rules().first())
@@ -470,7 +478,7 @@ impl Bucket {
             Err(e) if e.code() == Some("ServerSideEncryptionConfigurationNotFoundError") => Encryption::default(),
             Err(e) => return Err(aws_error("GetBucketEncryption", &e).to_string()),
         };
-        let versioning = match s3.get_bucket_versioning().bucket(name).send().await {
+        let versioning = match versioning {
             Ok(out) => out.status() == Some(&BucketVersioningStatus::Enabled),
             Err(e) if e.code() == Some("NoSuchBucket") => return Ok(None),
             Err(e) => match versioning_in_raw_body(&e) {
@@ -478,7 +486,7 @@ impl Bucket {
                 None => return Err(aws_error("GetBucketVersioning", &e).to_string()),
             },
         };
-        let lifecycle = match s3.get_bucket_lifecycle_configuration().bucket(name).send().await {
+        let lifecycle = match lifecycle {
             Ok(out) => out.rules().iter().map(rule_from_s3).collect(),
             Err(e) if e.code() == Some("NoSuchBucket") => return Ok(None),
             Err(e) if e.code() == Some("NoSuchLifecycleConfiguration") => Vec::new(),
