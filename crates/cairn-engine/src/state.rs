@@ -3,10 +3,17 @@
 //! Written after every finished operation, atomically (temp file, fsync,
 //! rename, fsync of the directory), keeping the previous version as a
 //! backup, with file mode 0600. A lock file stops a second concurrent run.
+//!
+//! The lock is an OS lock (`flock`) on `<stack>.lock`, which the OS releases
+//! when its process ends, however it ends: a lock cannot outlive its holder.
+//! The file also holds a note of who took the lock (pid, host, command,
+//! since when), cleared when the lock is released normally; a note found
+//! with nobody holding the lock is therefore left by a run that was killed
+//! or crashed ([`StateStore::unlock`] reports and clears it).
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -78,7 +85,7 @@ impl State {
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error(
-        "stack `{stack}` is locked by another cairn run ({holder}); wait for it to finish, or if it died, remove the lock with `cairn state unlock`"
+        "stack `{stack}` is locked by a running cairn: {holder}; wait for it to finish, or end that process (the OS releases the lock when it ends)"
     )]
     Locked { stack: String, holder: String },
     #[error("state file {path} is unreadable: {reason}; it was left untouched (a backup may be at {path}.bak)")]
@@ -106,7 +113,102 @@ pub struct StateStore {
 /// when the process dies, so a killed run never leaves a stale lock).
 #[derive(Debug)]
 pub struct StateLock {
-    _file: File,
+    file: File,
+    previous: Option<String>,
+}
+
+impl StateLock {
+    /// The note of an earlier run found in the lock file when this lock was
+    /// taken: that run ended without releasing the lock (killed or crashed).
+    pub fn previous(&self) -> Option<&str> {
+        self.previous.as_deref()
+    }
+}
+
+impl Drop for StateLock {
+    /// Clears the note before the lock goes, so that a note found later
+    /// means a run that did not end normally.
+    fn drop(&mut self) {
+        let _ = self.file.set_len(0);
+    }
+}
+
+/// Who took a stack's lock, as written into the lock file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockHolder {
+    pub pid: u32,
+    pub host: String,
+    /// The cairn command (`apply`, `plan`, `destroy`).
+    pub command: String,
+    /// Unix seconds.
+    pub since: u64,
+}
+
+impl LockHolder {
+    fn now(command: &str) -> Self {
+        LockHolder { pid: std::process::id(), host: host_name(), command: command.to_string(), since: unix_now() }
+    }
+}
+
+impl std::fmt::Display for LockHolder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "pid {} on host {}, running `cairn {}` since {}", self.pid, self.host, self.command, utc(self.since))
+    }
+}
+
+/// What [`StateStore::unlock`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LockStatus {
+    /// A live process holds the lock; `holder` describes it.
+    Held { holder: String },
+    /// Nobody holds the lock. `stale` is the note a run that did not end
+    /// normally left in the lock file, now cleared.
+    Free { stale: Option<String> },
+}
+
+/// A lock file's note as text: the holder's fields, or the raw text when it
+/// is not a note this cairn wrote; `None` when empty.
+fn describe_note(text: &str) -> Option<String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    Some(match serde_json::from_str::<LockHolder>(text) {
+        Ok(h) => h.to_string(),
+        Err(_) => text.to_string(),
+    })
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// This machine's name, without a libc call.
+fn host_name() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .filter_map(|p| fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_string())
+        .chain(std::env::var("HOSTNAME").ok())
+        .find(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// `2024-05-06 07:08:09 UTC` from Unix seconds.
+fn utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 impl StateStore {
@@ -116,11 +218,12 @@ impl StateStore {
     pub fn path(&self) -> PathBuf {
         self.dir.join(format!("{}.json", self.stack))
     }
-    fn lock_path(&self) -> PathBuf {
+    pub fn lock_path(&self) -> PathBuf {
         self.dir.join(format!("{}.lock", self.stack))
     }
 
-    /// Takes the stack's lock, or says who holds it.
+    /// Takes the stack's lock and writes who took it into the lock file, or
+    /// says who holds it.
     pub fn lock(&self, command: &str) -> Result<StateLock, StateError> {
         fs::create_dir_all(&self.dir).map_err(io("creating state directory", &self.dir))?;
         let path = self.lock_path();
@@ -134,20 +237,54 @@ impl StateStore {
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                let holder =
-                    if holder.trim().is_empty() { "holder unknown".to_string() } else { holder.trim().to_string() };
+                let mut note = String::new();
+                let _ = file.read_to_string(&mut note);
+                let holder = describe_note(&note).unwrap_or_else(|| "holder unknown".to_string());
                 return Err(StateError::Locked { stack: self.stack.clone(), holder });
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io("locking", &path)(e)),
         }
-        let since =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        let info = format!("pid {} running `cairn {command}` since unix time {since}", std::process::id());
+        let mut note = String::new();
+        let _ = file.read_to_string(&mut note);
+        let note_text = serde_json::to_string(&LockHolder::now(command)).map_err(|e| StateError::Io {
+            action: "writing lock file",
+            path: path.display().to_string(),
+            source: std::io::Error::other(e),
+        })?;
         file.set_len(0).map_err(io("writing lock file", &path))?;
-        file.write_all(info.as_bytes()).map_err(io("writing lock file", &path))?;
-        Ok(StateLock { _file: file })
+        // Written at offset 0 whatever was read before.
+        file.seek(std::io::SeekFrom::Start(0)).map_err(io("writing lock file", &path))?;
+        file.write_all(note_text.as_bytes()).map_err(io("writing lock file", &path))?;
+        Ok(StateLock { file, previous: describe_note(&note) })
+    }
+
+    /// Says whether a live process holds the stack's lock, and if none does,
+    /// clears the note a killed or crashed run left in the lock file. The
+    /// file itself stays: removing it while another run opens it could let
+    /// two runs lock two different files.
+    pub fn unlock(&self) -> Result<LockStatus, StateError> {
+        let path = self.lock_path();
+        let mut file = match OpenOptions::new().read(true).write(true).open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LockStatus::Free { stale: None }),
+            Err(e) => return Err(io("opening lock file", &path)(e)),
+        };
+        let mut note = String::new();
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let _ = file.read_to_string(&mut note);
+                let holder = describe_note(&note).unwrap_or_else(|| "holder unknown".to_string());
+                return Ok(LockStatus::Held { holder });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io("locking", &path)(e)),
+        }
+        file.read_to_string(&mut note).map_err(io("reading lock file", &path))?;
+        let stale = describe_note(&note);
+        if stale.is_some() {
+            file.set_len(0).map_err(io("clearing lock file", &path))?;
+        }
+        Ok(LockStatus::Free { stale })
     }
 
     /// Loads the state, or a new empty one when there is none yet.
@@ -249,13 +386,60 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let store = StateStore::new(dir.path(), "s1");
         let held = store.lock("apply")?;
+        assert_eq!(held.previous(), None);
+        let note: LockHolder = serde_json::from_str(&fs::read_to_string(store.lock_path())?)?;
+        assert_eq!((note.pid, note.command.as_str(), note.host.is_empty()), (std::process::id(), "apply", false));
+        assert!(note.since > 1_600_000_000, "{note:?}");
         match store.lock("plan") {
-            Err(StateError::Locked { holder, .. }) => assert!(holder.contains("cairn apply"), "{holder}"),
+            Err(e @ StateError::Locked { .. }) => {
+                let text = e.to_string();
+                let expected = format!("pid {} on host {}, running `cairn apply` since ", note.pid, note.host);
+                assert!(text.contains(&expected) && text.contains(" UTC"), "{text}");
+            }
             other => panic!("expected a lock error, got {other:?}"),
         }
+        match store.unlock()? {
+            LockStatus::Held { holder } => assert!(holder.contains("`cairn apply`"), "{holder}"),
+            other => panic!("unlock must refuse a held lock, got {other:?}"),
+        }
         drop(held);
-        assert!(store.lock("plan").is_ok());
+        assert_eq!(fs::read_to_string(store.lock_path())?, "", "a released lock leaves no note");
+        let again = store.lock("plan")?;
+        assert_eq!(again.previous(), None, "the last run ended normally");
         Ok(())
+    }
+
+    #[test]
+    fn a_note_without_a_holder_is_stale_and_unlock_clears_it() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let store = StateStore::new(dir.path(), "s1");
+        assert_eq!(store.unlock()?, LockStatus::Free { stale: None }, "no lock file at all");
+        // What a run killed while holding the lock leaves behind.
+        let dead = LockHolder { pid: 4_000_001, host: "h1".into(), command: "apply".into(), since: 1_700_000_000 };
+        fs::write(store.lock_path(), serde_json::to_string(&dead)?)?;
+        let lock = store.lock("plan")?;
+        assert_eq!(
+            lock.previous(),
+            Some("pid 4000001 on host h1, running `cairn apply` since 2023-11-14 22:13:20 UTC")
+        );
+        drop(lock);
+        fs::write(store.lock_path(), serde_json::to_string(&dead)?)?;
+        match store.unlock()? {
+            LockStatus::Free { stale: Some(note) } => assert!(note.starts_with("pid 4000001 on host h1"), "{note}"),
+            other => panic!("expected a stale note, got {other:?}"),
+        }
+        assert!(store.lock_path().exists(), "the lock file itself stays");
+        assert_eq!(fs::read_to_string(store.lock_path())?, "");
+        assert_eq!(store.unlock()?, LockStatus::Free { stale: None });
+        Ok(())
+    }
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(1_700_000_000), "2023-11-14 22:13:20 UTC");
+        assert_eq!(utc(4_102_444_799), "2099-12-31 23:59:59 UTC");
     }
 
     #[test]

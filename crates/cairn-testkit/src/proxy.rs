@@ -10,6 +10,11 @@
 //! and then drop the answer (the "lost response" case), all per [`Faults`],
 //! which can be changed at any time with [`Proxy::set`].
 //!
+//! [`Fault::Hold`] freezes a call instead: the client never gets an answer,
+//! and a test awaiting [`Proxy::wait_held`] learns the moment the call is
+//! stuck (after AWS has acted on it, with `forward: true`), which is when
+//! the kill tests SIGKILL the `cairn` process.
+//!
 //! The proxy and every connection it serves stop when the [`Proxy`] is
 //! dropped.
 
@@ -54,12 +59,19 @@ pub enum Fault {
     /// Forward, wait for the upstream's answer, then close the connection
     /// without passing it on.
     LostResponse,
+    /// Never answer: with `forward`, first pass the call on and wait for the
+    /// upstream's answer (so the call has taken effect), else leave it
+    /// unsent; then count it as held (see [`Proxy::wait_held`]) and keep the
+    /// connection open without answering until the client goes away or the
+    /// proxy stops.
+    Hold { forward: bool },
 }
 
 /// The first `times` calls matching `operation` get `fault`.
 ///
 /// `operation` is a full label (`sns:Subscribe`), a bare operation name
-/// (`CreateFunction`), a service (`lambda` or `lambda:*`) or `*`.
+/// (`CreateFunction`), a service (`lambda` or `lambda:*`) or `*`; an
+/// operation ending in `*` matches by prefix (`Delete*`, `lambda:Create*`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Scripted {
     pub operation: String,
@@ -133,6 +145,7 @@ pub mod injected {
     pub const RESET: &str = "reset";
     pub const LOST_RESPONSE: &str = "lost_response";
     pub const SCRIPTED: &str = "scripted";
+    pub const HOLD: &str = "hold";
 }
 
 /// What the proxy has seen since it started or since [`Proxy::reset_stats`].
@@ -157,6 +170,9 @@ pub struct Stats {
     pub injected: BTreeMap<String, u64>,
     /// The sum of all delays the proxy added.
     pub injected_latency: Duration,
+    /// Labels of the calls held by [`Fault::Hold`], in the order they were
+    /// held (after forwarding, for `forward: true`).
+    pub held: Vec<String>,
 }
 
 impl Stats {
@@ -188,6 +204,7 @@ impl Stats {
             "injected_latency_ms": self.injected_latency.as_micros() as f64 / 1000.0,
             "injected": self.injected,
             "by_operation": self.by_operation,
+            "held": self.held,
         })
     }
 }
@@ -198,6 +215,7 @@ enum Action {
     Respond { status: u16, code: String, message: String },
     Reset,
     LostResponse,
+    Hold { forward: bool },
 }
 
 struct State {
@@ -290,6 +308,7 @@ impl State {
                 Fault::Unavailable => server_error(call, true),
                 Fault::Reset => Action::Reset,
                 Fault::LostResponse => Action::LostResponse,
+                Fault::Hold { forward } => Action::Hold { forward },
             };
             return (delay, action, request_id);
         }
@@ -332,6 +351,8 @@ struct Shared {
     client: Client<HttpConnector, Full<Bytes>>,
     /// `http://host:port` of the emulator.
     upstream: String,
+    /// How many calls are being held (see [`Fault::Hold`]).
+    held: tokio::sync::watch::Sender<u64>,
 }
 
 impl Shared {
@@ -411,8 +432,12 @@ impl Proxy {
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(Duration::from_secs(5)));
         let client = Client::builder(TokioExecutor::new()).build(connector);
-        let shared =
-            Arc::new(Shared { state: Mutex::new(State::new(faults)), client, upstream: format!("http://{authority}") });
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::new(faults)),
+            client,
+            upstream: format!("http://{authority}"),
+            held: tokio::sync::watch::Sender::new(0),
+        });
         let task = tokio::spawn(serve(listener, Arc::clone(&shared)));
         Ok(Proxy { addr, shared, task })
     }
@@ -448,9 +473,23 @@ impl Proxy {
         self.shared.state().stats.clone()
     }
 
-    /// Zero the counters.
+    /// Zero the counters (the count of [`Proxy::held`] calls is kept).
     pub fn reset_stats(&self) {
         self.shared.state().stats = Stats::default();
+    }
+
+    /// How many calls [`Fault::Hold`] has held since the proxy started.
+    pub fn held(&self) -> u64 {
+        *self.shared.held.borrow()
+    }
+
+    /// Waits until at least `n` calls are held in all (for a call held with
+    /// `forward: true`, the upstream has answered it by then). Never
+    /// finishes if no call gets that far: put a timeout around it.
+    pub async fn wait_held(&self, n: u64) {
+        let mut rx = self.shared.held.subscribe();
+        // The sender lives in `self.shared`, so it outlives this borrow.
+        let _ = rx.wait_for(|held| *held >= n).await;
     }
 }
 
@@ -496,6 +535,19 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
         Action::LostResponse => {
             let _answer = forward(&shared, &call, parts, body, &request_id).await;
             Err(Dropped("response lost (injected)"))
+        }
+        Action::Hold { forward: first } => {
+            if first {
+                let _answer = forward(&shared, &call, parts, body, &request_id).await;
+            }
+            {
+                let mut state = shared.state();
+                state.count(injected::HOLD);
+                state.stats.held.push(call.label());
+            }
+            shared.held.send_modify(|n| *n += 1);
+            std::future::pending::<()>().await;
+            Err(Dropped("held (injected)"))
         }
     }
 }
@@ -583,6 +635,18 @@ mod tests {
         assert_eq!(s.stats.calls("sns"), 4);
         assert_eq!(s.stats.injected(injected::SCRIPTED), 2);
         assert_eq!(s.stats.writes, 4);
+    }
+
+    #[test]
+    fn prefix_patterns_and_hold() {
+        let mut s = State::new(Faults::scripted(vec![Scripted::new("Delete*", 1, Fault::Hold { forward: true })]));
+        assert!(matches!(s.decide(&call("lambda:CreateFunction", true)).1, Action::Forward));
+        assert!(matches!(s.decide(&call("sqs:DeleteQueue", true)).1, Action::Hold { forward: true }));
+        assert!(matches!(s.decide(&call("lambda:DeleteFunction", true)).1, Action::Forward));
+        let c = call("lambda:CreateEventSourceMapping", true);
+        assert!(c.matches("lambda:Create*") && c.matches("Create*") && c.matches("CreateEventSourceMapping"));
+        assert!(!c.matches("sqs:Create*") && !c.matches("Delete*") && !c.matches("lambda:CreateF*"));
+        assert!(!c.matches("lambda:CreateEventSource") && !c.matches("*Mapping"));
     }
 
     #[test]

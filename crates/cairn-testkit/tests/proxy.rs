@@ -318,3 +318,45 @@ async fn the_binary_prints_its_url_and_writes_stats_on_sigterm() {
     assert_eq!(json["injected"]["latency"], 2, "{json}");
     assert_eq!(json["injected_latency_ms"], 10.0, "{json}");
 }
+
+#[tokio::test]
+async fn held_calls_never_answer_and_are_signalled_after_taking_effect() {
+    let (proxy, via, direct) = setup().await;
+    proxy.set(Faults::scripted(vec![
+        Scripted::new("sns:CreateTopic", 1, Fault::Hold { forward: true }),
+        Scripted::new("sqs:CreateQueue", 1, Fault::Hold { forward: false }),
+    ]));
+    let topic = name("px-hold");
+    let create = via.sns.create_topic().name(&topic).send();
+    tokio::pin!(create);
+    tokio::select! {
+        r = &mut create => panic!("a held call was answered: {r:?}"),
+        () = proxy.wait_held(1) => {}
+    }
+    // Forwarded first: the topic exists although the client has no answer.
+    assert!(topic_exists(&direct, &topic).await);
+    assert!(tokio::time::timeout(Duration::from_millis(300), &mut create).await.is_err(), "answered late");
+
+    let queue = name("px-hold");
+    let create = via.sqs.create_queue().queue_name(&queue).send();
+    tokio::pin!(create);
+    tokio::select! {
+        r = &mut create => panic!("a held call was answered: {r:?}"),
+        () = proxy.wait_held(2) => {}
+    }
+    // Not forwarded: the queue was never made.
+    assert!(direct.sqs.get_queue_url().queue_name(&queue).send().await.is_err());
+    let s = proxy.stats();
+    assert_eq!(s.held, vec!["sns:CreateTopic".to_string(), "sqs:CreateQueue".to_string()], "{s:?}");
+    assert_eq!((proxy.held(), s.injected(injected::HOLD), s.forwarded), (2, 2, 1), "{s:?}");
+
+    // Later calls of the same operations pass.
+    via.sns.create_topic().name(&topic).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+    direct
+        .sns
+        .delete_topic()
+        .topic_arn(format!("arn:aws:sns:us-east-1:{}:{topic}", emulator::ACCOUNT_ID))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+}

@@ -56,9 +56,10 @@ impl Call {
 
     /// Whether a pattern names this call: the full label
     /// (`sns:CreateTopic`), the bare operation (`CreateTopic`), the service
-    /// (`sns` or `sns:*`), or `*`.
+    /// (`sns` or `sns:*`), or `*`; an operation ending in `*` is a prefix
+    /// (`Delete*`, `lambda:Create*`).
     pub fn matches(&self, pattern: &str) -> bool {
-        if pattern == "*" || pattern == self.operation {
+        if pattern == "*" || self.operation_matches(pattern) {
             return true;
         }
         match &self.service {
@@ -67,9 +68,16 @@ impl Call {
                     || pattern
                         .strip_prefix(s.as_str())
                         .and_then(|rest| rest.strip_prefix(':'))
-                        .is_some_and(|op| op == "*" || op == self.operation)
+                        .is_some_and(|op| op == "*" || self.operation_matches(op))
             }
             None => false,
+        }
+    }
+
+    fn operation_matches(&self, op: &str) -> bool {
+        match op.strip_suffix('*') {
+            Some(prefix) if !prefix.is_empty() => self.operation.starts_with(prefix),
+            _ => op == self.operation,
         }
     }
 }

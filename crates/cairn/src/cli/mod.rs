@@ -17,7 +17,7 @@ use cairn_engine::diag::{Locator, NoSource, render as render_diags};
 use cairn_engine::exec::{self, ExecOptions};
 use cairn_engine::kind::{Provider, Registry};
 use cairn_engine::plan::{self, Plan};
-use cairn_engine::state::StateError;
+use cairn_engine::state::{LockStatus, StateError};
 use cairn_engine::validate::{Validated, params_from_env, validate_with};
 use cairn_engine::{Diagnostics, StackSpec, State, StateStore};
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
@@ -164,6 +164,9 @@ enum Command {
         #[command(flatten)]
         file: FileArg,
     },
+    /// Inspect and repair the local state of a stack (no AWS call).
+    #[command(subcommand)]
+    State(StateCommand),
     /// Print the stack's outputs, or one output's value (for scripts).
     Output {
         /// `[STACK.yaml] [NAME]` (with -f, or from a Rust program, just `[NAME]`).
@@ -180,6 +183,25 @@ enum Command {
     Schema,
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Subcommand, Debug)]
+enum StateCommand {
+    /// Say who holds the stack's lock; if nobody does, clear a leftover note
+    ///
+    /// The lock is an OS lock on `<state-dir>/<stack>.lock`, released by the
+    /// OS when its process ends, even by SIGKILL or a crash: a lock cannot
+    /// outlive its holder, so there is never a lock to break. When a live
+    /// process holds it, this names it (pid, host, command, since when) and
+    /// exits 3; end that process, or wait for it. When nobody holds it, a
+    /// holder note still in the file was left by a run that was killed or
+    /// crashed: this reports it, with any creates that run left unfinished
+    /// (the next apply adopts them), and clears the note.
+    #[command(verbatim_doc_comment)]
+    Unlock {
+        #[command(flatten)]
+        file: FileArg,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -270,6 +292,7 @@ impl App {
                 self.cmd_destroy(file.file, yes, usize::from(parallelism)).await
             }
             Command::Status { file } => self.cmd_status(file.file),
+            Command::State(StateCommand::Unlock { file }) => self.cmd_state_unlock(file.file),
             Command::Output { args } => self.cmd_output(args),
             Command::Graph { file, format } => self.cmd_graph(file.file, format),
             Command::Schema => {
@@ -535,6 +558,10 @@ impl App {
             Err(e) => return e,
         };
         if state.resources.is_empty() {
+            if !state.intents.is_empty() {
+                eprintln!("{}", unfinished_creates(&state));
+                return Exit::Failed;
+            }
             self.say(&format!(
                 "Nothing to destroy: stack {} has no resources in {}.\n",
                 spec.name,
@@ -576,8 +603,12 @@ impl App {
         let opts = ExecOptions { parallelism, on_event, cancel: Some(cancel.clone()) };
         let (state, outcome) = exec::apply(provider, v, plan, state, store, &opts).await;
         watcher.abort();
+        // A destroy keeps the state while it records unfinished creates:
+        // removing it would lose the only trace of what they may have made.
+        let untracked = v.is_none() && !state.intents.is_empty();
         if v.is_none()
             && state.resources.is_empty()
+            && !untracked
             && outcome.ok()
             && let Err(e) = store.remove()
         {
@@ -587,9 +618,12 @@ impl App {
         if self.g.json {
             println!("{}", pretty(&outcome));
         }
+        if untracked {
+            eprintln!("{}", unfinished_creates(&state));
+        }
         if outcome.interrupted {
             Exit::Interrupted
-        } else if outcome.ok() {
+        } else if outcome.ok() && !untracked {
             Exit::Ok
         } else {
             Exit::Failed
@@ -641,6 +675,61 @@ impl App {
             for (k, v) in &state.outputs {
                 println!("  {k} = {}", plain(v));
             }
+        }
+        Exit::Ok
+    }
+
+    fn cmd_state_unlock(&mut self, file: Option<PathBuf>) -> Exit {
+        let loaded = match self.load(file) {
+            Ok(l) => l,
+            Err(e) => return e,
+        };
+        let name = loaded.spec.name.clone();
+        let store = self.store(&loaded.spec);
+        let status = match store.unlock() {
+            Ok(s) => s,
+            Err(e) => return state_error(&e),
+        };
+        let (holder, stale) = match &status {
+            LockStatus::Held { holder } => (Some(holder.as_str()), None),
+            LockStatus::Free { stale } => (None, stale.as_deref()),
+        };
+        // Interrupted creates, for a lock left by a killed run; state that
+        // cannot be read is reported but does not change the answer.
+        let intents: Vec<String> = match store.load() {
+            Ok(state) => state.intents.into_keys().collect(),
+            Err(e) => {
+                eprintln!("warning: {e}");
+                Vec::new()
+            }
+        };
+        if self.g.json {
+            println!(
+                "{}",
+                pretty(&serde_json::json!({
+                    "stack": name, "locked": holder.is_some(), "holder": holder, "stale": stale,
+                    "cleared": stale.is_some(), "interrupted_creates": intents,
+                }))
+            );
+        }
+        if let Some(holder) = holder {
+            eprintln!(
+                "error: stack `{name}` is locked by a running cairn: {holder}\n  = help: nothing was changed; wait for that run to finish, or end that process (the OS releases the lock when it ends)"
+            );
+            return Exit::State;
+        }
+        match stale {
+            Some(note) => self.say(&format!(
+                "Stack {name} is not locked. The lock file still named a run that did not end normally (killed or crashed): {note}. Cleared that note.\n"
+            )),
+            None => self.say(&format!("Stack {name} is not locked; there was nothing to clear.\n")),
+        }
+        if !intents.is_empty() {
+            self.say(&format!(
+                "State records {} create(s) that did not finish: {}; `cairn apply` adopts what they made.\n",
+                intents.len(),
+                intents.join(", ")
+            ));
         }
         Exit::Ok
     }
@@ -740,8 +829,23 @@ impl App {
 
 fn lock_and_load(store: &StateStore, command: &str) -> Result<(cairn_engine::state::StateLock, State), Exit> {
     let lock = store.lock(command).map_err(|e| state_error(&e))?;
+    if let Some(previous) = lock.previous() {
+        eprintln!("note: an earlier run on this stack did not end normally (killed or crashed): {previous}");
+    }
     let state = store.load().map_err(|e| state_error(&e))?;
     Ok((lock, state))
+}
+
+/// What a destroy cannot remove: creates a killed or failed run left
+/// unfinished, whose resources may exist in AWS with only an intent in
+/// state naming them (no physical id to delete).
+fn unfinished_creates(state: &State) -> String {
+    let ids: Vec<String> = state.intents.iter().map(|(id, i)| format!("{id} ({})", i.kind)).collect();
+    format!(
+        "error: state records {} create(s) that did not finish: {}; what they made may exist in AWS, where destroy cannot find it\n  = help: run `cairn apply` (it adopts what they made, by its tags), then `cairn destroy` again; state is kept until then",
+        ids.len(),
+        ids.join(", ")
+    )
 }
 
 fn state_error(e: &StateError) -> Exit {
