@@ -15,7 +15,10 @@
 //! rule). A bucket without an explicit name gets its name only at create,
 //! so the trail's bucket policy is derived only for named buckets.
 
-use cairn_engine::kind::Glue;
+use std::collections::BTreeMap;
+
+use cairn_engine::diag::{At, Diagnostic, PathSeg, did_you_mean};
+use cairn_engine::kind::{Glue, is_ref};
 use cairn_engine::spec::{ResourceOptions, ResourceSpec, StackSpec};
 use cairn_engine::value::{Json, Part, RefTarget, parse_template};
 use serde_json::json;
@@ -51,6 +54,107 @@ impl Glue for AwsGlue {
         }
         out
     }
+
+    fn cross_check(&self, spec: &StackSpec, props: &BTreeMap<String, Json>) -> Vec<Diagnostic> {
+        let mut diags = queue_visibility(spec, props);
+        diags.extend(alarm_metrics(spec, props));
+        diags
+    }
+}
+
+// ---- checks across resources ----------------------------------------------------
+
+/// Lambda refuses a mapping from a queue whose visibility timeout is shorter
+/// than the function's timeout: a message would reappear while still being
+/// processed.
+fn queue_visibility(spec: &StackSpec, props: &BTreeMap<String, Json>) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    for m in spec.resources.iter().filter(|r| r.kind == "aws:lambda:EventSourceMapping") {
+        let Some(mapping) = props.get(&m.id) else { continue };
+        let of_kind = |key: &str, kind: &str| {
+            let (id, _) = mapping.get(key).and_then(reference)?;
+            spec.resource(&id).filter(|r| r.kind == kind)?;
+            props.get(&id).map(|p| (id, p))
+        };
+        let (Some((queue_id, queue)), Some((function_id, function))) =
+            (of_kind("source", "aws:sqs:Queue"), of_kind("function", "aws:lambda:Function"))
+        else {
+            continue;
+        };
+        let (Some(visibility), Some(timeout)) =
+            (queue.get("visibility_timeout").and_then(Json::as_u64), function.get("timeout").and_then(Json::as_u64))
+        else {
+            continue;
+        };
+        if visibility >= timeout {
+            continue;
+        }
+        let recommended = (timeout * 6).min(MAX_VISIBILITY_TIMEOUT);
+        diags.push(
+            Diagnostic::error(
+                At::Prop { id: queue_id.clone(), path: vec![PathSeg::Key("visibility_timeout".into())] },
+                format!(
+                    "queue `{queue_id}` has a visibility timeout of {visibility} s, less than the {timeout} s timeout of function `{function_id}` that mapping `{}` feeds from it",
+                    m.id
+                ),
+            )
+            .expected(format!("a visibility timeout of at least {timeout} s: Lambda refuses the mapping otherwise"))
+            .suggest(Some(format!("visibility_timeout: {recommended} (AWS recommends six times the function's timeout)"))),
+        );
+    }
+    diags
+}
+
+const MAX_VISIBILITY_TIMEOUT: u64 = 43_200;
+
+/// An alarm on a custom metric (not an `AWS/` namespace) that no metric
+/// filter of the stack publishes may never leave INSUFFICIENT_DATA: often a
+/// typo. Only a warning, since an application may publish it.
+fn alarm_metrics(spec: &StackSpec, props: &BTreeMap<String, Json>) -> Vec<Diagnostic> {
+    let filters: Vec<&ResourceSpec> = spec.resources.iter().filter(|r| r.kind == "aws:logs:MetricFilter").collect();
+    // A filter that failed its own checks has no canonical props: say nothing rather than guess.
+    if filters.iter().any(|f| !props.contains_key(&f.id)) {
+        return Vec::new();
+    }
+    let metric_of = |p: &Json| {
+        let m = p.get("metric")?;
+        Some((m.get("namespace")?.as_str()?.to_string(), m.get("name")?.as_str()?.to_string()))
+    };
+    let produced: Vec<(String, String, &str)> = filters
+        .iter()
+        .filter_map(|f| props.get(&f.id).and_then(metric_of).map(|(ns, name)| (ns, name, f.id.as_str())))
+        .collect();
+    let mut diags = Vec::new();
+    for a in spec.resources.iter().filter(|r| r.kind == "aws:cloudwatch:Alarm") {
+        let Some((ns, name)) = props.get(&a.id).and_then(metric_of) else { continue };
+        if ns.starts_with("AWS/") || is_ref(&ns) || is_ref(&name) {
+            continue;
+        }
+        let matches = |(f_ns, f_name, _): &&(String, String, &str)| {
+            (*f_ns == ns || is_ref(f_ns)) && (*f_name == name || is_ref(f_name))
+        };
+        if produced.iter().any(|p| matches(&p)) {
+            continue;
+        }
+        let same_ns: Vec<&(String, String, &str)> = produced.iter().filter(|(f_ns, _, _)| *f_ns == ns).collect();
+        let (path, suggestion) = if same_ns.is_empty() {
+            let near = did_you_mean(&ns, produced.iter().filter(|p| p.1 == name).map(|p| p.0.as_str()));
+            ("namespace", near.map(|n| format!("did you mean namespace `{n}`?")))
+        } else {
+            let near = did_you_mean(&name, same_ns.iter().map(|p| p.1.as_str()));
+            let filter = near.and_then(|n| same_ns.iter().find(|p| p.1 == n)).map(|p| p.2);
+            ("name", near.zip(filter).map(|(n, f)| format!("did you mean `{n}`, which filter `{f}` publishes?")))
+        };
+        diags.push(
+            Diagnostic::warning(
+                At::Prop { id: a.id.clone(), path: vec![PathSeg::Key("metric".into()), PathSeg::Key(path.into())] },
+                format!("alarm `{}` watches metric `{name}` in namespace `{ns}`, which no metric filter of this stack publishes", a.id),
+            )
+            .expected("the namespace and name of a metric filter's metric, or a metric an application puts itself")
+            .suggest(suggestion),
+        );
+    }
+    diags
 }
 
 // ---- the rows ------------------------------------------------------------------
@@ -495,6 +599,73 @@ mod tests {
         ]);
         let out = AwsGlue.derive(&s);
         assert_eq!(get(&out, "role").props["inline_policies"], written);
+    }
+
+    /// Canonical props as `validate` would hand them over: each resource's own.
+    fn canonical(s: &StackSpec) -> BTreeMap<String, Json> {
+        s.resources.iter().map(|r| (r.id.clone(), r.props.clone())).collect()
+    }
+
+    #[test]
+    fn a_queue_hiding_messages_for_less_than_the_function_runs_is_an_error() {
+        let mapping = res("m", "aws:lambda:EventSourceMapping", json!({"function": "${fn.arn}", "source": "${q.arn}"}));
+        let s = |visibility: u64, timeout: u64| {
+            stack(vec![
+                res("q", "aws:sqs:Queue", json!({"visibility_timeout": visibility})),
+                res("fn", "aws:lambda:Function", json!({"timeout": timeout})),
+                mapping.clone(),
+            ])
+        };
+        let low = s(30, 120);
+        let diags = AwsGlue.cross_check(&low, &canonical(&low));
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].severity, cairn_engine::diag::Severity::Error);
+        assert_eq!(diags[0].at, At::Prop { id: "q".into(), path: vec![PathSeg::Key("visibility_timeout".into())] });
+        assert!(
+            diags[0].message.contains("30 s, less than the 120 s timeout of function `fn`"),
+            "{}",
+            diags[0].message
+        );
+        assert_eq!(
+            diags[0].suggestion.as_deref(),
+            Some("visibility_timeout: 720 (AWS recommends six times the function's timeout)")
+        );
+        let equal = s(120, 120);
+        assert!(AwsGlue.cross_check(&equal, &canonical(&equal)).is_empty());
+        // A function that failed its own checks is not compared.
+        let mut partial = canonical(&low);
+        partial.remove("fn");
+        assert!(AwsGlue.cross_check(&low, &partial).is_empty());
+    }
+
+    #[test]
+    fn an_alarm_on_a_custom_metric_no_filter_publishes_is_a_warning() {
+        let filter = res("f", "aws:logs:MetricFilter", json!({"metric": {"namespace": "Lab", "name": "Denied"}}));
+        let alarm =
+            |ns: &str, name: &str| res("a", "aws:cloudwatch:Alarm", json!({"metric": {"namespace": ns, "name": name}}));
+        let warned = |a: ResourceSpec| {
+            let s = stack(vec![filter.clone(), a]);
+            AwsGlue.cross_check(&s, &canonical(&s))
+        };
+        assert!(warned(alarm("Lab", "Denied")).is_empty());
+        assert!(warned(alarm("AWS/Lambda", "Errors")).is_empty());
+        assert!(warned(alarm("${param.ns}", "Denied")).is_empty());
+        let d = warned(alarm("Lab", "Denies"));
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].severity, cairn_engine::diag::Severity::Warning);
+        assert_eq!(
+            d[0].at,
+            At::Prop { id: "a".into(), path: vec![PathSeg::Key("metric".into()), PathSeg::Key("name".into())] }
+        );
+        assert_eq!(d[0].suggestion.as_deref(), Some("did you mean `Denied`, which filter `f` publishes?"));
+        let d = warned(alarm("Labs", "Denied"));
+        assert_eq!(d[0].suggestion.as_deref(), Some("did you mean namespace `Lab`?"));
+        // A filter whose metric is a reference might publish anything.
+        let s = stack(vec![
+            res("f", "aws:logs:MetricFilter", json!({"metric": {"namespace": "Lab", "name": "${param.m}"}})),
+            alarm("Lab", "Other"),
+        ]);
+        assert!(AwsGlue.cross_check(&s, &canonical(&s)).is_empty());
     }
 
     #[test]

@@ -279,6 +279,18 @@ pub trait Glue: Send + Sync {
     /// The stack with derived resources added (marked `derived`) and derived
     /// statements merged into the props of the user's resources.
     fn derive(&self, spec: &crate::spec::StackSpec) -> crate::spec::StackSpec;
+    /// Checks that involve several resources (a queue and the function
+    /// mapped from it), run by `validate` after each kind's own checks.
+    /// `props` holds the canonical props of the resources that passed them
+    /// (parameters substituted, references unresolved). Diagnostics name
+    /// the resource and prop to fix, so that front ends can locate them.
+    fn cross_check(
+        &self,
+        _spec: &crate::spec::StackSpec,
+        _props: &BTreeMap<String, Json>,
+    ) -> Vec<crate::diag::Diagnostic> {
+        Vec::new()
+    }
 }
 
 impl Registry {

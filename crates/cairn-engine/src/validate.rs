@@ -348,6 +348,12 @@ pub fn validate_with(
         }
     }
 
+    if let Some(glue) = registry.glue() {
+        for d in glue.cross_check(spec, &canonical) {
+            diags.push(d);
+        }
+    }
+
     if diags.has_errors() {
         return (None, diags);
     }

@@ -32,6 +32,69 @@ fn lift_defs(schema: &mut Json, prefix: &str, defs: &mut Map<String, Json>) {
     }
 }
 
+/// Whether a schema accepts any string already, so that a reference
+/// written there needs no alternative.
+fn accepts_any_string(schema: &Json) -> bool {
+    let Json::Object(m) = schema else { return matches!(schema, Json::Bool(true)) };
+    let constrained = ["enum", "const", "pattern", "format", "$ref", "anyOf", "oneOf", "allOf", "not"];
+    if constrained.iter().any(|k| m.contains_key(*k)) {
+        return false;
+    }
+    match m.get("type") {
+        None => true,
+        Some(Json::String(t)) => t == "string",
+        Some(Json::Array(ts)) => ts.iter().any(|t| t == "string"),
+        Some(_) => false,
+    }
+}
+
+/// Lets a whole-value reference (`${param.timeout}`, `${queue.arn}`) stand
+/// wherever a prop's value is not already free text: a whole-value reference
+/// takes the type of what it names, so `timeout: ${param.timeout}` is a
+/// number once resolved. Each such value schema `S` becomes
+/// `anyOf: [S, reference]`, keeping its description on the outside for
+/// editors' hovers.
+fn allow_refs(schema: &mut Json) {
+    let Json::Object(m) = schema else { return };
+    for key in ["$defs", "properties"] {
+        if let Some(Json::Object(children)) = m.get_mut(key) {
+            for child in children.values_mut() {
+                allow_refs(child);
+                if key == "properties" {
+                    or_reference(child);
+                }
+            }
+        }
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(child @ Json::Object(_)) = m.get_mut(key) {
+            allow_refs(child);
+            or_reference(child);
+        }
+    }
+    for key in ["anyOf", "oneOf", "allOf"] {
+        if let Some(Json::Array(children)) = m.get_mut(key) {
+            children.iter_mut().for_each(allow_refs);
+        }
+    }
+}
+
+fn or_reference(value: &mut Json) {
+    if accepts_any_string(value) {
+        return;
+    }
+    let mut outer = Map::new();
+    if let Json::Object(inner) = value {
+        for key in ["title", "description", "default"] {
+            if let Some(v) = inner.remove(key) {
+                outer.insert(key.to_string(), v);
+            }
+        }
+    }
+    outer.insert("anyOf".into(), json!([value.take(), {"$ref": "#/$defs/reference"}]));
+    *value = Json::Object(outer);
+}
+
 /// The schema of a whole stack file for the kinds of `registry`.
 pub fn stack_schema(registry: &Registry) -> Json {
     let mut defs = Map::new();
@@ -47,6 +110,8 @@ pub fn stack_schema(registry: &Registry) -> Json {
             "then": {"properties": {"properties": {"$ref": format!("#/$defs/{prefix}.props")}}}
         }));
     }
+    // Every def so far is a kind's (its props and their parts).
+    defs.values_mut().for_each(allow_refs);
     let types: Vec<&str> = registry.names().collect();
     let resource = json!({
         "type": "object",
@@ -82,6 +147,11 @@ pub fn stack_schema(registry: &Registry) -> Json {
         "$defs": Json::Object({
             let mut d = defs;
             d.insert("resource".into(), resource);
+            d.insert("reference".into(), json!({
+                "description": "A reference standing for the whole value, with the type of what it names: `${id.attr}`, `${param.name}`, `${aws.region}`, …",
+                "type": "string",
+                "pattern": "^\\$\\{[^}]+\\}$"
+            }));
             d
         })
     })

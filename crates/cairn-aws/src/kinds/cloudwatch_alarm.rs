@@ -65,7 +65,7 @@ pub struct AlarmMetric {
     pub dimensions: BTreeMap<String, String>,
     /// `SampleCount`, `Average`, `Sum`, `Minimum` or `Maximum`.
     pub statistic: String,
-    /// Seconds per period: 10, 30 or a multiple of 60.
+    /// Seconds per period: 10, 20, 30 or a multiple of 60.
     pub period: u32,
 }
 
@@ -81,6 +81,10 @@ impl Alarm {
 }
 
 const MAX_NAME: usize = 255;
+/// The longest an alarm may look back (period × evaluation_periods), in
+/// seconds: a day for periods under an hour, else seven days.
+const MAX_RANGE_SHORT: u64 = 86_400;
+const MAX_RANGE: u64 = 604_800;
 const MAX_DESCRIPTION: usize = 1024;
 const MAX_ACTIONS: usize = 5;
 const MAX_DIMENSIONS: usize = 30;
@@ -142,11 +146,12 @@ impl TypedKind for Alarm {
             );
         }
         one_of(&["metric", "statistic"], &m.statistic, STATISTICS, errors);
-        if !(m.period == 10 || m.period == 30 || (m.period >= 60 && m.period.is_multiple_of(60))) {
-            errors.push(
-                PropError::new(&["metric", "period"], format!("period is {} seconds", m.period))
-                    .expected("10, 30 or a multiple of 60 seconds"),
-            );
+        let period_ok = valid_period(m.period);
+        if !period_ok {
+            let mut e = PropError::new(&["metric", "period"], format!("period is {} seconds", m.period))
+                .expected("10, 20, 30 or a multiple of 60 seconds");
+            e.suggestion = Some(format!("period: {}", nearest_period(m.period)));
+            errors.push(e);
         }
         one_of(&["comparison"], &props.comparison, COMPARISONS, errors);
         if !props.threshold.is_finite() {
@@ -155,6 +160,21 @@ impl TypedKind for Alarm {
         let periods = props.evaluation_periods.unwrap_or(1);
         if periods == 0 {
             errors.push(PropError::new(&["evaluation_periods"], "evaluation_periods is 0").expected("at least 1"));
+        }
+        let range = u64::from(periods) * u64::from(m.period);
+        let max_range = if m.period < 3600 { MAX_RANGE_SHORT } else { MAX_RANGE };
+        if period_ok && periods > 0 && range > max_range {
+            let mut e = PropError::new(
+                &["evaluation_periods"],
+                format!("{periods} periods of {} seconds span {range} seconds", m.period),
+            )
+            .expected(if m.period < 3600 {
+                "at most one day (86400 seconds) of periods shorter than an hour".to_string()
+            } else {
+                "at most seven days (604800 seconds) in all".to_string()
+            });
+            e.suggestion = Some(format!("evaluation_periods: {}", max_range / u64::from(m.period)));
+            errors.push(e);
         }
         if let Some(dp) = props.datapoints_to_alarm
             && (dp == 0 || dp > periods)
@@ -174,7 +194,7 @@ impl TypedKind for Alarm {
         ] {
             if actions.len() > MAX_ACTIONS {
                 errors.push(
-                    PropError::new(&[field], format!("{} actions", actions.len()))
+                    PropError::new(&[field], format!("`{field}` lists {} actions", actions.len()))
                         .expected(format!("at most {MAX_ACTIONS} actions per alarm state")),
                 );
             }
@@ -415,6 +435,19 @@ async fn list_tags(cw: &aws_sdk_cloudwatch::Client, arn: &str) -> Result<BTreeMa
         .collect())
 }
 
+/// Periods CloudWatch accepts: 10, 20 and 30 seconds (high resolution) or
+/// a multiple of a minute.
+fn valid_period(p: u32) -> bool {
+    matches!(p, 10 | 20 | 30) || (p >= 60 && p.is_multiple_of(60))
+}
+
+/// The valid period nearest to `p` (the shorter one on a tie).
+fn nearest_period(p: u32) -> u32 {
+    let below = [10, 20, 30].into_iter().chain([p / 60 * 60].into_iter().filter(|m| *m >= 60));
+    let candidates = below.chain([(p / 60 + 1) * 60]);
+    candidates.filter(|c| valid_period(*c)).min_by_key(|c| (c.abs_diff(p), *c)).unwrap_or(60)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -464,7 +497,7 @@ mod tests {
         assert!(check(with("alarm_actions", json!(six))).is_err());
         assert!(check(with("ok_actions", json!(["not-an-arn"]))).is_err());
         assert!(check(with("alarm_actions", json!(["${alerts.arn}"]))).is_ok());
-        for (period, ok) in [(10, true), (30, true), (60, true), (300, true), (20, false), (90, false), (0, false)] {
+        for (period, ok) in [(10, true), (30, true), (60, true), (300, true), (20, true), (90, false), (0, false)] {
             let mut v = base();
             v["metric"]["period"] = json!(period);
             assert_eq!(check(v).is_ok(), ok, "period {period}");
@@ -473,6 +506,30 @@ mod tests {
         v["metric"]["statistic"] = json!("p99");
         assert!(check(v).is_err());
         assert!(check(with("thresold", json!(1))).is_err());
+    }
+
+    #[test]
+    fn periods_suggest_the_nearest_and_the_evaluation_range_is_bounded() {
+        for (p, near) in [(45, 30), (0, 10), (15, 10), (25, 20), (90, 60), (100, 120), (1000, 1020)] {
+            assert_eq!(nearest_period(p), near, "{p}");
+        }
+        let mut v = base();
+        v["metric"]["period"] = json!(45);
+        let errs = check(v).err().unwrap_or_default();
+        assert_eq!(errs[0].suggestion.as_deref(), Some("period: 30"));
+        let with_range = |period: u32, periods: u32| {
+            let mut v = base();
+            v["metric"]["period"] = json!(period);
+            v["evaluation_periods"] = json!(periods);
+            check(v)
+        };
+        assert!(with_range(300, 288).is_ok());
+        let errs = with_range(300, 289).err().unwrap_or_default();
+        assert_eq!(errs[0].message, "289 periods of 300 seconds span 86700 seconds");
+        assert_eq!(errs[0].suggestion.as_deref(), Some("evaluation_periods: 288"));
+        assert!(with_range(3600, 168).is_ok());
+        assert!(with_range(3600, 169).is_err());
+        assert!(with_range(10, 8640).is_ok());
     }
 
     #[test]

@@ -176,7 +176,7 @@ impl TypedKind for Rule {
             let mut e = PropError::new(&["state"], format!("unknown state `{state}`")).expected("ENABLED or DISABLED");
             let upper = state.to_ascii_uppercase();
             if STATES.contains(&upper.as_str()) {
-                e.suggestion = Some(upper);
+                e.suggestion = Some(format!("did you mean `{upper}`?"));
             }
             errors.push(e);
         }
@@ -435,13 +435,7 @@ const PATTERN_OPERATORS: &[&str] =
     &["prefix", "suffix", "anything-but", "numeric", "exists", "cidr", "equals-ignore-case", "wildcard"];
 
 fn pattern_error(path: &[PathSeg], message: String, expected: &str) -> PropError {
-    PropError {
-        path: path.to_vec(),
-        message,
-        expected: Some(expected.to_string()),
-        suggestion: None,
-        warning: false,
-    }
+    PropError { path: path.to_vec(), message, expected: Some(expected.to_string()), suggestion: None, warning: false }
 }
 
 /// Checks the fields of a pattern object: each is a nested object, a list
@@ -570,7 +564,8 @@ fn numeric_problem(arg: &Value) -> Option<&'static str> {
         return Some(WANT);
     }
     let well_formed = items.chunks(2).all(|pair| {
-        matches!(pair[0].as_str(), Some("=" | "<" | "<=" | ">" | ">=")) && (pair[1].is_number() || pair[1].as_str().is_some_and(unresolved))
+        matches!(pair[0].as_str(), Some("=" | "<" | "<=" | ">" | ">="))
+            && (pair[1].is_number() || pair[1].as_str().is_some_and(unresolved))
     });
     let range_ok = items.len() == 2
         || (matches!(items[0].as_str(), Some(">" | ">=")) && matches!(items[2].as_str(), Some("<" | "<=")));
@@ -628,7 +623,12 @@ const CRON_FIELDS: [CronField; 6] = [
         names: &["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"],
         special: "",
     },
-    CronField { name: "day-of-week", range: 1..=7, names: &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"], special: "?L#" },
+    CronField {
+        name: "day-of-week",
+        range: 1..=7,
+        names: &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"],
+        special: "?L#",
+    },
     CronField { name: "year", range: 1970..=2199, names: &[], special: "" },
 ];
 
@@ -699,15 +699,21 @@ fn check_cron_field(value: &str, field: &CronField) -> Result<(), String> {
         if (base == "L" && special('L')) || (base == "LW" && special('W')) {
             continue;
         }
-        if special('W') && let Some(day) = base.strip_suffix('W') {
+        if special('W')
+            && let Some(day) = base.strip_suffix('W')
+        {
             number(day)?;
             continue;
         }
-        if special('L') && let Some(day) = base.strip_suffix('L') {
+        if special('L')
+            && let Some(day) = base.strip_suffix('L')
+        {
             number(day)?;
             continue;
         }
-        if special('#') && let Some((day, nth)) = base.split_once('#') {
+        if special('#')
+            && let Some((day, nth)) = base.split_once('#')
+        {
             number(day)?;
             if !matches!(nth, "1" | "2" | "3" | "4" | "5") {
                 return Err(format!("has `#{nth}`; the week number is 1 to 5"));
@@ -1156,7 +1162,7 @@ mod tests {
         assert!(check(json!({"schedule": "rate(1 hour)", "targets": [{"arn": TOPIC, "id": "bad id"}]})).is_err());
         assert!(check(json!({"schedule": "rate(1 hour)", "targets": [{"arn": "${alerts.arn}", "input_transformer": {"template": "\"x\""}}]})).is_ok());
         let errs = check(json!({"schedule": "rate(1 hour)", "state": "enabled"})).err().unwrap_or_default();
-        assert_eq!(errs[0].suggestion.as_deref(), Some("ENABLED"));
+        assert_eq!(errs[0].suggestion.as_deref(), Some("did you mean `ENABLED`?"));
     }
 
     #[test]

@@ -19,6 +19,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::Blob;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use base64::Engine as _;
+use cairn_engine::diag::did_you_mean;
 use cairn_engine::kind::{NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -192,15 +193,17 @@ impl TypedKind for Function {
             }
         }
         if !unresolved(&props.runtime) && !RUNTIMES.contains(&props.runtime.as_str()) {
-            errors.push(
-                PropError::new(&["runtime"], format!("`{}` is not a current Lambda runtime", props.runtime))
-                    .expected(format!("one of {}", RUNTIMES.join(", "))),
-            );
+            let mut e = PropError::new(&["runtime"], format!("`{}` is not a current Lambda runtime", props.runtime))
+                .expected(format!("one of {}", RUNTIMES.join(", ")));
+            e.suggestion =
+                did_you_mean(&props.runtime, RUNTIMES.iter().copied()).map(|r| format!("did you mean `{r}`?"));
+            errors.push(e);
         }
-        if props.handler.is_empty() {
-            errors.push(
-                PropError::new(&["handler"], "the handler is empty").expected("an entry point like `index.handler`"),
-            );
+        let handler_problem = handler_problem(&props.runtime, &props.handler);
+        if let Some((message, expected, suggestion)) = &handler_problem {
+            let mut e = PropError::new(&["handler"], message.clone()).expected(expected.clone());
+            e.suggestion.clone_from(suggestion);
+            errors.push(e);
         }
         if !is_role_arn(&props.role) {
             errors.push(
@@ -208,7 +211,10 @@ impl TypedKind for Function {
                     .expected("an IAM role ARN, e.g. `${fn-role.arn}`"),
             );
         }
-        validate_code(props, errors);
+        // A bad handler also leaves inline code without a file name: one error is enough.
+        if handler_problem.is_none() || props.code.inline.is_none() || props.code.filename.is_some() {
+            validate_code(props, errors);
+        }
         check_range(props.memory, 128..=10240, &["memory"], "memory (MB)", errors);
         check_range(props.timeout, 1..=900, &["timeout"], "timeout (seconds)", errors);
         if let Some(a) = &props.architecture
@@ -480,6 +486,37 @@ fn check_range(
             range.end()
         )));
     }
+}
+
+const MAX_HANDLER: usize = 128;
+
+/// What is wrong with a handler for a runtime, as (message, expected,
+/// suggestion). Interpreted runtimes name `<file>.<function>`; Java and .NET
+/// name a class or method; custom runtimes take any text.
+fn handler_problem(runtime: &str, handler: &str) -> Option<(String, String, Option<String>)> {
+    if unresolved(handler) {
+        return None;
+    }
+    if handler.is_empty() || handler.len() > MAX_HANDLER {
+        return Some((
+            format!("the handler is {} characters long", handler.len()),
+            format!("1 to {MAX_HANDLER} characters, like `index.handler`"),
+            None,
+        ));
+    }
+    if let Some(bad) = handler.chars().find(|c| c.is_whitespace()) {
+        return Some((format!("handler `{handler}` contains {bad:?}"), "no spaces, like `index.handler`".into(), None));
+    }
+    let file_and_function = ["python", "nodejs", "ruby"].iter().any(|p| runtime.starts_with(p));
+    let well_formed = handler.rsplit_once('.').is_some_and(|(file, function)| !file.is_empty() && !function.is_empty());
+    if file_and_function && !well_formed {
+        return Some((
+            format!("handler `{handler}` does not name a file and a function"),
+            format!("`<file>.<function>` for runtime `{runtime}`, like `index.handler`"),
+            (!handler.contains('.')).then(|| format!("did you mean `index.{handler}`?")),
+        ));
+    }
+    None
 }
 
 fn validate_code(props: &FunctionProps, errors: &mut Vec<PropError>) {
@@ -901,6 +938,19 @@ mod tests {
             check(p)
         };
         assert!(with("runtime", json!("python2.7")).is_err());
+        let errs = with("runtime", json!("pyhton3.13")).err().unwrap_or_default();
+        assert_eq!(errs[0].suggestion.as_deref(), Some("did you mean `python3.13`?"));
+        let errs = with("handler", json!("handler")).err().unwrap_or_default();
+        assert_eq!(errs.len(), 1, "no follow-on error for the inline file name: {errs:?}");
+        assert_eq!(errs[0].message, "handler `handler` does not name a file and a function");
+        assert_eq!(errs[0].suggestion.as_deref(), Some("did you mean `index.handler`?"));
+        assert!(with("handler", json!("index.")).is_err());
+        assert!(with("handler", json!("index handler")).is_err());
+        assert!(with("handler", json!("x".repeat(129))).is_err());
+        assert!(with("handler", json!("src/app.main")).is_ok());
+        assert!(with("handler", json!("${param.handler}")).is_ok());
+        assert_eq!(handler_problem("java21", "example.Handler::handleRequest"), None);
+        assert_eq!(handler_problem("provided.al2023", "bootstrap"), None);
         assert!(with("name", json!("x".repeat(65))).is_err());
         assert!(with("memory", json!(64)).is_err());
         assert!(with("memory", json!(10240)).is_ok());

@@ -100,7 +100,7 @@ impl TypedKind for Subscription {
                 .expected(format!("one of {}", PROTOCOLS.join(", ")));
             let lower = protocol.to_ascii_lowercase();
             if PROTOCOLS.contains(&lower.as_str()) {
-                e.suggestion = Some(lower);
+                e.suggestion = Some(format!("did you mean `{lower}`?"));
             }
             errors.push(e);
             return;
@@ -492,7 +492,7 @@ mod tests {
             .err()
             .unwrap_or_default();
         assert_eq!(errs.len(), 1);
-        assert_eq!(errs[0].suggestion.as_deref(), Some("email"));
+        assert_eq!(errs[0].suggestion.as_deref(), Some("did you mean `email`?"));
         assert!(check(json!({"topic": TOPIC, "protocol": "pigeon", "endpoint": "x"})).is_err());
         assert!(check(json!({"topic": TOPIC, "protocol": "email", "endpoint": "not-an-address"})).is_err());
         assert!(check(json!({"topic": TOPIC, "protocol": "https", "endpoint": "http://x"})).is_err());
