@@ -317,12 +317,18 @@ pub fn plan(
         .intents
         .iter()
         .filter(|(id, _)| !desired_ids.contains(*id))
-        .map(|(id, i)| {
-            format!(
+        .map(|(id, i)| match stack {
+            // Destroying: the stack may well still have it.
+            None => format!(
+                "a create of `{id}` ({}) was interrupted and the resource may exist untracked; \
+                 run `cairn apply` to adopt it, then destroy again",
+                i.kind
+            ),
+            Some(_) => format!(
                 "a create of `{id}` ({}) was interrupted and the resource may exist untracked; \
                  put `{id}` back in the stack and apply to adopt it, then remove it",
                 i.kind
-            )
+            ),
         })
         .collect();
     Plan { stack: stack_name.to_string(), state_serial: state.serial, env: env.clone(), resources, live, warnings }

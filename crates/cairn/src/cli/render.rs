@@ -80,10 +80,18 @@ fn resource_block(out: &mut String, style: Style, r: &PlannedResource, width: us
         _ => String::new(),
     };
     let _ = writeln!(out, "{} {:width$}  {}{}{}", symbol(style, &r.step), r.id, style.dim(&r.kind), derived, note);
-    if let Some(drift) = &r.drift
-        && !matches!(r.step, Step::Delete)
-    {
-        let _ = writeln!(out, "      {}", style.yellow(&format!("drift: {} changed outside cairn", drift.join(", "))));
+    if let Some(drift) = &r.drift {
+        match r.step {
+            Step::Delete => {}
+            // On a create, it says why the resource is created (again).
+            Step::Create => {
+                let _ = writeln!(out, "      {}", style.yellow(&format!("note: {}", drift.join("; "))));
+            }
+            _ => {
+                let text = format!("drift: {} changed outside cairn", drift.join(", "));
+                let _ = writeln!(out, "      {}", style.yellow(&text));
+            }
+        }
     }
     match &r.step {
         Step::Create => {
