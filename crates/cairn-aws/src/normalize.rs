@@ -15,7 +15,13 @@ pub(crate) fn parse_document(text: &str) -> Value {
 /// Key order and whitespace already vanish in [`Value`].
 pub(crate) fn policy_canonical(v: &Value) -> Value {
     match v {
-        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), policy_canonical(v))).collect()),
+        // Keys sorted, so that the text a list is sorted by does not depend
+        // on the order keys were written in.
+        Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k.clone(), policy_canonical(v))).collect())
+        }
         Value::Array(items) => {
             let mut items: Vec<Value> = items.iter().map(policy_canonical).collect();
             items.sort_by_cached_key(ToString::to_string);
@@ -94,6 +100,121 @@ mod tests {
         assert_eq!(optional_text(Some(""), Some(&String::new())), Some(String::new()));
         assert_eq!(optional_text(Some("x"), None), Some("x".into()));
         assert_eq!(optional_text(Some("x"), Some(&"y".to_string())), Some("x".into()));
+    }
+
+    /// A small deterministic generator (xorshift), so the property tests
+    /// need no extra crate and replay the same cases on every machine.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            usize::try_from(self.next() % n as u64).unwrap_or(0)
+        }
+        fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+            items[self.below(items.len())]
+        }
+    }
+
+    /// A random IAM-style policy of one to four statements.
+    fn policy(rng: &mut Rng) -> Value {
+        let actions = ["sns:Publish", "sqs:SendMessage", "s3:GetObject", "s3:PutObject", "logs:PutLogEvents"];
+        let services = ["events.amazonaws.com", "cloudtrail.amazonaws.com", "lambda.amazonaws.com"];
+        let statements: Vec<Value> = (0..1 + rng.below(4))
+            .map(|i| {
+                let mut s = serde_json::Map::new();
+                s.insert("Sid".into(), json!(format!("S{i}")));
+                s.insert("Effect".into(), json!(rng.pick(&["Allow", "Deny"])));
+                let n = 1 + rng.below(3);
+                s.insert("Action".into(), json!((0..n).map(|_| rng.pick(&actions)).collect::<Vec<_>>()));
+                s.insert("Principal".into(), json!({"Service": [rng.pick(&services)]}));
+                s.insert("Resource".into(), json!(format!("arn:aws:sns:us-east-1:1:t{}", rng.below(3))));
+                if rng.below(2) == 0 {
+                    s.insert(
+                        "Condition".into(),
+                        json!({"ArnEquals": {"aws:SourceArn": format!("arn:r{}", rng.below(3))}}),
+                    );
+                }
+                Value::Object(s)
+            })
+            .collect();
+        json!({"Version": "2012-10-17", "Statement": statements})
+    }
+
+    /// The same policy as AWS might hand it back: keys and list items
+    /// reordered, one-element lists as scalars (and scalars as lists),
+    /// duplicates in lists, numbers and booleans as text.
+    fn rewritten(v: &Value, rng: &mut Rng) -> Value {
+        match v {
+            Value::Object(map) => {
+                let mut entries: Vec<_> = map.iter().map(|(k, v)| (k.clone(), rewritten(v, rng))).collect();
+                for i in (1..entries.len()).rev() {
+                    entries.swap(i, rng.below(i + 1));
+                }
+                Value::Object(entries.into_iter().collect())
+            }
+            Value::Array(items) => {
+                let mut items: Vec<Value> = items.iter().map(|i| rewritten(i, rng)).collect();
+                for i in (1..items.len()).rev() {
+                    items.swap(i, rng.below(i + 1));
+                }
+                if !items.is_empty() && rng.below(4) == 0 {
+                    items.push(items[0].clone());
+                }
+                if items.len() == 1 && rng.below(2) == 0 { items.remove(0) } else { Value::Array(items) }
+            }
+            Value::String(_) if rng.below(4) == 0 => json!([v]),
+            Value::Bool(b) => json!(b.to_string()),
+            Value::Number(n) => json!(n.to_string()),
+            _ => v.clone(),
+        }
+    }
+
+    #[test]
+    fn property_equivalent_rewrites_compare_equal_and_canonical_is_idempotent() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for case in 0..500 {
+            let p = policy(&mut rng);
+            let q = rewritten(&p, &mut rng);
+            assert!(policies_equivalent(&p, &q), "case {case}: {p} vs {q}");
+            let once = policy_canonical(&q);
+            assert_eq!(policy_canonical(&once), once, "case {case}: not idempotent");
+            // What a read reports for the rewritten form is what was written:
+            // the plan after an apply is empty.
+            assert_eq!(policy_as_read(q, Some(&p)), p, "case {case}");
+        }
+    }
+
+    #[test]
+    fn property_a_changed_grant_is_a_change() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        for case in 0..200 {
+            let p = policy(&mut rng);
+            let mut q = rewritten(&p, &mut rng);
+            // Change one statement's effect, in whatever shape it came back.
+            let statement = match &mut q["Statement"] {
+                Value::Array(items) => &mut items[0],
+                one => one,
+            };
+            // The effect may have come back as a one-element list.
+            let flipped = if policy_canonical(&statement["Effect"]) == json!("Allow") { "Deny" } else { "Allow" };
+            let before = statement.clone();
+            statement["Effect"] = json!(flipped);
+            // Unless an identical twin of that statement is still there (a
+            // duplicate), the policies must now differ.
+            let twins = match &q["Statement"] {
+                Value::Array(items) => items.iter().filter(|s| **s == before).count(),
+                _ => 0,
+            };
+            if twins == 0 {
+                assert!(!policies_equivalent(&p, &q), "case {case}: {p} vs {q}");
+            }
+        }
     }
 
     #[test]

@@ -53,3 +53,59 @@ async fn check(d: &Deployed) -> R {
     assert_eq!(targets.targets().iter().map(|t| t.arn()).collect::<Vec<_>>(), vec![topic]);
     Ok(())
 }
+
+/// A topic policy rewritten live in an equivalent form (keys and statements
+/// reordered, a string as a one-element list) plans as no change; a real
+/// change to it plans as an update of `policy`.
+#[tokio::test]
+async fn an_equivalent_policy_rewritten_live_is_no_change() -> R {
+    use cairn_aws::{AwsOptions, AwsProvider};
+    use cairn_engine::StateStore;
+    use cairn_engine::plan::Step;
+    use cairn_testkit::emulator;
+
+    emulator::endpoint();
+    let dir = tempfile::tempdir()?;
+    let mut spec = harness::yaml(FILE);
+    spec.name = emulator::unique_stack("lab1-policy");
+    let store = StateStore::new(dir.path(), &spec.name);
+    let provider = AwsProvider::new(AwsOptions::default());
+    let v = harness::valid(&spec, &params());
+    harness::run(&provider, Some(&v), &store).await?;
+    let topic = store.load()?.resources["alerts"].physical_id.clone();
+    let sns = provider.clients().sns().await.clone();
+
+    let attrs = sns.get_topic_attributes().topic_arn(&topic).send().await?;
+    let live = harness::json(attrs.attributes().and_then(|a| a.get("Policy")).map(String::as_str));
+    let mut statement = live["Statement"][0].clone();
+    let mut reordered = serde_json::Map::new();
+    if let Some(fields) = statement.as_object() {
+        for (k, v) in fields.iter().rev() {
+            let v = if k == "Action" { serde_json::json!([v]) } else { v.clone() };
+            reordered.insert(k.clone(), v);
+        }
+    }
+    let rewritten = serde_json::json!({"Statement": [reordered], "Version": live["Version"]});
+    sns.set_topic_attributes()
+        .topic_arn(&topic)
+        .attribute_name("Policy")
+        .attribute_value(rewritten.to_string())
+        .send()
+        .await?;
+    let pl = cairn_engine::plan::make(&provider, Some(&v), &spec.name, &store.load()?, 16).await?;
+    assert!(!pl.has_changes(), "an equivalent policy shows as a change: {pl:?}");
+
+    statement["Action"] = serde_json::json!("sns:Subscribe");
+    let changed = serde_json::json!({"Version": "2012-10-17", "Statement": [statement]});
+    sns.set_topic_attributes()
+        .topic_arn(&topic)
+        .attribute_name("Policy")
+        .attribute_value(changed.to_string())
+        .send()
+        .await?;
+    let pl = cairn_engine::plan::make(&provider, Some(&v), &spec.name, &store.load()?, 16).await?;
+    assert_eq!(pl.get("alerts").map(|r| r.step.clone()), Some(Step::Update { fields: vec!["policy".into()] }));
+
+    harness::run(&provider, None, &store).await?;
+    Ok(())
+}
