@@ -83,6 +83,54 @@ pub(crate) fn registry(clients: &Arc<Clients>) -> Registry {
     r
 }
 
+/// The name rules SNS topics and SQS queues share (`what` is `topic` or
+/// `queue`): at most `max` characters of letters, digits, `-` and `_`, and
+/// the `.fifo` suffix exactly when the resource is FIFO.
+#[cfg(any(feature = "sns", feature = "sqs"))]
+pub(crate) fn validate_fifo_name(
+    what: &str,
+    name: &str,
+    fifo: bool,
+    max: usize,
+    errors: &mut Vec<cairn_engine::kind::PropError>,
+) {
+    use cairn_engine::kind::PropError;
+    const FIFO_SUFFIX: &str = ".fifo";
+    if unresolved(name) {
+        return;
+    }
+    let base = match (name.strip_suffix(FIFO_SUFFIX), fifo) {
+        (Some(base), true) => base,
+        (None, false) => name,
+        (None, true) => {
+            errors.push(
+                PropError::new(&["name"], format!("FIFO {what} name `{name}` does not end in `.fifo`"))
+                    .expected(format!("a name ending in `.fifo`, like `{name}.fifo`")),
+            );
+            name
+        }
+        (Some(base), false) => {
+            errors.push(
+                PropError::new(&["name"], format!("{what} name `{name}` ends in `.fifo` but the {what} is not FIFO"))
+                    .expected("`fifo: true`, or a name without the `.fifo` suffix"),
+            );
+            base
+        }
+    };
+    if name.is_empty() || name.len() > max {
+        errors.push(
+            PropError::new(&["name"], format!("{what} name is {} characters long", name.len()))
+                .expected(format!("1 to {max} characters, the `.fifo` suffix included")),
+        );
+    }
+    if let Some(bad) = base.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
+        errors.push(
+            PropError::new(&["name"], format!("{what} name `{name}` contains `{bad}`"))
+                .expected(format!("letters, digits, `-` and `_` (and the `.fifo` suffix for FIFO {what}s)")),
+        );
+    }
+}
+
 /// Whether a string still holds a `${…}` reference, so that checks on its
 /// final value must wait.
 pub(crate) fn unresolved(s: &str) -> bool {

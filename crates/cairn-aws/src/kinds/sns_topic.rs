@@ -221,39 +221,7 @@ impl Topic {
 // ---- pure helpers ------------------------------------------------------------
 
 fn validate_name(name: &str, fifo: bool, errors: &mut Vec<PropError>) {
-    if unresolved(name) {
-        return;
-    }
-    let base = match (name.strip_suffix(FIFO_SUFFIX), fifo) {
-        (Some(base), true) => base,
-        (None, false) => name,
-        (None, true) => {
-            errors.push(
-                PropError::new(&["name"], format!("FIFO topic name `{name}` does not end in `.fifo`"))
-                    .expected(format!("a name ending in `.fifo`, like `{name}.fifo`")),
-            );
-            name
-        }
-        (Some(base), false) => {
-            errors.push(
-                PropError::new(&["name"], format!("topic name `{name}` ends in `.fifo` but the topic is not FIFO"))
-                    .expected("`fifo: true`, or a name without the `.fifo` suffix"),
-            );
-            base
-        }
-    };
-    if name.is_empty() || name.len() > MAX_NAME {
-        errors.push(
-            PropError::new(&["name"], format!("topic name is {} characters long", name.len()))
-                .expected(format!("1 to {MAX_NAME} characters")),
-        );
-    }
-    if let Some(bad) = base.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
-        errors.push(
-            PropError::new(&["name"], format!("topic name `{name}` contains `{bad}`"))
-                .expected("letters, digits, `-` and `_` (and the `.fifo` suffix for FIFO topics)"),
-        );
-    }
+    crate::kinds::validate_fifo_name("topic", name, fifo, MAX_NAME, errors);
 }
 
 /// A policy must be a JSON object (or a reference that will become one).

@@ -283,39 +283,7 @@ impl Queue {
 // ---- pure helpers ------------------------------------------------------------
 
 fn validate_name(name: &str, fifo: bool, errors: &mut Vec<PropError>) {
-    if unresolved(name) {
-        return;
-    }
-    let base = match (name.strip_suffix(FIFO_SUFFIX), fifo) {
-        (Some(base), true) => base,
-        (None, false) => name,
-        (None, true) => {
-            errors.push(
-                PropError::new(&["name"], format!("FIFO queue name `{name}` does not end in `.fifo`"))
-                    .expected(format!("a name ending in `.fifo`, like `{name}.fifo`")),
-            );
-            name
-        }
-        (Some(base), false) => {
-            errors.push(
-                PropError::new(&["name"], format!("queue name `{name}` ends in `.fifo` but the queue is not FIFO"))
-                    .expected("`fifo: true`, or a name without the `.fifo` suffix"),
-            );
-            base
-        }
-    };
-    if name.is_empty() || name.len() > MAX_NAME {
-        errors.push(
-            PropError::new(&["name"], format!("queue name is {} characters long", name.len()))
-                .expected(format!("1 to {MAX_NAME} characters, the `.fifo` suffix included")),
-        );
-    }
-    if let Some(bad) = base.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
-        errors.push(
-            PropError::new(&["name"], format!("queue name `{name}` contains `{bad}`"))
-                .expected("letters, digits, `-` and `_` (and the `.fifo` suffix for FIFO queues)"),
-        );
-    }
+    crate::kinds::validate_fifo_name("queue", name, fifo, MAX_NAME, errors);
 }
 
 /// Why a failed CreateQueue is worth trying again: only
