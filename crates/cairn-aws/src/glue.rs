@@ -44,6 +44,7 @@ impl Glue for AwsGlue {
                 "aws:cloudtrail:Trail" => trail(spec, r, &mut out, &mut added),
                 "aws:lambda:EventSourceMapping" => queue_mapping(spec, r, &mut out),
                 "aws:lambda:Function" => function_log_group(spec, r, &mut out, &mut added),
+                "aws:ec2:Instance" => instance_profile(r, &mut out, &mut added),
                 _ => {}
             }
         }
@@ -335,6 +336,30 @@ fn function_log_group(spec: &StackSpec, f: &ResourceSpec, out: &mut StackSpec, a
         && !function.depends_on.contains(&id)
     {
         function.depends_on.push(id);
+    }
+}
+
+/// An instance with a `role`: the instance profile that carries the role,
+/// given to the instance in its place (one profile per instance).
+fn instance_profile(i: &ResourceSpec, out: &mut StackSpec, added: &mut Vec<ResourceSpec>) {
+    let Some(role) = i.props.get("role").and_then(Json::as_str) else { return };
+    if i.props.get("instance_profile").is_some_and(|p| !p.is_null()) {
+        return; // Both given: the kind's check reports it.
+    }
+    // The profile takes the role's name.
+    let role_name = match reference(&Json::String(role.to_string())) {
+        Some((id, _)) => format!("${{{id}.name}}"),
+        None => {
+            role.rsplit_once(":role/").map_or(role, |(_, path)| path.rsplit('/').next().unwrap_or(path)).to_string()
+        }
+    };
+    let id = format!("{}-profile", i.id);
+    added.push(derived(id.clone(), "aws:iam:InstanceProfile", json!({"role": role_name})));
+    if let Some(instance) = out.resources.iter_mut().find(|x| x.id == i.id)
+        && let Some(props) = instance.props.as_object_mut()
+    {
+        props.remove("role");
+        props.insert("instance_profile".into(), Json::String(format!("${{{id}.name}}")));
     }
 }
 
@@ -666,6 +691,25 @@ mod tests {
             alarm("Lab", "Other"),
         ]);
         assert!(AwsGlue.cross_check(&s, &canonical(&s)).is_empty());
+    }
+
+    #[test]
+    fn an_instance_role_becomes_a_derived_instance_profile() {
+        let s = stack(vec![
+            res("r", "aws:iam:Role", json!({"trusted_by": ["ec2.amazonaws.com"]})),
+            res("host", "aws:ec2:Instance", json!({"image": "ami-1", "role": "${r.arn}"})),
+            res("other", "aws:ec2:Instance", json!({"image": "ami-1", "role": "arn:aws:iam::1:role/ops/agent"})),
+        ]);
+        let out = AwsGlue.derive(&s);
+        let profile = get(&out, "host-profile");
+        assert!(profile.derived);
+        assert_eq!(profile.props, json!({"role": "${r.name}"}));
+        assert_eq!(get(&out, "host").props, json!({"image": "ami-1", "instance_profile": "${host-profile.name}"}));
+        assert_eq!(get(&out, "other-profile").props, json!({"role": "agent"}));
+        let mut off = res("host", "aws:ec2:Instance", json!({"image": "ami-1", "role": "${r.arn}"}));
+        off.options.auto_wire = false;
+        let s = stack(vec![off]);
+        assert_eq!(AwsGlue.derive(&s), s, "auto_wire: false leaves the role for the kind to refuse");
     }
 
     #[test]

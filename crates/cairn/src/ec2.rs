@@ -125,6 +125,12 @@ impl Builder<Instance> {
     pub fn instance_profile(self, profile: impl Into<String>) -> Self {
         self.with(|p| p.instance_profile = Some(profile.into()))
     }
+    /// An IAM role (such as `role.arn()`): cairn derives the instance
+    /// profile that carries it. Use this or `instance_profile`.
+    #[must_use]
+    pub fn role(self, role: impl Into<String>) -> Self {
+        self.with(|p| p.role = Some(role.into()))
+    }
     /// Adds a security group by id (such as `web.group_id()`).
     #[must_use]
     pub fn security_group(self, group: impl Into<String>) -> Self {

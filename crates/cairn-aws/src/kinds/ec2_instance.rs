@@ -46,6 +46,11 @@ pub struct InstanceProps {
     /// IAM instance profile: its name or ARN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance_profile: Option<String>,
+    /// An IAM role for the instance (its name, ARN or a reference): cairn
+    /// derives the instance profile that carries it. Give this or
+    /// `instance_profile`, not both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
     /// Security group ids (`sg-…`); none means the VPC's default group.
     #[serde(default)]
     pub security_groups: Vec<String>,
@@ -109,6 +114,17 @@ impl TypedKind for Instance {
     // ---- validate --------------------------------------------------------------
 
     fn validate(props: &InstanceProps, errors: &mut Vec<PropError>) {
+        // The glue turns `role` into a derived instance profile before any
+        // check; it is still here only when auto-wiring is off.
+        if props.role.is_some() {
+            let e =
+                PropError::new(&["role"], "`role` needs cairn to derive the instance profile, and auto_wire is off");
+            errors.push(if props.instance_profile.is_some() {
+                e.expected("`instance_profile` or `role`, not both")
+            } else {
+                e.expected("`instance_profile`: an aws:iam:InstanceProfile's name, or auto_wire left on")
+            });
+        }
         let image = props.image.as_str();
         if !unresolved(image) {
             let ok = match image.strip_prefix(SSM_PREFIX) {
@@ -551,6 +567,7 @@ fn props_from_instance(live: &AwsInstance, user_data: Option<String>, last: &Ins
         user_data: user_data.filter(|u| !u.is_empty()),
         key_name: live.key_name().map(ToString::to_string),
         name: tags.get(NAME_TAG).cloned(),
+        role: None,
     }
 }
 
@@ -739,6 +756,7 @@ mod tests {
             user_data: Some("echo hi".into()),
             key_name: None,
             name: Some("lab2-host".into()),
+            role: None,
         };
         assert_eq!(props_from_instance(&live, Some("echo hi".into()), &last), last);
         let by_id = InstanceProps { image: "ami-999".into(), ..last.clone() };

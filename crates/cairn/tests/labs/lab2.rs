@@ -76,3 +76,32 @@ async fn check(d: &Deployed) -> R {
     assert!(sg.ip_permissions().is_empty(), "no inbound rule");
     Ok(())
 }
+
+/// The short form of lab 2's instance: a `role:` instead of a hand-written
+/// profile; cairn derives the profile, and the instance runs with it.
+#[tokio::test]
+async fn an_instance_role_becomes_a_derived_profile() -> R {
+    let mut spec = lab2_example::lab2();
+    let agent = spec.add("agent", cairn::iam::Role::trusted_by(&["ec2.amazonaws.com"]));
+    spec.add(
+        "short",
+        cairn::ec2::Instance::new("ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64")
+            .role(agent.arn()),
+    );
+    harness::round_trip(spec.into(), &harness::params(&[]), async |d: &Deployed| {
+        let profile = d.id("short-profile");
+        assert!(d.state.resources["short-profile"].derived);
+        let iam = d.clients.iam().await;
+        let out = iam.get_instance_profile().instance_profile_name(profile).send().await?;
+        let roles: Vec<_> =
+            out.instance_profile().map(|p| p.roles().iter().map(|r| r.role_name()).collect()).unwrap_or_default();
+        assert_eq!(roles, vec![d.id("agent")]);
+        let ec2 = d.clients.ec2().await;
+        let out = ec2.describe_instances().instance_ids(d.id("short")).send().await?;
+        let instance = out.reservations().first().and_then(|r| r.instances().first()).ok_or("no instance")?;
+        let arn = instance.iam_instance_profile().and_then(|p| p.arn()).unwrap_or_default();
+        assert!(arn.ends_with(&format!("/{profile}")), "{arn}");
+        Ok(())
+    })
+    .await
+}
