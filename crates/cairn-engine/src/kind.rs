@@ -63,7 +63,9 @@ pub enum OpError {
     #[error("{0}")]
     Failed(String),
     #[error(
-        "{what} already exists and {owner}; cairn will not take it over: delete or import it, or give this resource another name"
+        "{what} already exists and {owner}; cairn will not take it over. To import it, tag it `cairn:stack` = the \
+         stack's name and `cairn:resource` = this resource's id, then apply again; otherwise delete it or give \
+         this resource another name"
     )]
     NotOwned { what: String, owner: String },
 }
