@@ -117,12 +117,45 @@ fn prop_diag(id: &str, e: PropError) -> Diagnostic {
     if let Some(field) = message.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
         message = format!("missing required property `{field}`");
     }
+    let mut expected = e.expected;
+    // serde's "invalid type: string \"x\", expected u32": say it in the
+    // stack's terms, with what was expected on its own line.
+    if let Some((found, wanted)) = message.strip_prefix("invalid type: ").and_then(|r| r.rsplit_once(", expected ")) {
+        if expected.is_none() {
+            expected = Some(plain_type(wanted));
+        }
+        if suggestion.is_none()
+            && wanted == "a boolean"
+            && let Some(word) = found.strip_prefix("string \"").and_then(|w| w.strip_suffix('"'))
+        {
+            let truth = match word.to_ascii_lowercase().as_str() {
+                "yes" | "y" | "on" | "1" => Some("true"),
+                "no" | "n" | "off" | "0" => Some("false"),
+                _ => None,
+            };
+            suggestion = truth.map(|t| format!("write `{t}`: `{word}` is a string in YAML 1.2"));
+        }
+        message = format!("wrong type: found {found}");
+    }
     let d = if e.warning {
         Diagnostic::warning(At::Prop { id: id.into(), path }, message)
     } else {
         Diagnostic::error(At::Prop { id: id.into(), path }, message)
     };
-    Diagnostic { expected: e.expected, suggestion, ..d }
+    Diagnostic { expected, suggestion, ..d }
+}
+
+/// A Rust type name from serde, in the words of a stack's author.
+fn plain_type(wanted: &str) -> String {
+    match wanted {
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number, 0 or more".into(),
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number".into(),
+        "f32" | "f64" => "a number".into(),
+        "a sequence" => "a list".into(),
+        "a map" => "a mapping (`key: value` lines)".into(),
+        w if w.starts_with("struct ") => "a mapping (`key: value` lines)".into(),
+        w => w.to_string(),
+    }
 }
 
 /// Validates a stack against the kinds of a registry, with the parameter
