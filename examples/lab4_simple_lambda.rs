@@ -10,7 +10,7 @@
 //! cargo run --example lab4_simple_lambda -- destroy --yes
 //! ```
 
-use cairn::{Stack, iam, lambda, logs, pseudo};
+use cairn::{Stack, iam, lambda, pseudo};
 
 /// The function's source, deployed as `index.py`.
 const SOURCE: &str = r#"import json
@@ -37,7 +37,6 @@ pub fn lab4() -> Stack {
             .managed_policy("arn:${aws.partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"),
     );
     let function_name = format!("{}-hello", pseudo::stack_name());
-    let logs = stack.add("logs", logs::LogGroup::named(format!("/aws/lambda/{function_name}")).retention_days(7));
     let hello = stack.add(
         "hello",
         lambda::Function::inline("python3.13", "index.handler", role.arn(), SOURCE)
@@ -45,13 +44,14 @@ pub fn lab4() -> Stack {
             .description("Greets whoever calls it")
             .memory(128)
             .timeout(10)
-            .env("GREETING", greeting)
-            .depends_on(&logs),
+            .log_retention_days(7)
+            .env("GREETING", greeting),
     );
 
     stack.output("function_name", hello.name());
     stack.output("function_arn", hello.arn());
-    stack.output("log_group", logs.name());
+    // The log group cairn derives for the function.
+    stack.output("log_group", "${hello-logs.name}");
     stack
 }
 

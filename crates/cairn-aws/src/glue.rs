@@ -718,5 +718,9 @@ mod tests {
         let out = AwsGlue.derive(&s);
         assert_eq!(get(&out, "fn-logs").props, json!({"name": "/aws/lambda/${stack.name}-fn"}));
         assert_eq!(get(&out, "fn").depends_on, vec!["fn-logs"]);
+        // With the retention the function asks for.
+        let s = stack(vec![res("fn", "aws:lambda:Function", json!({"name": "f", "log_retention_days": 14}))]);
+        let out = AwsGlue.derive(&s);
+        assert_eq!(get(&out, "fn-logs").props, json!({"name": "/aws/lambda/f", "retention_days": 14}));
     }
 }

@@ -86,6 +86,12 @@ impl Builder<Function> {
     pub fn reserved_concurrency(self, n: u32) -> Self {
         self.with(|p| p.reserved_concurrency = Some(n))
     }
+    /// Days to keep the function's logs, in the log group cairn derives
+    /// for it (`/aws/lambda/<name>`).
+    #[must_use]
+    pub fn log_retention_days(self, days: i32) -> Self {
+        self.with(|p| p.log_retention_days = Some(days))
+    }
 }
 
 /// `aws:lambda:EventSourceMapping`.

@@ -72,6 +72,11 @@ pub struct FunctionProps {
     /// shares the account's unreserved pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reserved_concurrency: Option<u32>,
+    /// Days to keep the function's logs: the retention of the log group
+    /// `/aws/lambda/<name>` that cairn derives for it (unset: forever). No
+    /// effect when the stack has its own group of that name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_retention_days: Option<i32>,
     /// Why `defaults` could not build the zip, for `validate` to report.
     #[serde(skip)]
     #[schemars(skip)]
@@ -176,6 +181,9 @@ impl TypedKind for Function {
     // ---- validate --------------------------------------------------------------
 
     fn validate(props: &FunctionProps, errors: &mut Vec<PropError>) {
+        if let Some(days) = props.log_retention_days {
+            crate::kinds::validate_retention("log_retention_days", days, errors);
+        }
         if let Some(name) = &props.name
             && !unresolved(name)
         {
@@ -858,6 +866,8 @@ impl LiveFunction {
             architecture: Some(c.architectures().first().map_or(DEFAULT_ARCHITECTURE, |a| a.as_str()).to_string()),
             description: optional_text(c.description(), last.description.as_ref()),
             reserved_concurrency: self.reserved_concurrency,
+            // Not the function's: its log group's, which reads for itself.
+            log_retention_days: last.log_retention_days,
             code_error: None,
         }
     }

@@ -51,9 +51,7 @@ impl LogGroup {
 
 const MAX_NAME: usize = 512;
 
-/// The retention periods PutRetentionPolicy accepts.
-pub const RETENTION_DAYS: &[i32] =
-    &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+pub use crate::kinds::RETENTION_DAYS;
 
 #[async_trait]
 impl TypedKind for LogGroup {
@@ -74,15 +72,8 @@ impl TypedKind for LogGroup {
         if let Some(name) = &props.name {
             validate_name(name, errors);
         }
-        if let Some(days) = props.retention_days
-            && !RETENTION_DAYS.contains(&days)
-        {
-            let nearest = RETENTION_DAYS.iter().copied().find(|d| *d >= days).unwrap_or(3653);
-            let allowed: Vec<String> = RETENTION_DAYS.iter().map(ToString::to_string).collect();
-            let mut e = PropError::new(&["retention_days"], format!("CloudWatch Logs cannot keep events {days} days"))
-                .expected(format!("one of {}", allowed.join(", ")));
-            e.suggestion = Some(format!("retention_days: {nearest}"));
-            errors.push(e);
+        if let Some(days) = props.retention_days {
+            crate::kinds::validate_retention("retention_days", days, errors);
         }
     }
 

@@ -131,6 +131,24 @@ pub(crate) fn validate_fifo_name(
     }
 }
 
+/// The retention periods CloudWatch Logs' PutRetentionPolicy accepts (for
+/// log groups, and for the log group derived for a Lambda function).
+pub const RETENTION_DAYS: &[i32] =
+    &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+/// Checks a retention period in days against [`RETENTION_DAYS`].
+pub(crate) fn validate_retention(field: &str, days: i32, errors: &mut Vec<cairn_engine::kind::PropError>) {
+    if RETENTION_DAYS.contains(&days) {
+        return;
+    }
+    let nearest = RETENTION_DAYS.iter().copied().find(|d| *d >= days).unwrap_or(3653);
+    let allowed: Vec<String> = RETENTION_DAYS.iter().map(ToString::to_string).collect();
+    let mut e = cairn_engine::kind::PropError::new(&[field], format!("CloudWatch Logs cannot keep events {days} days"))
+        .expected(format!("one of {}", allowed.join(", ")));
+    e.suggestion = Some(format!("{field}: {nearest}"));
+    errors.push(e);
+}
+
 /// Whether a string still holds a `${…}` reference, so that checks on its
 /// final value must wait.
 pub(crate) fn unresolved(s: &str) -> bool {

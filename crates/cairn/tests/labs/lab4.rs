@@ -38,11 +38,12 @@ async fn check(d: &Deployed) -> R {
     // The function's log group is the stack's, with the retention asked for.
     let logs = d.clients.logs().await;
     let group_name = format!("/aws/lambda/{name}");
-    assert_eq!(d.id("logs"), group_name);
+    assert_eq!(d.id("hello-logs"), group_name);
+    assert!(d.state.resources["hello-logs"].derived, "the log group is derived from the function");
     let groups = logs.describe_log_groups().log_group_name_prefix(&group_name).send().await?;
     let group = groups.log_groups().first().ok_or("no log group")?;
     assert_eq!(group.retention_in_days(), Some(7));
-    let tags = logs.list_tags_for_resource().resource_arn(d.attr("logs", "arn")).send().await?;
+    let tags = logs.list_tags_for_resource().resource_arn(d.attr("hello-logs", "arn")).send().await?;
     let tags = tags.tags().cloned().unwrap_or_default();
     assert!(harness::has_stack_tag(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())), &d.stack));
 
