@@ -451,3 +451,97 @@ async fn destroy_right_after_a_killed_apply_keeps_track_of_the_unfinished_create
 
     run.converges(("event source mapping", left_mapping)).await
 }
+
+/// The first Ctrl-C (SIGINT) starts nothing new, lets the operations in
+/// flight finish, saves state and exits 130; the re-run finishes the job.
+/// Every call is slowed to a second so that the interrupt lands while the
+/// function is being created and before the mapping (which needs it) starts.
+#[tokio::test(flavor = "multi_thread")]
+async fn lab6_apply_interrupted_once_finishes_what_is_in_flight_and_starts_nothing_new() -> R {
+    let run = Run::new(&LAB6, "int6")?;
+    let proxy = Proxy::start(&emulator::endpoint()).await?;
+    proxy.set(Faults::latency(Duration::from_secs(1)));
+    let log_path = run.dir.path().join("interrupted.log");
+    let mut cmd = run.command(&proxy.url(), &["apply", "--yes", "-v"]);
+    cmd.stdout(Stdio::null()).stderr(std::fs::File::create(&log_path)?);
+    let mut child = tokio::process::Command::from(cmd).kill_on_drop(true).spawn()?;
+    let pid = child.id().unwrap_or(0).to_string();
+    let log_text = || std::fs::read_to_string(&log_path).unwrap_or_default();
+
+    // Wait (bounded) until the function's create has started.
+    let started = tokio::time::Instant::now();
+    while !log_text().contains("creating worker") {
+        assert!(started.elapsed() < GUARD, "the function's create never started:\n{}", log_text());
+        assert!(child.try_wait()?.is_none(), "cairn ended before creating the function:\n{}", log_text());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let sent = Command::new("kill").args(["-INT", &pid]).status()?;
+    assert!(sent.success(), "could not send SIGINT to {pid}");
+    let status = tokio::select! {
+        status = child.wait() => status?,
+        () = tokio::time::sleep(GUARD) => panic!("cairn did not stop after one interrupt:\n{}", log_text()),
+    };
+    let log = log_text();
+    assert_eq!(status.code(), Some(130), "exit code after one interrupt:\n{log}");
+    assert!(log.contains("interrupt: starting nothing new"), "{log}");
+
+    // The function in flight finished and is recorded; the mapping never started.
+    let state = run.state()?;
+    assert!(state["resources"].get("worker").is_some(), "the in-flight create was saved: {state:#}");
+    assert!(state["resources"].get("trigger").is_none(), "{state:#}");
+    assert_eq!(state["intents"], serde_json::Value::Null, "no create left unfinished: {state:#}");
+    assert!(!log.contains("creating trigger ("), "the mapping started after the interrupt:\n{log}");
+    assert!(log.contains("skipped: creating trigger: interrupted"), "the summary names the skip:\n{log}");
+    let counts = run.counts().await?;
+    assert_eq!(counts.get("event source mapping").copied().unwrap_or(0), 0, "{counts:?}");
+    assert_eq!(counts.get("function").copied(), Some(1), "{counts:?}");
+
+    // The re-run creates the rest, and only the rest.
+    let out = run.cairn(&["apply", "--yes"])?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "re-run apply:\n{stderr}");
+    assert!(stderr.contains("1 to create"), "only the mapping is left to create:\n{stderr}");
+    assert_eq!(run.counts().await?, run.expected());
+    let out = run.cairn(&["plan", "--detailed-exitcode"])?;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    run.destroys().await
+}
+
+/// A second Ctrl-C aborts at once, even with a call that never answers; the
+/// create it interrupted stays recorded as an intent, and the re-run adopts
+/// or makes it.
+#[tokio::test(flavor = "multi_thread")]
+async fn lab6_apply_interrupted_twice_aborts_and_the_rerun_converges() -> R {
+    let run = Run::new(&LAB6, "int6b")?;
+    let proxy = Proxy::start(&emulator::endpoint()).await?;
+    proxy.set(Faults::scripted(vec![Scripted::new("lambda:CreateFunction", 1, Fault::Hold { forward: false })]));
+    let log_path = run.dir.path().join("aborted.log");
+    let mut cmd = run.command(&proxy.url(), &["apply", "--yes"]);
+    cmd.stdout(Stdio::null()).stderr(std::fs::File::create(&log_path)?);
+    let mut child = tokio::process::Command::from(cmd).kill_on_drop(true).spawn()?;
+    let pid = child.id().unwrap_or(0).to_string();
+    let log_text = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    tokio::select! {
+        () = proxy.wait_held(1) => {}
+        () = tokio::time::sleep(GUARD) => panic!("CreateFunction was never held:\n{}", log_text()),
+    }
+    assert!(Command::new("kill").args(["-INT", &pid]).status()?.success());
+    let started = tokio::time::Instant::now();
+    while !log_text().contains("interrupt: starting nothing new") {
+        assert!(started.elapsed() < GUARD, "the first interrupt was not acknowledged:\n{}", log_text());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The held call never answers: only the second interrupt ends the run.
+    assert!(child.try_wait()?.is_none(), "cairn ended with a call still in flight:\n{}", log_text());
+    assert!(Command::new("kill").args(["-INT", &pid]).status()?.success());
+    let status = tokio::select! {
+        status = child.wait() => status?,
+        () = tokio::time::sleep(GUARD) => panic!("cairn did not abort on the second interrupt:\n{}", log_text()),
+    };
+    let log = log_text();
+    assert_eq!(status.code(), Some(130), "{log}");
+    assert!(log.contains("aborted"), "{log}");
+    let state = run.state()?;
+    assert!(state["intents"].get("worker").is_some(), "the interrupted create is recorded: {state:#}");
+    run.converges(("function", Vec::new())).await
+}
