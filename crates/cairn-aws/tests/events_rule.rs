@@ -203,7 +203,6 @@ async fn disappears() {
     let name = format!("{stack}-tick");
     events.remove_targets().rule(&name).ids("target-1").send().await.unwrap();
     events.delete_rule().name(&name).send().await.unwrap();
-    assert!(kind.read(&cx, &created.physical_id, &desired).await.unwrap().is_none());
     let re = common::Replan {
         provider: &provider,
         kind: KIND,
@@ -211,8 +210,7 @@ async fn disappears() {
         id: "tick",
         physical_id: &created.physical_id,
     };
-    assert_eq!(re.step(&desired, &desired).await, Step::Create);
-    kind.delete(&cx, &created.physical_id, &desired).await.unwrap();
+    re.assert_gone_plans_create(&*kind, &cx, &desired).await;
 }
 
 /// PutRule would overwrite a rule of the same name: the kind refuses a rule

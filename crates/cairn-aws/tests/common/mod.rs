@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use cairn_aws::{AwsOptions, AwsProvider};
 use cairn_engine::graph::Graph;
-use cairn_engine::kind::{Kind, NameCtx, Provider};
+use cairn_engine::kind::{Kind, NameCtx, OpCtx, Provider};
 use cairn_engine::plan::{PlannedResource, Step, changed_fields};
 use cairn_engine::spec::StackSpec;
 use cairn_engine::state::{ResourceState, State};
@@ -111,6 +111,15 @@ impl Replan<'_> {
     /// The step of [`Replan::plan`].
     pub async fn step(&self, applied: &Value, desired: &Value) -> Step {
         self.plan(applied, desired).await.step
+    }
+
+    /// The last row of the conformance table, once the resource was deleted
+    /// behind cairn's back: a read finds nothing, the engine's re-plan makes
+    /// it a create, and deleting what is gone is success.
+    pub async fn assert_gone_plans_create(&self, kind: &dyn Kind, cx: &OpCtx, desired: &Value) {
+        assert!(kind.read(cx, self.physical_id, desired).await.unwrap().is_none(), "read after an outside delete");
+        assert_eq!(self.step(desired, desired).await, Step::Create);
+        kind.delete(cx, self.physical_id, desired).await.unwrap();
     }
 }
 
