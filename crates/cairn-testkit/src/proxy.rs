@@ -173,6 +173,10 @@ pub struct Stats {
     /// Labels of the calls held by [`Fault::Hold`], in the order they were
     /// held (after forwarding, for `forward: true`).
     pub held: Vec<String>,
+    /// Every request's label with its arrival time since the proxy started
+    /// (or since [`Proxy::reset_stats`]): chains of dependent calls show up
+    /// as arrivals a round trip apart.
+    pub arrivals: Vec<(Duration, String)>,
 }
 
 impl Stats {
@@ -205,6 +209,11 @@ impl Stats {
             "injected": self.injected,
             "by_operation": self.by_operation,
             "held": self.held,
+            "arrivals": self
+                .arrivals
+                .iter()
+                .map(|(at, label)| serde_json::json!([at.as_micros() as f64 / 1000.0, label]))
+                .collect::<Vec<_>>(),
         })
     }
 }
@@ -224,6 +233,8 @@ struct State {
     remaining: Vec<u32>,
     rng: u64,
     stats: Stats,
+    /// When the stats were last zeroed, for [`Stats::arrivals`].
+    since: std::time::Instant,
     next_request: u64,
 }
 
@@ -234,6 +245,7 @@ impl State {
             remaining: Vec::new(),
             rng: 0,
             stats: Stats::default(),
+            since: std::time::Instant::now(),
             next_request: 0,
         };
         state.set(faults);
@@ -277,6 +289,7 @@ impl State {
         let request_id = format!("cairn-proxy-{:08}", self.next_request);
         self.stats.total += 1;
         *self.stats.by_operation.entry(call.label()).or_default() += 1;
+        self.stats.arrivals.push((self.since.elapsed(), call.label()));
         if call.write {
             self.stats.writes += 1;
         }
@@ -475,7 +488,9 @@ impl Proxy {
 
     /// Zero the counters (the count of [`Proxy::held`] calls is kept).
     pub fn reset_stats(&self) {
-        self.shared.state().stats = Stats::default();
+        let mut state = self.shared.state();
+        state.stats = Stats::default();
+        state.since = std::time::Instant::now();
     }
 
     /// How many calls [`Fault::Hold`] has held since the proxy started.

@@ -237,7 +237,9 @@ impl TypedKind for Trail {
         let ct = self.clients.cloudtrail().await;
         let action = format!("creating CloudTrail trail {name}");
 
-        // Only this stack's own trail (from a run that died) may be adopted.
+        // AWS refuses an existing name (TrailAlreadyExistsException, below),
+        // but moto, the emulator the tests use, overwrites the trail: look
+        // first, so that someone else's trail is never touched on either.
         if self.find(&arn).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?.is_some() {
             return self.adopt(cx, &arn, &name, props, &action).await;
         }
@@ -263,18 +265,17 @@ impl TypedKind for Trail {
         .await;
         let out = match out {
             Ok(out) => out,
-            // An earlier try of this call made the trail, but its answer was
-            // lost and the SDK tried again: the tags sent with it tell.
+            // A trail made between the look and the create, or by an earlier
+            // try of this call whose answer was lost: the tags tell whose.
             Err(f) if f.error.code() == Some("TrailAlreadyExistsException") => {
                 return self.adopt(cx, &arn, &name, props, &action).await;
             }
             Err(f) => return Err(f.op_error(&action)),
         };
         let arn = out.trail_arn().map_or(arn, ToString::to_string);
-        self.put_selectors(&arn, props, &action).await?;
-        if props.logging {
-            self.set_logging(&arn, true, &action).await?;
-        }
+        // The event selectors and logging are independent: set both at once.
+        let logging = async { if props.logging { self.set_logging(&arn, true, &action).await } else { Ok(()) } };
+        tokio::try_join!(self.put_selectors(&arn, props, &action), logging)?;
         Ok(observed(arn, props.clone()))
     }
 

@@ -231,12 +231,8 @@ impl TypedKind for Alarm {
         }
 
         self.put(props, &name, Some(&cx.tags), &action).await?;
-        let arn = find_alarm(cw, &name)
-            .await
-            .map_err(|e| OpError::failed(format!("{action}: {e}")))?
-            .and_then(|a| a.alarm_arn().map(ToString::to_string))
-            .unwrap_or_else(|| alarm_arn(cx, &name));
-        Ok(observed(&name, &arn, props.clone()))
+        // PutMetricAlarm answers nothing; the ARN follows from the name.
+        Ok(observed(&name, &alarm_arn(cx, &name), props.clone()))
     }
 
     // ---- read ------------------------------------------------------------------

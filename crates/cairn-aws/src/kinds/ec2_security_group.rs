@@ -168,24 +168,6 @@ impl TypedKind for SecurityGroup {
             None => default_vpc(ec2).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?,
         };
 
-        // Group names are unique per VPC: a group of this name is either this
-        // stack's own (a run that died before saving state) or someone else's.
-        if let Some(group) =
-            find_by_name(ec2, &name, &vpc).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?
-        {
-            let tags = tags_of(group.tags());
-            if !cx.owns(&tags) {
-                return Err(OpError::NotOwned {
-                    what: format!("EC2 security group {name} in {vpc}"),
-                    owner: OpCtx::owner_of(&tags),
-                });
-            }
-            let id = group.group_id().unwrap_or_default().to_string();
-            let live = props_from_group(&group, props);
-            self.converge(cx, &id, &live, props, &action).await?;
-            return Ok(observed(&cx.env, id, props.clone()));
-        }
-
         let mut tagging = TagSpecification::builder().resource_type(ResourceType::SecurityGroup);
         for (k, v) in &cx.tags {
             tagging = tagging.tags(Tag::builder().key(k).value(v).build());
@@ -197,8 +179,31 @@ impl TypedKind for SecurityGroup {
             .vpc_id(&vpc)
             .tag_specifications(tagging.build())
             .send()
-            .await
-            .map_err(|e| aws_error(&action, &e))?;
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            // Group names are unique per VPC and CreateSecurityGroup fails on
+            // a taken one, so no look first: a group of this name is either
+            // this stack's own (a run that died before saving state, or an
+            // earlier try of this call whose answer was lost) or someone else's.
+            Err(e) if e.code() == Some("InvalidGroup.Duplicate") => {
+                let group =
+                    find_by_name(ec2, &name, &vpc).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+                let Some(group) = group else { return Err(aws_error(&action, &e)) };
+                let tags = tags_of(group.tags());
+                if !cx.owns(&tags) {
+                    return Err(OpError::NotOwned {
+                        what: format!("EC2 security group {name} in {vpc}"),
+                        owner: OpCtx::owner_of(&tags),
+                    });
+                }
+                let id = group.group_id().unwrap_or_default().to_string();
+                let live = props_from_group(&group, props);
+                self.converge(cx, &id, &live, props, &action).await?;
+                return Ok(observed(&cx.env, id, props.clone()));
+            }
+            Err(e) => return Err(aws_error(&action, &e)),
+        };
         let Some(id) = out.group_id().map(ToString::to_string) else {
             return Err(OpError::failed(format!("{action}: AWS returned no group id")));
         };

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use cairn_engine::kind::{NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -88,38 +89,44 @@ impl TypedKind for InstanceProfile {
         let iam = self.clients.iam().await;
         let action = format!("creating IAM instance profile {name}");
 
-        if let Some(live) = find_profile(iam, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))? {
-            if !cx.owns(&live.tags) {
-                return Err(OpError::NotOwned {
-                    what: format!("IAM instance profile {name}"),
-                    owner: OpCtx::owner_of(&live.tags),
-                });
-            }
-            return self.converge(cx, &live, props, &action).await;
-        }
-
         let tags = cx
             .tags
             .iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| format!("tag {k}: {e}")))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| OpError::failed(format!("{action}: {e}")))?;
-        iam.create_instance_profile()
-            .instance_profile_name(&name)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(|e| aws_error(&action, &e))?;
+        let out = match iam.create_instance_profile().instance_profile_name(&name).set_tags(Some(tags)).send().await {
+            Ok(out) => out,
+            // CreateInstanceProfile fails on an existing name, so no look
+            // first: a profile left by a run that died, or by an earlier try
+            // of this call whose answer was lost, is adopted only if its tags
+            // say it is this resource's.
+            Err(e) if e.code() == Some("EntityAlreadyExists") => {
+                let live = find_profile(iam, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+                let Some(live) = live else { return Err(aws_error(&action, &e)) };
+                if !cx.owns(&live.tags) {
+                    return Err(OpError::NotOwned {
+                        what: format!("IAM instance profile {name}"),
+                        owner: OpCtx::owner_of(&live.tags),
+                    });
+                }
+                return self.converge(cx, &live, props, &action).await;
+            }
+            Err(e) => return Err(aws_error(&action, &e)),
+        };
         iam.add_role_to_instance_profile()
             .instance_profile_name(&name)
             .role_name(&props.role)
             .send()
             .await
             .map_err(|e| aws_error(&format!("{action}: adding role {}", props.role), &e))?;
-        let live = find_profile(iam, &name)
-            .await
-            .map_err(|e| OpError::failed(format!("{action}: {e}")))?
-            .ok_or_else(|| OpError::failed(format!("{action}: the profile vanished")))?;
+        let created = out.instance_profile();
+        let live = LiveProfile {
+            name: created.map_or(name.clone(), |p| p.instance_profile_name().to_string()),
+            arn: created.map(|p| p.arn().to_string()).unwrap_or_default(),
+            roles: vec![props.role.clone()],
+            tags: cx.tags.clone(),
+        };
         Ok(observed(&live, props.clone()))
     }
 

@@ -12,13 +12,14 @@ use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use cairn_engine::kind::{NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
+use futures::FutureExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::clients::Clients;
 use crate::error::{aws_error, is_not_found};
-use crate::kinds::unresolved;
+use crate::kinds::{Call, all, unresolved};
 use crate::normalize::{optional_text, parse_document, policy_as_read};
 use crate::tags::tag_changes;
 
@@ -180,12 +181,6 @@ impl TypedKind for Role {
         let iam = self.clients.iam().await;
         let action = format!("creating IAM role {name}");
 
-        // CreateRole fails on an existing name; a role of this stack left by
-        // a run that died before saving state is adopted, anything else refused.
-        if let Some(role) = find_role(iam, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))? {
-            return self.adopt(cx, &name, &role, props, &action).await;
-        }
-
         let tags = cx
             .tags
             .iter()
@@ -204,8 +199,10 @@ impl TypedKind for Role {
             .await;
         let out = match out {
             Ok(out) => out,
-            // An earlier try of this call made the role, but its answer was
-            // lost and the SDK tried again: the tags sent with it tell.
+            // CreateRole fails on an existing name, so no look first: a role
+            // left by a run that died before saving state, or by an earlier
+            // try of this call whose answer was lost, is adopted if its tags
+            // say it is this resource's; anything else is refused.
             Err(e) if e.code() == Some("EntityAlreadyExists") => {
                 let role = find_role(iam, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
                 let Some(role) = role else { return Err(aws_error(&action, &e)) };
@@ -217,7 +214,7 @@ impl TypedKind for Role {
             return Err(OpError::failed(format!("{action}: AWS returned no role")));
         };
         let created = RoleProps { managed_policies: Vec::new(), inline_policies: BTreeMap::new(), ..props.clone() };
-        self.converge(cx, &name, &created, props, &action).await?;
+        self.converge(cx, &name, &created, Some(&cx.tags), props, &action).await?;
         Ok(observed(role, props.clone()))
     }
 
@@ -255,7 +252,7 @@ impl TypedKind for Role {
         };
         // Compare against what is live, not only `old`, so drift is repaired too.
         let live = self.live_props(iam, &role, old).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
-        self.converge(cx, name, &live, new, &action).await?;
+        self.converge(cx, name, &live, None, new, &action).await?;
         Ok(observed(&role, new.clone()))
     }
 
@@ -265,41 +262,39 @@ impl TypedKind for Role {
         let iam = self.clients.iam().await;
         let action = format!("deleting IAM role {name}");
         let fail = |e: String| OpError::failed(format!("{action}: {e}"));
-        // DeleteRole refuses a role with policies or instance profiles.
-        let attached = match attached_policies(iam, name).await {
-            Ok(a) => a,
-            Err(LiveError::Gone) => return Ok(()),
-            Err(e) => return Err(fail(e.to_string())),
+        // DeleteRole refuses a role with policies or instance profiles: list
+        // all three at once, remove everything at once, then delete.
+        let (attached, inline, profiles) = tokio::join!(
+            attached_policies(iam, name),
+            inline_policy_names(iam, name),
+            iam.list_instance_profiles_for_role().role_name(name).send()
+        );
+        let (attached, inline) = match (attached, inline) {
+            (Err(LiveError::Gone), _) | (_, Err(LiveError::Gone)) => return Ok(()),
+            (Ok(a), Ok(i)) => (a, i),
+            (Err(e), _) | (_, Err(e)) => return Err(fail(e.to_string())),
         };
-        for arn in attached {
-            match iam.detach_role_policy().role_name(name).policy_arn(&arn).send().await {
-                Ok(_) => {}
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(aws_error(&format!("{action}: detaching {arn}"), &e)),
+        let profiles = match profiles {
+            Ok(out) => out.instance_profiles().iter().map(|p| p.instance_profile_name().to_string()).collect(),
+            Err(e) if is_not_found(&e) => return Ok(()),
+            Err(e) => return Err(aws_error(&format!("{action}: listing instance profiles"), &e)),
+        };
+        let profiles: Vec<String> = profiles;
+        let mut calls: Vec<Call<'_>> = Vec::new();
+        calls.extend(attached.iter().map(|arn| detach(iam, name, arn, &action).boxed()));
+        calls.extend(inline.iter().map(|policy| delete_inline(iam, name, policy, &action).boxed()));
+        calls.extend(profiles.iter().map(|p| {
+            let action = &action;
+            async move {
+                match iam.remove_role_from_instance_profile().instance_profile_name(p).role_name(name).send().await {
+                    Ok(_) => Ok(()),
+                    Err(e) if is_not_found(&e) => Ok(()),
+                    Err(e) => Err(aws_error(&format!("{action}: removing it from instance profile {p}"), &e)),
+                }
             }
-        }
-        let inline = inline_policy_names(iam, name).await.map_err(|e| fail(e.to_string()))?;
-        for policy in inline {
-            match iam.delete_role_policy().role_name(name).policy_name(&policy).send().await {
-                Ok(_) => {}
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(aws_error(&format!("{action}: deleting inline policy {policy}"), &e)),
-            }
-        }
-        let profiles = iam
-            .list_instance_profiles_for_role()
-            .role_name(name)
-            .send()
-            .await
-            .map_err(|e| aws_error(&format!("{action}: listing instance profiles"), &e))?;
-        for profile in profiles.instance_profiles() {
-            let p = profile.instance_profile_name();
-            match iam.remove_role_from_instance_profile().instance_profile_name(p).role_name(name).send().await {
-                Ok(_) => {}
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(aws_error(&format!("{action}: removing it from instance profile {p}"), &e)),
-            }
-        }
+            .boxed()
+        }));
+        all(calls).await?;
         match iam.delete_role().role_name(name).send().await {
             Ok(_) => Ok(()),
             Err(e) if is_not_found(&e) => Ok(()),
@@ -331,7 +326,7 @@ impl Role {
             )));
         }
         let live = self.live_props(iam, role, want).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
-        self.converge(cx, name, &live, want, action).await?;
+        self.converge(cx, name, &live, Some(&tags), want, action).await?;
         Ok(observed(role, want.clone()))
     }
 
@@ -345,69 +340,92 @@ impl Role {
         Ok(role_props(role, last, policies(iam, role.role_name(), last).await?))
     }
 
-    /// Makes the role match `want`, given that it is `live` now.
+    /// Makes the role match `want`, given that it is `live` now (and its
+    /// tags `live_tags`, read here when `None`). The calls touch different
+    /// parts of the role, so they are all in flight at once: one round trip.
     async fn converge(
         &self,
         cx: &OpCtx,
         name: &str,
         live: &RoleProps,
+        live_tags: Option<&BTreeMap<String, String>>,
         want: &RoleProps,
         action: &str,
     ) -> Result<(), OpError> {
         let iam = self.clients.iam().await;
+        let live_tags = match live_tags {
+            Some(tags) => tags.clone(),
+            None => role_tags(iam, name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?,
+        };
+        let mut calls: Vec<Call<'_>> = Vec::new();
         if live.assume_role_policy != want.assume_role_policy
             && let Some(policy) = &want.assume_role_policy
         {
-            iam.update_assume_role_policy()
-                .role_name(name)
-                .policy_document(policy.to_string())
-                .send()
-                .await
-                .map_err(|e| aws_error(&format!("{action}: updating the trust policy"), &e))?;
+            calls.push(
+                async move {
+                    iam.update_assume_role_policy()
+                        .role_name(name)
+                        .policy_document(policy.to_string())
+                        .send()
+                        .await
+                        .map(drop)
+                        .map_err(|e| aws_error(&format!("{action}: updating the trust policy"), &e))
+                }
+                .boxed(),
+            );
         }
         if live.description != want.description || live.max_session != want.max_session {
-            iam.update_role()
-                .role_name(name)
-                .description(want.description.clone().unwrap_or_default())
-                .max_session_duration(to_i32(want.max_session.unwrap_or(DEFAULT_MAX_SESSION)))
-                .send()
-                .await
-                .map_err(|e| aws_error(&format!("{action}: updating description and session duration"), &e))?;
+            calls.push(
+                async move {
+                    iam.update_role()
+                        .role_name(name)
+                        .description(want.description.clone().unwrap_or_default())
+                        .max_session_duration(to_i32(want.max_session.unwrap_or(DEFAULT_MAX_SESSION)))
+                        .send()
+                        .await
+                        .map(drop)
+                        .map_err(|e| aws_error(&format!("{action}: updating description and session duration"), &e))
+                }
+                .boxed(),
+            );
         }
         for arn in want.managed_policies.iter().filter(|a| !live.managed_policies.contains(a)) {
-            iam.attach_role_policy()
-                .role_name(name)
-                .policy_arn(arn)
-                .send()
-                .await
-                .map_err(|e| aws_error(&format!("{action}: attaching {arn}"), &e))?;
+            calls.push(
+                async move {
+                    iam.attach_role_policy()
+                        .role_name(name)
+                        .policy_arn(arn)
+                        .send()
+                        .await
+                        .map(drop)
+                        .map_err(|e| aws_error(&format!("{action}: attaching {arn}"), &e))
+                }
+                .boxed(),
+            );
         }
         for arn in live.managed_policies.iter().filter(|a| !want.managed_policies.contains(a)) {
-            match iam.detach_role_policy().role_name(name).policy_arn(arn).send().await {
-                Ok(_) => {}
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(aws_error(&format!("{action}: detaching {arn}"), &e)),
-            }
+            calls.push(detach(iam, name, arn, action).boxed());
         }
         for (policy, doc) in &want.inline_policies {
             if live.inline_policies.get(policy) != Some(doc) {
-                iam.put_role_policy()
-                    .role_name(name)
-                    .policy_name(policy)
-                    .policy_document(doc.to_string())
-                    .send()
-                    .await
-                    .map_err(|e| aws_error(&format!("{action}: putting inline policy {policy}"), &e))?;
+                calls.push(
+                    async move {
+                        iam.put_role_policy()
+                            .role_name(name)
+                            .policy_name(policy)
+                            .policy_document(doc.to_string())
+                            .send()
+                            .await
+                            .map(drop)
+                            .map_err(|e| aws_error(&format!("{action}: putting inline policy {policy}"), &e))
+                    }
+                    .boxed(),
+                );
             }
         }
         for policy in live.inline_policies.keys().filter(|p| !want.inline_policies.contains_key(*p)) {
-            match iam.delete_role_policy().role_name(name).policy_name(policy).send().await {
-                Ok(_) => {}
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(aws_error(&format!("{action}: deleting inline policy {policy}"), &e)),
-            }
+            calls.push(delete_inline(iam, name, policy, action).boxed());
         }
-        let live_tags = role_tags(iam, name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
         let changes = tag_changes(&live_tags, &cx.tags);
         if !changes.set.is_empty() {
             let tags = changes
@@ -416,22 +434,34 @@ impl Role {
                 .map(|(k, v)| iam_tag(k, v))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| OpError::failed(format!("{action}: {e}")))?;
-            iam.tag_role()
-                .role_name(name)
-                .set_tags(Some(tags))
-                .send()
-                .await
-                .map_err(|e| aws_error(&format!("{action}: tagging"), &e))?;
+            calls.push(
+                async move {
+                    iam.tag_role()
+                        .role_name(name)
+                        .set_tags(Some(tags))
+                        .send()
+                        .await
+                        .map(drop)
+                        .map_err(|e| aws_error(&format!("{action}: tagging"), &e))
+                }
+                .boxed(),
+            );
         }
         if !changes.remove.is_empty() {
-            iam.untag_role()
-                .role_name(name)
-                .set_tag_keys(Some(changes.remove))
-                .send()
-                .await
-                .map_err(|e| aws_error(&format!("{action}: untagging"), &e))?;
+            calls.push(
+                async move {
+                    iam.untag_role()
+                        .role_name(name)
+                        .set_tag_keys(Some(changes.remove))
+                        .send()
+                        .await
+                        .map(drop)
+                        .map_err(|e| aws_error(&format!("{action}: untagging"), &e))
+                }
+                .boxed(),
+            );
         }
-        Ok(())
+        all(calls).await
     }
 }
 
@@ -559,6 +589,24 @@ impl std::fmt::Display for LiveError {
 }
 
 /// The role, or `None` when it does not exist.
+/// Detaches a managed policy; one already detached is fine.
+async fn detach(iam: &aws_sdk_iam::Client, role: &str, arn: &str, action: &str) -> Result<(), OpError> {
+    match iam.detach_role_policy().role_name(role).policy_arn(arn).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(aws_error(&format!("{action}: detaching {arn}"), &e)),
+    }
+}
+
+/// Deletes an inline policy; one already gone is fine.
+async fn delete_inline(iam: &aws_sdk_iam::Client, role: &str, policy: &str, action: &str) -> Result<(), OpError> {
+    match iam.delete_role_policy().role_name(role).policy_name(policy).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(aws_error(&format!("{action}: deleting inline policy {policy}"), &e)),
+    }
+}
+
 async fn find_role(iam: &aws_sdk_iam::Client, name: &str) -> Result<Option<aws_sdk_iam::types::Role>, String> {
     match iam.get_role().role_name(name).send().await {
         Ok(out) => Ok(out.role().cloned()),
@@ -587,31 +635,48 @@ pub(crate) async fn role_tags(iam: &aws_sdk_iam::Client, name: &str) -> Result<B
 }
 
 /// A role's attached policy ARNs (sorted) and inline policies by name, as
-/// read: both lists at once, then every inline document at once.
+/// read. The documents of the inline policies `last` knows are fetched
+/// alongside both lists, so an unchanged role takes one round trip; a policy
+/// the list shows and `last` does not is fetched after it.
 async fn policies(
     iam: &aws_sdk_iam::Client,
     name: &str,
     last: &RoleProps,
 ) -> Result<(Vec<String>, BTreeMap<String, Value>), LiveError> {
-    let (managed, names) = tokio::join!(attached_policies(iam, name), inline_policy_names(iam, name));
+    let known: Vec<&String> = last.inline_policies.keys().collect();
+    let (managed, names, mut docs) =
+        tokio::join!(attached_policies(iam, name), inline_policy_names(iam, name), inline_documents(iam, name, known));
     let mut managed = managed?;
     managed.sort();
-    let reads = names?.into_iter().map(|policy| async move {
-        let out = iam.get_role_policy().role_name(name).policy_name(&policy).send().await;
-        (policy, out)
-    });
+    let names = names?;
+    let missing: Vec<&String> = names.iter().filter(|n| !docs.contains_key(*n)).collect();
+    docs.extend(inline_documents(iam, name, missing).await);
     let mut inline = BTreeMap::new();
-    for (policy, out) in futures::future::join_all(reads).await {
-        let out = match out {
-            Ok(out) => out,
-            Err(e) if is_not_found(&e) => continue,
-            Err(e) => return Err(LiveError::Aws(aws_error(&format!("GetRolePolicy {policy}"), &e).to_string())),
-        };
-        let doc = iam_document(out.policy_document());
+    for policy in names {
+        let Some(out) = docs.remove(&policy) else { continue };
+        let Some(doc) = out? else { continue };
         let doc = policy_as_read(doc, last.inline_policies.get(&policy));
         inline.insert(policy, doc);
     }
     Ok((managed, inline))
+}
+
+/// The documents of these inline policies, all requested at once; `None`
+/// for one that does not exist.
+async fn inline_documents(
+    iam: &aws_sdk_iam::Client,
+    role: &str,
+    policies: Vec<&String>,
+) -> BTreeMap<String, Result<Option<Value>, LiveError>> {
+    let reads = policies.into_iter().map(|policy| async move {
+        let doc = match iam.get_role_policy().role_name(role).policy_name(policy).send().await {
+            Ok(out) => Ok(Some(iam_document(out.policy_document()))),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(LiveError::Aws(aws_error(&format!("GetRolePolicy {policy}"), &e).to_string())),
+        };
+        (policy.clone(), doc)
+    });
+    futures::future::join_all(reads).await.into_iter().collect()
 }
 
 /// The props of a live role, given its policies.

@@ -160,8 +160,11 @@ impl TypedKind for EventSourceMapping {
         let Some(uuid) = out.uuid() else {
             return Err(OpError::failed(format!("{action}: AWS returned no mapping id")));
         };
-        self.remove_duplicates(cx, props, uuid, &action).await?;
-        let live = wait_until_settled(lambda, cx, waits, uuid, &action).await?;
+        // Two independent reads: the duplicates check lists, the wait gets.
+        let (_, live) = tokio::try_join!(
+            self.remove_duplicates(cx, props, uuid, &action),
+            wait_until_settled(lambda, cx, waits, uuid, &action)
+        )?;
         Ok(observed(&live, props.clone()))
     }
 

@@ -261,12 +261,6 @@ impl TypedKind for Function {
         let lambda = self.clients.lambda().await;
         let action = format!("creating Lambda function {name}");
 
-        // CreateFunction fails on an existing name; only this stack's own
-        // function (left by a run that died before saving state) is adopted.
-        if let Some(live) = find_function(lambda, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))? {
-            return self.adopt(cx, &name, &live, props, &action).await;
-        }
-
         let zip = code_zip(props, &cx.base_dir).map_err(|e| OpError::failed(format!("{action}: {e}")))?;
         let code = FunctionCode::builder().zip_file(Blob::new(zip)).build();
         let req = lambda
@@ -283,22 +277,38 @@ impl TypedKind for Function {
             .environment(environment(&props.environment))
             .set_tags(Some(cx.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()));
         let waits = self.clients.waits();
-        match retrying(cx, waits, &action, || req.clone().send()).await {
-            Ok(_) => {}
-            // An earlier try of this call created the function, but its answer
-            // was lost and the SDK tried again: the tags sent with it tell.
+        let out = match retrying(cx, waits, &action, || req.clone().send()).await {
+            Ok(out) => out,
+            // CreateFunction fails on an existing name, so no look first: a
+            // function left by a run that died before saving state, or by an
+            // earlier try of this call whose answer was lost, is adopted only
+            // if its tags say it is this resource's.
             Err(f) if already_exists(&f.error) => {
                 let live = find_function(lambda, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
                 let Some(live) = live else { return Err(f.op_error(&action)) };
                 return self.adopt(cx, &name, &live, props, &action).await;
             }
             Err(f) => return Err(f.op_error(&action)),
-        }
-        wait_until_ready(lambda, cx, waits, &name, &action).await?;
+        };
+        // The answer holds the configuration: poll only if it is not ready.
+        let ready =
+            out.state() != Some(&State::Pending) && out.last_update_status() != Some(&LastUpdateStatus::InProgress);
+        let config = if ready {
+            brief_config([out.function_name(), out.function_arn(), out.version(), out.role(), out.code_sha256()])
+        } else {
+            wait_until_ready(lambda, cx, waits, &name, &action).await?
+        };
         if let Some(n) = props.reserved_concurrency {
             put_concurrency(lambda, cx, waits, &name, Some(n), &action).await?;
         }
-        let live = self.read_live(&name, &action).await?;
+        let live = LiveFunction {
+            name: config.function_name().unwrap_or(&name).to_string(),
+            arn: config.function_arn().unwrap_or_default().to_string(),
+            version: config.version().unwrap_or("$LATEST").to_string(),
+            tags: cx.tags.clone(),
+            reserved_concurrency: props.reserved_concurrency,
+            config,
+        };
         Ok(observed(&live, props.clone()))
     }
 
@@ -762,14 +772,28 @@ where
     retry::retrying(cx, waits, action, retry_reason, call).await
 }
 
-/// Waits until the function is `Active` and its last update `Successful`.
+/// The part of a function's configuration a create reports (name, ARN,
+/// version, role, code hash), from an answer that holds it.
+fn brief_config([name, arn, version, role, sha]: [Option<&str>; 5]) -> aws_sdk_lambda::types::FunctionConfiguration {
+    let own = |v: Option<&str>| v.map(ToString::to_string);
+    aws_sdk_lambda::types::FunctionConfiguration::builder()
+        .set_function_name(own(name))
+        .set_function_arn(own(arn))
+        .set_version(own(version))
+        .set_role(own(role))
+        .set_code_sha256(own(sha))
+        .build()
+}
+
+/// Waits until the function is `Active` and its last update `Successful`,
+/// polling with backoff; returns what the last poll reported.
 async fn wait_until_ready(
     lambda: &aws_sdk_lambda::Client,
     cx: &OpCtx,
     waits: &Waits,
     name: &str,
     action: &str,
-) -> Result<(), OpError> {
+) -> Result<aws_sdk_lambda::types::FunctionConfiguration, OpError> {
     let mut backoff = Backoff::new(waits);
     loop {
         let config = lambda
@@ -793,7 +817,15 @@ async fn wait_until_ready(
             }
             (Some(State::Pending), _) => "waiting for the function to become active",
             (_, Some(LastUpdateStatus::InProgress)) => "waiting for the function's update to finish",
-            _ => return Ok(()),
+            _ => {
+                return Ok(brief_config([
+                    config.function_name(),
+                    config.function_arn(),
+                    config.version(),
+                    config.role(),
+                    config.code_sha256(),
+                ]));
+            }
         };
         let Some(delay) = backoff.next_delay(waits.busy) else {
             return Err(OpError::failed(format!("{action}: {}", retry::gave_up(waiting, backoff.elapsed()))));

@@ -85,20 +85,16 @@ impl TypedKind for LogGroup {
         let action = format!("creating log group {name}");
         let arn = log_group_arn(&cx.env, &name);
 
-        // A group of that name may be left by a crashed run (ours, adopt it)
-        // or made by someone else, such as Lambda on a first invocation.
-        if let Some(group) = find_log_group(logs, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))? {
-            return self.adopt(cx, &name, &arn, &group, props, &action).await;
-        }
-
         let mut req = logs.create_log_group().log_group_name(&name).set_kms_key_id(props.kms_key.clone());
         for (k, v) in &cx.tags {
             req = req.tags(k, v);
         }
         match req.send().await {
             Ok(_) => {}
-            // An earlier try of this call made the group, but its answer was
-            // lost and the SDK tried again: the tags sent with it tell.
+            // CreateLogGroup fails on an existing name, so no look first. A
+            // group of that name may be left by a crashed run or by an earlier
+            // try of this call whose answer was lost (ours: adopt it), or made
+            // by someone else, such as Lambda on a first invocation (refused).
             Err(e) if e.code() == Some("ResourceAlreadyExistsException") => {
                 let group = find_log_group(logs, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
                 let Some(group) = group else { return Err(aws_error(&action, &e)) };

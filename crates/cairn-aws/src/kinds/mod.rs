@@ -154,3 +154,12 @@ pub(crate) fn validate_retention(field: &str, days: i32, errors: &mut Vec<cairn_
 pub(crate) fn unresolved(s: &str) -> bool {
     cairn_engine::kind::is_ref(s)
 }
+
+/// One AWS call (or a few in a row) of a create or update.
+pub(crate) type Call<'a> = futures::future::BoxFuture<'a, Result<(), cairn_engine::kind::OpError>>;
+
+/// Runs independent calls all at once and waits for every one of them (none
+/// is cancelled half-sent because another failed); the first error wins.
+pub(crate) async fn all(calls: Vec<Call<'_>>) -> Result<(), cairn_engine::kind::OpError> {
+    futures::future::join_all(calls).await.into_iter().collect()
+}

@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use crate::clients::Clients;
 use crate::error::aws_error;
-use crate::kinds::unresolved;
+use crate::kinds::{Call, all, unresolved};
 use crate::normalize::{parse_document, policy_as_read};
 
 // ---- props -----------------------------------------------------------------
@@ -297,7 +297,10 @@ impl TypedKind for Bucket {
 
 impl Bucket {
     /// Applies every setting where `live` (unknown for a new bucket) differs
-    /// from `want`, tags first.
+    /// from `want`. The settings are independent, so their calls are in
+    /// flight together; only the policy waits for a changed public access
+    /// block, which decides whether a policy may be public. Every call runs
+    /// to its end even if another fails, so the tags land whatever happens.
     async fn converge(
         &self,
         cx: &OpCtx,
@@ -311,6 +314,7 @@ impl Bucket {
             Some(_) => bucket_tags(s3, name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?,
             None => BTreeMap::new(),
         };
+        let mut first: Vec<Call<'_>> = Vec::new();
         if live_tags != cx.tags {
             // PutBucketTagging replaces the whole set.
             let mut tagging = Tagging::builder();
@@ -323,15 +327,19 @@ impl Bucket {
                 tagging = tagging.tag_set(tag);
             }
             let tagging = tagging.build().map_err(|e| OpError::failed(format!("{action}: tags: {e}")))?;
-            s3.put_bucket_tagging()
-                .bucket(name)
-                .tagging(tagging)
-                .send()
-                .await
-                .map_err(|e| aws_error(&format!("{action}: tagging"), &e))?;
+            first.push(Box::pin(async move {
+                s3.put_bucket_tagging()
+                    .bucket(name)
+                    .tagging(tagging)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|e| aws_error(&format!("{action}: tagging"), &e))
+            }));
         }
 
-        if live.map(|l| &l.public_access_block) != Some(&want.public_access_block) {
+        let block_changes = live.map(|l| &l.public_access_block) != Some(&want.public_access_block);
+        if block_changes {
             let b = &want.public_access_block;
             let config = PublicAccessBlockConfiguration::builder()
                 .block_public_acls(b.block_public_acls)
@@ -339,12 +347,15 @@ impl Bucket {
                 .block_public_policy(b.block_public_policy)
                 .restrict_public_buckets(b.restrict_public_buckets)
                 .build();
-            s3.put_public_access_block()
-                .bucket(name)
-                .public_access_block_configuration(config)
-                .send()
-                .await
-                .map_err(|e| aws_error(&format!("{action}: setting public access block"), &e))?;
+            first.push(Box::pin(async move {
+                s3.put_public_access_block()
+                    .bucket(name)
+                    .public_access_block_configuration(config)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|e| aws_error(&format!("{action}: setting public access block"), &e))
+            }));
         }
 
         if live.map(|l| &l.encryption) != Some(&want.encryption) {
@@ -361,12 +372,15 @@ impl Bucket {
                 .rules(ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(by_default).build())
                 .build()
                 .map_err(|e| OpError::failed(format!("{action}: encryption: {e}")))?;
-            s3.put_bucket_encryption()
-                .bucket(name)
-                .server_side_encryption_configuration(config)
-                .send()
-                .await
-                .map_err(|e| aws_error(&format!("{action}: setting encryption"), &e))?;
+            first.push(Box::pin(async move {
+                s3.put_bucket_encryption()
+                    .bucket(name)
+                    .server_side_encryption_configuration(config)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|e| aws_error(&format!("{action}: setting encryption"), &e))
+            }));
         }
 
         // A new bucket is unversioned already; once versioned it can only be suspended.
@@ -374,59 +388,81 @@ impl Bucket {
         if live_versioning != want.versioning {
             let status =
                 if want.versioning { BucketVersioningStatus::Enabled } else { BucketVersioningStatus::Suspended };
-            s3.put_bucket_versioning()
-                .bucket(name)
-                .versioning_configuration(VersioningConfiguration::builder().status(status).build())
-                .send()
-                .await
-                .map_err(|e| aws_error(&format!("{action}: setting versioning"), &e))?;
+            first.push(Box::pin(async move {
+                s3.put_bucket_versioning()
+                    .bucket(name)
+                    .versioning_configuration(VersioningConfiguration::builder().status(status).build())
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|e| aws_error(&format!("{action}: setting versioning"), &e))
+            }));
         }
 
         let live_rules = live.map_or(&[][..], |l| l.lifecycle.as_slice());
         if live_rules != want.lifecycle.as_slice() {
             if want.lifecycle.is_empty() {
-                s3.delete_bucket_lifecycle()
-                    .bucket(name)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error(&format!("{action}: removing lifecycle rules"), &e))?;
+                first.push(Box::pin(async move {
+                    s3.delete_bucket_lifecycle()
+                        .bucket(name)
+                        .send()
+                        .await
+                        .map(drop)
+                        .map_err(|e| aws_error(&format!("{action}: removing lifecycle rules"), &e))
+                }));
             } else {
                 let mut config = BucketLifecycleConfiguration::builder();
                 for rule in &want.lifecycle {
                     config = config.rules(s3_rule(rule).map_err(|e| OpError::failed(format!("{action}: {e}")))?);
                 }
                 let config = config.build().map_err(|e| OpError::failed(format!("{action}: lifecycle: {e}")))?;
-                s3.put_bucket_lifecycle_configuration()
-                    .bucket(name)
-                    .lifecycle_configuration(config)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error(&format!("{action}: setting lifecycle rules"), &e))?;
+                first.push(Box::pin(async move {
+                    s3.put_bucket_lifecycle_configuration()
+                        .bucket(name)
+                        .lifecycle_configuration(config)
+                        .send()
+                        .await
+                        .map(drop)
+                        .map_err(|e| aws_error(&format!("{action}: setting lifecycle rules"), &e))
+                }));
             }
         }
 
-        // After the public access block, which decides whether a policy may be public.
         let live_policy = live.and_then(|l| l.policy.as_ref());
-        if live_policy != want.policy.as_ref() {
-            match &want.policy {
-                Some(policy) => {
+        let policy: Option<Call<'_>> = if live_policy == want.policy.as_ref() {
+            None
+        } else {
+            Some(match &want.policy {
+                Some(policy) => Box::pin(async move {
                     s3.put_bucket_policy()
                         .bucket(name)
                         .policy(policy.to_string())
                         .send()
                         .await
-                        .map_err(|e| aws_error(&format!("{action}: setting the bucket policy"), &e))?;
-                }
-                None => {
+                        .map(drop)
+                        .map_err(|e| aws_error(&format!("{action}: setting the bucket policy"), &e))
+                }),
+                None => Box::pin(async move {
                     s3.delete_bucket_policy()
                         .bucket(name)
                         .send()
                         .await
-                        .map_err(|e| aws_error(&format!("{action}: removing the bucket policy"), &e))?;
-                }
+                        .map(drop)
+                        .map_err(|e| aws_error(&format!("{action}: removing the bucket policy"), &e))
+                }),
+            })
+        };
+        match policy {
+            Some(policy) if block_changes => {
+                all(first).await?;
+                policy.await
             }
+            Some(policy) => {
+                first.push(policy);
+                all(first).await
+            }
+            None => all(first).await,
         }
-        Ok(())
     }
 
     /// The bucket's props in canonical form, or `None` when it is gone.

@@ -181,7 +181,10 @@ impl TypedKind for Queue {
         if url.is_empty() {
             return Err(OpError::failed(format!("{action}: AWS returned no queue URL")));
         }
-        self.observe(&url, props.clone(), &action).await
+        // CreateQueue answers only the URL; the ARN follows from the name,
+        // which saves reading the attributes back.
+        let arn = format!("arn:{}:sqs:{}:{}:{name}", cx.env.partition, cx.env.region, cx.env.account_id);
+        Ok(observed(&url, &arn, props.clone()))
     }
 
     // ---- read ------------------------------------------------------------------

@@ -122,38 +122,47 @@ impl TypedKind for Parameter {
         let ssm = self.clients.ssm().await;
         let action = format!("creating SSM parameter {name}");
 
-        // PutParameter would fail on an existing name; adopt only this stack's own.
-        if let Some(live) =
-            self.read_props(&name, props).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?
-        {
-            let tags = parameter_tags(ssm, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
-            if !cx.owns(&tags) {
-                return Err(OpError::NotOwned { what: format!("SSM parameter {name}"), owner: OpCtx::owner_of(&tags) });
-            }
-            if live.r#type != props.r#type {
-                return Err(OpError::failed(format!(
-                    "{action}: a parameter of that name already exists with type {:?}; it cannot change in place",
-                    live.r#type
-                )));
-            }
-            self.converge(cx, &name, &live, props, &action).await?;
-            return Ok(observed(&cx.env, &name, props.clone()));
-        }
-
         let mut tags = Vec::new();
         for (k, v) in &cx.tags {
             tags.push(ssm_tag(k, v).map_err(|e| OpError::failed(format!("{action}: {e}")))?);
         }
-        ssm.put_parameter()
+        let put = ssm
+            .put_parameter()
             .name(&name)
             .value(&props.value)
             .r#type(sdk_type(props.r#type))
             .set_description(props.description.clone())
             .set_tags(Some(tags))
             .send()
-            .await
-            .map_err(|e| aws_error(&action, &e))?;
-        Ok(observed(&cx.env, &name, props.clone()))
+            .await;
+        match put {
+            Ok(_) => Ok(observed(&cx.env, &name, props.clone())),
+            // PutParameter without overwrite fails on an existing name, so no
+            // look first: a parameter left by a run that died, or by an
+            // earlier try of this call whose answer was lost, is adopted only
+            // if its tags say it is this resource's.
+            Err(e) if e.code() == Some("ParameterAlreadyExists") => {
+                let live =
+                    self.read_props(&name, props).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+                let Some(live) = live else { return Err(aws_error(&action, &e)) };
+                let tags = parameter_tags(ssm, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+                if !cx.owns(&tags) {
+                    return Err(OpError::NotOwned {
+                        what: format!("SSM parameter {name}"),
+                        owner: OpCtx::owner_of(&tags),
+                    });
+                }
+                if live.r#type != props.r#type {
+                    return Err(OpError::failed(format!(
+                        "{action}: a parameter of that name already exists with type {:?}; it cannot change in place",
+                        live.r#type
+                    )));
+                }
+                self.converge(cx, &name, &live, props, &action).await?;
+                Ok(observed(&cx.env, &name, props.clone()))
+            }
+            Err(e) => Err(aws_error(&action, &e)),
+        }
     }
 
     // ---- read ------------------------------------------------------------------
@@ -249,7 +258,19 @@ impl Parameter {
     /// The parameter's props in canonical form, or `None` when it is gone.
     async fn read_props(&self, name: &str, last: &ParameterProps) -> Result<Option<ParameterProps>, String> {
         let ssm = self.clients.ssm().await;
-        let param = match ssm.get_parameter().name(name).send().await {
+        // GetParameter leaves the description out; DescribeParameters has it.
+        // Both at once: one round trip.
+        let filter = ParameterStringFilter::builder()
+            .key("Name")
+            .option("Equals")
+            .values(name)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let (param, described) = tokio::join!(
+            ssm.get_parameter().name(name).send(),
+            ssm.describe_parameters().parameter_filters(filter).send()
+        );
+        let param = match param {
             Ok(out) => match out.parameter() {
                 Some(p) => p.clone(),
                 None => return Ok(None),
@@ -257,19 +278,7 @@ impl Parameter {
             Err(e) if e.code() == Some(NOT_FOUND) => return Ok(None),
             Err(e) => return Err(aws_error("GetParameter", &e).to_string()),
         };
-        // GetParameter leaves the description out; DescribeParameters has it.
-        let filter = ParameterStringFilter::builder()
-            .key("Name")
-            .option("Equals")
-            .values(name)
-            .build()
-            .map_err(|e| e.to_string())?;
-        let described = ssm
-            .describe_parameters()
-            .parameter_filters(filter)
-            .send()
-            .await
-            .map_err(|e| aws_error("DescribeParameters", &e).to_string())?;
+        let described = described.map_err(|e| aws_error("DescribeParameters", &e).to_string())?;
         let description = described.parameters().iter().find(|p| p.name() == Some(name)).and_then(|p| p.description());
         Ok(Some(ParameterProps {
             name: Some(param.name().unwrap_or(name).to_string()),
