@@ -38,6 +38,35 @@ fn base() -> Value {
     })
 }
 
+/// A plan reads a stack's alarms in one DescribeAlarms: the batch gives
+/// what single reads give, and one that is gone reads as gone.
+#[tokio::test]
+async fn reads_in_one_batch() {
+    let provider = common::provider();
+    let kind = common::kind(&provider, KIND);
+    let stack = unique_stack("alarmbatch");
+    let mut items = Vec::new();
+    for (id, threshold) in [("a", 1.0), ("b", 2.0), ("c", 3.0)] {
+        let cx = op_ctx(&stack, id);
+        let mut props = base();
+        props["threshold"] = json!(threshold);
+        let desired = common::checked(&*kind, &stack, id, props);
+        let created = kind.create(&cx, &desired).await.unwrap();
+        items.push((cx, created.physical_id, desired));
+    }
+    let (cx, gone, desired) = (op_ctx(&stack, "gone"), format!("{stack}-gone"), items[0].2.clone());
+    items.push((cx, gone, desired));
+
+    let many = common::assert_read_many_is_read(&*kind, &items).await;
+    for (item, live) in items.iter().zip(&many).take(3) {
+        assert_eq!(live.as_ref().expect("exists").props, item.2);
+    }
+    assert!(many[3].is_none(), "an alarm that does not exist reads as gone");
+    for (cx, id, desired) in &items[..3] {
+        kind.delete(cx, id, desired).await.unwrap();
+    }
+}
+
 #[test]
 fn replace_on_is_name() {
     assert_eq!(Alarm::REPLACE_ON, &["name"]);

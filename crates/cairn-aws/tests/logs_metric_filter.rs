@@ -130,6 +130,45 @@ async fn lifecycle() {
 
 /// Deleted behind cairn's back: read says gone. (moto keeps the filters of
 /// a deleted group, so the group-deleted case cannot be tested here.)
+/// A plan reads all of a log group's filters in one call: the batch, over
+/// two groups, gives what single reads give; a missing filter and a filter
+/// on a missing group read as gone.
+#[tokio::test]
+async fn reads_in_one_batch() {
+    let provider = common::provider();
+    let kind = common::kind(&provider, KIND);
+    let logs = provider.clients().logs().await.clone();
+    let stack = unique_stack("filterbatch");
+    let first = group(&logs, &stack).await;
+    let second = format!("{first}-2");
+    logs.create_log_group().log_group_name(&second).send().await.unwrap();
+    let mut items = Vec::new();
+    for (id, g, metric) in [("a", &first, "A"), ("b", &first, "B"), ("c", &second, "C")] {
+        let cx = op_ctx(&stack, id);
+        let desired = common::checked(&*kind, &stack, id, props(g, "", json!({"name": metric, "namespace": "N"})));
+        let created = kind.create(&cx, &desired).await.unwrap();
+        items.push((cx, created.physical_id, desired));
+    }
+    // Put again: moto then holds two of that name; the newest is the one.
+    let again = common::with(&items[0].2, "pattern", json!("ERROR"));
+    kind.update(&items[0].0, &items[0].1, &items[0].2, &again).await.unwrap();
+    items[0].2 = again;
+    let missing = [
+        (op_ctx(&stack, "d"), format!("{first}:{stack}-d"), items[0].2.clone()),
+        (op_ctx(&stack, "e"), format!("/cairn/{stack}/nothing:{stack}-e"), items[0].2.clone()),
+    ];
+    items.extend(missing);
+
+    let many = common::assert_read_many_is_read(&*kind, &items).await;
+    for (item, live) in items.iter().zip(&many).take(3) {
+        assert_eq!(live.as_ref().expect("exists").props, item.2);
+    }
+    assert!(many[3].is_none() && many[4].is_none(), "missing filters read as gone");
+    for g in [&first, &second] {
+        logs.delete_log_group().log_group_name(g).send().await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn disappears() {
     let provider = common::provider();

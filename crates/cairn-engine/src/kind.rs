@@ -158,6 +158,29 @@ pub trait Kind: Send + Sync {
     async fn update(&self, cx: &OpCtx, physical_id: &str, old: &Json, new: &Json) -> Result<Live, OpError>;
     /// Deleting something already gone is success.
     async fn delete(&self, cx: &OpCtx, physical_id: &str, props: &Json) -> Result<(), OpError>;
+    /// How many resources of this kind [`Kind::read_many`] takes at once; 1
+    /// (the default) means one at a time.
+    fn read_batch(&self) -> usize {
+        1
+    }
+    /// Reads several resources of this kind, one result per item and in
+    /// their order, for kinds whose API describes many in one call. The
+    /// default reads them one after another.
+    async fn read_many(&self, items: &[ReadItem<'_, Json>]) -> Vec<Result<Option<Live>, OpError>> {
+        let mut out = Vec::with_capacity(items.len());
+        for it in items {
+            out.push(self.read(it.cx, it.physical_id, it.last).await);
+        }
+        out
+    }
+}
+
+/// One resource of a batched read: its context, physical id and the props
+/// last applied.
+pub struct ReadItem<'a, P> {
+    pub cx: &'a OpCtx,
+    pub physical_id: &'a str,
+    pub last: &'a P,
 }
 
 /// The typed way to write a kind; [`typed`] turns it into a [`Kind`].
@@ -188,6 +211,21 @@ pub trait TypedKind: Send + Sync + 'static {
         new: &Self::Props,
     ) -> Result<Observed<Self::Props>, OpError>;
     async fn delete(&self, cx: &OpCtx, physical_id: &str, props: &Self::Props) -> Result<(), OpError>;
+
+    /// How many resources [`TypedKind::read_many`] takes at once (see
+    /// [`Kind::read_batch`]).
+    const READ_BATCH: usize = 1;
+    /// Reads several resources at once, one result per item, in order.
+    async fn read_many(
+        &self,
+        items: &[ReadItem<'_, Self::Props>],
+    ) -> Vec<Result<Option<Observed<Self::Props>>, OpError>> {
+        let mut out = Vec::with_capacity(items.len());
+        for it in items {
+            out.push(self.read(it.cx, it.physical_id, it.last).await);
+        }
+        out
+    }
 }
 
 /// Wraps a [`TypedKind`] as a [`Kind`].
@@ -263,6 +301,30 @@ impl<K: TypedKind> Kind for Typed<K> {
     async fn delete(&self, cx: &OpCtx, physical_id: &str, props: &Json) -> Result<(), OpError> {
         let p = from_json(K::TYPE, props)?;
         self.0.delete(cx, physical_id, &p).await
+    }
+    fn read_batch(&self) -> usize {
+        K::READ_BATCH.max(1)
+    }
+    async fn read_many(&self, items: &[ReadItem<'_, Json>]) -> Vec<Result<Option<Live>, OpError>> {
+        let parsed: Vec<Result<K::Props, OpError>> = items.iter().map(|it| from_json(K::TYPE, it.last)).collect();
+        let good: Vec<ReadItem<'_, K::Props>> = items
+            .iter()
+            .zip(&parsed)
+            .filter_map(|(it, p)| p.as_ref().ok().map(|last| ReadItem { cx: it.cx, physical_id: it.physical_id, last }))
+            .collect();
+        let mut read = self.0.read_many(&good).await.into_iter();
+        parsed
+            .into_iter()
+            .map(|p| match p {
+                Err(e) => Err(e),
+                Ok(_) => read
+                    .next()
+                    .unwrap_or_else(|| {
+                        Err(OpError::failed(format!("{}: a batched read gave too few results", K::TYPE)))
+                    })
+                    .map(|o| o.map(to_live)),
+            })
+            .collect()
     }
 }
 

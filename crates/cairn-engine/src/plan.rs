@@ -194,8 +194,13 @@ pub fn changed_fields(desired: &Json, actual: &Json) -> Vec<FieldChange> {
     out
 }
 
+/// A resource of state, by id.
+type Member<'a> = (&'a String, &'a crate::state::ResourceState);
+
 /// Reads every resource in state at once (bounded), returning live views;
-/// a resource that is gone is absent from the result.
+/// a resource that is gone is absent from the result. Resources of a kind
+/// that reads in batches ([`crate::kind::Kind::read_batch`]) are read
+/// together, a batch taking one of the `parallelism` slots.
 pub async fn refresh(
     provider: &dyn Provider,
     state: &State,
@@ -203,16 +208,49 @@ pub async fn refresh(
     env: &Environment,
     parallelism: usize,
 ) -> Result<BTreeMap<String, Live>, Vec<(String, OpError)>> {
-    let reads = state.resources.iter().map(|(id, rs)| async move {
-        let Some(kind) = provider.registry().get(&rs.kind) else {
-            return (id.clone(), Err(OpError::failed(format!("state holds `{id}` of unknown type {}", rs.kind))));
+    let mut errors = Vec::new();
+    let mut by_kind: BTreeMap<&str, (&Arc<dyn crate::kind::Kind>, Vec<Member<'_>>)> = BTreeMap::new();
+    for (id, rs) in &state.resources {
+        match provider.registry().get(&rs.kind) {
+            Some(kind) => by_kind.entry(rs.kind.as_str()).or_insert_with(|| (kind, Vec::new())).1.push((id, rs)),
+            None => {
+                errors.push((id.clone(), OpError::failed(format!("state holds `{id}` of unknown type {}", rs.kind))))
+            }
+        }
+    }
+    let mut jobs = Vec::new();
+    for (kind, members) in by_kind.into_values() {
+        for chunk in members.chunks(kind.read_batch().max(1)) {
+            jobs.push((kind, chunk.to_vec()));
+        }
+    }
+    let reads = jobs.into_iter().map(|(kind, chunk)| async move {
+        let cxs: Vec<OpCtx> =
+            chunk.iter().map(|(id, _)| op_ctx(stack_tags, &state.stack, id, env, Arc::new(|_| {}))).collect();
+        let results = if let [(_, rs)] = chunk.as_slice() {
+            vec![kind.read(&cxs[0], &rs.physical_id, &rs.props).await]
+        } else {
+            let items: Vec<crate::kind::ReadItem<'_, Json>> = chunk
+                .iter()
+                .zip(&cxs)
+                .map(|((_, rs), cx)| crate::kind::ReadItem { cx, physical_id: &rs.physical_id, last: &rs.props })
+                .collect();
+            kind.read_many(&items).await
         };
-        let cx = op_ctx(stack_tags, &state.stack, id, env, Arc::new(|_| {}));
-        (id.clone(), kind.read(&cx, &rs.physical_id, &rs.props).await)
+        let mut results = results.into_iter();
+        chunk
+            .iter()
+            .map(|(id, _)| {
+                let r = results.next().unwrap_or_else(|| {
+                    Err(OpError::failed(format!("reading `{id}`: the batched read gave no result")))
+                });
+                ((*id).clone(), r)
+            })
+            .collect::<Vec<_>>()
     });
     let results: Vec<_> = futures::stream::iter(reads).buffer_unordered(parallelism.max(1)).collect().await;
+    let results = results.into_iter().flatten();
     let mut live = BTreeMap::new();
-    let mut errors = Vec::new();
     for (id, r) in results {
         match r {
             Ok(Some(l)) => {

@@ -9,7 +9,7 @@ use cairn_engine::exec::{self, Event, ExecOptions, OpKind};
 use cairn_engine::plan::{self, Step};
 use cairn_engine::validate::{Validated, validate};
 use cairn_engine::{ResourceOptions, ResourceSpec, StackSpec, State, StateStore};
-use cairn_testkit::fake::{FakeProvider, THING};
+use cairn_testkit::fake::{BATCH, BATCHED_THING, FakeProvider, THING};
 use serde_json::json;
 
 type R = Result<(), Box<dyn std::error::Error>>;
@@ -193,6 +193,35 @@ async fn destroy_deletes_dependents_first_and_removes_everything() -> R {
         .filter(|e| matches!(e, Event::Finished { op: OpKind::Delete, .. }))
         .count();
     assert_eq!(finished, 3);
+    Ok(())
+}
+
+/// A kind that reads in batches is refreshed in batches of its size, each
+/// result going to its own resource; other kinds still read one by one.
+#[tokio::test]
+async fn batched_kinds_are_refreshed_together() -> R {
+    let dir = tempfile::tempdir()?;
+    let p = FakeProvider::default();
+    let mut resources: Vec<ResourceSpec> = (0..5)
+        .map(|i| ResourceSpec { kind: BATCHED_THING.into(), ..thing(&format!("b{i}"), json!({"value": i})) })
+        .collect();
+    resources.push(thing("single", json!({"value": "x"})));
+    let v = valid(&p, &stack(resources));
+    let store = StateStore::new(dir.path(), "t");
+    let (st, out, _) = apply_with(&p, Some(&v), &store, 16).await;
+    assert!(out.ok(), "{out:?}");
+
+    // One batch gone behind cairn's back: only it plans a create.
+    p.cloud.objects.lock().map_err(|e| e.to_string())?.remove(&st.resources["b3"].physical_id);
+    p.cloud.clear_calls();
+    let pl = plan::make(&p, Some(&v), "t", &st, 16).await?;
+    let mut calls = p.cloud.calls();
+    calls.sort();
+    assert_eq!(calls, ["read single", "read_many b0,b1,b2", "read_many b3,b4"], "batches of {BATCH}");
+    for r in &pl.resources {
+        let want = if r.id == "b3" { Step::Create } else { Step::NoOp };
+        assert_eq!(r.step, want, "{}", r.id);
+    }
     Ok(())
 }
 

@@ -7,11 +7,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use cairn_engine::kind::{Environment, Kind, Live, NameCtx, OpCtx, OpError, PropError, Provider, Registry};
+use cairn_engine::kind::{Environment, Kind, Live, NameCtx, OpCtx, OpError, PropError, Provider, ReadItem, Registry};
 use serde_json::{Value as Json, json};
 
 /// The fake kind's type name.
 pub const THING: &str = "test:Thing";
+/// The same kind, reading up to [`BATCH`] resources in one call
+/// (logged as `read_many a,b,c`).
+pub const BATCHED_THING: &str = "test:BatchedThing";
+/// How many resources one `test:BatchedThing` read takes.
+pub const BATCH: usize = 3;
 
 /// What the fake cloud holds and what was asked of it.
 #[derive(Default)]
@@ -76,6 +81,8 @@ impl Cloud {
 /// forces replacement; attributes `arn` and `name`.
 pub struct Thing {
     cloud: Arc<Cloud>,
+    type_name: &'static str,
+    batch: usize,
 }
 
 fn live(physical_id: &str, props: &Json) -> Live {
@@ -88,7 +95,7 @@ fn live(physical_id: &str, props: &Json) -> Live {
 #[async_trait]
 impl Kind for Thing {
     fn type_name(&self) -> &'static str {
-        THING
+        self.type_name
     }
     fn attributes(&self) -> &'static [&'static str] {
         &["arn", "name"]
@@ -139,9 +146,21 @@ impl Kind for Thing {
         }
         Ok(())
     }
+    fn read_batch(&self) -> usize {
+        self.batch
+    }
+    async fn read_many(&self, items: &[ReadItem<'_, Json>]) -> Vec<Result<Option<Live>, OpError>> {
+        let ids: Vec<&str> = items.iter().map(|it| it.cx.resource.as_str()).collect();
+        if let Err(e) = self.cloud.call("read_many", &ids.join(",")).await {
+            let e = e.to_string();
+            return items.iter().map(|_| Err(OpError::failed(e.clone()))).collect();
+        }
+        let objects = self.cloud.objects.lock().map(|o| o.clone()).unwrap_or_default();
+        items.iter().map(|it| Ok(objects.get(it.physical_id).map(|p| live(it.physical_id, p)))).collect()
+    }
 }
 
-/// A provider offering only `test:Thing`, backed by a [`Cloud`].
+/// A provider offering `test:Thing` and `test:BatchedThing`, backed by a [`Cloud`].
 pub struct FakeProvider {
     pub cloud: Arc<Cloud>,
     registry: Registry,
@@ -150,7 +169,9 @@ pub struct FakeProvider {
 impl Default for FakeProvider {
     fn default() -> Self {
         let cloud = Arc::new(Cloud::default());
-        let registry = Registry::new().with(Arc::new(Thing { cloud: cloud.clone() }));
+        let registry = Registry::new()
+            .with(Arc::new(Thing { cloud: cloud.clone(), type_name: THING, batch: 1 }))
+            .with(Arc::new(Thing { cloud: cloud.clone(), type_name: BATCHED_THING, batch: BATCH }));
         FakeProvider { cloud, registry }
     }
 }

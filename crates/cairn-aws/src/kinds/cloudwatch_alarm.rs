@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, Statistic, Tag};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use cairn_engine::kind::{NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
+use cairn_engine::kind::{NameCtx, Observed, OpCtx, OpError, PropError, ReadItem, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -248,6 +248,34 @@ impl TypedKind for Alarm {
         Ok(Some(observed(name, &arn, props_from_alarm(&alarm, name, last))))
     }
 
+    /// DescribeAlarms takes up to 100 names: a plan reads all of a stack's
+    /// alarms in one call (CloudWatch allows few DescribeAlarms per second).
+    const READ_BATCH: usize = MAX_DESCRIBE;
+
+    async fn read_many(
+        &self,
+        items: &[ReadItem<'_, AlarmProps>],
+    ) -> Vec<Result<Option<Observed<AlarmProps>>, OpError>> {
+        let cw = self.clients.cloudwatch().await;
+        let names: Vec<String> = items.iter().map(|it| it.physical_id.to_string()).collect();
+        let found = match find_alarms(cw, &names).await {
+            Ok(found) => found,
+            Err(e) => {
+                let e = format!("reading CloudWatch alarms {}: {e}", names.join(", "));
+                return items.iter().map(|_| Err(OpError::failed(e.clone()))).collect();
+            }
+        };
+        items
+            .iter()
+            .map(|it| {
+                Ok(found.get(it.physical_id).map(|alarm| {
+                    let arn = alarm.alarm_arn().unwrap_or_default();
+                    observed(it.physical_id, arn, props_from_alarm(alarm, it.physical_id, it.last))
+                }))
+            })
+            .collect()
+    }
+
     // ---- update ----------------------------------------------------------------
 
     async fn update(
@@ -410,6 +438,38 @@ fn props_from_alarm(a: &MetricAlarm, name: &str, last: &AlarmProps) -> AlarmProp
 // ---- finders -----------------------------------------------------------------
 
 /// The metric alarm of that name, or `None`.
+/// The most names one DescribeAlarms takes, and the most alarms one page holds.
+const MAX_DESCRIBE: usize = 100;
+const _: () = assert!(MAX_DESCRIBE <= i32::MAX as usize);
+
+/// The metric alarms of these names (at most [`MAX_DESCRIBE`]) that exist, by name.
+async fn find_alarms(
+    cw: &aws_sdk_cloudwatch::Client,
+    names: &[String],
+) -> Result<BTreeMap<String, MetricAlarm>, String> {
+    let mut found = BTreeMap::new();
+    let mut token = None;
+    loop {
+        let out = cw
+            .describe_alarms()
+            .set_alarm_names(Some(names.to_vec()))
+            .max_records(MAX_DESCRIBE as i32)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| aws_error("DescribeAlarms", &e).to_string())?;
+        for alarm in out.metric_alarms() {
+            if let Some(name) = alarm.alarm_name().filter(|n| names.iter().any(|w| w == n)) {
+                found.insert(name.to_string(), alarm.clone());
+            }
+        }
+        match out.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_string()),
+            _ => return Ok(found),
+        }
+    }
+}
+
 async fn find_alarm(cw: &aws_sdk_cloudwatch::Client, name: &str) -> Result<Option<MetricAlarm>, String> {
     let out =
         cw.describe_alarms().alarm_names(name).send().await.map_err(|e| aws_error("DescribeAlarms", &e).to_string())?;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::types::{MetricFilter as AwsMetricFilter, MetricTransformation, StandardUnit};
-use cairn_engine::kind::{NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
+use cairn_engine::kind::{NameCtx, Observed, OpCtx, OpError, PropError, ReadItem, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -204,6 +204,47 @@ impl TypedKind for MetricFilter {
         Ok(Some(observed(group, name, props_from_filter(&filter, group, name, last))))
     }
 
+    /// A plan reads all of a log group's filters in one DescribeMetricFilters
+    /// (a group holds at most 100) instead of one call per filter.
+    const READ_BATCH: usize = 100;
+
+    async fn read_many(
+        &self,
+        items: &[ReadItem<'_, MetricFilterProps>],
+    ) -> Vec<Result<Option<Observed<MetricFilterProps>>, OpError>> {
+        let logs = self.clients.logs().await;
+        let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for it in items {
+            let (group, name) = split_id(it.physical_id);
+            groups.entry(group).or_default().push(name);
+        }
+        let lists = groups.iter().map(|(group, names)| async move {
+            let found = if let [name] = names.as_slice() {
+                find_filter(logs, group, name).await.map(|f| f.into_iter().map(|f| (name.to_string(), f)).collect())
+            } else {
+                group_filters(logs, group).await
+            };
+            (*group, found)
+        });
+        let found: BTreeMap<&str, Result<BTreeMap<String, AwsMetricFilter>, String>> =
+            futures::future::join_all(lists).await.into_iter().collect();
+        items
+            .iter()
+            .map(|it| {
+                let (group, name) = split_id(it.physical_id);
+                match found.get(group) {
+                    Some(Ok(filters)) => {
+                        Ok(filters.get(name).map(|f| observed(group, name, props_from_filter(f, group, name, it.last))))
+                    }
+                    Some(Err(e)) => {
+                        Err(OpError::failed(format!("reading metric filter {name} on log group {group}: {e}")))
+                    }
+                    None => Err(OpError::failed(format!("reading metric filter {name}: not looked up"))),
+                }
+            })
+            .collect()
+    }
+
     // ---- update ----------------------------------------------------------------
 
     async fn update(
@@ -312,6 +353,32 @@ fn props_from_filter(f: &AwsMetricFilter, group: &str, name: &str, last: &Metric
 
 /// The filter of exactly that name on the group, or `None` (also when the
 /// group itself is gone).
+/// Every metric filter of a log group, by name (none if the group is gone).
+async fn group_filters(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    group: &str,
+) -> Result<BTreeMap<String, AwsMetricFilter>, String> {
+    let mut filters = BTreeMap::new();
+    let mut token = None;
+    loop {
+        let out = match logs.describe_metric_filters().log_group_name(group).set_next_token(token).send().await {
+            Ok(out) => out,
+            Err(e) if is_not_found(&e) => return Ok(filters),
+            Err(e) => return Err(aws_error("DescribeMetricFilters", &e).to_string()),
+        };
+        // The last of a name wins: AWS has one per name, moto one per put, newest last.
+        for f in out.metric_filters() {
+            if let Some(name) = f.filter_name() {
+                filters.insert(name.to_string(), f.clone());
+            }
+        }
+        match out.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_string()),
+            _ => return Ok(filters),
+        }
+    }
+}
+
 async fn find_filter(
     logs: &aws_sdk_cloudwatchlogs::Client,
     group: &str,

@@ -139,3 +139,22 @@ pub fn with(props: &Value, field: &str, value: Value) -> Value {
     p[field] = value;
     p
 }
+
+/// Reading these resources in one batch gives what reading each alone
+/// gives, in order; `(context, physical id, last props)` each. Returns the
+/// batch's results for further checks.
+pub async fn assert_read_many_is_read(
+    kind: &dyn Kind,
+    items: &[(OpCtx, String, Value)],
+) -> Vec<Option<cairn_engine::kind::Live>> {
+    assert!(kind.read_batch() >= items.len(), "{} reads {} at once", kind.type_name(), kind.read_batch());
+    let batch: Vec<cairn_engine::kind::ReadItem<'_, Value>> =
+        items.iter().map(|(cx, id, last)| cairn_engine::kind::ReadItem { cx, physical_id: id, last }).collect();
+    let many: Vec<_> = kind.read_many(&batch).await.into_iter().map(|r| r.unwrap()).collect();
+    assert_eq!(many.len(), items.len());
+    for ((cx, id, last), got) in items.iter().zip(&many) {
+        let alone = kind.read(cx, id, last).await.unwrap();
+        assert_eq!(got, &alone, "{id}: batched read differs from a read alone");
+    }
+    many
+}
