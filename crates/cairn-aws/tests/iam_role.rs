@@ -192,6 +192,41 @@ async fn equivalent_policies_show_no_change() {
     kind.delete(&cx, &name, &desired).await.unwrap();
 }
 
+/// Delete removes what it last applied while it lists, then whatever was
+/// added behind cairn's back (a managed policy, an inline policy, an
+/// instance profile), then the role.
+#[tokio::test]
+async fn delete_removes_policies_added_behind_cairns_back() {
+    let provider = common::provider();
+    let kind = common::kind(&provider, KIND);
+    let iam = provider.clients().iam().await.clone();
+    let stack = unique_stack("roledel");
+    let cx = op_ctx(&stack, "r");
+    let desired = common::checked(
+        &*kind,
+        &stack,
+        "r",
+        json!({"trusted_by": ["lambda.amazonaws.com"], "managed_policies": [BASIC],
+               "inline_policies": {"mine": logs_policy("logs:PutLogEvents")}}),
+    );
+    let created = kind.create(&cx, &desired).await.unwrap();
+    let name = created.physical_id.clone();
+    iam.attach_role_policy().role_name(&name).policy_arn(SQS).send().await.unwrap();
+    let extra = logs_policy("logs:*").to_string();
+    iam.put_role_policy().role_name(&name).policy_name("extra").policy_document(extra).send().await.unwrap();
+    let profile = format!("{stack}-profile");
+    iam.create_instance_profile().instance_profile_name(&profile).send().await.unwrap();
+    iam.add_role_to_instance_profile().instance_profile_name(&profile).role_name(&name).send().await.unwrap();
+
+    kind.delete(&cx, &name, &desired).await.unwrap();
+    let gone = iam.get_role().role_name(&name).send().await.unwrap_err();
+    assert_eq!(aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&gone), Some("NoSuchEntity"));
+    let out = iam.get_instance_profile().instance_profile_name(&profile).send().await.unwrap();
+    assert!(out.instance_profile().unwrap().roles().is_empty(), "the role is out of the profile");
+    iam.delete_instance_profile().instance_profile_name(&profile).send().await.unwrap();
+    kind.delete(&cx, &name, &desired).await.unwrap();
+}
+
 /// Deleted behind cairn's back: read says gone, so the plan shows a create.
 #[tokio::test]
 async fn disappears() {

@@ -258,31 +258,51 @@ impl TypedKind for Role {
 
     // ---- delete ----------------------------------------------------------------
 
-    async fn delete(&self, _cx: &OpCtx, name: &str, _props: &RoleProps) -> Result<(), OpError> {
+    async fn delete(&self, _cx: &OpCtx, name: &str, props: &RoleProps) -> Result<(), OpError> {
         let iam = self.clients.iam().await;
         let action = format!("deleting IAM role {name}");
         let fail = |e: String| OpError::failed(format!("{action}: {e}"));
-        // DeleteRole refuses a role with policies or instance profiles: list
-        // all three at once, remove everything at once, then delete.
-        let (attached, inline, profiles) = tokio::join!(
-            attached_policies(iam, name),
-            inline_policy_names(iam, name),
-            iam.list_instance_profiles_for_role().role_name(name).send()
+        // DeleteRole refuses a role with policies or instance profiles. The
+        // policies last applied are removed while all three lists are read,
+        // then whatever else the lists show, then the role: two round trips
+        // for a role nobody changed behind cairn's back.
+        let mut known: Vec<Call<'_>> = Vec::new();
+        known.extend(props.managed_policies.iter().map(|arn| detach(iam, name, arn, &action).boxed()));
+        known.extend(props.inline_policies.keys().map(|policy| delete_inline(iam, name, policy, &action).boxed()));
+        let ((attached, inline, profiles), known) = tokio::join!(
+            async {
+                tokio::join!(
+                    attached_policies(iam, name),
+                    inline_policy_names(iam, name),
+                    iam.list_instance_profiles_for_role().role_name(name).send()
+                )
+            },
+            all(known)
         );
         let (attached, inline) = match (attached, inline) {
             (Err(LiveError::Gone), _) | (_, Err(LiveError::Gone)) => return Ok(()),
             (Ok(a), Ok(i)) => (a, i),
             (Err(e), _) | (_, Err(e)) => return Err(fail(e.to_string())),
         };
-        let profiles = match profiles {
+        known?;
+        let profiles: Vec<String> = match profiles {
             Ok(out) => out.instance_profiles().iter().map(|p| p.instance_profile_name().to_string()).collect(),
             Err(e) if is_not_found(&e) => return Ok(()),
             Err(e) => return Err(aws_error(&format!("{action}: listing instance profiles"), &e)),
         };
-        let profiles: Vec<String> = profiles;
         let mut calls: Vec<Call<'_>> = Vec::new();
-        calls.extend(attached.iter().map(|arn| detach(iam, name, arn, &action).boxed()));
-        calls.extend(inline.iter().map(|policy| delete_inline(iam, name, policy, &action).boxed()));
+        calls.extend(
+            attached
+                .iter()
+                .filter(|arn| !props.managed_policies.contains(arn))
+                .map(|arn| detach(iam, name, arn, &action).boxed()),
+        );
+        calls.extend(
+            inline
+                .iter()
+                .filter(|policy| !props.inline_policies.contains_key(*policy))
+                .map(|policy| delete_inline(iam, name, policy, &action).boxed()),
+        );
         calls.extend(profiles.iter().map(|p| {
             let action = &action;
             async move {
