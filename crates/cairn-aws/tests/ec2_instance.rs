@@ -6,13 +6,16 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_ec2::types::{InstanceAttributeName, ResourceType, Tag, TagSpecification};
 use base64::Engine as _;
 use cairn_aws::kinds::ec2_instance::{Instance, InstanceProps};
+use cairn_aws::{AwsOptions, AwsProvider};
 use cairn_engine::kind::{TAG_RESOURCE, TAG_STACK, TypedKind};
 use cairn_engine::plan::Step;
-use cairn_testkit::emulator::{ACCOUNT_ID, op_ctx, unique_stack};
+use cairn_testkit::emulator::{self, ACCOUNT_ID, op_ctx, unique_stack};
+use cairn_testkit::proxy::{Faults, Proxy, Scripted};
 use serde_json::json;
 
 const KIND: &str = "aws:ec2:Instance";
@@ -261,4 +264,40 @@ async fn own_instance_is_adopted() {
 fn props_serialize_canonically() {
     let p = InstanceProps { image: "ami-1".into(), ..InstanceProps::default() };
     assert_eq!(serde_json::to_value(&p).unwrap(), json!({"image": "ami-1", "security_groups": []}));
+}
+
+/// A fresh instance profile is unknown to EC2 for a while (AWS answers
+/// InvalidParameterValue naming it; the proxy replays that twice):
+/// RunInstances is tried again with backoff until EC2 takes it, each wait
+/// reported.
+#[tokio::test]
+async fn launch_waits_for_a_fresh_instance_profile() {
+    let proxy = Proxy::start(&emulator::endpoint()).await.unwrap();
+    let provider = AwsProvider::new(AwsOptions { endpoint_url: Some(proxy.url()), ..AwsOptions::default() });
+    let kind = common::kind(&provider, KIND);
+    let iam = provider.clients().iam().await.clone();
+    let stack = unique_stack("instprofile");
+    let profile = format!("{stack}-profile");
+    iam.create_instance_profile().instance_profile_name(&profile).send().await.unwrap();
+    let message = format!(
+        "Value ({profile}) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name"
+    );
+    proxy.set(Faults::scripted(vec![Scripted::error("ec2:RunInstances", 2, 400, "InvalidParameterValue", &message)]));
+    let notes: Arc<Mutex<Vec<String>>> = Arc::default();
+    let mut cx = op_ctx(&stack, "host");
+    let seen = Arc::clone(&notes);
+    cx.notify = Arc::new(move |m: &str| seen.lock().unwrap().push(m.to_string()));
+    let desired =
+        common::checked(&*kind, &stack, "host", json!({"image": "ami-0123456789abcdef0", "instance_profile": profile}));
+
+    let created = kind.create(&cx, &desired).await.unwrap();
+
+    assert_eq!(proxy.stats().calls("ec2:RunInstances"), 3);
+    let waits: Vec<String> = notes.lock().unwrap().iter().filter(|n| n.contains("instance profile")).cloned().collect();
+    assert_eq!(waits.len(), 2, "{waits:?}");
+    assert!(waits[0].contains("waiting for the IAM instance profile to propagate to EC2"), "{waits:?}");
+    let read = kind.read(&cx, &created.physical_id, &desired).await.unwrap().expect("instance exists");
+    assert_eq!(read.props["instance_profile"], json!(profile));
+    kind.delete(&cx, &created.physical_id, &desired).await.unwrap();
+    iam.delete_instance_profile().instance_profile_name(&profile).send().await.unwrap();
 }

@@ -28,6 +28,7 @@ use crate::clients::Clients;
 use crate::error::aws_error;
 use crate::kinds::ec2_security_group::set_tags;
 use crate::kinds::unresolved;
+use crate::retry::{self, Backoff, Bound, Wait, Waits, retrying};
 
 // ---- props -----------------------------------------------------------------
 
@@ -89,9 +90,6 @@ const MAX_NAME: usize = 256;
 const NOT_FOUND: &[&str] = &["InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"];
 /// How long a state change (launch, stop, start, terminate) may take.
 const STATE_WAIT: Duration = Duration::from_secs(600);
-/// How long a fresh instance profile may stay unknown to EC2.
-const PROFILE_WAIT: Duration = Duration::from_secs(120);
-const POLL: Duration = Duration::from_secs(5);
 /// States in which an instance still exists, for adoption.
 const ALIVE: &[&str] = &["pending", "running", "stopping", "stopped"];
 
@@ -203,37 +201,31 @@ impl TypedKind for Instance {
         let action = format!("creating EC2 instance {name}");
         let ec2 = self.clients.ec2().await;
 
-        if let Some(found) = find_owned(ec2, cx).await.map_err(|e| OpError::failed(format!("{action}: {e}")))? {
+        let waits = self.clients.waits();
+        // Both reads at once: the look for an instance an earlier run
+        // launched, and the image (an SSM parameter, often).
+        let (found, image) = tokio::join!(find_owned(ec2, cx), self.resolve_image(&props.image, &action));
+        if let Some(found) = found.map_err(|e| OpError::failed(format!("{action}: {e}")))? {
             let id = found.instance_id().unwrap_or_default().to_string();
             (cx.notify)(&format!("adopting EC2 instance {id}, launched for this resource by an earlier run"));
             if state_of(&found) == "stopped" || state_of(&found) == "stopping" {
-                wait_for(ec2, cx, &id, "stopped", &action).await?;
+                wait_for(ec2, cx, waits, &id, "stopped", &action).await?;
                 ec2.start_instances().instance_ids(&id).send().await.map_err(|e| aws_error(&action, &e))?;
             }
-            wait_for(ec2, cx, &id, "running", &action).await?;
+            wait_for(ec2, cx, waits, &id, "running", &action).await?;
             return self.converge(cx, &id, props, &action).await;
         }
 
-        let image = self.resolve_image(&props.image, &action).await?;
-        let deadline = tokio::time::Instant::now() + PROFILE_WAIT;
-        let out = loop {
-            match run_request(ec2, cx, props, &image, &name).send().await {
-                Ok(out) => break out,
-                // A profile made moments ago is unknown to EC2 for a while.
-                Err(e) if profile_not_yet_known(&e) && tokio::time::Instant::now() < deadline => {
-                    (cx.notify)(&format!(
-                        "waiting for IAM instance profile {} to propagate to EC2",
-                        props.instance_profile.as_deref().unwrap_or_default()
-                    ));
-                    tokio::time::sleep(POLL).await;
-                }
-                Err(e) => return Err(aws_error(&action, &e)),
-            }
-        };
+        let image = image?;
+        // A profile made moments ago is unknown to EC2 for a while.
+        let out =
+            retrying(cx, waits, &action, profile_not_yet_known, || run_request(ec2, cx, props, &image, &name).send())
+                .await
+                .map_err(|f| f.op_error(&action))?;
         let Some(id) = out.instances().first().and_then(|i| i.instance_id()).map(ToString::to_string) else {
             return Err(OpError::failed(format!("{action}: AWS returned no instance")));
         };
-        let live = wait_for(ec2, cx, &id, "running", &action).await?;
+        let live = wait_for(ec2, cx, waits, &id, "running", &action).await?;
         Ok(observed(&cx.env, &live, props.clone()))
     }
 
@@ -292,7 +284,7 @@ impl TypedKind for Instance {
         }
         // Waiting lets a replacement reuse what it held (its security
         // groups, its tags for adoption) without finding it still there.
-        wait_for(ec2, cx, id, "terminated", &action).await.map(|_| ())
+        wait_for(ec2, cx, self.clients.waits(), id, "terminated", &action).await.map(|_| ())
     }
 }
 
@@ -349,7 +341,7 @@ impl Instance {
                 .send()
                 .await
                 .map_err(|e| aws_error(&format!("{action}: stopping"), &e))?;
-            wait_for(ec2, cx, id, "stopped", action).await?;
+            wait_for(ec2, cx, self.clients.waits(), id, "stopped", action).await?;
             ec2.modify_instance_attribute()
                 .instance_id(id)
                 .instance_type(AttributeValue::builder().value(&want_type).build())
@@ -362,7 +354,7 @@ impl Instance {
                 .send()
                 .await
                 .map_err(|e| aws_error(&format!("{action}: starting"), &e))?;
-            wait_for(ec2, cx, id, "running", action).await?;
+            wait_for(ec2, cx, self.clients.waits(), id, "running", action).await?;
         }
 
         // Tags, with the Name tag.
@@ -593,23 +585,29 @@ fn code_in<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>, codes: &[&str]) -> 
 
 /// EC2's "Invalid IAM Instance Profile name/arn" for a profile IAM has but
 /// EC2 does not see yet.
-fn profile_not_yet_known<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
-    code_in(err, &["InvalidParameterValue"])
-        && err.message().is_some_and(|m| m.contains("iamInstanceProfile") || m.contains("IAM Instance Profile"))
+/// Why a failed RunInstances is worth trying again: only an instance profile
+/// made moments ago that EC2 does not know yet.
+fn profile_not_yet_known(code: Option<&str>, message: Option<&str>) -> Option<Wait> {
+    let message = message.unwrap_or_default();
+    (code == Some("InvalidParameterValue")
+        && (message.contains("iamInstanceProfile") || message.contains("IAM Instance Profile")))
+    .then(|| Wait::new("waiting for the IAM instance profile to propagate to EC2", Bound::Propagation))
 }
 
 // ---- waiters -----------------------------------------------------------------
 
-/// Polls until the instance reaches `target`, bounded by [`STATE_WAIT`].
-/// Waiting for `terminated` also ends when the instance is gone.
+/// Polls until the instance reaches `target`, with backoff (the first poll
+/// at once), bounded by [`STATE_WAIT`]. Waiting for `terminated` also ends
+/// when the instance is gone.
 async fn wait_for(
     ec2: &aws_sdk_ec2::Client,
     cx: &OpCtx,
+    waits: &Waits,
     id: &str,
     target: &str,
     action: &str,
 ) -> Result<AwsInstance, OpError> {
-    let deadline = tokio::time::Instant::now() + STATE_WAIT;
+    let mut backoff = Backoff::new(waits);
     loop {
         let last_state = match find_by_id(ec2, id).await.map_err(|e| OpError::failed(format!("{action}: {e}")))? {
             Some(i) if state_of(&i) == target => return Ok(i),
@@ -622,14 +620,14 @@ async fn wait_for(
             None if target == "terminated" => return Ok(AwsInstance::builder().instance_id(id).build()),
             None => "not yet visible".to_string(),
         };
-        if tokio::time::Instant::now() >= deadline {
+        let Some(delay) = backoff.next_delay(STATE_WAIT) else {
             return Err(OpError::failed(format!(
-                "{action}: instance {id} is still {last_state} after {} s, not {target}",
-                STATE_WAIT.as_secs()
+                "{action}: instance {id} is still {last_state} after {}, not {target}",
+                retry::human(backoff.elapsed())
             )));
-        }
+        };
         (cx.notify)(&format!("waiting for EC2 instance {id} to be {target} (now {last_state})"));
-        tokio::time::sleep(POLL).await;
+        tokio::time::sleep(delay).await;
     }
 }
 
@@ -765,13 +763,11 @@ mod tests {
 
     #[test]
     fn instance_profile_propagation_is_recognised() {
-        use aws_sdk_ec2::operation::run_instances::RunInstancesError;
-        use aws_smithy_types::error::ErrorMetadata;
-        let meta = ErrorMetadata::builder()
-            .code("InvalidParameterValue")
-            .message("Value (lab2-agent) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name")
-            .build();
-        let err: SdkError<RunInstancesError, ()> = SdkError::service_error(RunInstancesError::generic(meta), ());
-        assert!(profile_not_yet_known(&err));
+        let message =
+            "Value (lab2-agent) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name";
+        let wait = profile_not_yet_known(Some("InvalidParameterValue"), Some(message));
+        assert_eq!(wait.map(|w| w.bound), Some(Bound::Propagation));
+        assert!(profile_not_yet_known(Some("InvalidParameterValue"), Some("Invalid value for instanceType")).is_none());
+        assert!(profile_not_yet_known(Some("InvalidAMIID.NotFound"), Some(message)).is_none());
     }
 }
