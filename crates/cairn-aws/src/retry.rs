@@ -241,6 +241,7 @@ mod tests {
             },
             notify: Arc::new(move |m: &str| seen.lock().unwrap().push(m.to_string())),
             base_dir: std::path::PathBuf::new(),
+            absent: false,
         }
     }
 

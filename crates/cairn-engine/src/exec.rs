@@ -338,16 +338,23 @@ pub async fn apply(
     }
     let stack_tags = stack.map(|v| v.spec.tags.clone()).unwrap_or_default();
     let sink = opts.on_event.clone();
+    let looks = early_looks(provider, plan, &ops, &nodes, env, &stack_tags, opts.parallelism);
 
     let run_one = |i: usize| {
         let o = ops[i].clone();
         let shared = &shared;
         let sink = sink.clone();
         let stack_tags = &stack_tags;
+        let look = looks.get(&o.id).cloned();
         async move {
             let t0 = Instant::now();
             sink(Event::Started { id: o.id.clone(), kind: o.kind.clone(), op: o.op });
-            let r = run_op(provider, stack, plan, env, stack_tags, shared, &o, sink.clone()).await;
+            // Ready by now, usually: it started with the apply.
+            let absent = match look {
+                Some(look) if o.op == OpKind::Create => look.await == Some(true),
+                _ => false,
+            };
+            let r = run_op(provider, stack, plan, env, stack_tags, shared, &o, absent, sink.clone()).await;
             match &r {
                 Ok(pid) => sink(Event::Finished {
                     id: o.id.clone(),
@@ -361,7 +368,11 @@ pub async fn apply(
             r.map(|_| ())
         }
     };
-    let results = run_dag(&nodes, opts.parallelism, opts.cancel.as_deref(), run_one).await;
+    // The looks run alongside (bounded like the operations); a create whose
+    // look has not started yet runs it itself when it needs the answer.
+    let drive_looks =
+        futures::stream::iter(looks.values().cloned()).buffer_unordered(opts.parallelism.max(1)).for_each(|_| async {});
+    let (results, ()) = tokio::join!(run_dag(&nodes, opts.parallelism, opts.cancel.as_deref(), run_one), drive_looks);
 
     for (i, r) in results.into_iter().enumerate() {
         let o = &ops[i];
@@ -431,6 +442,44 @@ async fn record_refreshed(shared: &Shared<'_>, plan: &Plan) -> Result<(), String
         .await
 }
 
+/// A look started with the apply, awaited by the create that needs it.
+type Look<'a> = futures::future::Shared<futures::future::BoxFuture<'a, Option<bool>>>;
+
+/// For every resource apply will create once its dependencies are done,
+/// the kind's look for something of the same name
+/// ([`crate::kind::Kind::absent`]), started now: a create deep in the graph
+/// then sends its request the moment its inputs are known. A create with
+/// nothing to wait for starts at once and looks for itself. Not at
+/// `--parallelism 1`, which asks for one call at a time.
+#[allow(clippy::too_many_arguments)]
+fn early_looks<'a>(
+    provider: &'a dyn Provider,
+    plan: &'a Plan,
+    ops: &[OpNode],
+    nodes: &[Node],
+    env: &Environment,
+    stack_tags: &BTreeMap<String, String>,
+    parallelism: usize,
+) -> BTreeMap<String, Look<'a>> {
+    let mut looks = BTreeMap::new();
+    if parallelism <= 1 {
+        return looks;
+    }
+    let waiting = ops.iter().zip(nodes).filter(|(o, n)| o.op == OpKind::Create && !n.deps.is_empty());
+    for (o, _) in waiting {
+        let (Some(kind), Some(desired)) =
+            (provider.registry().get(&o.kind), plan.get(&o.id).and_then(|r| r.desired.as_ref()))
+        else {
+            continue;
+        };
+        let cx = op_ctx(stack_tags, &plan.stack, &o.id, env, Arc::new(|_| {}));
+        let look: futures::future::BoxFuture<'a, Option<bool>> =
+            Box::pin(async move { kind.absent(&cx, desired).await });
+        looks.insert(o.id.clone(), futures::FutureExt::shared(look));
+    }
+    looks
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn run_op(
     provider: &dyn Provider,
@@ -440,6 +489,7 @@ async fn run_op(
     stack_tags: &BTreeMap<String, String>,
     shared: &Shared<'_>,
     o: &OpNode,
+    absent: bool,
     sink: EventSink,
 ) -> Result<Option<String>, String> {
     let kind = provider.registry().get(&o.kind).ok_or_else(|| format!("unknown resource type {}", o.kind))?;
@@ -448,6 +498,7 @@ async fn run_op(
         Arc::new(move |m: &str| sink(Event::Waiting { id: id.clone(), message: m.to_string() }));
     let mut cx = op_ctx(stack_tags, &plan.stack, &o.id, env, notify);
     cx.base_dir = stack.and_then(|v| v.spec.base_dir.clone()).unwrap_or_default();
+    cx.absent = absent;
     let prior = shared.state.lock().map_err(|_| "state lock poisoned".to_string())?.resources.get(&o.id).cloned();
     match o.op {
         OpKind::Delete => {

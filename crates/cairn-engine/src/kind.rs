@@ -36,6 +36,10 @@ pub struct OpCtx {
     /// Where relative paths in props (a function's code directory) start:
     /// the stack file's directory; empty means the working directory.
     pub base_dir: PathBuf,
+    /// Set on a create when the look this apply made as it started
+    /// ([`Kind::absent`]) found nothing by the resource's name: the create
+    /// need not look again before sending its request.
+    pub absent: bool,
 }
 
 pub const TAG_STACK: &str = "cairn:stack";
@@ -163,6 +167,16 @@ pub trait Kind: Send + Sync {
     fn read_batch(&self) -> usize {
         1
     }
+    /// For kinds whose create looks for an existing resource of the same
+    /// name first: that look, made by apply as it starts, for every resource
+    /// it will create, so that a create waiting for its dependencies finds
+    /// the answer ready. `props` are as planned (values from other resources
+    /// may be unknown). `Some(true)`: nothing by that name; `Some(false)`:
+    /// something is there (the create then looks for itself and decides);
+    /// `None`: no such look, or not possible yet (the name is unknown).
+    async fn absent(&self, _cx: &OpCtx, _props: &Json) -> Option<bool> {
+        None
+    }
     /// Reads several resources of this kind, one result per item and in
     /// their order, for kinds whose API describes many in one call. The
     /// default reads them one after another.
@@ -211,6 +225,12 @@ pub trait TypedKind: Send + Sync + 'static {
         new: &Self::Props,
     ) -> Result<Observed<Self::Props>, OpError>;
     async fn delete(&self, cx: &OpCtx, physical_id: &str, props: &Self::Props) -> Result<(), OpError>;
+
+    /// See [`Kind::absent`]; props are JSON because planned values may be
+    /// unknown.
+    async fn absent(&self, _cx: &OpCtx, _props: &Json) -> Option<bool> {
+        None
+    }
 
     /// How many resources [`TypedKind::read_many`] takes at once (see
     /// [`Kind::read_batch`]).
@@ -301,6 +321,9 @@ impl<K: TypedKind> Kind for Typed<K> {
     async fn delete(&self, cx: &OpCtx, physical_id: &str, props: &Json) -> Result<(), OpError> {
         let p = from_json(K::TYPE, props)?;
         self.0.delete(cx, physical_id, &p).await
+    }
+    async fn absent(&self, cx: &OpCtx, props: &Json) -> Option<bool> {
+        self.0.absent(cx, props).await
     }
     fn read_batch(&self) -> usize {
         K::READ_BATCH.max(1)

@@ -151,6 +151,7 @@ pub fn op_ctx(
         env: env.clone(),
         notify,
         base_dir: PathBuf::new(),
+        absent: false,
     }
 }
 

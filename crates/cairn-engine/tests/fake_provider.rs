@@ -196,6 +196,43 @@ async fn destroy_deletes_dependents_first_and_removes_everything() -> R {
     Ok(())
 }
 
+/// A create that waits for its dependencies has its look for an existing
+/// resource made as the apply starts (so it can send its request as soon
+/// as they are done); one that finds something leaves the create to look
+/// for itself; resources with nothing to wait for, and `--parallelism 1`,
+/// make no early look.
+#[tokio::test]
+async fn creates_that_wait_have_looked_when_the_apply_started() -> R {
+    let dir = tempfile::tempdir()?;
+    let p = FakeProvider::default();
+    p.cloud.set_latency(Duration::from_millis(20));
+    let dep = |id: &str, on: &str| ResourceSpec { depends_on: vec![on.into()], ..thing(id, json!({})) };
+    let s = stack(vec![thing("root", json!({})), dep("mid", "root"), dep("leaf", "mid"), dep("taken", "root")]);
+    let v = valid(&p, &s);
+    // Something named like `taken` already exists: its look says so.
+    p.cloud.objects.lock().map_err(|e| e.to_string())?.insert("arn:fake:t-taken".into(), json!({}));
+    let store = StateStore::new(dir.path().join("p16"), "t");
+    let (_, out, _) = apply_with(&p, Some(&v), &store, 16).await;
+    assert!(out.ok(), "{out:?}");
+    let calls = p.cloud.calls();
+    let first_create = calls.iter().position(|c| c.starts_with("create ")).unwrap_or(calls.len());
+    let mut early: Vec<&String> = calls[..first_create].iter().filter(|c| c.starts_with("look ")).collect();
+    early.sort();
+    assert_eq!(early, ["look leaf", "look mid", "look taken"], "{calls:?}");
+    assert_eq!(calls.iter().filter(|c| c.starts_with("look ")).count(), 3, "each look made once: {calls:?}");
+    let mut after_look = p.cloud.created_after_look();
+    after_look.sort();
+    assert_eq!(after_look, ["leaf", "mid"], "`taken` was found, `root` never looked");
+
+    let p1 = FakeProvider::default();
+    let store = StateStore::new(dir.path().join("p1"), "t");
+    let (_, out, _) = apply_with(&p1, Some(&valid(&p1, &s)), &store, 1).await;
+    assert!(out.ok(), "{out:?}");
+    assert!(p1.cloud.calls().iter().all(|c| !c.starts_with("look ")), "{:?}", p1.cloud.calls());
+    assert!(p1.cloud.created_after_look().is_empty());
+    Ok(())
+}
+
 /// A kind that reads in batches is refreshed in batches of its size, each
 /// result going to its own resource; other kinds still read one by one.
 #[tokio::test]

@@ -58,5 +58,6 @@ pub fn op_ctx(stack: &str, resource: &str) -> OpCtx {
         env: environment(),
         notify: Arc::new(|_| {}),
         base_dir: std::path::PathBuf::new(),
+        absent: false,
     }
 }

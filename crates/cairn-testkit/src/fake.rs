@@ -30,6 +30,7 @@ pub struct Cloud {
     /// Resource ids whose next create succeeds but whose answer is lost.
     pub lose_response: Mutex<BTreeSet<String>>,
     pub latency: Mutex<Duration>,
+    created_after_look: Mutex<Vec<String>>,
     /// Most calls in flight at once, observed.
     pub max_in_flight: AtomicUsize,
     in_flight: AtomicUsize,
@@ -39,9 +40,13 @@ impl Cloud {
     pub fn calls(&self) -> Vec<String> {
         self.calls.lock().map(|c| c.clone()).unwrap_or_default()
     }
-    /// Calls other than reads.
+    /// Calls other than reads (and looks, which read too).
     pub fn writes(&self) -> Vec<String> {
-        self.calls().into_iter().filter(|c| !c.starts_with("read ")).collect()
+        self.calls().into_iter().filter(|c| !c.starts_with("read") && !c.starts_with("look ")).collect()
+    }
+    /// Ids created with [`OpCtx::absent`] set (an early look found nothing).
+    pub fn created_after_look(&self) -> Vec<String> {
+        self.created_after_look.lock().map(|c| c.clone()).unwrap_or_default()
     }
     pub fn clear_calls(&self) {
         if let Ok(mut c) = self.calls.lock() {
@@ -117,6 +122,11 @@ impl Kind for Thing {
     }
     async fn create(&self, cx: &OpCtx, props: &Json) -> Result<Live, OpError> {
         self.cloud.call("create", &cx.resource).await?;
+        if cx.absent
+            && let Ok(mut c) = self.cloud.created_after_look.lock()
+        {
+            c.push(cx.resource.clone());
+        }
         let pid = format!("arn:fake:{}", props.get("name").and_then(Json::as_str).unwrap_or(&cx.resource));
         if let Ok(mut o) = self.cloud.objects.lock() {
             // Deterministic names: a second create of the same name adopts, as real kinds do.
@@ -145,6 +155,13 @@ impl Kind for Thing {
             o.remove(physical_id);
         }
         Ok(())
+    }
+    /// Looks for the physical id a create would make (`arn:fake:<name>`).
+    async fn absent(&self, cx: &OpCtx, props: &Json) -> Option<bool> {
+        let name = props.get("name")?.as_str()?;
+        self.cloud.call("look", &cx.resource).await.ok()?;
+        let objects = self.cloud.objects.lock().ok()?;
+        Some(!objects.contains_key(&format!("arn:fake:{name}")))
     }
     fn read_batch(&self) -> usize {
         self.batch

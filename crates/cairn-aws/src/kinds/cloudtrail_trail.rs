@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::clients::Clients;
 use crate::error::aws_error;
-use crate::kinds::unresolved;
+use crate::kinds::{found_nothing, known_name, unresolved};
 use crate::normalize::optional_text;
 use crate::retry::{Bound, Wait, retrying};
 use crate::tags::tag_changes;
@@ -231,6 +231,12 @@ impl TypedKind for Trail {
 
     // ---- create ----------------------------------------------------------------
 
+    /// The look before a create, made early by apply (see `Kind::absent`).
+    async fn absent(&self, cx: &OpCtx, props: &Value) -> Option<bool> {
+        let name = &known_name(props, cx)?;
+        found_nothing(self.find(&trail_arn(&cx.env, name)).await)
+    }
+
     async fn create(&self, cx: &OpCtx, props: &TrailProps) -> Result<Observed<TrailProps>, OpError> {
         let name = props.name.clone().unwrap_or_else(|| format!("{}-{}", cx.stack, cx.resource));
         let arn = trail_arn(&cx.env, &name);
@@ -240,7 +246,7 @@ impl TypedKind for Trail {
         // AWS refuses an existing name (TrailAlreadyExistsException, below),
         // but moto, the emulator the tests use, overwrites the trail: look
         // first, so that someone else's trail is never touched on either.
-        if self.find(&arn).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?.is_some() {
+        if !cx.absent && self.find(&arn).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?.is_some() {
             return self.adopt(cx, &arn, &name, props, &action).await;
         }
 
@@ -720,6 +726,7 @@ mod tests {
             env: env(),
             notify: Arc::new(move |m: &str| seen.lock().map(|mut v| v.push(m.to_string())).unwrap_or_default()),
             base_dir: std::path::PathBuf::new(),
+            absent: false,
         }
     }
 

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::clients::Clients;
 use crate::error::{aws_error, is_not_found};
-use crate::kinds::unresolved;
+use crate::kinds::{found_nothing, known_name, unresolved};
 use crate::tags::tag_changes;
 
 // ---- props -----------------------------------------------------------------
@@ -209,6 +209,12 @@ impl TypedKind for Alarm {
 
     // ---- create ----------------------------------------------------------------
 
+    /// The look before a create, made early by apply (see `Kind::absent`).
+    async fn absent(&self, cx: &OpCtx, props: &Value) -> Option<bool> {
+        let name = &known_name(props, cx)?;
+        found_nothing(find_alarm(self.clients.cloudwatch().await, name).await)
+    }
+
     async fn create(&self, cx: &OpCtx, props: &AlarmProps) -> Result<Observed<AlarmProps>, OpError> {
         let name = props.name.clone().unwrap_or_else(|| format!("{}-{}", cx.stack, cx.resource));
         let cw = self.clients.cloudwatch().await;
@@ -216,7 +222,12 @@ impl TypedKind for Alarm {
 
         // PutMetricAlarm overwrites an alarm of the same name: look first,
         // and only adopt this stack's own.
-        if let Some(alarm) = find_alarm(cw, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))? {
+        let existing = if cx.absent {
+            None
+        } else {
+            find_alarm(cw, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?
+        };
+        if let Some(alarm) = existing {
             let arn = alarm.alarm_arn().unwrap_or_default().to_string();
             let tags = list_tags(cw, &arn).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
             if !cx.owns(&tags) {

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::clients::Clients;
 use crate::error::{aws_error, is_not_found};
-use crate::kinds::unresolved;
+use crate::kinds::{found_nothing, known_name, known_str, unresolved};
 use crate::normalize::{optional_text, parse_document};
 use crate::tags::tag_changes;
 
@@ -185,6 +185,16 @@ impl TypedKind for Rule {
 
     // ---- create ----------------------------------------------------------------
 
+    /// The look before a create, made early by apply (see `Kind::absent`).
+    async fn absent(&self, cx: &OpCtx, props: &Value) -> Option<bool> {
+        let name = &known_name(props, cx)?;
+        let bus = match props.get("event_bus") {
+            None | Some(Value::Null) => DEFAULT_BUS,
+            Some(_) => known_str(props, "event_bus")?,
+        };
+        found_nothing(describe_rule(self.clients.events().await, name, bus).await)
+    }
+
     async fn create(&self, cx: &OpCtx, props: &RuleProps) -> Result<Observed<RuleProps>, OpError> {
         let name = props.name.clone().unwrap_or_else(|| format!("{}-{}", cx.stack, cx.resource));
         let bus = props.event_bus.clone().unwrap_or_else(|| DEFAULT_BUS.to_string());
@@ -193,8 +203,11 @@ impl TypedKind for Rule {
 
         // PutRule overwrites a rule of the same name: only this stack's own
         // rule (a run that died before recording it) may be taken over.
-        let existing =
-            describe_rule(events, &name, &bus).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+        let existing = if cx.absent {
+            None
+        } else {
+            describe_rule(events, &name, &bus).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?
+        };
         if let Some(arn) = existing.as_ref().and_then(|r| r.arn()) {
             let tags = list_tags(events, arn).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
             if !cx.owns(&tags) {

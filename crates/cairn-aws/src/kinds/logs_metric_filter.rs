@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::clients::Clients;
 use crate::error::{aws_error, is_not_found};
-use crate::kinds::unresolved;
+use crate::kinds::{found_nothing, known_name, known_str, unresolved};
 
 // ---- props -----------------------------------------------------------------
 
@@ -164,6 +164,12 @@ impl TypedKind for MetricFilter {
 
     // ---- create ----------------------------------------------------------------
 
+    /// The look before a create, made early by apply (see `Kind::absent`).
+    async fn absent(&self, cx: &OpCtx, props: &Value) -> Option<bool> {
+        let (name, group) = (&known_name(props, cx)?, known_str(props, "log_group")?);
+        found_nothing(find_filter(self.clients.logs().await, group, name).await)
+    }
+
     async fn create(&self, cx: &OpCtx, props: &MetricFilterProps) -> Result<Observed<MetricFilterProps>, OpError> {
         let name = props.name.clone().unwrap_or_else(|| format!("{}-{}", cx.stack, cx.resource));
         let logs = self.clients.logs().await;
@@ -171,10 +177,11 @@ impl TypedKind for MetricFilter {
 
         // Without tags nothing proves an existing filter is ours, and
         // PutMetricFilter would overwrite it: refuse.
-        if find_filter(logs, &props.log_group, &name)
-            .await
-            .map_err(|e| OpError::failed(format!("{action}: {e}")))?
-            .is_some()
+        if !cx.absent
+            && find_filter(logs, &props.log_group, &name)
+                .await
+                .map_err(|e| OpError::failed(format!("{action}: {e}")))?
+                .is_some()
         {
             return Err(OpError::NotOwned {
                 what: format!("metric filter {name} on log group {}", props.log_group),

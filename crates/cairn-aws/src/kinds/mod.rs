@@ -163,3 +163,25 @@ pub(crate) type Call<'a> = futures::future::BoxFuture<'a, Result<(), cairn_engin
 pub(crate) async fn all(calls: Vec<Call<'_>>) -> Result<(), cairn_engine::kind::OpError> {
     futures::future::join_all(calls).await.into_iter().collect()
 }
+
+/// A string prop as planned, if it is known already (not a value another
+/// resource gives at apply time): what an early look
+/// ([`cairn_engine::kind::Kind::absent`]) may use.
+pub(crate) fn known_str<'a>(props: &'a serde_json::Value, key: &str) -> Option<&'a str> {
+    props.get(key)?.as_str().filter(|s| !unresolved(s))
+}
+
+/// An early look's answer from a finder's: nothing found is `Some(true)`; a
+/// failed look says nothing, and the create looks for itself.
+pub(crate) fn found_nothing<T, E>(found: Result<Option<T>, E>) -> Option<bool> {
+    found.ok().map(|f| f.is_none())
+}
+
+/// The resource's name as planned: its `name` prop when known, or the
+/// default `<stack>-<id>` most kinds give when it is not set.
+pub(crate) fn known_name(props: &serde_json::Value, cx: &cairn_engine::kind::OpCtx) -> Option<String> {
+    match props.get("name") {
+        None | Some(serde_json::Value::Null) => Some(format!("{}-{}", cx.stack, cx.resource)),
+        Some(_) => known_str(props, "name").map(ToString::to_string),
+    }
+}

@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use crate::clients::Clients;
 use crate::error::aws_error;
-use crate::kinds::{Call, all, unresolved};
+use crate::kinds::{Call, all, known_str, unresolved};
 use crate::normalize::{parse_document, policy_as_read};
 
 // ---- props -----------------------------------------------------------------
@@ -195,6 +195,15 @@ impl TypedKind for Bucket {
 
     // ---- create ----------------------------------------------------------------
 
+    /// The look before a create, made early by apply (see `Kind::absent`).
+    async fn absent(&self, cx: &OpCtx, props: &Value) -> Option<bool> {
+        let name = match props.get("name") {
+            None | Some(Value::Null) => default_name(&cx.env, &cx.stack, &cx.resource),
+            Some(_) => known_str(props, "name")?.to_string(),
+        };
+        bucket_exists(self.clients.s3().await, &name).await.ok().map(|exists| !exists)
+    }
+
     async fn create(&self, cx: &OpCtx, props: &BucketProps) -> Result<Observed<BucketProps>, OpError> {
         let name = props.name.clone().unwrap_or_else(|| default_name(&cx.env, &cx.stack, &cx.resource));
         let s3 = self.clients.s3().await;
@@ -202,7 +211,8 @@ impl TypedKind for Bucket {
 
         // Bucket names are global: only this stack's own bucket (left by a
         // run that died before saving state) may be adopted.
-        match bucket_exists(s3, &name).await {
+        let exists = if cx.absent { Ok(false) } else { bucket_exists(s3, &name).await };
+        match exists {
             Ok(false) => {}
             Ok(true) => {
                 let tags = bucket_tags(s3, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;

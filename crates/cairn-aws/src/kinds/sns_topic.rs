@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::clients::Clients;
 use crate::error::{aws_error, is_not_found};
-use crate::kinds::unresolved;
+use crate::kinds::{found_nothing, known_name, unresolved};
 use crate::normalize::{optional_text, parse_document, policy_as_read};
 use crate::tags::tag_changes;
 
@@ -98,6 +98,12 @@ impl TypedKind for Topic {
 
     // ---- create ----------------------------------------------------------------
 
+    /// The look before a create, made early by apply (see `Kind::absent`).
+    async fn absent(&self, cx: &OpCtx, props: &Value) -> Option<bool> {
+        let name = &known_name(props, cx)?;
+        found_nothing(find_topic(self.clients.sns().await, &topic_arn(&cx.env, name)).await)
+    }
+
     async fn create(&self, cx: &OpCtx, props: &TopicProps) -> Result<Observed<TopicProps>, OpError> {
         let name = props.name.clone().unwrap_or_else(|| format!("{}-{}", cx.stack, cx.resource));
         let arn = topic_arn(&cx.env, &name);
@@ -106,7 +112,12 @@ impl TypedKind for Topic {
 
         // CreateTopic returns an existing topic of the same name as if it had
         // made it, so look first: only this stack's own topic may be adopted.
-        if let Some(attrs) = find_topic(sns, &arn).await.map_err(|e| OpError::failed(format!("{action}: {e}")))? {
+        let existing = if cx.absent {
+            None
+        } else {
+            find_topic(sns, &arn).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?
+        };
+        if let Some(attrs) = existing {
             let tags = list_tags(sns, &arn).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
             if !cx.owns(&tags) {
                 return Err(OpError::NotOwned { what: format!("SNS topic {name}"), owner: OpCtx::owner_of(&tags) });

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::clients::Clients;
 use crate::error::aws_error;
-use crate::kinds::unresolved;
+use crate::kinds::{found_nothing, known_name, unresolved};
 use crate::retry::{Bound, Wait, retrying};
 use crate::tags::tag_changes;
 
@@ -139,6 +139,12 @@ impl TypedKind for Queue {
 
     // ---- create ----------------------------------------------------------------
 
+    /// The look before a create, made early by apply (see `Kind::absent`).
+    async fn absent(&self, cx: &OpCtx, props: &Value) -> Option<bool> {
+        let name = &known_name(props, cx)?;
+        found_nothing(find_queue_url(self.clients.sqs().await, name).await)
+    }
+
     async fn create(&self, cx: &OpCtx, props: &QueueProps) -> Result<Observed<QueueProps>, OpError> {
         let name = props.name.clone().unwrap_or_else(|| format!("{}-{}", cx.stack, cx.resource));
         let sqs = self.clients.sqs().await;
@@ -146,7 +152,12 @@ impl TypedKind for Queue {
 
         // CreateQueue returns an existing queue with the same attributes as if
         // it had made it, so look first: only this stack's own may be adopted.
-        if let Some(url) = find_queue_url(sqs, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))? {
+        let existing = if cx.absent {
+            None
+        } else {
+            find_queue_url(sqs, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?
+        };
+        if let Some(url) = existing {
             let tags = list_tags(sqs, &url).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
             if !cx.owns(&tags) {
                 return Err(OpError::NotOwned { what: format!("SQS queue {name}"), owner: OpCtx::owner_of(&tags) });
