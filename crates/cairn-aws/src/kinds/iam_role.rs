@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use crate::clients::Clients;
 use crate::error::{aws_error, is_not_found};
-use crate::kinds::{Call, all, unresolved};
+use crate::kinds::{Call, all, call, unresolved};
 use crate::normalize::{optional_text, parse_document, policy_as_read};
 use crate::tags::tag_changes;
 
@@ -381,66 +381,36 @@ impl Role {
         if live.assume_role_policy != want.assume_role_policy
             && let Some(policy) = &want.assume_role_policy
         {
-            calls.push(
-                async move {
-                    iam.update_assume_role_policy()
-                        .role_name(name)
-                        .policy_document(policy.to_string())
-                        .send()
-                        .await
-                        .map(drop)
-                        .map_err(|e| aws_error(&format!("{action}: updating the trust policy"), &e))
-                }
-                .boxed(),
-            );
+            calls.push(call(
+                iam.update_assume_role_policy().role_name(name).policy_document(policy.to_string()).send(),
+                format!("{action}: updating the trust policy"),
+            ));
         }
         if live.description != want.description || live.max_session != want.max_session {
-            calls.push(
-                async move {
-                    iam.update_role()
-                        .role_name(name)
-                        .description(want.description.clone().unwrap_or_default())
-                        .max_session_duration(to_i32(want.max_session.unwrap_or(DEFAULT_MAX_SESSION)))
-                        .send()
-                        .await
-                        .map(drop)
-                        .map_err(|e| aws_error(&format!("{action}: updating description and session duration"), &e))
-                }
-                .boxed(),
-            );
+            calls.push(call(
+                iam.update_role()
+                    .role_name(name)
+                    .description(want.description.clone().unwrap_or_default())
+                    .max_session_duration(to_i32(want.max_session.unwrap_or(DEFAULT_MAX_SESSION)))
+                    .send(),
+                format!("{action}: updating description and session duration"),
+            ));
         }
         for arn in want.managed_policies.iter().filter(|a| !live.managed_policies.contains(a)) {
-            calls.push(
-                async move {
-                    iam.attach_role_policy()
-                        .role_name(name)
-                        .policy_arn(arn)
-                        .send()
-                        .await
-                        .map(drop)
-                        .map_err(|e| aws_error(&format!("{action}: attaching {arn}"), &e))
-                }
-                .boxed(),
-            );
+            calls.push(call(
+                iam.attach_role_policy().role_name(name).policy_arn(arn).send(),
+                format!("{action}: attaching {arn}"),
+            ));
         }
         for arn in live.managed_policies.iter().filter(|a| !want.managed_policies.contains(a)) {
             calls.push(detach(iam, name, arn, action).boxed());
         }
         for (policy, doc) in &want.inline_policies {
             if live.inline_policies.get(policy) != Some(doc) {
-                calls.push(
-                    async move {
-                        iam.put_role_policy()
-                            .role_name(name)
-                            .policy_name(policy)
-                            .policy_document(doc.to_string())
-                            .send()
-                            .await
-                            .map(drop)
-                            .map_err(|e| aws_error(&format!("{action}: putting inline policy {policy}"), &e))
-                    }
-                    .boxed(),
-                );
+                calls.push(call(
+                    iam.put_role_policy().role_name(name).policy_name(policy).policy_document(doc.to_string()).send(),
+                    format!("{action}: putting inline policy {policy}"),
+                ));
             }
         }
         for policy in live.inline_policies.keys().filter(|p| !want.inline_policies.contains_key(*p)) {
@@ -454,32 +424,13 @@ impl Role {
                 .map(|(k, v)| iam_tag(k, v))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| OpError::failed(format!("{action}: {e}")))?;
-            calls.push(
-                async move {
-                    iam.tag_role()
-                        .role_name(name)
-                        .set_tags(Some(tags))
-                        .send()
-                        .await
-                        .map(drop)
-                        .map_err(|e| aws_error(&format!("{action}: tagging"), &e))
-                }
-                .boxed(),
-            );
+            calls.push(call(iam.tag_role().role_name(name).set_tags(Some(tags)).send(), format!("{action}: tagging")));
         }
         if !changes.remove.is_empty() {
-            calls.push(
-                async move {
-                    iam.untag_role()
-                        .role_name(name)
-                        .set_tag_keys(Some(changes.remove))
-                        .send()
-                        .await
-                        .map(drop)
-                        .map_err(|e| aws_error(&format!("{action}: untagging"), &e))
-                }
-                .boxed(),
-            );
+            calls.push(call(
+                iam.untag_role().role_name(name).set_tag_keys(Some(changes.remove)).send(),
+                format!("{action}: untagging"),
+            ));
         }
         all(calls).await
     }

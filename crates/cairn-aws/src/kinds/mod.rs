@@ -185,3 +185,19 @@ pub(crate) fn known_name(props: &serde_json::Value, cx: &cairn_engine::kind::OpC
         Some(_) => known_str(props, "name").map(ToString::to_string),
     }
 }
+
+/// One SDK request as a [`Call`]: the answer is dropped, an error reported
+/// as `what` failing.
+pub(crate) fn call<'a, T, E, R>(
+    request: impl std::future::Future<Output = Result<T, aws_smithy_runtime_api::client::result::SdkError<E, R>>>
+    + Send
+    + 'a,
+    what: String,
+) -> Call<'a>
+where
+    T: Send + 'a,
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + 'static,
+    R: std::fmt::Debug + Send + 'a,
+{
+    Box::pin(async move { request.await.map(drop).map_err(|e| crate::error::aws_error(&what, &e)) })
+}

@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use crate::clients::Clients;
 use crate::error::aws_error;
-use crate::kinds::{Call, all, known_str, unresolved};
+use crate::kinds::{Call, all, call, known_str, unresolved};
 use crate::normalize::{parse_document, policy_as_read};
 
 // ---- props -----------------------------------------------------------------
@@ -337,15 +337,8 @@ impl Bucket {
                 tagging = tagging.tag_set(tag);
             }
             let tagging = tagging.build().map_err(|e| OpError::failed(format!("{action}: tags: {e}")))?;
-            first.push(Box::pin(async move {
-                s3.put_bucket_tagging()
-                    .bucket(name)
-                    .tagging(tagging)
-                    .send()
-                    .await
-                    .map(drop)
-                    .map_err(|e| aws_error(&format!("{action}: tagging"), &e))
-            }));
+            first
+                .push(call(s3.put_bucket_tagging().bucket(name).tagging(tagging).send(), format!("{action}: tagging")));
         }
 
         let block_changes = live.map(|l| &l.public_access_block) != Some(&want.public_access_block);
@@ -357,15 +350,10 @@ impl Bucket {
                 .block_public_policy(b.block_public_policy)
                 .restrict_public_buckets(b.restrict_public_buckets)
                 .build();
-            first.push(Box::pin(async move {
-                s3.put_public_access_block()
-                    .bucket(name)
-                    .public_access_block_configuration(config)
-                    .send()
-                    .await
-                    .map(drop)
-                    .map_err(|e| aws_error(&format!("{action}: setting public access block"), &e))
-            }));
+            first.push(call(
+                s3.put_public_access_block().bucket(name).public_access_block_configuration(config).send(),
+                format!("{action}: setting public access block"),
+            ));
         }
 
         if live.map(|l| &l.encryption) != Some(&want.encryption) {
@@ -382,15 +370,10 @@ impl Bucket {
                 .rules(ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(by_default).build())
                 .build()
                 .map_err(|e| OpError::failed(format!("{action}: encryption: {e}")))?;
-            first.push(Box::pin(async move {
-                s3.put_bucket_encryption()
-                    .bucket(name)
-                    .server_side_encryption_configuration(config)
-                    .send()
-                    .await
-                    .map(drop)
-                    .map_err(|e| aws_error(&format!("{action}: setting encryption"), &e))
-            }));
+            first.push(call(
+                s3.put_bucket_encryption().bucket(name).server_side_encryption_configuration(config).send(),
+                format!("{action}: setting encryption"),
+            ));
         }
 
         // A new bucket is unversioned already; once versioned it can only be suspended.
@@ -398,43 +381,32 @@ impl Bucket {
         if live_versioning != want.versioning {
             let status =
                 if want.versioning { BucketVersioningStatus::Enabled } else { BucketVersioningStatus::Suspended };
-            first.push(Box::pin(async move {
+            first.push(call(
                 s3.put_bucket_versioning()
                     .bucket(name)
                     .versioning_configuration(VersioningConfiguration::builder().status(status).build())
-                    .send()
-                    .await
-                    .map(drop)
-                    .map_err(|e| aws_error(&format!("{action}: setting versioning"), &e))
-            }));
+                    .send(),
+                format!("{action}: setting versioning"),
+            ));
         }
 
         let live_rules = live.map_or(&[][..], |l| l.lifecycle.as_slice());
         if live_rules != want.lifecycle.as_slice() {
             if want.lifecycle.is_empty() {
-                first.push(Box::pin(async move {
-                    s3.delete_bucket_lifecycle()
-                        .bucket(name)
-                        .send()
-                        .await
-                        .map(drop)
-                        .map_err(|e| aws_error(&format!("{action}: removing lifecycle rules"), &e))
-                }));
+                first.push(call(
+                    s3.delete_bucket_lifecycle().bucket(name).send(),
+                    format!("{action}: removing lifecycle rules"),
+                ));
             } else {
                 let mut config = BucketLifecycleConfiguration::builder();
                 for rule in &want.lifecycle {
                     config = config.rules(s3_rule(rule).map_err(|e| OpError::failed(format!("{action}: {e}")))?);
                 }
                 let config = config.build().map_err(|e| OpError::failed(format!("{action}: lifecycle: {e}")))?;
-                first.push(Box::pin(async move {
-                    s3.put_bucket_lifecycle_configuration()
-                        .bucket(name)
-                        .lifecycle_configuration(config)
-                        .send()
-                        .await
-                        .map(drop)
-                        .map_err(|e| aws_error(&format!("{action}: setting lifecycle rules"), &e))
-                }));
+                first.push(call(
+                    s3.put_bucket_lifecycle_configuration().bucket(name).lifecycle_configuration(config).send(),
+                    format!("{action}: setting lifecycle rules"),
+                ));
             }
         }
 
@@ -443,23 +415,13 @@ impl Bucket {
             None
         } else {
             Some(match &want.policy {
-                Some(policy) => Box::pin(async move {
-                    s3.put_bucket_policy()
-                        .bucket(name)
-                        .policy(policy.to_string())
-                        .send()
-                        .await
-                        .map(drop)
-                        .map_err(|e| aws_error(&format!("{action}: setting the bucket policy"), &e))
-                }),
-                None => Box::pin(async move {
-                    s3.delete_bucket_policy()
-                        .bucket(name)
-                        .send()
-                        .await
-                        .map(drop)
-                        .map_err(|e| aws_error(&format!("{action}: removing the bucket policy"), &e))
-                }),
+                Some(policy) => call(
+                    s3.put_bucket_policy().bucket(name).policy(policy.to_string()).send(),
+                    format!("{action}: setting the bucket policy"),
+                ),
+                None => {
+                    call(s3.delete_bucket_policy().bucket(name).send(), format!("{action}: removing the bucket policy"))
+                }
             })
         };
         match policy {
