@@ -547,6 +547,25 @@ async fn a_trail_whose_create_answer_was_lost_is_adopted() {
     rig.remove(&[(TRAIL, "trail", &created, &props), (BUCKET, "logs", &bucket, &bucket_props)]).await;
 }
 
+/// A mapping create answered on its first try was sent once, so it cannot
+/// have made a duplicate: no sweep for one (only the look before the create
+/// lists the mappings of the queue and function).
+#[tokio::test]
+async fn a_mapping_answered_at_once_is_not_swept_for_duplicates() {
+    let rig = Rig::new("q-oneesm").await;
+    let set_up = MappingSetUp::new(&rig).await;
+    rig.script(Vec::new());
+    let props = set_up.mapping(&rig, 10);
+
+    let created = rig.kind(MAPPING).create(&rig.cx("trigger"), &props).await.unwrap();
+
+    assert_eq!(rig.calls("lambda:CreateEventSourceMapping"), 1);
+    assert_eq!(rig.calls("lambda:ListEventSourceMappings"), 1, "the look only");
+    assert_eq!(set_up.mappings(&rig).await, vec![created.physical_id.clone()]);
+    rig.remove(&[(MAPPING, "trigger", &created, &props)]).await;
+    set_up.remove(&rig).await;
+}
+
 /// moto makes a second mapping of the same queue and function where AWS
 /// refuses it: the one the lost answer was about is deleted, one is left.
 #[tokio::test]

@@ -145,26 +145,44 @@ impl TypedKind for EventSourceMapping {
             .set_scaling_config(props.scaling_max_concurrency.map(scaling))
             .set_function_response_types(Some(response_types(props.report_batch_item_failures)))
             .set_tags(Some(cx.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()));
-        let out = match retrying(cx, waits, &action, || req.clone().send()).await {
-            Ok(out) => out,
-            // An earlier try of this call made the mapping, but its answer was
-            // lost and the SDK tried again: the tags sent with it tell.
-            Err(f) if already_exists(&f.error) => {
-                return match self.adopt(cx, props, &action).await? {
-                    Some(adopted) => Ok(adopted),
-                    None => Err(f.op_error(&action)),
-                };
-            }
-            Err(f) => return Err(f.op_error(&action)),
+        // One try first, with the SDK's own retries off: if it is answered,
+        // exactly one request reached AWS, so no duplicate can exist. Only
+        // when it was not (throttled, 5xx, lost answer, IAM not ready) does
+        // the usual path run, and then each try may have made a mapping.
+        let single = aws_sdk_lambda::config::Builder::default()
+            .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled());
+        let first = req.clone().customize().config_override(single).send().await;
+        let (out, retried) = match first {
+            Ok(out) => (out, false),
+            Err(_) => match retrying(cx, waits, &action, || req.clone().send()).await {
+                Ok(out) => (out, true),
+                // An earlier try of this call made the mapping, but its answer
+                // was lost: the tags sent with it tell.
+                Err(f) if already_exists(&f.error) => {
+                    return match self.adopt(cx, props, &action).await? {
+                        Some(adopted) => Ok(adopted),
+                        None => Err(f.op_error(&action)),
+                    };
+                }
+                Err(f) => return Err(f.op_error(&action)),
+            },
         };
         let Some(uuid) = out.uuid() else {
             return Err(OpError::failed(format!("{action}: AWS returned no mapping id")));
         };
-        // Two independent reads: the duplicates check lists, the wait gets.
-        let (_, live) = tokio::try_join!(
-            self.remove_duplicates(cx, props, uuid, &action),
-            wait_until_settled(lambda, cx, waits, uuid, &action)
-        )?;
+        let created = live_mapping!(out, uuid);
+        let live = if retried {
+            // Two independent reads: the duplicates check lists, the wait gets.
+            tokio::try_join!(
+                self.remove_duplicates(cx, props, uuid, &action),
+                wait_until_settled(lambda, cx, waits, uuid, &action)
+            )?
+            .1
+        } else if is_settled(&created.state) {
+            created
+        } else {
+            wait_until_settled(lambda, cx, waits, uuid, &action).await?
+        };
         Ok(observed(&live, props.clone()))
     }
 
@@ -455,26 +473,36 @@ impl LiveMapping {
     }
 }
 
+/// A [`LiveMapping`] from an answer that describes one (Get, Create and
+/// Update answer with the same fields, in different types).
+macro_rules! live_mapping {
+    ($out:expr, $uuid:expr) => {{
+        let out = &$out;
+        let to_u32 = |v: Option<i32>| v.and_then(|n| u32::try_from(n).ok());
+        LiveMapping {
+            uuid: out.uuid().unwrap_or($uuid).to_string(),
+            arn: out.event_source_mapping_arn().unwrap_or_default().to_string(),
+            state: out.state().unwrap_or_default().to_string(),
+            function_arn: out.function_arn().unwrap_or_default().to_string(),
+            source: out.event_source_arn().unwrap_or_default().to_string(),
+            batch_size: to_u32(out.batch_size()),
+            batching_window: to_u32(out.maximum_batching_window_in_seconds()),
+            scaling_max_concurrency: to_u32(out.scaling_config().and_then(ScalingConfig::maximum_concurrency)),
+            report_batch_item_failures: out
+                .function_response_types()
+                .contains(&FunctionResponseType::ReportBatchItemFailures),
+        }
+    }};
+}
+use live_mapping;
+
 async fn find_mapping(lambda: &aws_sdk_lambda::Client, uuid: &str) -> Result<Option<LiveMapping>, String> {
     let out = match lambda.get_event_source_mapping().uuid(uuid).send().await {
         Ok(out) => out,
         Err(e) if is_not_found(&e) => return Ok(None),
         Err(e) => return Err(aws_error("GetEventSourceMapping", &e).to_string()),
     };
-    let to_u32 = |v: Option<i32>| v.and_then(|n| u32::try_from(n).ok());
-    Ok(Some(LiveMapping {
-        uuid: out.uuid().unwrap_or(uuid).to_string(),
-        arn: out.event_source_mapping_arn().unwrap_or_default().to_string(),
-        state: out.state().unwrap_or_default().to_string(),
-        function_arn: out.function_arn().unwrap_or_default().to_string(),
-        source: out.event_source_arn().unwrap_or_default().to_string(),
-        batch_size: to_u32(out.batch_size()),
-        batching_window: to_u32(out.maximum_batching_window_in_seconds()),
-        scaling_max_concurrency: to_u32(out.scaling_config().and_then(ScalingConfig::maximum_concurrency)),
-        report_batch_item_failures: out
-            .function_response_types()
-            .contains(&FunctionResponseType::ReportBatchItemFailures),
-    }))
+    Ok(Some(live_mapping!(out, uuid)))
 }
 
 /// The mappings (UUID and ARN) of the queue and function `props` name.

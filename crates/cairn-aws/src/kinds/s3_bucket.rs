@@ -424,8 +424,11 @@ impl Bucket {
                 }
             })
         };
+        // A policy that grants only to named principals cannot be refused as
+        // public, so it need not wait for the public access block.
+        let must_wait = block_changes && !want.policy.as_ref().is_some_and(grants_only_to_named_principals);
         match policy {
-            Some(policy) if block_changes => {
+            Some(policy) if must_wait => {
                 all(first).await?;
                 policy.await
             }
@@ -514,6 +517,36 @@ impl Bucket {
 }
 
 // ---- pure helpers ------------------------------------------------------------
+
+/// Whether every Allow statement of a bucket policy names its principals
+/// (services, accounts, roles; no `*`, no `NotPrincipal`), so that S3 cannot
+/// judge it public (it grants only to fixed values) and the public access
+/// block's `block_public_policy` cannot refuse it. Conservative: anything
+/// else counts as possibly public.
+fn grants_only_to_named_principals(policy: &Value) -> bool {
+    let statements: Vec<&Value> = match policy.get("Statement") {
+        Some(Value::Array(list)) => list.iter().collect(),
+        Some(one @ Value::Object(_)) => vec![one],
+        _ => return false,
+    };
+    let fixed = |s: &str| !s.is_empty() && !s.contains('*');
+    let named = |v: &Value| match v {
+        Value::String(s) => fixed(s),
+        Value::Array(list) => !list.is_empty() && list.iter().all(|x| x.as_str().is_some_and(fixed)),
+        _ => false,
+    };
+    statements.iter().all(|st| {
+        if st.get("Effect").and_then(Value::as_str) != Some("Allow") {
+            return true;
+        }
+        match (st.get("NotPrincipal"), st.get("Principal")) {
+            (None, Some(Value::Object(p))) => {
+                !p.is_empty() && p.iter().all(|(k, v)| matches!(k.as_str(), "Service" | "AWS") && named(v))
+            }
+            _ => false,
+        }
+    })
+}
 
 /// Why a bucket name breaks S3's naming rules, if it does.
 pub fn check_bucket_name(name: &str) -> Result<(), String> {
@@ -824,6 +857,24 @@ mod tests {
 
     fn env(account: &str, region: &str) -> Environment {
         Environment { account_id: account.into(), region: region.into(), partition: "aws".into() }
+    }
+
+    #[test]
+    fn only_policies_naming_their_principals_skip_the_wait_for_the_block() {
+        let allow = |principal: Value| json!({"Statement": [{"Effect": "Allow", "Principal": principal, "Action": "s3:PutObject", "Resource": "*"}]});
+        assert!(grants_only_to_named_principals(&allow(json!({"Service": "cloudtrail.amazonaws.com"}))));
+        assert!(grants_only_to_named_principals(&allow(
+            json!({"AWS": ["arn:aws:iam::123456789012:root", "123456789012"]})
+        )));
+        assert!(!grants_only_to_named_principals(&allow(json!("*"))));
+        assert!(!grants_only_to_named_principals(&allow(json!({"AWS": "*"}))));
+        assert!(!grants_only_to_named_principals(&allow(json!({"AWS": ["arn:aws:iam::123456789012:root", "*"]}))));
+        assert!(!grants_only_to_named_principals(&allow(json!({"Federated": "cognito-identity.amazonaws.com"}))));
+        let not_principal = json!({"Statement": {"Effect": "Allow", "NotPrincipal": {"AWS": "x"}, "Action": "s3:*"}});
+        assert!(!grants_only_to_named_principals(&not_principal));
+        let deny_all = json!({"Statement": {"Effect": "Deny", "Principal": "*", "Action": "s3:*"}});
+        assert!(grants_only_to_named_principals(&deny_all), "a Deny makes nothing public");
+        assert!(!grants_only_to_named_principals(&json!({})));
     }
 
     #[test]
