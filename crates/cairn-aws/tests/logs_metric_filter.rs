@@ -128,8 +128,6 @@ async fn lifecycle() {
     logs.delete_log_group().log_group_name(&group).send().await.unwrap();
 }
 
-/// Deleted behind cairn's back: read says gone. (moto keeps the filters of
-/// a deleted group, so the group-deleted case cannot be tested here.)
 /// A plan reads all of a log group's filters in one call: the batch, over
 /// two groups, gives what single reads give; a missing filter and a filter
 /// on a missing group read as gone.
@@ -169,6 +167,8 @@ async fn reads_in_one_batch() {
     }
 }
 
+/// Deleted behind cairn's back: read says gone. (moto keeps the filters of
+/// a deleted group, so the group-deleted case cannot be tested here.)
 #[tokio::test]
 async fn disappears() {
     let provider = common::provider();

@@ -194,6 +194,59 @@ async fn lambda_create_waits_for_a_fresh_role() {
     rig.remove(&[(FUNCTION, "worker", &created, &props), (ROLE, "role", &role, &role_props)]).await;
 }
 
+/// A bucket's settings are sent together after its create, and S3 may
+/// refuse one while another is under way (`OperationAborted`, 409): it is
+/// sent again until S3 takes it, and the bucket ends up as asked.
+#[tokio::test]
+async fn bucket_settings_sent_together_wait_out_operation_aborted() {
+    let rig = Rig::new("q-s3busy").await;
+    let conflict =
+        "A conflicting conditional operation is currently in progress against this resource. Please try again.";
+    rig.script(vec![Scripted::error("s3:PutBucketEncryption", 2, 409, "OperationAborted", conflict)]);
+    let props = rig.props(BUCKET, "logs", json!({"force_destroy": true, "versioning": true}));
+
+    let created = rig.kind(BUCKET).create(&rig.cx("logs"), &props).await.unwrap();
+
+    assert_eq!((rig.calls("s3:PutBucketEncryption"), rig.scripted()), (3, 2));
+    let waits = rig.notes_with("waiting for S3 to finish another change to the bucket");
+    assert_eq!(waits.len(), 2, "{:?}", rig.notes);
+    let direct = kind(&rig.direct, BUCKET);
+    let read = direct.read(&op_ctx(&rig.stack, "logs"), &created.physical_id, &props).await.unwrap().unwrap();
+    assert_eq!(read.props, props);
+    rig.remove(&[(BUCKET, "logs", &created, &props)]).await;
+}
+
+/// A role's policies and tags are sent together, and IAM may refuse one
+/// while another change to the role is under way (`ConcurrentModification`):
+/// it is sent again, on create and on delete alike.
+#[tokio::test]
+async fn role_changes_sent_together_wait_out_concurrent_modification() {
+    let rig = Rig::new("q-iambusy").await;
+    let busy = "Rate exceeded for concurrent modifications of the role.";
+    let props = rig.props(
+        ROLE,
+        "role",
+        json!({"trusted_by": ["lambda.amazonaws.com"], "inline_policies": {"send": send_policy()},
+               "managed_policies": ["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"]}),
+    );
+    rig.script(vec![
+        Scripted::error("iam:PutRolePolicy", 1, 409, "ConcurrentModification", busy),
+        Scripted::error("iam:AttachRolePolicy", 1, 409, "ConcurrentModification", busy),
+    ]);
+
+    let created = rig.kind(ROLE).create(&rig.cx("role"), &props).await.unwrap();
+
+    assert_eq!((rig.calls("iam:PutRolePolicy"), rig.calls("iam:AttachRolePolicy"), rig.scripted()), (2, 2, 2));
+    assert_eq!(rig.notes_with("waiting for IAM to finish another change to the role").len(), 2, "{:?}", rig.notes);
+    let read = kind(&rig.direct, ROLE).read(&op_ctx(&rig.stack, "role"), &created.physical_id, &props).await.unwrap();
+    assert_eq!(read.unwrap().props, props);
+
+    rig.script(vec![Scripted::error("iam:DetachRolePolicy", 1, 409, "ConcurrentModification", busy)]);
+    rig.kind(ROLE).delete(&rig.cx("role"), &created.physical_id, &props).await.unwrap();
+    assert_eq!(rig.calls("iam:DetachRolePolicy"), 2);
+    assert_eq!(rig.calls("iam:DeleteRole"), 1);
+}
+
 /// Lambda updates are asynchronous: a code or configuration update while an
 /// earlier one runs meets `ResourceConflictException`, and is tried again.
 #[tokio::test]

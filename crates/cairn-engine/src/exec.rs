@@ -350,11 +350,11 @@ pub async fn apply(
             let t0 = Instant::now();
             sink(Event::Started { id: o.id.clone(), kind: o.kind.clone(), op: o.op });
             // Ready by now, usually: it started with the apply.
-            let absent = match look {
+            let looked_absent = match look {
                 Some(look) if o.op == OpKind::Create => look.await == Some(true),
                 _ => false,
             };
-            let r = run_op(provider, stack, plan, env, stack_tags, shared, &o, absent, sink.clone()).await;
+            let r = run_op(provider, stack, plan, env, stack_tags, shared, &o, looked_absent, sink.clone()).await;
             match &r {
                 Ok(pid) => sink(Event::Finished {
                     id: o.id.clone(),
@@ -368,11 +368,27 @@ pub async fn apply(
             r.map(|_| ())
         }
     };
-    // The looks run alongside (bounded like the operations); a create whose
+    // The looks run alongside, at most `parallelism` at once; a create whose
     // look has not started yet runs it itself when it needs the answer.
-    let drive_looks =
-        futures::stream::iter(looks.values().cloned()).buffer_unordered(opts.parallelism.max(1)).for_each(|_| async {});
-    let (results, ()) = tokio::join!(run_dag(&nodes, opts.parallelism, opts.cancel.as_deref(), run_one), drive_looks);
+    // After a Ctrl-C no new look starts, and those still running are
+    // dropped (they only read) when the operations are done.
+    let cancel = opts.cancel.as_deref();
+    let cancelled = move || cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::SeqCst));
+    let drive_looks = async {
+        futures::stream::iter(looks.values().cloned())
+            .take_while(move |_| std::future::ready(!cancelled()))
+            .buffer_unordered(opts.parallelism.max(1))
+            .for_each(|_| async {})
+            .await;
+        std::future::pending::<()>().await;
+    };
+    let results = {
+        let dag = std::pin::pin!(run_dag(&nodes, opts.parallelism, opts.cancel.as_deref(), run_one));
+        match futures::future::select(dag, std::pin::pin!(drive_looks)).await {
+            futures::future::Either::Left((results, _)) => results,
+            futures::future::Either::Right(((), dag)) => dag.await,
+        }
+    };
 
     for (i, r) in results.into_iter().enumerate() {
         let o = &ops[i];
@@ -465,13 +481,27 @@ fn early_looks<'a>(
     if parallelism <= 1 {
         return looks;
     }
+    let planned = |o: &OpNode| plan.get(&o.id).and_then(|r| r.desired.as_ref());
+    // Two creates of one kind and name in this apply would each find
+    // nothing, and the second would not look again: they look for
+    // themselves, so the second meets the first.
+    let mut names: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for o in ops.iter().filter(|o| o.op == OpKind::Create) {
+        if let Some(name) = planned(o).and_then(|d| d.get("name")).and_then(Json::as_str) {
+            *names.entry((o.kind.as_str(), name)).or_default() += 1;
+        }
+    }
+    let shared_name = |o: &OpNode, desired: &Json| {
+        desired.get("name").and_then(Json::as_str).is_some_and(|n| names.get(&(o.kind.as_str(), n)) > Some(&1))
+    };
     let waiting = ops.iter().zip(nodes).filter(|(o, n)| o.op == OpKind::Create && !n.deps.is_empty());
     for (o, _) in waiting {
-        let (Some(kind), Some(desired)) =
-            (provider.registry().get(&o.kind), plan.get(&o.id).and_then(|r| r.desired.as_ref()))
-        else {
+        let (Some(kind), Some(desired)) = (provider.registry().get(&o.kind), planned(o)) else {
             continue;
         };
+        if shared_name(o, desired) {
+            continue;
+        }
         let cx = op_ctx(stack_tags, &plan.stack, &o.id, env, Arc::new(|_| {}));
         let look: futures::future::BoxFuture<'a, Option<bool>> =
             Box::pin(async move { kind.absent(&cx, desired).await });
@@ -489,7 +519,7 @@ async fn run_op(
     stack_tags: &BTreeMap<String, String>,
     shared: &Shared<'_>,
     o: &OpNode,
-    absent: bool,
+    looked_absent: bool,
     sink: EventSink,
 ) -> Result<Option<String>, String> {
     let kind = provider.registry().get(&o.kind).ok_or_else(|| format!("unknown resource type {}", o.kind))?;
@@ -498,7 +528,6 @@ async fn run_op(
         Arc::new(move |m: &str| sink(Event::Waiting { id: id.clone(), message: m.to_string() }));
     let mut cx = op_ctx(stack_tags, &plan.stack, &o.id, env, notify);
     cx.base_dir = stack.and_then(|v| v.spec.base_dir.clone()).unwrap_or_default();
-    cx.absent = absent;
     let prior = shared.state.lock().map_err(|_| "state lock poisoned".to_string())?.resources.get(&o.id).cloned();
     match o.op {
         OpKind::Delete => {
@@ -551,6 +580,11 @@ async fn run_op(
                             st.intents.insert(o.id.clone(), intent);
                         })
                         .await?;
+                    // The early look is trusted only if it looked for what is
+                    // created now: a saved plan may be applied to a stack
+                    // changed since, under another name.
+                    let planned = plan.get(&o.id).and_then(|r| r.desired.as_ref());
+                    cx.absent = looked_absent && planned.is_some_and(|p| agrees(p, &desired));
                     // On failure the intent stays: the call may have created it anyway.
                     kind.create(&cx, &desired).await.map_err(|e| e.to_string())?
                 }
@@ -587,6 +621,21 @@ async fn run_op(
                 .await?;
             Ok(Some(live.physical_id))
         }
+    }
+}
+
+/// Whether `actual` is what `planned` said, the values planned as unknown
+/// aside.
+fn agrees(planned: &Json, actual: &Json) -> bool {
+    if as_unknown(planned).is_some() {
+        return true;
+    }
+    match (planned, actual) {
+        (Json::Object(p), Json::Object(a)) => {
+            p.len() == a.len() && p.iter().all(|(k, v)| a.get(k).is_some_and(|x| agrees(v, x)))
+        }
+        (Json::Array(p), Json::Array(a)) => p.len() == a.len() && p.iter().zip(a).all(|(x, y)| agrees(x, y)),
+        _ => planned == actual,
     }
 }
 

@@ -233,6 +233,39 @@ async fn creates_that_wait_have_looked_when_the_apply_started() -> R {
     Ok(())
 }
 
+/// An early look is not trusted where it could mislead: two creates of one
+/// name in the apply make no early look (the second must meet the first),
+/// and a saved plan applied to a stack that renamed a resource since looked
+/// for the old name, so the create is not told it found nothing.
+#[tokio::test]
+async fn early_looks_are_not_trusted_for_shared_or_changed_names() -> R {
+    let dir = tempfile::tempdir()?;
+    let dep =
+        |id: &str, name: &str| ResourceSpec { depends_on: vec!["root".into()], ..thing(id, json!({"name": name})) };
+    let p = FakeProvider::default();
+    let s = stack(vec![thing("root", json!({})), dep("one", "same"), dep("two", "same"), dep("own", "own")]);
+    let v = valid(&p, &s);
+    let store = StateStore::new(dir.path().join("dup"), "t");
+    let (_, out, _) = apply_with(&p, Some(&v), &store, 16).await;
+    assert!(out.ok(), "{out:?}");
+    let looks: Vec<String> = p.cloud.calls().into_iter().filter(|c| c.starts_with("look ")).collect();
+    assert_eq!(looks, ["look own"]);
+    assert_eq!(p.cloud.created_after_look(), ["own"]);
+
+    let p = FakeProvider::default();
+    let planned = valid(&p, &stack(vec![thing("root", json!({})), dep("leaf", "old")]));
+    let store = StateStore::new(dir.path().join("saved"), "t");
+    let pl = plan::make(&p, Some(&planned), "t", &store.load()?, 16).await?;
+    let renamed = valid(&p, &stack(vec![thing("root", json!({})), dep("leaf", "new")]));
+    let opts = ExecOptions { parallelism: 16, ..ExecOptions::default() };
+    let (st, out) = exec::apply(&p, Some(&renamed), &pl, store.load()?, &store, &opts).await;
+    assert!(out.ok(), "{out:?}");
+    assert_eq!(st.resources["leaf"].props["name"], json!("new"));
+    assert!(p.cloud.calls().contains(&"look leaf".to_string()), "{:?}", p.cloud.calls());
+    assert!(p.cloud.created_after_look().is_empty(), "the look was for `old`");
+    Ok(())
+}
+
 /// A kind that reads in batches is refreshed in batches of its size, each
 /// result going to its own resource; other kinds still read one by one.
 #[tokio::test]

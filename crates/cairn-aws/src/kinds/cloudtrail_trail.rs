@@ -281,7 +281,9 @@ impl TypedKind for Trail {
         let arn = out.trail_arn().map_or(arn, ToString::to_string);
         // The event selectors and logging are independent: set both at once.
         let logging = async { if props.logging { self.set_logging(&arn, true, &action).await } else { Ok(()) } };
-        tokio::try_join!(self.put_selectors(&arn, props, &action), logging)?;
+        // Both run to their end, whichever fails.
+        let (selectors, logging) = tokio::join!(self.put_selectors(&arn, props, &action), logging);
+        selectors.and(logging)?;
         Ok(observed(arn, props.clone()))
     }
 

@@ -448,7 +448,6 @@ fn props_from_alarm(a: &MetricAlarm, name: &str, last: &AlarmProps) -> AlarmProp
 
 // ---- finders -----------------------------------------------------------------
 
-/// The metric alarm of that name, or `None`.
 /// The most names one DescribeAlarms takes, and the most alarms one page holds.
 const MAX_DESCRIBE: usize = 100;
 const _: () = assert!(MAX_DESCRIBE <= i32::MAX as usize);
@@ -481,6 +480,7 @@ async fn find_alarms(
     }
 }
 
+/// The metric alarm of that name, or `None`.
 async fn find_alarm(cw: &aws_sdk_cloudwatch::Client, name: &str) -> Result<Option<MetricAlarm>, String> {
     let out =
         cw.describe_alarms().alarm_names(name).send().await.map_err(|e| aws_error("DescribeAlarms", &e).to_string())?;

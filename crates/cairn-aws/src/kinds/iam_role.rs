@@ -19,8 +19,9 @@ use serde_json::{Value, json};
 
 use crate::clients::Clients;
 use crate::error::{aws_error, is_not_found};
-use crate::kinds::{Call, all, call, unresolved};
+use crate::kinds::{Call, all, call_retrying, unresolved};
 use crate::normalize::{optional_text, parse_document, policy_as_read};
+use crate::retry::{Bound, Wait, Waits, retrying};
 use crate::tags::tag_changes;
 
 // ---- props -----------------------------------------------------------------
@@ -258,8 +259,9 @@ impl TypedKind for Role {
 
     // ---- delete ----------------------------------------------------------------
 
-    async fn delete(&self, _cx: &OpCtx, name: &str, props: &RoleProps) -> Result<(), OpError> {
+    async fn delete(&self, cx: &OpCtx, name: &str, props: &RoleProps) -> Result<(), OpError> {
         let iam = self.clients.iam().await;
+        let waits = self.clients.waits();
         let action = format!("deleting IAM role {name}");
         let fail = |e: String| OpError::failed(format!("{action}: {e}"));
         // DeleteRole refuses a role with policies or instance profiles. The
@@ -267,8 +269,10 @@ impl TypedKind for Role {
         // then whatever else the lists show, then the role: two round trips
         // for a role nobody changed behind cairn's back.
         let mut known: Vec<Call<'_>> = Vec::new();
-        known.extend(props.managed_policies.iter().map(|arn| detach(iam, name, arn, &action).boxed()));
-        known.extend(props.inline_policies.keys().map(|policy| delete_inline(iam, name, policy, &action).boxed()));
+        known.extend(props.managed_policies.iter().map(|arn| detach(cx, waits, iam, name, arn, &action).boxed()));
+        known.extend(
+            props.inline_policies.keys().map(|policy| delete_inline(cx, waits, iam, name, policy, &action).boxed()),
+        );
         let ((attached, inline, profiles), known) = tokio::join!(
             async {
                 tokio::join!(
@@ -295,13 +299,13 @@ impl TypedKind for Role {
             attached
                 .iter()
                 .filter(|arn| !props.managed_policies.contains(arn))
-                .map(|arn| detach(iam, name, arn, &action).boxed()),
+                .map(|arn| detach(cx, waits, iam, name, arn, &action).boxed()),
         );
         calls.extend(
             inline
                 .iter()
                 .filter(|policy| !props.inline_policies.contains_key(*policy))
-                .map(|policy| delete_inline(iam, name, policy, &action).boxed()),
+                .map(|policy| delete_inline(cx, waits, iam, name, policy, &action).boxed()),
         );
         calls.extend(profiles.iter().map(|p| {
             let action = &action;
@@ -373,6 +377,8 @@ impl Role {
         action: &str,
     ) -> Result<(), OpError> {
         let iam = self.clients.iam().await;
+        // Calls on one role sent together may meet IAM's ConcurrentModification.
+        let waits = self.clients.waits();
         let live_tags = match live_tags {
             Some(tags) => tags.clone(),
             None => role_tags(iam, name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?,
@@ -381,40 +387,38 @@ impl Role {
         if live.assume_role_policy != want.assume_role_policy
             && let Some(policy) = &want.assume_role_policy
         {
-            calls.push(call(
-                iam.update_assume_role_policy().role_name(name).policy_document(policy.to_string()).send(),
-                format!("{action}: updating the trust policy"),
-            ));
+            calls.push(call_retrying(cx, waits, format!("{action}: updating the trust policy"), iam_busy, move || {
+                iam.update_assume_role_policy().role_name(name).policy_document(policy.to_string()).send()
+            }));
         }
         if live.description != want.description || live.max_session != want.max_session {
-            calls.push(call(
+            let what = format!("{action}: updating description and session duration");
+            calls.push(call_retrying(cx, waits, what, iam_busy, move || {
                 iam.update_role()
                     .role_name(name)
                     .description(want.description.clone().unwrap_or_default())
                     .max_session_duration(to_i32(want.max_session.unwrap_or(DEFAULT_MAX_SESSION)))
-                    .send(),
-                format!("{action}: updating description and session duration"),
-            ));
+                    .send()
+            }));
         }
         for arn in want.managed_policies.iter().filter(|a| !live.managed_policies.contains(a)) {
-            calls.push(call(
-                iam.attach_role_policy().role_name(name).policy_arn(arn).send(),
-                format!("{action}: attaching {arn}"),
-            ));
+            calls.push(call_retrying(cx, waits, format!("{action}: attaching {arn}"), iam_busy, move || {
+                iam.attach_role_policy().role_name(name).policy_arn(arn).send()
+            }));
         }
         for arn in live.managed_policies.iter().filter(|a| !want.managed_policies.contains(a)) {
-            calls.push(detach(iam, name, arn, action).boxed());
+            calls.push(detach(cx, waits, iam, name, arn, action).boxed());
         }
         for (policy, doc) in &want.inline_policies {
             if live.inline_policies.get(policy) != Some(doc) {
-                calls.push(call(
-                    iam.put_role_policy().role_name(name).policy_name(policy).policy_document(doc.to_string()).send(),
-                    format!("{action}: putting inline policy {policy}"),
-                ));
+                let what = format!("{action}: putting inline policy {policy}");
+                calls.push(call_retrying(cx, waits, what, iam_busy, move || {
+                    iam.put_role_policy().role_name(name).policy_name(policy).policy_document(doc.to_string()).send()
+                }));
             }
         }
         for policy in live.inline_policies.keys().filter(|p| !want.inline_policies.contains_key(*p)) {
-            calls.push(delete_inline(iam, name, policy, action).boxed());
+            calls.push(delete_inline(cx, waits, iam, name, policy, action).boxed());
         }
         let changes = tag_changes(&live_tags, &cx.tags);
         if !changes.set.is_empty() {
@@ -424,13 +428,15 @@ impl Role {
                 .map(|(k, v)| iam_tag(k, v))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| OpError::failed(format!("{action}: {e}")))?;
-            calls.push(call(iam.tag_role().role_name(name).set_tags(Some(tags)).send(), format!("{action}: tagging")));
+            calls.push(call_retrying(cx, waits, format!("{action}: tagging"), iam_busy, move || {
+                iam.tag_role().role_name(name).set_tags(Some(tags.clone())).send()
+            }));
         }
         if !changes.remove.is_empty() {
-            calls.push(call(
-                iam.untag_role().role_name(name).set_tag_keys(Some(changes.remove)).send(),
-                format!("{action}: untagging"),
-            ));
+            let keys = changes.remove;
+            calls.push(call_retrying(cx, waits, format!("{action}: untagging"), iam_busy, move || {
+                iam.untag_role().role_name(name).set_tag_keys(Some(keys.clone())).send()
+            }));
         }
         all(calls).await
     }
@@ -559,25 +565,50 @@ impl std::fmt::Display for LiveError {
     }
 }
 
-/// The role, or `None` when it does not exist.
 /// Detaches a managed policy; one already detached is fine.
-async fn detach(iam: &aws_sdk_iam::Client, role: &str, arn: &str, action: &str) -> Result<(), OpError> {
-    match iam.detach_role_policy().role_name(role).policy_arn(arn).send().await {
+async fn detach(
+    cx: &OpCtx,
+    waits: &Waits,
+    iam: &aws_sdk_iam::Client,
+    role: &str,
+    arn: &str,
+    action: &str,
+) -> Result<(), OpError> {
+    let what = format!("{action}: detaching {arn}");
+    match retrying(cx, waits, &what, iam_busy, || iam.detach_role_policy().role_name(role).policy_arn(arn).send()).await
+    {
         Ok(_) => Ok(()),
-        Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(aws_error(&format!("{action}: detaching {arn}"), &e)),
+        Err(f) if is_not_found(&f.error) => Ok(()),
+        Err(f) => Err(f.op_error(&what)),
     }
 }
 
 /// Deletes an inline policy; one already gone is fine.
-async fn delete_inline(iam: &aws_sdk_iam::Client, role: &str, policy: &str, action: &str) -> Result<(), OpError> {
-    match iam.delete_role_policy().role_name(role).policy_name(policy).send().await {
+async fn delete_inline(
+    cx: &OpCtx,
+    waits: &Waits,
+    iam: &aws_sdk_iam::Client,
+    role: &str,
+    policy: &str,
+    action: &str,
+) -> Result<(), OpError> {
+    let what = format!("{action}: deleting inline policy {policy}");
+    let delete = || iam.delete_role_policy().role_name(role).policy_name(policy).send();
+    match retrying(cx, waits, &what, iam_busy, delete).await {
         Ok(_) => Ok(()),
-        Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(aws_error(&format!("{action}: deleting inline policy {policy}"), &e)),
+        Err(f) if is_not_found(&f.error) => Ok(()),
+        Err(f) => Err(f.op_error(&what)),
     }
 }
 
+/// IAM's answer to a change to a role while another one is under way
+/// (calls on one role are sent together): worth sending again.
+fn iam_busy(code: Option<&str>, _message: Option<&str>) -> Option<Wait> {
+    (code == Some("ConcurrentModification"))
+        .then(|| Wait::new("waiting for IAM to finish another change to the role", Bound::Busy))
+}
+
+/// The role, or `None` when it does not exist.
 async fn find_role(iam: &aws_sdk_iam::Client, name: &str) -> Result<Option<aws_sdk_iam::types::Role>, String> {
     match iam.get_role().role_name(name).send().await {
         Ok(out) => Ok(out.role().cloned()),

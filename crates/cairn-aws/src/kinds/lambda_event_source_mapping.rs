@@ -172,12 +172,14 @@ impl TypedKind for EventSourceMapping {
         };
         let created = live_mapping!(out, uuid);
         let live = if retried {
-            // Two independent reads: the duplicates check lists, the wait gets.
-            tokio::try_join!(
+            // Independent: the duplicates check lists (and deletes), the wait
+            // gets; both run to their end, whichever fails.
+            let (swept, live) = tokio::join!(
                 self.remove_duplicates(cx, props, uuid, &action),
                 wait_until_settled(lambda, cx, waits, uuid, &action)
-            )?
-            .1
+            );
+            swept?;
+            live?
         } else if is_settled(&created.state) {
             created
         } else {

@@ -292,7 +292,7 @@ impl TypedKind for Function {
         };
         // The answer holds the configuration: poll only if it is not ready.
         let ready =
-            out.state() != Some(&State::Pending) && out.last_update_status() != Some(&LastUpdateStatus::InProgress);
+            out.state() == Some(&State::Active) && out.last_update_status() != Some(&LastUpdateStatus::InProgress);
         let config = if ready {
             brief_config([out.function_name(), out.function_arn(), out.version(), out.role(), out.code_sha256()])
         } else {

@@ -225,16 +225,20 @@ impl TypedKind for MetricFilter {
             let (group, name) = split_id(it.physical_id);
             groups.entry(group).or_default().push(name);
         }
-        let lists = groups.iter().map(|(group, names)| async move {
-            let found = if let [name] = names.as_slice() {
-                find_filter(logs, group, name).await.map(|f| f.into_iter().map(|f| (name.to_string(), f)).collect())
-            } else {
-                group_filters(logs, group).await
-            };
-            (*group, found)
-        });
+        let lists: Vec<_> = groups
+            .into_iter()
+            .map(|(group, names)| async move {
+                let found = if let [name] = names.as_slice() {
+                    find_filter(logs, group, name).await.map(|f| f.into_iter().map(|f| (name.to_string(), f)).collect())
+                } else {
+                    group_filters(logs, group).await
+                };
+                (group, found)
+            })
+            .collect();
+        // A few groups at a time: DescribeMetricFilters allows few calls a second.
         let found: BTreeMap<&str, Result<BTreeMap<String, AwsMetricFilter>, String>> =
-            futures::future::join_all(lists).await.into_iter().collect();
+            futures::StreamExt::collect(futures::StreamExt::buffer_unordered(futures::stream::iter(lists), 4)).await;
         items
             .iter()
             .map(|it| {
@@ -358,8 +362,6 @@ fn props_from_filter(f: &AwsMetricFilter, group: &str, name: &str, last: &Metric
 
 // ---- finders -----------------------------------------------------------------
 
-/// The filter of exactly that name on the group, or `None` (also when the
-/// group itself is gone).
 /// Every metric filter of a log group, by name (none if the group is gone).
 async fn group_filters(
     logs: &aws_sdk_cloudwatchlogs::Client,
@@ -386,6 +388,8 @@ async fn group_filters(
     }
 }
 
+/// The filter of exactly that name on the group, or `None` (also when the
+/// group itself is gone).
 async fn find_filter(
     logs: &aws_sdk_cloudwatchlogs::Client,
     group: &str,

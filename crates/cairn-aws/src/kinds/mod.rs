@@ -186,18 +186,26 @@ pub(crate) fn known_name(props: &serde_json::Value, cx: &cairn_engine::kind::OpC
     }
 }
 
-/// One SDK request as a [`Call`]: the answer is dropped, an error reported
-/// as `what` failing.
-pub(crate) fn call<'a, T, E, R>(
-    request: impl std::future::Future<Output = Result<T, aws_smithy_runtime_api::client::result::SdkError<E, R>>>
-    + Send
-    + 'a,
+/// One SDK request as a [`Call`], for a request AWS may refuse while another
+/// change to the same resource is under way (S3's `OperationAborted`, IAM's
+/// `ConcurrentModification`), which is what sending a create's follow-up
+/// calls together can meet: `make` builds the request, sent again with
+/// backoff for as long as `busy` says so.
+pub(crate) fn call_retrying<'a, T, E, R, F, Fut>(
+    cx: &'a cairn_engine::kind::OpCtx,
+    waits: &'a crate::retry::Waits,
     what: String,
+    busy: fn(Option<&str>, Option<&str>) -> Option<crate::retry::Wait>,
+    make: F,
 ) -> Call<'a>
 where
+    F: FnMut() -> Fut + Send + 'a,
+    Fut: std::future::Future<Output = Result<T, aws_smithy_runtime_api::client::result::SdkError<E, R>>> + Send + 'a,
     T: Send + 'a,
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + 'static,
     R: std::fmt::Debug + Send + 'a,
 {
-    Box::pin(async move { request.await.map(drop).map_err(|e| crate::error::aws_error(&what, &e)) })
+    Box::pin(async move {
+        crate::retry::retrying(cx, waits, &what, busy, make).await.map(drop).map_err(|f| f.op_error(&what))
+    })
 }

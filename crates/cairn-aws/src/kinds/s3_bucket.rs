@@ -20,8 +20,9 @@ use serde_json::Value;
 
 use crate::clients::Clients;
 use crate::error::aws_error;
-use crate::kinds::{Call, all, call, known_str, unresolved};
+use crate::kinds::{Call, all, call_retrying, unresolved};
 use crate::normalize::{parse_document, policy_as_read};
+use crate::retry::{Bound, Wait};
 
 // ---- props -----------------------------------------------------------------
 
@@ -195,15 +196,6 @@ impl TypedKind for Bucket {
 
     // ---- create ----------------------------------------------------------------
 
-    /// The look before a create, made early by apply (see `Kind::absent`).
-    async fn absent(&self, cx: &OpCtx, props: &Value) -> Option<bool> {
-        let name = match props.get("name") {
-            None | Some(Value::Null) => default_name(&cx.env, &cx.stack, &cx.resource),
-            Some(_) => known_str(props, "name")?.to_string(),
-        };
-        bucket_exists(self.clients.s3().await, &name).await.ok().map(|exists| !exists)
-    }
-
     async fn create(&self, cx: &OpCtx, props: &BucketProps) -> Result<Observed<BucketProps>, OpError> {
         let name = props.name.clone().unwrap_or_else(|| default_name(&cx.env, &cx.stack, &cx.resource));
         let s3 = self.clients.s3().await;
@@ -211,8 +203,10 @@ impl TypedKind for Bucket {
 
         // Bucket names are global: only this stack's own bucket (left by a
         // run that died before saving state) may be adopted.
-        let exists = if cx.absent { Ok(false) } else { bucket_exists(s3, &name).await };
-        match exists {
+        // Always right before the create, never early: CreateBucket cannot
+        // ask the question itself (it succeeds on a bucket this account owns
+        // in us-east-1), so the look must be as close to it as it can be.
+        match bucket_exists(s3, &name).await {
             Ok(false) => {}
             Ok(true) => {
                 let tags = bucket_tags(s3, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
@@ -324,6 +318,10 @@ impl Bucket {
             Some(_) => bucket_tags(s3, name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?,
             None => BTreeMap::new(),
         };
+        // Calls on one bucket sent together may meet S3's OperationAborted
+        // ("a conflicting conditional operation is in progress"): each is
+        // sent again, with backoff, until S3 takes it.
+        let waits = self.clients.waits();
         let mut first: Vec<Call<'_>> = Vec::new();
         if live_tags != cx.tags {
             // PutBucketTagging replaces the whole set.
@@ -337,8 +335,9 @@ impl Bucket {
                 tagging = tagging.tag_set(tag);
             }
             let tagging = tagging.build().map_err(|e| OpError::failed(format!("{action}: tags: {e}")))?;
-            first
-                .push(call(s3.put_bucket_tagging().bucket(name).tagging(tagging).send(), format!("{action}: tagging")));
+            first.push(call_retrying(cx, waits, format!("{action}: tagging"), s3_busy, move || {
+                s3.put_bucket_tagging().bucket(name).tagging(tagging.clone()).send()
+            }));
         }
 
         let block_changes = live.map(|l| &l.public_access_block) != Some(&want.public_access_block);
@@ -350,9 +349,14 @@ impl Bucket {
                 .block_public_policy(b.block_public_policy)
                 .restrict_public_buckets(b.restrict_public_buckets)
                 .build();
-            first.push(call(
-                s3.put_public_access_block().bucket(name).public_access_block_configuration(config).send(),
+            first.push(call_retrying(
+                cx,
+                waits,
                 format!("{action}: setting public access block"),
+                s3_busy,
+                move || {
+                    s3.put_public_access_block().bucket(name).public_access_block_configuration(config.clone()).send()
+                },
             ));
         }
 
@@ -370,10 +374,9 @@ impl Bucket {
                 .rules(ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(by_default).build())
                 .build()
                 .map_err(|e| OpError::failed(format!("{action}: encryption: {e}")))?;
-            first.push(call(
-                s3.put_bucket_encryption().bucket(name).server_side_encryption_configuration(config).send(),
-                format!("{action}: setting encryption"),
-            ));
+            first.push(call_retrying(cx, waits, format!("{action}: setting encryption"), s3_busy, move || {
+                s3.put_bucket_encryption().bucket(name).server_side_encryption_configuration(config.clone()).send()
+            }));
         }
 
         // A new bucket is unversioned already; once versioned it can only be suspended.
@@ -381,21 +384,23 @@ impl Bucket {
         if live_versioning != want.versioning {
             let status =
                 if want.versioning { BucketVersioningStatus::Enabled } else { BucketVersioningStatus::Suspended };
-            first.push(call(
+            first.push(call_retrying(cx, waits, format!("{action}: setting versioning"), s3_busy, move || {
                 s3.put_bucket_versioning()
                     .bucket(name)
-                    .versioning_configuration(VersioningConfiguration::builder().status(status).build())
-                    .send(),
-                format!("{action}: setting versioning"),
-            ));
+                    .versioning_configuration(VersioningConfiguration::builder().status(status.clone()).build())
+                    .send()
+            }));
         }
 
         let live_rules = live.map_or(&[][..], |l| l.lifecycle.as_slice());
         if live_rules != want.lifecycle.as_slice() {
             if want.lifecycle.is_empty() {
-                first.push(call(
-                    s3.delete_bucket_lifecycle().bucket(name).send(),
+                first.push(call_retrying(
+                    cx,
+                    waits,
                     format!("{action}: removing lifecycle rules"),
+                    s3_busy,
+                    move || s3.delete_bucket_lifecycle().bucket(name).send(),
                 ));
             } else {
                 let mut config = BucketLifecycleConfiguration::builder();
@@ -403,9 +408,17 @@ impl Bucket {
                     config = config.rules(s3_rule(rule).map_err(|e| OpError::failed(format!("{action}: {e}")))?);
                 }
                 let config = config.build().map_err(|e| OpError::failed(format!("{action}: lifecycle: {e}")))?;
-                first.push(call(
-                    s3.put_bucket_lifecycle_configuration().bucket(name).lifecycle_configuration(config).send(),
+                first.push(call_retrying(
+                    cx,
+                    waits,
                     format!("{action}: setting lifecycle rules"),
+                    s3_busy,
+                    move || {
+                        s3.put_bucket_lifecycle_configuration()
+                            .bucket(name)
+                            .lifecycle_configuration(config.clone())
+                            .send()
+                    },
                 ));
             }
         }
@@ -415,13 +428,14 @@ impl Bucket {
             None
         } else {
             Some(match &want.policy {
-                Some(policy) => call(
-                    s3.put_bucket_policy().bucket(name).policy(policy.to_string()).send(),
-                    format!("{action}: setting the bucket policy"),
-                ),
-                None => {
-                    call(s3.delete_bucket_policy().bucket(name).send(), format!("{action}: removing the bucket policy"))
+                Some(policy) => {
+                    call_retrying(cx, waits, format!("{action}: setting the bucket policy"), s3_busy, move || {
+                        s3.put_bucket_policy().bucket(name).policy(policy.to_string()).send()
+                    })
                 }
+                None => call_retrying(cx, waits, format!("{action}: removing the bucket policy"), s3_busy, move || {
+                    s3.delete_bucket_policy().bucket(name).send()
+                }),
             })
         };
         // A policy that grants only to named principals cannot be refused as
@@ -517,6 +531,13 @@ impl Bucket {
 }
 
 // ---- pure helpers ------------------------------------------------------------
+
+/// S3's answer to a request on a bucket while another change to it is under
+/// way: worth sending again.
+fn s3_busy(code: Option<&str>, _message: Option<&str>) -> Option<Wait> {
+    (code == Some("OperationAborted"))
+        .then(|| Wait::new("waiting for S3 to finish another change to the bucket", Bound::Busy))
+}
 
 /// Whether every Allow statement of a bucket policy names its principals
 /// (services, accounts, roles; no `*`, no `NotPrincipal`), so that S3 cannot
