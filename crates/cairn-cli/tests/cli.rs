@@ -2,32 +2,14 @@
 //! call for invalid input, confirmation refused without a terminal, and the
 //! lab 1 round trip on the emulator.
 
-use std::net::TcpListener;
 use std::path::Path;
 
 use assert_cmd::Command;
+use cairn_testkit::tripwire::Tripwire;
 
 type R = Result<(), Box<dyn std::error::Error>>;
 
 const LAB1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../stacks/lab1-notifications.yaml");
-
-/// A loopback port that records whether anything connected: pointing
-/// `AWS_ENDPOINT_URL` at it shows whether a command called AWS.
-struct Tripwire(TcpListener);
-
-impl Tripwire {
-    fn new() -> Self {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("binding a loopback port: {e}"));
-        l.set_nonblocking(true).unwrap_or_else(|e| panic!("{e}"));
-        Tripwire(l)
-    }
-    fn url(&self) -> String {
-        format!("http://{}", self.0.local_addr().map(|a| a.to_string()).unwrap_or_default())
-    }
-    fn touched(&self) -> bool {
-        self.0.accept().is_ok()
-    }
-}
 
 fn cairn(state_dir: &Path, endpoint: &str) -> Command {
     let mut c = Command::cargo_bin("cairn").unwrap_or_else(|e| panic!("{e}"));
@@ -83,7 +65,7 @@ fn invalid_stacks_exit_2_with_a_location_and_call_no_aws() -> R {
             if command == "validate" && *name == "missing-param" {
                 continue; // validate accepts a stack whose parameters are not given yet
             }
-            let trip = Tripwire::new();
+            let trip = Tripwire::new().unwrap_or_else(|e| panic!("binding a loopback port: {e}"));
             let mut cmd = cairn(&dir.path().join("state"), &trip.url());
             cmd.arg(command).arg(&file);
             if command == "apply" {
@@ -212,7 +194,7 @@ fn help_names_the_exit_codes() -> R {
 #[test]
 fn every_lab_stack_validates_clean_and_one_bad_file_fails_the_lot() -> R {
     let dir = tempfile::tempdir()?;
-    let wire = Tripwire::new();
+    let wire = Tripwire::new().unwrap_or_else(|e| panic!("binding a loopback port: {e}"));
     let stacks = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../stacks");
     let mut files: Vec<_> = std::fs::read_dir(&stacks)?
         .filter_map(Result::ok)

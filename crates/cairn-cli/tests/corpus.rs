@@ -17,29 +17,12 @@
 //! git diff crates/cairn-cli/tests/corpus
 //! ```
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
+use cairn_testkit::tripwire::Tripwire;
 
 type R = Result<(), Box<dyn std::error::Error>>;
-
-/// A loopback port that records whether anything connected.
-struct Tripwire(TcpListener);
-
-impl Tripwire {
-    fn new() -> Self {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("binding a loopback port: {e}"));
-        l.set_nonblocking(true).unwrap_or_else(|e| panic!("{e}"));
-        Tripwire(l)
-    }
-    fn url(&self) -> String {
-        format!("http://{}", self.0.local_addr().map(|a| a.to_string()).unwrap_or_default())
-    }
-    fn touched(&self) -> bool {
-        self.0.accept().is_ok()
-    }
-}
 
 fn corpus_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("corpus")
@@ -99,7 +82,7 @@ fn run_corpus(dir: &Path, exit: i32, summary: &str) -> Result<Vec<String>, Box<d
         if !well_named(name) {
             problems.push(format!("{name}: not named `NN-short-name.yaml`"));
         }
-        let trip = Tripwire::new();
+        let trip = Tripwire::new().unwrap_or_else(|e| panic!("binding a loopback port: {e}"));
         let output = Command::cargo_bin("cairn")?
             .current_dir(dir)
             .env("NO_COLOR", "1")

@@ -3,7 +3,6 @@
 //! and a corrupt, unreadable or too new state file stops every command
 //! with exit 3 and is never rewritten.
 
-use std::net::TcpListener;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -12,28 +11,11 @@ use std::time::Duration;
 use cairn::engine::StateStore;
 use cairn_testkit::emulator;
 use cairn_testkit::proxy::{Fault, Faults, Proxy, Scripted};
+use cairn_testkit::tripwire::Tripwire;
 
 type R = Result<(), Box<dyn std::error::Error>>;
 
 const STACK: &str = "stack: s1\nresources:\n  a:\n    type: aws:sns:Topic\n";
-
-/// A loopback port that records whether anything connected: pointing
-/// `AWS_ENDPOINT_URL` at it shows whether a command called AWS.
-struct Tripwire(TcpListener);
-
-impl Tripwire {
-    fn new() -> std::io::Result<Self> {
-        let l = TcpListener::bind("127.0.0.1:0")?;
-        l.set_nonblocking(true)?;
-        Ok(Tripwire(l))
-    }
-    fn url(&self) -> String {
-        format!("http://{}", self.0.local_addr().map(|a| a.to_string()).unwrap_or_default())
-    }
-    fn touched(&self) -> bool {
-        self.0.accept().is_ok()
-    }
-}
 
 fn cairn(state_dir: &Path, endpoint: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));

@@ -1,7 +1,9 @@
 //! Test support for cairn: the emulator endpoint, a fake provider for engine
-//! tests, and the fault proxy.
+//! tests, the fault proxy, and a tripwire for commands that must not call
+//! AWS.
 
 pub mod emulator;
 pub mod fake;
 pub mod proxy;
 pub mod recording;
+pub mod tripwire;
