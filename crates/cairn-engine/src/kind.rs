@@ -50,6 +50,11 @@ impl OpCtx {
     pub fn owns(&self, tags: &BTreeMap<String, String>) -> bool {
         tags.get(TAG_STACK) == Some(&self.stack) && tags.get(TAG_RESOURCE) == Some(&self.resource)
     }
+    /// `Ok` when live tags say the resource belongs to this stack and id;
+    /// otherwise the refusal to take it over, naming `what` and its owner.
+    pub fn ensure_owns(&self, tags: &BTreeMap<String, String>, what: String) -> Result<(), OpError> {
+        if self.owns(tags) { Ok(()) } else { Err(OpError::NotOwned { what, owner: OpCtx::owner_of(tags) }) }
+    }
     /// Who live tags say owns the resource, for messages.
     pub fn owner_of(tags: &BTreeMap<String, String>) -> String {
         match (tags.get(TAG_STACK), tags.get(TAG_RESOURCE)) {

@@ -337,9 +337,7 @@ impl Trail {
     ) -> Result<Observed<TrailProps>, OpError> {
         let ct = self.clients.cloudtrail().await;
         let tags = trail_tags(ct, arn).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
-        if !cx.owns(&tags) {
-            return Err(OpError::NotOwned { what: format!("CloudTrail trail {name}"), owner: OpCtx::owner_of(&tags) });
-        }
+        cx.ensure_owns(&tags, format!("CloudTrail trail {name}"))?;
         let Some(live) = self.read_props(cx, arn, want).await? else {
             return Err(OpError::failed(format!("{action}: the trail vanished while being adopted")));
         };

@@ -230,12 +230,7 @@ impl TypedKind for Alarm {
         if let Some(alarm) = existing {
             let arn = alarm.alarm_arn().unwrap_or_default().to_string();
             let tags = list_tags(cw, &arn).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
-            if !cx.owns(&tags) {
-                return Err(OpError::NotOwned {
-                    what: format!("CloudWatch alarm {name}"),
-                    owner: OpCtx::owner_of(&tags),
-                });
-            }
+            cx.ensure_owns(&tags, format!("CloudWatch alarm {name}"))?;
             self.put(props, &name, None, &action).await?;
             self.converge_tags(cx, &arn, &action).await?;
             return Ok(observed(&name, &arn, props.clone()));

@@ -191,12 +191,7 @@ impl TypedKind for SecurityGroup {
                     find_by_name(ec2, &name, &vpc).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
                 let Some(group) = group else { return Err(aws_error(&action, &e)) };
                 let tags = tags_of(group.tags());
-                if !cx.owns(&tags) {
-                    return Err(OpError::NotOwned {
-                        what: format!("EC2 security group {name} in {vpc}"),
-                        owner: OpCtx::owner_of(&tags),
-                    });
-                }
+                cx.ensure_owns(&tags, format!("EC2 security group {name} in {vpc}"))?;
                 let id = group.group_id().unwrap_or_default().to_string();
                 let live = props_from_group(&group, props);
                 self.converge(cx, &id, &live, props, &action).await?;

@@ -210,12 +210,7 @@ impl TypedKind for Rule {
         };
         if let Some(arn) = existing.as_ref().and_then(|r| r.arn()) {
             let tags = list_tags(events, arn).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
-            if !cx.owns(&tags) {
-                return Err(OpError::NotOwned {
-                    what: format!("EventBridge rule {name}"),
-                    owner: OpCtx::owner_of(&tags),
-                });
-            }
+            cx.ensure_owns(&tags, format!("EventBridge rule {name}"))?;
         }
         let adopting = existing.is_some();
 

@@ -104,12 +104,7 @@ impl TypedKind for InstanceProfile {
             Err(e) if e.code() == Some("EntityAlreadyExists") => {
                 let live = find_profile(iam, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
                 let Some(live) = live else { return Err(aws_error(&action, &e)) };
-                if !cx.owns(&live.tags) {
-                    return Err(OpError::NotOwned {
-                        what: format!("IAM instance profile {name}"),
-                        owner: OpCtx::owner_of(&live.tags),
-                    });
-                }
+                cx.ensure_owns(&live.tags, format!("IAM instance profile {name}"))?;
                 return self.converge(cx, &live, props, &action).await;
             }
             Err(e) => return Err(aws_error(&action, &e)),

@@ -340,9 +340,7 @@ impl Role {
     ) -> Result<Observed<RoleProps>, OpError> {
         let iam = self.clients.iam().await;
         let tags = role_tags(iam, name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
-        if !cx.owns(&tags) {
-            return Err(OpError::NotOwned { what: format!("IAM role {name}"), owner: OpCtx::owner_of(&tags) });
-        }
+        cx.ensure_owns(&tags, format!("IAM role {name}"))?;
         if role.path() != want.path.as_deref().unwrap_or(DEFAULT_PATH) {
             return Err(OpError::failed(format!(
                 "{action}: a role of that name already exists with path {}; it cannot change in place",

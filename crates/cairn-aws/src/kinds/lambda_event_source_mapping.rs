@@ -260,12 +260,7 @@ impl EventSourceMapping {
                 continue;
             }
             let tags = mapping_tags(lambda, &live.arn).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
-            if !cx.owns(&tags) {
-                return Err(OpError::NotOwned {
-                    what: format!("Lambda event source mapping {uuid}"),
-                    owner: OpCtx::owner_of(&tags),
-                });
-            }
+            cx.ensure_owns(&tags, format!("Lambda event source mapping {uuid}"))?;
             let live = wait_until_settled(lambda, cx, self.clients.waits(), &uuid, action).await?;
             return self.converge(cx, &live, want, action).await.map(Some);
         }

@@ -374,12 +374,7 @@ impl Function {
         want: &FunctionProps,
         action: &str,
     ) -> Result<Observed<FunctionProps>, OpError> {
-        if !cx.owns(&live.tags) {
-            return Err(OpError::NotOwned {
-                what: format!("Lambda function {name}"),
-                owner: OpCtx::owner_of(&live.tags),
-            });
-        }
+        cx.ensure_owns(&live.tags, format!("Lambda function {name}"))?;
         wait_until_ready(self.clients.lambda().await, cx, self.clients.waits(), name, action).await?;
         self.converge(cx, name, live, want, action).await
     }

@@ -175,9 +175,7 @@ impl LogGroup {
     ) -> Result<Observed<LogGroupProps>, OpError> {
         let logs = self.clients.logs().await;
         let tags = list_tags(logs, arn).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
-        if !cx.owns(&tags) {
-            return Err(OpError::NotOwned { what: format!("log group {name}"), owner: OpCtx::owner_of(&tags) });
-        }
+        cx.ensure_owns(&tags, format!("log group {name}"))?;
         let live = props_from_group(group, name, want);
         if live.kms_key != want.kms_key {
             return Err(OpError::failed(format!(

@@ -210,9 +210,7 @@ impl TypedKind for Bucket {
             Ok(false) => {}
             Ok(true) => {
                 let tags = bucket_tags(s3, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
-                if !cx.owns(&tags) {
-                    return Err(OpError::NotOwned { what: format!("S3 bucket {name}"), owner: OpCtx::owner_of(&tags) });
-                }
+                cx.ensure_owns(&tags, format!("S3 bucket {name}"))?;
                 let live =
                     self.read_props(&name, props).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
                 self.converge(cx, &name, live.as_ref(), props, &action).await?;

@@ -119,9 +119,7 @@ impl TypedKind for Topic {
         };
         if let Some(attrs) = existing {
             let tags = list_tags(sns, &arn).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
-            if !cx.owns(&tags) {
-                return Err(OpError::NotOwned { what: format!("SNS topic {name}"), owner: OpCtx::owner_of(&tags) });
-            }
+            cx.ensure_owns(&tags, format!("SNS topic {name}"))?;
             let live = props_from_attributes(&attrs, &arn, props);
             if live.fifo != props.fifo {
                 return Err(OpError::failed(format!(

@@ -159,9 +159,7 @@ impl TypedKind for Queue {
         };
         if let Some(url) = existing {
             let tags = list_tags(sqs, &url).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
-            if !cx.owns(&tags) {
-                return Err(OpError::NotOwned { what: format!("SQS queue {name}"), owner: OpCtx::owner_of(&tags) });
-            }
+            cx.ensure_owns(&tags, format!("SQS queue {name}"))?;
             let Some(attrs) =
                 find_attributes(sqs, &url).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?
             else {

@@ -146,12 +146,7 @@ impl TypedKind for Parameter {
                     self.read_props(&name, props).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
                 let Some(live) = live else { return Err(aws_error(&action, &e)) };
                 let tags = parameter_tags(ssm, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
-                if !cx.owns(&tags) {
-                    return Err(OpError::NotOwned {
-                        what: format!("SSM parameter {name}"),
-                        owner: OpCtx::owner_of(&tags),
-                    });
-                }
+                cx.ensure_owns(&tags, format!("SSM parameter {name}"))?;
                 if live.r#type != props.r#type {
                     return Err(OpError::failed(format!(
                         "{action}: a parameter of that name already exists with type {:?}; it cannot change in place",
