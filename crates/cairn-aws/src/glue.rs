@@ -169,7 +169,7 @@ fn rule(spec: &StackSpec, r: &ResourceSpec, out: &mut StackSpec, added: &mut Vec
         let Some(t) = wired(spec, &target_id) else { continue };
         match t.kind.as_str() {
             "aws:sns:Topic" => {
-                let topic_arn = format!("{ARN}:sns:${{aws.region}}:${{aws.account_id}}:{}", name_of(t));
+                let topic_arn = arn_of(t).unwrap_or_default();
                 let statement = json!({
                     "Sid": sid("events", &r.id),
                     "Effect": "Allow",
@@ -290,18 +290,21 @@ fn queue_mapping(spec: &StackSpec, m: &ResourceSpec, out: &mut StackSpec) {
     let Some(f) = spec.resource(&function_id).filter(|f| f.kind == "aws:lambda:Function") else { return };
     let Some((role_id, _)) = f.props.get("role").and_then(reference) else { return };
     let Some(role) = wired(spec, &role_id).filter(|r| r.kind == "aws:iam:Role") else { return };
-    let statement = json!({
-        "Effect": "Allow",
-        "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
-        "Resource": format!("${{{queue_id}.arn}}"),
-    });
-    let already = role
-        .props
-        .get("inline_policies")
-        .and_then(Json::as_object)
-        .into_iter()
-        .flat_map(|p| p.values())
-        .any(|doc| statements(doc).iter().any(|s| same_statement(s, &statement)));
+    let statement = |resource: String| {
+        json!({
+            "Effect": "Allow",
+            "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+            "Resource": resource,
+        })
+    };
+    // The queue's ARN from its name, not `${queue.arn}`: IAM does not need
+    // the queue to exist, so the role need not wait for it (see arn_of).
+    let by_reference = statement(format!("${{{queue_id}.arn}}"));
+    let statement = arn_of(q).map_or_else(|| by_reference.clone(), statement);
+    let already =
+        role.props.get("inline_policies").and_then(Json::as_object).into_iter().flat_map(|p| p.values()).any(|doc| {
+            statements(doc).iter().any(|s| same_statement(s, &statement) || same_statement(s, &by_reference))
+        });
     if already {
         return;
     }
@@ -402,11 +405,36 @@ fn wired<'a>(spec: &'a StackSpec, id: &str) -> Option<&'a ResourceSpec> {
     spec.resource(id).filter(|r| r.options.auto_wire)
 }
 
-/// The physical name a resource gets: its `name` prop, else `<stack>-<id>`.
+/// The physical name a resource gets: its `name` prop, else the default of
+/// its kind (`<stack>-<id>`, `.fifo` added for FIFO queues and topics, and
+/// `/cairn/<stack>/<id>` for log groups), as the kinds' `defaults` give it
+/// (a test holds the two together).
 fn name_of(r: &ResourceSpec) -> String {
-    match r.props.get("name").and_then(Json::as_str) {
-        Some(name) => name.to_string(),
-        None => format!("${{stack.name}}-{}", r.id),
+    if let Some(name) = r.props.get("name").and_then(Json::as_str) {
+        return name.to_string();
+    }
+    let fifo = r.props.get("fifo").and_then(Json::as_bool) == Some(true);
+    match r.kind.as_str() {
+        "aws:logs:LogGroup" => format!("/cairn/${{stack.name}}/{}", r.id),
+        "aws:sqs:Queue" | "aws:sns:Topic" if fifo => format!("${{stack.name}}-{}.fifo", r.id),
+        _ => format!("${{stack.name}}-{}", r.id),
+    }
+}
+
+/// The ARN a queue, topic or log group (without `:*`) will have, from its
+/// name and pseudo values, for policy documents: IAM and the services'
+/// resource policies accept ARNs of resources that do not exist yet, so a
+/// document naming a resource this way does not make its owner wait for
+/// it, where `${id.arn}` would (each reference is an ordering edge). The
+/// resources that must exist first (a trail's log group, a mapping's
+/// queue) still reference it. `None` for other kinds.
+fn arn_of(r: &ResourceSpec) -> Option<String> {
+    let name = name_of(r);
+    match r.kind.as_str() {
+        "aws:sqs:Queue" => Some(format!("{ARN}:sqs:${{aws.region}}:${{aws.account_id}}:{name}")),
+        "aws:sns:Topic" => Some(format!("{ARN}:sns:${{aws.region}}:${{aws.account_id}}:{name}")),
+        "aws:logs:LogGroup" => Some(format!("{ARN}:logs:${{aws.region}}:${{aws.account_id}}:log-group:{name}")),
+        _ => None,
     }
 }
 
@@ -418,14 +446,16 @@ fn bus_prefix(r: &ResourceSpec) -> String {
     }
 }
 
-/// The ARN (without `:*`) of a log group given by reference, name or ARN.
+/// The ARN (without `:*`) of a log group given by reference, name or ARN;
+/// built from the group's name when it is in the stack, so that a policy
+/// naming it need not wait for it (see [`arn_of`]).
 fn log_group_arn(spec: &StackSpec, group: &str) -> String {
     if let Some((id, attr)) = reference(&Json::String(group.to_string())) {
+        if let Some(arn) = spec.resource(&id).filter(|g| g.kind == "aws:logs:LogGroup").and_then(arn_of) {
+            return arn;
+        }
         if attr == "arn" {
             return group.to_string();
-        }
-        if let Some(g) = spec.resource(&id) {
-            return format!("{ARN}:logs:${{aws.region}}:${{aws.account_id}}:log-group:{}", name_of(g));
         }
     }
     if group.starts_with("arn:") {
@@ -595,8 +625,11 @@ mod tests {
         assert!(role.derived);
         assert_eq!(
             role.props["inline_policies"]["deliver-to-logs"]["Statement"][0]["Resource"],
-            "${g.arn}:log-stream:*"
+            "arn:${aws.partition}:logs:${aws.region}:${aws.account_id}:log-group:/cairn/${stack.name}/g:log-stream:*"
         );
+        // The role names the group by its ARN built from the name, so it
+        // does not wait for the group; the trail, which needs it, does.
+        assert!(!role.props.to_string().contains("${g."));
         assert_eq!(get(&out, "t").props["cloudwatch_logs"]["role"], "${t-logs-role.arn}");
     }
 
@@ -612,7 +645,10 @@ mod tests {
         ]);
         let out = AwsGlue.derive(&s);
         let policy = &get(&out, "role").props["inline_policies"]["cairn-sqs-m"];
-        assert_eq!(policy["Statement"][0]["Resource"], "${q.arn}");
+        assert_eq!(
+            policy["Statement"][0]["Resource"],
+            "arn:${aws.partition}:sqs:${aws.region}:${aws.account_id}:${stack.name}-q"
+        );
         // Written by hand in another order, as a one-statement object: kept as it is.
         let written = json!({"mine": {"Statement": {"Effect": "Allow", "Resource": "${q.arn}",
             "Action": ["sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:DeleteMessage"]}}});
@@ -624,6 +660,33 @@ mod tests {
         ]);
         let out = AwsGlue.derive(&s);
         assert_eq!(get(&out, "role").props["inline_policies"], written);
+    }
+
+    #[test]
+    fn names_agree_with_the_kinds_defaults() {
+        // The glue builds ARNs from names before the kinds' `check` fills
+        // the defaults in; both must give the same name.
+        let registry = crate::provider::registry();
+        let cases = [
+            ("aws:sqs:Queue", json!({})),
+            ("aws:sqs:Queue", json!({"fifo": true})),
+            ("aws:sns:Topic", json!({})),
+            ("aws:sns:Topic", json!({"fifo": true})),
+            ("aws:logs:LogGroup", json!({})),
+            ("aws:events:Rule", json!({"schedule": "rate(1 hour)"})),
+            ("aws:cloudtrail:Trail", json!({"bucket": "b"})),
+            (
+                "aws:lambda:Function",
+                json!({"runtime": "python3.13", "handler": "index.handler",
+                "role": "arn:aws:iam::123456789012:role/r", "code": {"inline": "x"}}),
+            ),
+        ];
+        for (kind, props) in cases {
+            let cx =
+                cairn_engine::kind::NameCtx { stack: "${stack.name}", id: "it", base_dir: std::path::Path::new(".") };
+            let checked = registry.get(kind).unwrap().check(&props, &cx).unwrap_or_else(|e| panic!("{kind}: {e:?}"));
+            assert_eq!(checked["name"], json!(name_of(&res("it", kind, props.clone()))), "{kind} {props}");
+        }
     }
 
     /// Canonical props as `validate` would hand them over: each resource's own.
