@@ -218,3 +218,111 @@ fn every_lab_stack_validates_clean_and_one_bad_file_fails_the_lot() -> R {
     assert!(!wire.touched(), "validate called AWS");
     Ok(())
 }
+
+const LAB6: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../stacks/lab6-sqs-lambda.yaml");
+
+/// A copy of a lab stack under a unique stack name, for tests sharing the emulator.
+fn renamed(dir: &Path, lab: &str, tag: &str) -> Result<(std::path::PathBuf, String), Box<dyn std::error::Error>> {
+    let stack = cairn_testkit::emulator::unique_stack(tag);
+    let text = std::fs::read_to_string(lab)?;
+    let name = text.lines().find_map(|l| l.strip_prefix("stack: ")).ok_or("no stack line")?.to_string();
+    let file = dir.join(format!("{stack}.yaml"));
+    std::fs::write(&file, text.replace(&format!("stack: {name}"), &format!("stack: {stack}")))?;
+    Ok((file, stack))
+}
+
+#[test]
+fn several_stacks_in_one_command_apply_plan_and_destroy_side_by_side() -> R {
+    let endpoint = cairn_testkit::emulator::endpoint();
+    let dir = tempfile::tempdir()?;
+    let (lab1, s1) = renamed(dir.path(), LAB1, "many1")?;
+    let (lab6, s6) = renamed(dir.path(), LAB6, "many6")?;
+    let state = dir.path().join("state");
+    // One -p for both: lab 1 declares `email`, lab 6 does not, and that is fine.
+    let run = |args: &[&str]| {
+        cairn(&state, &endpoint).args(args).arg(&lab1).arg(&lab6).args(["-p", "email=a@example.com"]).output()
+    };
+
+    let out = run(&["apply", "--yes"])?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // Each progress line names its stack; each stack ends with its own summary.
+    assert!(stderr.contains(&format!("✓ created {s1}/alerts")), "{stderr}");
+    assert!(stderr.contains(&format!("✓ created {s6}/trigger")), "{stderr}");
+    assert!(stderr.contains(&format!("Apply of stack {s1} complete: 3 operation(s)")), "{stderr}");
+    assert!(stderr.contains(&format!("Apply of stack {s6} complete:")), "{stderr}");
+    assert!(state.join(format!("{s1}.json")).exists() && state.join(format!("{s6}.json")).exists());
+
+    let out = run(&["plan", "--detailed-exitcode", "--json"])?;
+    assert_eq!(out.status.code(), Some(0), "no changes: {}", String::from_utf8_lossy(&out.stderr));
+    let plans: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let stacks: Vec<&str> = plans.as_array().into_iter().flatten().filter_map(|p| p["stack"].as_str()).collect();
+    assert_eq!(stacks, vec![s1.as_str(), s6.as_str()]);
+    for p in plans.as_array().into_iter().flatten() {
+        assert!(p["resources"].as_array().into_iter().flatten().all(|r| r["action"] == "no_op"), "{p}");
+    }
+
+    // Deleted behind cairn's back in one stack: only that stack changes.
+    let out = cairn(&state, &endpoint).args(["destroy", "--yes"]).arg(&lab1).output()?;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&["plan", "--detailed-exitcode"])?;
+    assert_eq!(out.status.code(), Some(2), "lab 1 has changes: {}", String::from_utf8_lossy(&out.stderr));
+
+    let out = cairn(&state, &endpoint).args(["destroy", "--yes"]).arg(&lab1).arg(&lab6).output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains(&format!("Nothing to destroy: stack {s1}")), "{stderr}");
+    assert!(stderr.contains(&format!("Destroy of stack {s6} complete:")), "{stderr}");
+    assert!(!state.join(format!("{s6}.json")).exists(), "state removed once nothing is left");
+    Ok(())
+}
+
+#[test]
+fn several_stacks_are_all_checked_before_any_aws_call() -> R {
+    let dir = tempfile::tempdir()?;
+    let state = dir.path().join("state");
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "stack: s1\nresources:\n  a:\n    type: aws:sns:Topik\n")?;
+    let cases: Vec<(Vec<std::ffi::OsString>, &str)> = vec![
+        // One invalid file: nothing is done, the valid stack included.
+        (
+            vec!["apply".into(), "--yes".into(), LAB6.into(), bad.clone().into()],
+            "nothing was done: every stack must be valid",
+        ),
+        // The same stack twice would lock it twice.
+        (vec!["apply".into(), "--yes".into(), LAB6.into(), LAB6.into()], "are both stack `lab6-sqs-lambda`"),
+        // A parameter no stack declares is a typo.
+        (
+            vec![
+                "plan".into(),
+                LAB1.into(),
+                LAB6.into(),
+                "-p".into(),
+                "email=a@b.c".into(),
+                "-p".into(),
+                "emial=x".into(),
+            ],
+            "parameter `emial` is given but none of the 2 stacks declares it",
+        ),
+        // A saved plan is one stack's.
+        (
+            vec!["apply".into(), "--yes".into(), "--plan".into(), "p.json".into(), LAB1.into(), LAB6.into()],
+            "apply --plan",
+        ),
+        (vec!["plan".into(), "--out".into(), "p.json".into(), LAB1.into(), LAB6.into()], "plan --out"),
+    ];
+    for (args, expected) in cases {
+        let trip = Tripwire::new().unwrap_or_else(|e| panic!("binding a loopback port: {e}"));
+        let out = cairn(&state, &trip.url()).args(&args).output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: expected `{expected}` in:\n{stderr}");
+        assert!(!trip.touched(), "{args:?} called AWS");
+        assert!(!state.join("lab6-sqs-lambda.json").exists());
+    }
+    // Validate shares parameters the same way: lab 6 ignores `email`.
+    let trip = Tripwire::new().unwrap_or_else(|e| panic!("binding a loopback port: {e}"));
+    let out = cairn(&state, &trip.url()).arg("validate").args([LAB1, LAB6, "-p", "email=a@b.c"]).output()?;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    Ok(())
+}

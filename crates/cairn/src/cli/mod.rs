@@ -112,6 +112,16 @@ struct FileArg {
     file: Option<PathBuf>,
 }
 
+/// The stack files of a command that can work on several stacks at once.
+#[derive(Args, Debug)]
+struct FilesArg {
+    /// The stack file, e.g. stacks/lab1-notifications.yaml, or several
+    /// (stacks/*.yaml), worked on side by side; or -f FILE; none for a Rust
+    /// stack program.
+    #[arg(value_name = "STACK.yaml")]
+    files: Vec<PathBuf>,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Check the stack offline: no AWS call, no credentials needed.
@@ -121,9 +131,12 @@ enum Command {
         files: Vec<PathBuf>,
     },
     /// Refresh live resources and show what apply would change.
+    ///
+    /// Given several stack files, plans them side by side; with
+    /// --detailed-exitcode, exits 2 if any would change.
     Plan {
         #[command(flatten)]
-        file: FileArg,
+        files: FilesArg,
         /// Save the plan as JSON, for `apply --plan`.
         #[arg(long, value_name = "PLAN.json")]
         out: Option<PathBuf>,
@@ -135,9 +148,14 @@ enum Command {
         parallelism: u16,
     },
     /// Show the plan, ask for confirmation (unless --yes), then apply it.
+    ///
+    /// Given several stack files (e.g. stacks/*.yaml), validates and locks
+    /// them all before any AWS call, plans them side by side, asks once, and
+    /// applies them side by side; a failure in one stack does not stop the
+    /// others. A parameter (-p) goes to every stack that declares it.
     Apply {
         #[command(flatten)]
-        file: FileArg,
+        files: FilesArg,
         /// Apply without asking; required when there is no terminal.
         #[arg(short, long)]
         yes: bool,
@@ -149,9 +167,12 @@ enum Command {
         parallelism: u16,
     },
     /// Delete everything the stack owns, dependents first (retained resources are forgotten).
+    ///
+    /// Given several stack files (e.g. stacks/*.yaml, to tear every lab
+    /// down), asks once and destroys them side by side.
     Destroy {
         #[command(flatten)]
-        file: FileArg,
+        files: FilesArg,
         /// Destroy without asking; required when there is no terminal.
         #[arg(short, long)]
         yes: bool,
@@ -255,6 +276,9 @@ struct App {
     origin: Origin,
     style: Style,
     registry: Registry,
+    /// Several stacks in one command: each takes the parameters it declares
+    /// (one declared by none is reported once, by [`App::unclaimed_params`]).
+    shared_params: bool,
 }
 
 /// A loaded stack and where its diagnostics point.
@@ -270,7 +294,7 @@ impl App {
             ColorChoice::Never => false,
             ColorChoice::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
         };
-        App { g, origin, style: Style { color }, registry: cairn_aws::registry() }
+        App { g, origin, style: Style { color }, registry: cairn_aws::registry(), shared_params: false }
     }
 
     fn say(&self, text: &str) {
@@ -282,14 +306,30 @@ impl App {
     async fn dispatch(mut self, command: Command) -> Exit {
         match command {
             Command::Validate { files } => self.cmd_validate_all(files),
-            Command::Plan { file, out, detailed_exitcode, parallelism } => {
-                self.cmd_plan(file.file, out, detailed_exitcode, usize::from(parallelism)).await
+            Command::Plan { files, out, detailed_exitcode, parallelism } => {
+                let parallelism = usize::from(parallelism);
+                match one_or_many(files.files) {
+                    Ok(file) => self.cmd_plan(file, out, detailed_exitcode, parallelism).await,
+                    Err(_) if out.is_some() => refuse_many("plan --out saves the plan of one stack"),
+                    Err(files) => {
+                        self.cmd_many(Many::Plan { detailed: detailed_exitcode }, files, false, parallelism).await
+                    }
+                }
             }
-            Command::Apply { file, yes, plan, parallelism } => {
-                self.cmd_apply(file.file, yes, plan, usize::from(parallelism)).await
+            Command::Apply { files, yes, plan, parallelism } => {
+                let parallelism = usize::from(parallelism);
+                match one_or_many(files.files) {
+                    Ok(file) => self.cmd_apply(file, yes, plan, parallelism).await,
+                    Err(_) if plan.is_some() => refuse_many("apply --plan applies the saved plan of one stack"),
+                    Err(files) => self.cmd_many(Many::Apply, files, yes, parallelism).await,
+                }
             }
-            Command::Destroy { file, yes, parallelism } => {
-                self.cmd_destroy(file.file, yes, usize::from(parallelism)).await
+            Command::Destroy { files, yes, parallelism } => {
+                let parallelism = usize::from(parallelism);
+                match one_or_many(files.files) {
+                    Ok(file) => self.cmd_destroy(file, yes, parallelism).await,
+                    Err(files) => self.cmd_many(Many::Destroy, files, yes, parallelism).await,
+                }
             }
             Command::Status { file } => self.cmd_status(file.file),
             Command::State(StateCommand::Unlock { file }) => self.cmd_state_unlock(file.file),
@@ -342,8 +382,41 @@ impl App {
     }
 
     fn params(&self, spec: &StackSpec) -> BTreeMap<String, String> {
-        let given: BTreeMap<String, String> = self.g.params.iter().cloned().collect();
+        let given: BTreeMap<String, String> = self
+            .g
+            .params
+            .iter()
+            .filter(|(k, _)| !self.shared_params || spec.parameters.contains_key(k))
+            .cloned()
+            .collect();
         params_from_env(spec, &given, |k| std::env::var(k).ok())
+    }
+
+    /// With several stacks: a parameter given that no stack declares is a
+    /// mistake (a typo, or the wrong files).
+    fn unclaimed_params(&self, specs: &[&StackSpec]) -> Result<(), Exit> {
+        let mut unclaimed = Vec::new();
+        for (name, _) in &self.g.params {
+            if !specs.iter().any(|s| s.parameters.contains_key(name)) {
+                unclaimed.push(format!("`{name}`"));
+            }
+        }
+        if unclaimed.is_empty() {
+            return Ok(());
+        }
+        let declared: std::collections::BTreeSet<&str> =
+            specs.iter().flat_map(|s| s.parameters.keys().map(String::as_str)).collect();
+        eprintln!(
+            "error: parameter {} is given but none of the {} stacks declares it\n  = expected: {}",
+            unclaimed.join(", "),
+            specs.len(),
+            if declared.is_empty() {
+                "no parameters".to_string()
+            } else {
+                format!("one of {}", declared.into_iter().collect::<Vec<_>>().join(", "))
+            }
+        );
+        Err(Exit::Invalid)
     }
 
     /// Loads and validates; reports diagnostics; `Err` means exit 2.
@@ -403,12 +476,24 @@ impl App {
         if files.len() <= 1 {
             return self.cmd_validate(files.into_iter().next());
         }
+        self.shared_params = true;
         let mut worst = Exit::Ok;
+        let mut specs = Vec::new();
         for file in files {
-            let code = self.cmd_validate(Some(file));
-            if code as i32 > worst as i32 {
-                worst = code;
-            }
+            let code = match self.validated_with(Some(file), false) {
+                Ok((v, _)) => {
+                    self.report_valid(&v);
+                    specs.push(v.spec);
+                    Exit::Ok
+                }
+                Err(e) => e,
+            };
+            worst = worse(worst, code);
+        }
+        if worst == Exit::Ok
+            && let Err(e) = self.unclaimed_params(&specs.iter().collect::<Vec<_>>())
+        {
+            worst = e;
         }
         worst
     }
@@ -416,17 +501,18 @@ impl App {
     fn cmd_validate(&mut self, file: Option<PathBuf>) -> Exit {
         match self.validated_with(file, false) {
             Ok((v, _)) => {
-                if self.g.json {
-                    println!(
-                        "{}",
-                        pretty(&serde_json::json!({"valid": true, "stack": v.spec.name, "resources": v.order}))
-                    );
-                }
-                self.say(&format!("{} is valid: {} resource(s).\n", v.spec.name, v.order.len()));
+                self.report_valid(&v);
                 Exit::Ok
             }
             Err(e) => e,
         }
+    }
+
+    fn report_valid(&self, v: &Validated) {
+        if self.g.json {
+            println!("{}", pretty(&serde_json::json!({"valid": true, "stack": v.spec.name, "resources": v.order})));
+        }
+        self.say(&format!("{} is valid: {} resource(s).\n", v.spec.name, v.order.len()));
     }
 
     async fn make_plan(
@@ -542,7 +628,8 @@ impl App {
         if let Err(e) = self.confirm("apply these changes", yes) {
             return e;
         }
-        self.execute(&provider, Some(&v), &plan, state, &store, parallelism, "Apply").await
+        let job = Job { provider: &provider, v: Some(&v), plan: &plan, state, store: &store };
+        self.execute_one(job, parallelism, "Apply").await
     }
 
     async fn cmd_destroy(&mut self, file: Option<PathBuf>, yes: bool, parallelism: usize) -> Exit {
@@ -578,56 +665,222 @@ impl App {
         if let Err(e) = self.confirm(&format!("destroy every resource of stack {}", spec.name), yes) {
             return e;
         }
-        self.execute(&provider, None, &plan, state, &store, parallelism, "Destroy").await
+        let job = Job { provider: &provider, v: None, plan: &plan, state, store: &store };
+        self.execute_one(job, parallelism, "Destroy").await
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Applies or destroys one stack, printing progress and its outcome;
+    /// `scope` goes before resource ids (`stack/` when several run at once).
     async fn execute(
         &self,
-        provider: &dyn Provider,
-        v: Option<&Validated>,
-        plan: &Plan,
-        state: State,
-        store: &StateStore,
+        job: Job<'_>,
         parallelism: usize,
         what: &str,
-    ) -> Exit {
-        let cancel = Arc::new(AtomicBool::new(false));
-        let watcher = tokio::spawn(watch_interrupts(cancel.clone()));
+        scope: &str,
+        cancel: &Arc<AtomicBool>,
+    ) -> (Exit, exec::Outcome) {
         let (style, verbose, quiet) = (self.style, self.g.verbose, self.g.quiet);
+        let scope_owned = scope.to_string();
         let on_event: exec::EventSink = Arc::new(move |e| {
-            if !quiet && let Some(line) = render::event_line(&e, style, verbose) {
+            if !quiet && let Some(line) = render::event_line(&e, style, verbose, &scope_owned) {
                 eprintln!("{line}");
             }
         });
         let opts = ExecOptions { parallelism, on_event, cancel: Some(cancel.clone()) };
-        let (state, outcome) = exec::apply(provider, v, plan, state, store, &opts).await;
-        watcher.abort();
+        let (state, outcome) = exec::apply(job.provider, job.v, job.plan, job.state, job.store, &opts).await;
         // A destroy keeps the state while it records unfinished creates:
         // removing it would lose the only trace of what they may have made.
-        let untracked = v.is_none() && !state.intents.is_empty();
-        if v.is_none()
+        let untracked = job.v.is_none() && !state.intents.is_empty();
+        if job.v.is_none()
             && state.resources.is_empty()
             && !untracked
             && outcome.ok()
-            && let Err(e) = store.remove()
+            && let Err(e) = job.store.remove()
         {
             eprintln!("warning: {e}");
         }
         self.say(&render::outcome_text(&outcome, what, self.style));
-        if self.g.json {
-            println!("{}", pretty(&outcome));
-        }
         if untracked {
             eprintln!("{}", unfinished_creates(&state));
         }
-        if outcome.interrupted {
+        let exit = if outcome.interrupted {
             Exit::Interrupted
         } else if outcome.ok() && !untracked {
             Exit::Ok
         } else {
             Exit::Failed
+        };
+        (exit, outcome)
+    }
+
+    /// [`App::execute`] for a command on one stack, with its own Ctrl-C
+    /// watch and JSON outcome.
+    async fn execute_one(&self, job: Job<'_>, parallelism: usize, what: &str) -> Exit {
+        let interrupts = Interrupts::watch();
+        let (exit, outcome) = self.execute(job, parallelism, what, "", &interrupts.cancel).await;
+        if self.g.json {
+            println!("{}", pretty(&outcome));
         }
+        exit
+    }
+
+    /// `plan`, `apply` or `destroy` of several stacks in one command. Every
+    /// stack is loaded (validated, for plan and apply) and locked before any
+    /// AWS call: one bad file or held lock stops them all with nothing done.
+    /// Then they are planned side by side, confirmed once, and applied side
+    /// by side, each with its own state, provider (region) and parallelism;
+    /// one stack failing does not stop the others. Exits with the worst code.
+    async fn cmd_many(&mut self, what: Many, files: Vec<PathBuf>, yes: bool, parallelism: usize) -> Exit {
+        self.shared_params = true;
+        let mut loaded: Vec<(PathBuf, Option<Validated>, StackSpec)> = Vec::new();
+        let mut worst = Exit::Ok;
+        for file in files {
+            let r = if what == Many::Destroy {
+                // Destroy needs the stack's name and region only.
+                self.load(Some(file.clone())).map(|l| (None, l.spec))
+            } else {
+                self.validated(Some(file.clone())).map(|(v, _)| {
+                    let spec = v.spec.clone();
+                    (Some(v), spec)
+                })
+            };
+            match r {
+                Ok((v, spec)) => loaded.push((file, v, spec)),
+                Err(e) => worst = worse(worst, e),
+            }
+        }
+        if worst != Exit::Ok {
+            eprintln!("error: nothing was done: every stack must be valid before any is worked on");
+            return worst;
+        }
+        if what != Many::Destroy
+            && let Err(e) = self.unclaimed_params(&loaded.iter().map(|(_, _, s)| s).collect::<Vec<_>>())
+        {
+            return e;
+        }
+        let mut seen: BTreeMap<&str, &Path> = BTreeMap::new();
+        for (file, _, spec) in &loaded {
+            if let Some(first) = seen.insert(spec.name.as_str(), file.as_path()) {
+                eprintln!(
+                    "error: {} and {} are both stack `{}`; a command works on each stack once\n  = help: give each stack file once, or rename one stack",
+                    first.display(),
+                    file.display(),
+                    spec.name
+                );
+                return Exit::Invalid;
+            }
+        }
+        let verb = match what {
+            Many::Plan { .. } => "plan",
+            Many::Apply => "apply",
+            Many::Destroy => "destroy",
+        };
+        let mut targets = Vec::new();
+        for (_, v, spec) in loaded {
+            let store = self.store(&spec);
+            let (lock, state) = match lock_and_load(&store, verb) {
+                Ok(x) => x,
+                Err(e) => return e,
+            };
+            targets.push(Target { provider: self.provider(&spec), v, spec, store, _lock: lock, state });
+        }
+        if what == Many::Destroy {
+            // A stack with nothing in state has nothing to plan; one whose
+            // state holds only unfinished creates cannot be destroyed yet.
+            targets.retain(|t| {
+                if !t.state.resources.is_empty() {
+                    return true;
+                }
+                if t.state.intents.is_empty() {
+                    self.say(&format!(
+                        "Nothing to destroy: stack {} has no resources in {}.\n",
+                        t.spec.name,
+                        t.store.path().display()
+                    ));
+                } else {
+                    eprintln!("{}: {}", t.spec.name, unfinished_creates(&t.state));
+                    worst = Exit::Failed;
+                }
+                false
+            });
+        }
+        let plans = futures::future::join_all(
+            targets.iter().map(|t| self.make_plan(&t.provider, t.v.as_ref(), &t.spec.name, &t.state, parallelism)),
+        )
+        .await;
+        let mut planned = Vec::new();
+        for (t, p) in targets.into_iter().zip(plans) {
+            match p {
+                Ok(p) => planned.push((t, p)),
+                Err(e) => worst = worse(worst, e),
+            }
+        }
+        if worst != Exit::Ok {
+            eprintln!("error: nothing was changed: every stack must be planned before any is changed");
+            return worst;
+        }
+        let shown: Vec<Plan> = planned
+            .iter()
+            .map(|(t, p)| match &t.v {
+                Some(v) => p.masked(&v.secrets()),
+                None => p.clone(),
+            })
+            .collect();
+        if let Many::Plan { detailed } = what {
+            if self.g.json {
+                println!("{}", pretty(&shown));
+            } else {
+                for p in &shown {
+                    self.say(&render::plan_text(p, self.style));
+                }
+            }
+            let changes = planned.iter().any(|(_, p)| p.has_changes());
+            return if detailed && changes { Exit::Invalid } else { Exit::Ok };
+        }
+        for p in &shown {
+            self.say(&render::plan_text(p, self.style));
+        }
+        planned.retain(|(_, p)| p.has_changes());
+        if planned.is_empty() {
+            if self.g.json {
+                println!("{}", pretty(&serde_json::json!({"changes": 0})));
+            }
+            return worst;
+        }
+        let names: Vec<&str> = planned.iter().map(|(t, _)| t.spec.name.as_str()).collect();
+        let question = match what {
+            Many::Destroy => format!("destroy every resource of stacks {}", names.join(", ")),
+            _ => format!("apply these changes to stacks {}", names.join(", ")),
+        };
+        if let Err(e) = self.confirm(&question, yes) {
+            return e;
+        }
+        let interrupts = Interrupts::watch();
+        let label = if what == Many::Destroy { "Destroy" } else { "Apply" };
+        let app = &*self;
+        let runs = planned.iter_mut().map(|(t, p)| {
+            let job = Job {
+                provider: &t.provider,
+                v: t.v.as_ref(),
+                plan: p,
+                state: std::mem::take(&mut t.state),
+                store: &t.store,
+            };
+            let what = format!("{label} of stack {}", t.spec.name);
+            let scope = format!("{}/", t.spec.name);
+            let cancel = &interrupts.cancel;
+            async move { app.execute(job, parallelism, &what, &scope, cancel).await }
+        });
+        let results = futures::future::join_all(runs).await;
+        let mut outcomes = serde_json::Map::new();
+        for ((t, _), (exit, outcome)) in planned.iter().zip(results) {
+            worst = worse(worst, exit);
+            outcomes.insert(t.spec.name.clone(), serde_json::to_value(&outcome).unwrap_or_default());
+        }
+        if self.g.json {
+            println!("{}", pretty(&serde_json::json!({"stacks": outcomes})));
+        }
+        worst
     }
 
     fn cmd_status(&mut self, file: Option<PathBuf>) -> Exit {
@@ -824,6 +1077,69 @@ impl App {
         }
         print!("{out}");
         Exit::Ok
+    }
+}
+
+/// One stack's apply or destroy, for [`App::execute`].
+struct Job<'a> {
+    provider: &'a dyn Provider,
+    v: Option<&'a Validated>,
+    plan: &'a Plan,
+    state: State,
+    store: &'a StateStore,
+}
+
+/// The commands that work on several stacks at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Many {
+    Plan { detailed: bool },
+    Apply,
+    Destroy,
+}
+
+/// One stack of [`App::cmd_many`], loaded and locked.
+struct Target {
+    provider: AwsProvider,
+    v: Option<Validated>,
+    spec: StackSpec,
+    store: StateStore,
+    _lock: cairn_engine::state::StateLock,
+    state: State,
+}
+
+/// The one stack file given (or none: -f or the Rust program), else all of them.
+fn one_or_many(files: Vec<PathBuf>) -> Result<Option<PathBuf>, Vec<PathBuf>> {
+    if files.len() <= 1 { Ok(files.into_iter().next()) } else { Err(files) }
+}
+
+fn refuse_many(why: &str) -> Exit {
+    eprintln!("error: several stack files given, but {why}\n  = help: give one stack file");
+    Exit::Invalid
+}
+
+/// The exit code that says more (codes rank as their numbers: 130 > 3 > 2 > 1 > 0).
+fn worse(a: Exit, b: Exit) -> Exit {
+    if b as i32 > a as i32 { b } else { a }
+}
+
+/// Ctrl-C handling for the length of an apply or destroy (see
+/// [`watch_interrupts`]); dropping it stops the watch.
+struct Interrupts {
+    cancel: Arc<AtomicBool>,
+    watcher: tokio::task::JoinHandle<()>,
+}
+
+impl Interrupts {
+    fn watch() -> Self {
+        let cancel = Arc::new(AtomicBool::new(false));
+        let watcher = tokio::spawn(watch_interrupts(cancel.clone()));
+        Interrupts { cancel, watcher }
+    }
+}
+
+impl Drop for Interrupts {
+    fn drop(&mut self) {
+        self.watcher.abort();
     }
 }
 

@@ -139,23 +139,31 @@ pub fn plan_text(plan: &Plan, style: Style) -> String {
     out
 }
 
-/// One progress line per event.
-pub fn event_line(e: &Event, style: Style, verbose: bool) -> Option<String> {
+/// One progress line per event; `scope` goes before each resource id
+/// (`stack/` when several stacks are applied at once, else nothing).
+pub fn event_line(e: &Event, style: Style, verbose: bool, scope: &str) -> Option<String> {
     match e {
-        Event::Started { id, kind, op } if verbose => Some(format!("  {} {id} ({kind})…", op.verb())),
+        Event::Started { id, kind, op } if verbose => Some(format!("  {} {scope}{id} ({kind})…", op.verb())),
         Event::Started { .. } => None,
-        Event::Waiting { id, message } => Some(format!("  {} {id}: {message}", style.yellow("…"))),
+        Event::Waiting { id, message } => Some(format!("  {} {scope}{id}: {message}", style.yellow("…"))),
         Event::Finished { id, op, elapsed_ms, physical_id, .. } => {
             let pid = physical_id
                 .as_deref()
                 .filter(|_| *op != OpKind::Delete)
                 .map(|p| format!("  {}", style.dim(p)))
                 .unwrap_or_default();
-            Some(format!("  {} {} {id} in {:.1}s{pid}", style.green("✓"), op.past(), *elapsed_ms as f64 / 1000.0))
+            Some(format!(
+                "  {} {} {scope}{id} in {:.1}s{pid}",
+                style.green("✓"),
+                op.past(),
+                *elapsed_ms as f64 / 1000.0
+            ))
         }
-        Event::Failed { id, op, error, .. } => Some(format!("  {} {} {id} failed: {error}", style.red("✗"), op.verb())),
+        Event::Failed { id, op, error, .. } => {
+            Some(format!("  {} {} {scope}{id} failed: {error}", style.red("✗"), op.verb()))
+        }
         Event::Skipped { id, op, because } => {
-            Some(format!("  {} skipped {} {id}: {because}", style.yellow("-"), op.verb()))
+            Some(format!("  {} skipped {} {scope}{id}: {because}", style.yellow("-"), op.verb()))
         }
     }
 }
