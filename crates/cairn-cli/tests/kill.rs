@@ -545,3 +545,62 @@ async fn lab6_apply_interrupted_twice_aborts_and_the_rerun_converges() -> R {
     assert!(state["intents"].get("worker").is_some(), "the interrupted create is recorded: {state:#}");
     run.converges(("function", Vec::new())).await
 }
+
+/// Several stacks in one apply share one Ctrl-C: the first stops both from
+/// starting anything new (said once), each saves what finished, and the
+/// re-run of the same command finishes both.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_stacks_applied_together_stop_together_on_one_interrupt() -> R {
+    let run6 = Run::new(&LAB6, "many6")?;
+    let mut run1 = Run::new(&LAB1, "many1")?;
+    run1.state_dir = run6.state_dir.clone();
+    let proxy = Proxy::start(&emulator::endpoint()).await?;
+    proxy.set(Faults::latency(Duration::from_secs(1)));
+    let log_path = run6.dir.path().join("interrupted.log");
+    let both = |endpoint: &str, args: &[&str]| {
+        let mut c = run6.command(endpoint, args);
+        c.arg(&run1.file).args(LAB1.params);
+        c
+    };
+    let mut cmd = both(&proxy.url(), &["apply", "--yes", "-v"]);
+    cmd.stdout(Stdio::null()).stderr(std::fs::File::create(&log_path)?);
+    let mut child = tokio::process::Command::from(cmd).kill_on_drop(true).spawn()?;
+    let pid = child.id().unwrap_or(0).to_string();
+    let log_text = || std::fs::read_to_string(&log_path).unwrap_or_default();
+
+    let worker = format!("creating {}/worker", run6.stack);
+    let started = tokio::time::Instant::now();
+    while !log_text().contains(&worker) {
+        assert!(started.elapsed() < GUARD, "the function's create never started:\n{}", log_text());
+        assert!(child.try_wait()?.is_none(), "cairn ended before creating the function:\n{}", log_text());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(Command::new("kill").args(["-INT", &pid]).status()?.success(), "could not send SIGINT to {pid}");
+    let status = tokio::select! {
+        status = child.wait() => status?,
+        () = tokio::time::sleep(GUARD) => panic!("cairn did not stop after one interrupt:\n{}", log_text()),
+    };
+    let log = log_text();
+    assert_eq!(status.code(), Some(130), "exit code after one interrupt:\n{log}");
+    assert_eq!(log.matches("interrupt: starting nothing new").count(), 1, "one watch for both stacks:\n{log}");
+    assert!(log.contains("skipped: creating trigger: interrupted"), "lab 6 names its skip:\n{log}");
+    for run in [&run6, &run1] {
+        let state = run.state()?;
+        assert_eq!(state["intents"], serde_json::Value::Null, "{}: no create left unfinished: {state:#}", run.stack);
+    }
+    assert!(run6.state()?["resources"].get("worker").is_some(), "the in-flight create was saved");
+
+    let out = both(&emulator::endpoint(), &["apply", "--yes"]).output()?;
+    assert_eq!(out.status.code(), Some(0), "re-run apply:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(run6.counts().await?, run6.expected());
+    assert_eq!(run1.counts().await?, run1.expected());
+    let out = both(&emulator::endpoint(), &["plan", "--detailed-exitcode"]).output()?;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = both(&emulator::endpoint(), &["destroy", "--yes"]).output()?;
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    for run in [&run6, &run1] {
+        assert_eq!(inventory(&run.stack).await?, Inventory::new(), "destroy left resources of {}", run.stack);
+        assert!(!run.state_exists(), "state removed once nothing is left");
+    }
+    Ok(())
+}
