@@ -262,18 +262,35 @@ fn several_stacks_in_one_command_apply_plan_and_destroy_side_by_side() -> R {
         assert!(p["resources"].as_array().into_iter().flatten().all(|r| r["action"] == "no_op"), "{p}");
     }
 
-    // Deleted behind cairn's back in one stack: only that stack changes.
+    // One stack destroyed on its own: the plan of both creates it again and
+    // leaves the other alone.
     let out = cairn(&state, &endpoint).args(["destroy", "--yes"]).arg(&lab1).output()?;
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = run(&["plan", "--detailed-exitcode"])?;
+    let out = run(&["plan", "--detailed-exitcode", "--json"])?;
     assert_eq!(out.status.code(), Some(2), "lab 1 has changes: {}", String::from_utf8_lossy(&out.stderr));
+    let plans: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let actions = |i: usize| -> Vec<String> {
+        plans[i]["resources"].as_array().into_iter().flatten().map(|r| r["action"].to_string()).collect()
+    };
+    assert_eq!(actions(0), vec!["\"create\""; 3], "{plans:#}");
+    assert!(actions(1).iter().all(|a| a == "\"no_op\""), "{plans:#}");
 
+    // A stack whose state holds only an unfinished create cannot be
+    // destroyed yet; it is named, and the other is destroyed all the same.
+    let unfinished = serde_json::json!({"version": 1, "serial": 1, "stack": s1, "resources": {},
+        "intents": {"alerts": {"kind": "aws:sns:Topic", "props": {"name": format!("{s1}-alerts")}, "started_at": 0}}});
+    std::fs::write(state.join(format!("{s1}.json")), unfinished.to_string())?;
     let out = cairn(&state, &endpoint).args(["destroy", "--yes"]).arg(&lab1).arg(&lab6).output()?;
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains(&format!("Nothing to destroy: stack {s1}")), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&format!("{s1}: error: state records 1 create(s) that did not finish")), "{stderr}");
     assert!(stderr.contains(&format!("Destroy of stack {s6} complete:")), "{stderr}");
     assert!(!state.join(format!("{s6}.json")).exists(), "state removed once nothing is left");
+    assert!(state.join(format!("{s1}.json")).exists(), "the unfinished create stays recorded");
+
+    let out = cairn(&state, &endpoint).args(["destroy", "--yes"]).arg(&lab6).arg(&lab1).output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("Nothing to destroy: stack {s6}")), "{stderr}");
     Ok(())
 }
 
@@ -310,6 +327,8 @@ fn several_stacks_are_all_checked_before_any_aws_call() -> R {
             "apply --plan",
         ),
         (vec!["plan".into(), "--out".into(), "p.json".into(), LAB1.into(), LAB6.into()], "plan --out"),
+        // -f and arguments: which did the user mean?
+        (vec!["plan".into(), "-f".into(), LAB1.into(), LAB6.into()], "both with -f and as an argument"),
     ];
     for (args, expected) in cases {
         let trip = Tripwire::new().unwrap_or_else(|e| panic!("binding a loopback port: {e}"));

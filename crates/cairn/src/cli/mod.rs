@@ -143,7 +143,7 @@ enum Command {
         /// Exit 0 when nothing would change, 2 when something would.
         #[arg(long)]
         detailed_exitcode: bool,
-        /// Refresh reads in flight at once.
+        /// Refresh reads in flight at once (for each stack).
         #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
         parallelism: u16,
     },
@@ -162,7 +162,7 @@ enum Command {
         /// Apply a plan saved with `plan --out` (refused if state changed since).
         #[arg(long, value_name = "PLAN.json")]
         plan: Option<PathBuf>,
-        /// Operations in flight at once.
+        /// Operations in flight at once (for each stack).
         #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
         parallelism: u16,
     },
@@ -176,7 +176,7 @@ enum Command {
         /// Destroy without asking; required when there is no terminal.
         #[arg(short, long)]
         yes: bool,
-        /// Operations in flight at once.
+        /// Operations in flight at once (for each stack).
         #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
         parallelism: u16,
     },
@@ -306,6 +306,14 @@ impl App {
     async fn dispatch(mut self, command: Command) -> Exit {
         match command {
             Command::Validate { files } => self.cmd_validate_all(files),
+            Command::Plan { files, .. } | Command::Apply { files, .. } | Command::Destroy { files, .. }
+                if self.g.file.is_some() && !files.files.is_empty() =>
+            {
+                eprintln!(
+                    "error: a stack file is given both with -f and as an argument\n  = help: list every stack file as an argument, without -f"
+                );
+                Exit::Invalid
+            }
             Command::Plan { files, out, detailed_exitcode, parallelism } => {
                 let parallelism = usize::from(parallelism);
                 match one_or_many(files.files) {
@@ -701,7 +709,10 @@ impl App {
         }
         self.say(&render::outcome_text(&outcome, what, self.style));
         if untracked {
-            eprintln!("{}", unfinished_creates(&state));
+            match scope.strip_suffix('/') {
+                Some(stack) => eprintln!("{stack}: {}", unfinished_creates(&state)),
+                None => eprintln!("{}", unfinished_creates(&state)),
+            }
         }
         let exit = if outcome.interrupted {
             Exit::Interrupted
@@ -809,13 +820,15 @@ impl App {
         )
         .await;
         let mut planned = Vec::new();
+        let mut unplanned = Exit::Ok;
         for (t, p) in targets.into_iter().zip(plans) {
             match p {
                 Ok(p) => planned.push((t, p)),
-                Err(e) => worst = worse(worst, e),
+                Err(e) => unplanned = worse(unplanned, e),
             }
         }
-        if worst != Exit::Ok {
+        worst = worse(worst, unplanned);
+        if unplanned != Exit::Ok && !matches!(what, Many::Plan { .. }) {
             eprintln!("error: nothing was changed: every stack must be planned before any is changed");
             return worst;
         }
@@ -835,15 +848,23 @@ impl App {
                 }
             }
             let changes = planned.iter().any(|(_, p)| p.has_changes());
-            return if detailed && changes { Exit::Invalid } else { Exit::Ok };
+            return if detailed && changes { worse(worst, Exit::Invalid) } else { worst };
         }
         for p in &shown {
             self.say(&render::plan_text(p, self.style));
         }
+        // With --json: `{"stacks": {name: outcome}}`, `{"changes": 0}` for a
+        // stack with nothing to do.
+        let mut outcomes = serde_json::Map::new();
+        for (t, p) in &planned {
+            if !p.has_changes() {
+                outcomes.insert(t.spec.name.clone(), serde_json::json!({"changes": 0}));
+            }
+        }
         planned.retain(|(_, p)| p.has_changes());
         if planned.is_empty() {
             if self.g.json {
-                println!("{}", pretty(&serde_json::json!({"changes": 0})));
+                println!("{}", pretty(&serde_json::json!({"stacks": outcomes})));
             }
             return worst;
         }
@@ -872,7 +893,6 @@ impl App {
             async move { app.execute(job, parallelism, &what, &scope, cancel).await }
         });
         let results = futures::future::join_all(runs).await;
-        let mut outcomes = serde_json::Map::new();
         for ((t, _), (exit, outcome)) in planned.iter().zip(results) {
             worst = worse(worst, exit);
             outcomes.insert(t.spec.name.clone(), serde_json::to_value(&outcome).unwrap_or_default());
