@@ -847,8 +847,9 @@ impl App {
                     self.say(&render::plan_text(p, self.style));
                 }
             }
+            // A stack that could not be planned says more than changes in another.
             let changes = planned.iter().any(|(_, p)| p.has_changes());
-            return if detailed && changes { worse(worst, Exit::Invalid) } else { worst };
+            return if worst == Exit::Ok && detailed && changes { Exit::Invalid } else { worst };
         }
         for p in &shown {
             self.say(&render::plan_text(p, self.style));
