@@ -433,7 +433,7 @@ fn arn_of(r: &ResourceSpec) -> Option<String> {
     match r.kind.as_str() {
         "aws:sqs:Queue" => Some(format!("{ARN}:sqs:${{aws.region}}:${{aws.account_id}}:{name}")),
         "aws:sns:Topic" => Some(format!("{ARN}:sns:${{aws.region}}:${{aws.account_id}}:{name}")),
-        "aws:logs:LogGroup" => Some(format!("{ARN}:logs:${{aws.region}}:${{aws.account_id}}:log-group:{name}")),
+        "aws:logs:LogGroup" => Some(named_log_group_arn(&name)),
         _ => None,
     }
 }
@@ -461,7 +461,12 @@ fn log_group_arn(spec: &StackSpec, group: &str) -> String {
     if group.starts_with("arn:") {
         return group.strip_suffix(":*").unwrap_or(group).to_string();
     }
-    format!("{ARN}:logs:${{aws.region}}:${{aws.account_id}}:log-group:{group}")
+    named_log_group_arn(group)
+}
+
+/// The ARN (without `:*`) of the log group named `name`.
+fn named_log_group_arn(name: &str) -> String {
+    format!("{ARN}:logs:${{aws.region}}:${{aws.account_id}}:log-group:{name}")
 }
 
 /// Whether the stack already has a permission for `principal` on the
