@@ -288,9 +288,12 @@ fn several_stacks_in_one_command_apply_plan_and_destroy_side_by_side() -> R {
     assert!(!state.join(format!("{s6}.json")).exists(), "state removed once nothing is left");
     assert!(state.join(format!("{s1}.json")).exists(), "the unfinished create stays recorded");
 
-    let out = cairn(&state, &endpoint).args(["destroy", "--yes"]).arg(&lab6).arg(&lab1).output()?;
+    let out = cairn(&state, &endpoint).args(["destroy", "--yes", "--json"]).arg(&lab6).arg(&lab1).output()?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!("Nothing to destroy: stack {s6}")), "{stderr}");
+    // --json with several stacks is one object by stack, even with nothing done.
+    let outcomes: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    assert!(outcomes["stacks"].is_object(), "{outcomes:#}");
     Ok(())
 }
 
