@@ -4,6 +4,7 @@
 
 pub mod emulator;
 pub mod fake;
+pub mod policy;
 pub mod proxy;
 pub mod recording;
 pub mod tripwire;

@@ -20,6 +20,7 @@
 
 pub mod classify;
 mod shape;
+pub mod strict;
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -123,6 +124,9 @@ pub struct Faults {
     pub scripted: Vec<Scripted>,
     /// Seed of the proxy's random numbers (reset by every [`Proxy::set`]).
     pub seed: u64,
+    /// The strict layer's rules that are on (see [`strict`]): applied to
+    /// the calls the faults above let through.
+    pub strict: strict::Strict,
 }
 
 impl Faults {
@@ -134,6 +138,11 @@ impl Faults {
     /// Only scripted faults.
     pub fn scripted(scripted: Vec<Scripted>) -> Faults {
         Faults { scripted, ..Faults::default() }
+    }
+
+    /// Every rule of the strict layer, and no fault.
+    pub fn strict() -> Faults {
+        Faults { strict: strict::Strict::all(), ..Faults::default() }
     }
 }
 
@@ -236,6 +245,8 @@ struct State {
     /// When the stats were last zeroed, for [`Stats::arrivals`].
     since: std::time::Instant,
     next_request: u64,
+    /// What the strict layer's rules remember.
+    strict: strict::Memory,
 }
 
 impl State {
@@ -247,6 +258,7 @@ impl State {
             stats: Stats::default(),
             since: std::time::Instant::now(),
             next_request: 0,
+            strict: strict::Memory::default(),
         };
         state.set(faults);
         state
@@ -546,7 +558,14 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
             Ok(shape::error_response(&call, status, &code, &message, &request_id))
         }
         Action::Reset => Err(Dropped("connection reset (injected)")),
-        Action::Forward => Ok(forward(&shared, &call, parts, body, &request_id).await),
+        Action::Forward => {
+            let rules = shared.state().faults.strict.clone();
+            if rules.is_empty() {
+                Ok(forward(&shared, &call, parts, body, &request_id).await)
+            } else {
+                Ok(strict::serve(&shared, &rules, &call, parts, body, &request_id).await)
+            }
+        }
         Action::LostResponse => {
             let _answer = forward(&shared, &call, parts, body, &request_id).await;
             Err(Dropped("response lost (injected)"))

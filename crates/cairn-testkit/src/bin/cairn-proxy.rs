@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use cairn_testkit::proxy::strict::Strict;
 use cairn_testkit::proxy::{Faults, Proxy};
 use clap::Parser;
 use tokio::signal::unix::{SignalKind, signal};
@@ -43,6 +44,11 @@ struct Args {
     /// Seed of the random faults.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Rules of the strict layer to turn on: `all`, `none`, names separated
+    /// by commas, or `all,-NAME` (the rules are listed in the testkit's
+    /// proxy::strict::RULES and docs/real-aws.md).
+    #[arg(long, default_value = "none")]
+    strict: String,
     /// Where to write the stats as JSON on exit.
     #[arg(long)]
     stats_file: Option<PathBuf>,
@@ -63,6 +69,7 @@ async fn run(args: Args) -> Result<(), String> {
         scope: args.scope,
         scripted: Vec::new(),
         seed: args.seed,
+        strict: Strict::parse(&args.strict).map_err(|e| format!("--strict: {e}"))?,
     };
     // Watch the signals before the URL is printed, so that a caller killing
     // the proxy right after reading it still gets the stats.
