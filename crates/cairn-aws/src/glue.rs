@@ -12,8 +12,9 @@
 //! ARNs of resources that reference each other are built from names and
 //! pseudo values, as a user would: a reference would be a cycle (a rule
 //! depends on its target topic, so the topic's policy cannot reference the
-//! rule). A bucket without an explicit name gets its name only at create,
-//! so the trail's bucket policy is derived only for named buckets.
+//! rule). A bucket a trail writes to needs its name in its own policy, so
+//! one without an explicit name is given `<stack>-<id>-<account>-<region>`
+//! (see `trail_bucket_name`) instead of the kind's create-time default.
 
 use std::collections::BTreeMap;
 
@@ -225,8 +226,22 @@ fn trail(spec: &StackSpec, t: &ResourceSpec, out: &mut StackSpec, added: &mut Ve
     if let Some((bucket_id, _)) = t.props.get("bucket").and_then(reference)
         && let Some(b) = wired(spec, &bucket_id)
         && b.kind == "aws:s3:Bucket"
-        && let Some(bucket) = b.props.get("name").and_then(Json::as_str)
     {
+        let bucket = match b.props.get("name").and_then(Json::as_str) {
+            Some(name) => name.to_string(),
+            None => {
+                // The kind's default name is chosen at create, too late for
+                // the policy that must name it: give the bucket one built
+                // from pseudo values, known when the plan is made.
+                let name = trail_bucket_name(&spec.name, &bucket_id);
+                if let Some(props) =
+                    out.resources.iter_mut().find(|x| x.id == bucket_id).and_then(|x| x.props.as_object_mut())
+                {
+                    props.insert("name".into(), Json::String(name.clone()));
+                }
+                name
+            }
+        };
         let bucket_arn = format!("{ARN}:s3:::{bucket}");
         let prefix = match t.props.get("key_prefix").and_then(Json::as_str) {
             Some(p) if !p.is_empty() => format!("{}/", p.trim_matches('/')),
@@ -276,6 +291,22 @@ fn trail(spec: &StackSpec, t: &ResourceSpec, out: &mut StackSpec, added: &mut Ve
     {
         logs.insert("role".into(), Json::String(format!("${{{role_id}.arn}}")));
     }
+}
+
+/// The name of an unnamed bucket a trail writes to:
+/// `<stack>-<id>-<account>-<region>`, the first part cut so that the whole
+/// fits S3's 63 characters in every region (account 12, region at most 14).
+fn trail_bucket_name(stack: &str, id: &str) -> String {
+    const ROOM: usize = 63 - 1 - 12 - 1 - 14;
+    let mut base = String::new();
+    for c in format!("{stack}-{id}").chars() {
+        if !(c == '-' && base.ends_with('-')) {
+            base.push(c);
+        }
+    }
+    base.truncate(ROOM);
+    let base = base.trim_end_matches('-');
+    format!("{base}-${{aws.account_id}}-${{aws.region}}")
 }
 
 /// A mapping from a queue to a function whose role is in the stack: the role
@@ -636,6 +667,27 @@ mod tests {
         // does not wait for the group; the trail, which needs it, does.
         assert!(!role.props.to_string().contains("${g."));
         assert_eq!(get(&out, "t").props["cloudwatch_logs"]["role"], "${t-logs-role.arn}");
+    }
+
+    #[test]
+    fn an_unnamed_trail_bucket_gets_a_name_its_policy_can_hold() {
+        let mut s = stack(vec![
+            res("logs", "aws:s3:Bucket", json!({})),
+            res("t", "aws:cloudtrail:Trail", json!({"bucket": "${logs.name}"})),
+        ]);
+        s.name = "lab3".into();
+        let out = AwsGlue.derive(&s);
+        let b = get(&out, "logs");
+        assert_eq!(b.props["name"], "lab3-logs-${aws.account_id}-${aws.region}");
+        let st = statements(&b.props["policy"]);
+        assert_eq!(st.len(), 2);
+        assert_eq!(st[0]["Resource"], "arn:${aws.partition}:s3:::lab3-logs-${aws.account_id}-${aws.region}");
+        // The longest stack and id still fit S3's 63 characters in the
+        // longest region name.
+        let long = trail_bucket_name(&"s".repeat(40), &"i".repeat(64));
+        let real = long.replace("${aws.account_id}", "123456789012").replace("${aws.region}", "ap-southeast-2");
+        assert_eq!(real.len(), 63, "{real}");
+        assert!(!trail_bucket_name("a", "b").contains("--"));
     }
 
     #[test]

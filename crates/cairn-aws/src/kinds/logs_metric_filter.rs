@@ -4,9 +4,14 @@
 //! Metric filters cannot carry tags, so ownership cannot be proven: create
 //! refuses a filter of the same name that already exists on the group
 //! rather than overwrite it (PutMetricFilter would silently replace it).
+//!
+//! CloudWatch Logs refuses a write on a log group while another is in
+//! flight (`OperationAbortedException`), so the filters of one group are
+//! put and deleted one at a time (a lock per group, held by this kind),
+//! and an abort caused by someone else's write is waited out.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::types::{MetricFilter as AwsMetricFilter, MetricTransformation, StandardUnit};
@@ -18,6 +23,7 @@ use serde_json::Value;
 use crate::clients::Clients;
 use crate::error::{aws_error, is_not_found};
 use crate::kinds::{found_nothing, known_name, known_str, unresolved};
+use crate::retry::{Bound, Wait, retrying};
 
 // ---- props -----------------------------------------------------------------
 
@@ -79,11 +85,13 @@ pub struct FilterMetric {
 /// The `aws:logs:MetricFilter` kind.
 pub struct MetricFilter {
     clients: Arc<Clients>,
+    /// One lock per log group: its writes go one at a time.
+    groups: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl MetricFilter {
     pub fn new(clients: Arc<Clients>) -> Self {
-        MetricFilter { clients }
+        MetricFilter { clients, groups: Mutex::default() }
     }
 }
 
@@ -188,7 +196,7 @@ impl TypedKind for MetricFilter {
                 owner: "metric filters carry no tags, so cairn cannot tell who made it".to_string(),
             });
         }
-        self.put(props, &name, &action).await?;
+        self.put(cx, props, &name, &action).await?;
         Ok(observed(&props.log_group, &name, props.clone()))
     }
 
@@ -260,7 +268,7 @@ impl TypedKind for MetricFilter {
 
     async fn update(
         &self,
-        _cx: &OpCtx,
+        cx: &OpCtx,
         physical_id: &str,
         _old: &MetricFilterProps,
         new: &MetricFilterProps,
@@ -268,20 +276,26 @@ impl TypedKind for MetricFilter {
         let (group, name) = split_id(physical_id);
         let action = format!("updating metric filter {name} on log group {group}");
         // PutMetricFilter replaces the whole filter, so one call converges it.
-        self.put(new, name, &action).await?;
+        self.put(cx, new, name, &action).await?;
         Ok(observed(group, name, new.clone()))
     }
 
     // ---- delete ----------------------------------------------------------------
 
-    async fn delete(&self, _cx: &OpCtx, physical_id: &str, _props: &MetricFilterProps) -> Result<(), OpError> {
+    async fn delete(&self, cx: &OpCtx, physical_id: &str, _props: &MetricFilterProps) -> Result<(), OpError> {
         let (group, name) = split_id(physical_id);
         let logs = self.clients.logs().await;
         let action = format!("deleting metric filter {name} on log group {group}");
+        let lock = self.group_lock(group);
+        let _one_write = lock.lock().await;
         // AWS keeps one filter per name, so this deletes once and checks;
         // moto keeps one per PutMetricFilter call, so it may take a few.
         for _ in 0..MAX_DELETE_ROUNDS {
-            match logs.delete_metric_filter().log_group_name(group).filter_name(name).send().await {
+            let sent = retrying(cx, self.clients.waits(), &action, group_busy, || {
+                logs.delete_metric_filter().log_group_name(group).filter_name(name).send()
+            })
+            .await;
+            match sent.map_err(|f| f.error) {
                 Ok(_) => {}
                 Err(e) if is_not_found(&e) => return Ok(()),
                 Err(e) => return Err(aws_error(&action, &e)),
@@ -295,7 +309,13 @@ impl TypedKind for MetricFilter {
 }
 
 impl MetricFilter {
-    async fn put(&self, props: &MetricFilterProps, name: &str, action: &str) -> Result<(), OpError> {
+    /// The lock that makes writes on `group` go one at a time.
+    fn group_lock(&self, group: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut groups = self.groups.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        Arc::clone(groups.entry(group.to_string()).or_default())
+    }
+
+    async fn put(&self, cx: &OpCtx, props: &MetricFilterProps, name: &str, action: &str) -> Result<(), OpError> {
         let logs = self.clients.logs().await;
         let m = &props.metric;
         let transformation = MetricTransformation::builder()
@@ -306,16 +326,27 @@ impl MetricFilter {
             .set_unit(m.unit.as_deref().map(StandardUnit::from))
             .build()
             .map_err(|e| OpError::failed(format!("{action}: {e}")))?;
-        logs.put_metric_filter()
-            .log_group_name(&props.log_group)
-            .filter_name(name)
-            .filter_pattern(&props.pattern)
-            .metric_transformations(transformation)
-            .send()
-            .await
-            .map_err(|e| aws_error(action, &e))?;
+        let lock = self.group_lock(&props.log_group);
+        let _one_write = lock.lock().await;
+        retrying(cx, self.clients.waits(), action, group_busy, || {
+            logs.put_metric_filter()
+                .log_group_name(&props.log_group)
+                .filter_name(name)
+                .filter_pattern(&props.pattern)
+                .metric_transformations(transformation.clone())
+                .send()
+        })
+        .await
+        .map_err(|f| f.op_error(action))?;
         Ok(())
     }
+}
+
+/// CloudWatch Logs' answer to a write on a log group while another write on
+/// it (someone else's: this kind's own go one at a time) is in flight.
+fn group_busy(code: Option<&str>, _message: Option<&str>) -> Option<Wait> {
+    (code == Some("OperationAbortedException"))
+        .then(|| Wait::new("waiting for another change to the log group to finish", Bound::Busy))
 }
 
 // ---- pure helpers ------------------------------------------------------------

@@ -35,3 +35,4 @@ mod lab3;
 mod lab4;
 mod lab5;
 mod lab6;
+mod strict;
