@@ -88,14 +88,13 @@ pub const RULES: &[Rule] = &[
     },
 ];
 
-/// Runtimes whose block-create date (Lambda's deprecation table) is past
-/// by December 2026: AWS's own list, kept apart from cairn's.
+/// Runtimes whose block-create date (Lambda's deprecation table, as AWS
+/// revised it in 2026: most 2026 blocks moved to 2027-02-01) is past by
+/// December 2026: AWS's own list, kept apart from cairn's.
 const BLOCKED_RUNTIMES: &[&str] = &[
     "python2.7",
     "python3.6",
     "python3.7",
-    "python3.8",
-    "python3.9",
     "nodejs",
     "nodejs4.3",
     "nodejs6.10",
@@ -103,18 +102,13 @@ const BLOCKED_RUNTIMES: &[&str] = &[
     "nodejs10.x",
     "nodejs12.x",
     "nodejs14.x",
-    "nodejs16.x",
-    "nodejs18.x",
     "ruby2.5",
     "ruby2.7",
-    "ruby3.2",
     "java8",
     "dotnetcore1.0",
     "dotnetcore2.0",
     "dotnetcore2.1",
     "dotnetcore3.1",
-    "dotnet6",
-    "dotnet7",
     "go1.x",
     "provided",
 ];
