@@ -60,6 +60,7 @@ impl Glue for AwsGlue {
     fn cross_check(&self, spec: &StackSpec, props: &BTreeMap<String, Json>) -> Vec<Diagnostic> {
         let mut diags = queue_visibility(spec, props);
         diags.extend(alarm_metrics(spec, props));
+        diags.extend(crate::limits::cross_check(spec, props));
         diags
     }
 }

@@ -15,6 +15,7 @@ mod clients;
 mod error;
 pub mod glue;
 pub mod kinds;
+mod limits;
 mod normalize;
 mod provider;
 mod retry;

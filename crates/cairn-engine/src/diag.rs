@@ -63,6 +63,8 @@ pub enum At {
     Param { name: String },
     /// An output.
     Output { name: String },
+    /// One of the stack's `tags`, by key.
+    Tag { key: String },
 }
 
 impl fmt::Display for At {
@@ -77,6 +79,7 @@ impl fmt::Display for At {
             }
             At::Param { name } => write!(f, "parameter `{name}`"),
             At::Output { name } => write!(f, "output `{name}`"),
+            At::Tag { key } => write!(f, "tag `{key}`"),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod kind;
 pub mod plan;
 pub mod spec;
 pub mod state;
+pub mod tags;
 pub mod validate;
 pub mod value;
 

@@ -190,6 +190,8 @@ pub fn validate_with(
         );
     }
 
+    diags.0.extend(crate::tags::check_stack_tags(&spec.tags));
+
     // Parameters: every declared one needs a value; every given one must be declared.
     let mut params = BTreeMap::new();
     for (name, p) in &spec.parameters {

@@ -247,6 +247,7 @@ impl Reader {
         };
         let mut tags = BTreeMap::new();
         for Entry { key, pos, value } in self.entries(entries, &at, &|_| key_at("tags"), "tag") {
+            self.index.tags.push((key.clone(), pos));
             if let Some(v) =
                 self.string(pos, value, &at, &format!("tag `{key}`"), "a string; quote numbers and booleans")
             {

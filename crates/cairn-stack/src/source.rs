@@ -18,7 +18,7 @@ use crate::tree::{Node, Pos, Value};
 /// - `At::Prop`: the value at that path inside `properties`, or the key when
 ///   the value starts on a later line; for a path that does not exist, the
 ///   deepest prefix that does (the `properties` key for an empty prefix);
-/// - `At::Param`, `At::Output`: the name key.
+/// - `At::Param`, `At::Output`, `At::Tag`: the name key (the tag's key).
 ///
 /// Problems found while reading the file (a YAML syntax error, a duplicate
 /// key, a wrong type) are often somewhere an `At` alone does not pin down:
@@ -45,6 +45,8 @@ pub(crate) struct Index {
     pub stack_keys: Vec<(String, Pos)>,
     pub params: Vec<(String, Pos)>,
     pub outputs: Vec<(String, Pos)>,
+    /// Keys of the stack's `tags`.
+    pub tags: Vec<(String, Pos)>,
     pub resources: Vec<ResourceIndex>,
     pub pins: Vec<(At, Pos)>,
 }
@@ -79,6 +81,7 @@ impl Index {
             At::StackKey { key } => stack_key(key),
             At::Param { name } => find(&self.params, name).or_else(|| stack_key("parameters")),
             At::Output { name } => find(&self.outputs, name).or_else(|| stack_key("outputs")),
+            At::Tag { key } => find(&self.tags, key).or_else(|| stack_key("tags")),
             At::Resource { id } => self.resource(id).map(|r| r.pos),
             At::ResourceKey { id, key } => self.resource(id).map(|r| find(&r.keys, key).unwrap_or(r.pos)),
             At::Prop { id, path } => self.resource(id).map(|r| match &r.props {

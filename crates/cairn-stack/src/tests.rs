@@ -154,6 +154,9 @@ fn locates_every_kind_of_place() {
     assert_eq!(at(&parsed, &At::Param { name: "states".into() }), (7, 3));
     assert_eq!(at(&parsed, &At::Output { name: "summary".into() }), (45, 3));
     assert_eq!(at(&parsed, &At::Resource { id: "ops-email".into() }), (19, 3));
+    assert_eq!(at(&parsed, &At::Tag { key: "project".into() }), (12, 3));
+    // A tag the stack lacks: the `tags` key.
+    assert_eq!(at(&parsed, &At::Tag { key: "nope".into() }), (11, 1));
     assert_eq!(at(&parsed, &At::ResourceKey { id: "ops-email".into(), key: "depends_on".into() }), (25, 5));
     // A key the entry lacks: the entry.
     assert_eq!(at(&parsed, &At::ResourceKey { id: "alerts".into(), key: "depends_on".into() }), (14, 3));

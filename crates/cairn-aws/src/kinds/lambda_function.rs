@@ -77,6 +77,11 @@ pub struct FunctionProps {
     /// effect when the stack has its own group of that name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_retention_days: Option<i32>,
+    /// The size in bytes of the zip `defaults` built, for `validate` to
+    /// hold against Lambda's upload limit.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub code_size: Option<u64>,
     /// Why `defaults` could not build the zip, for `validate` to report.
     #[serde(skip)]
     #[schemars(skip)]
@@ -120,8 +125,12 @@ const DEFAULT_MEMORY: u32 = 128;
 const DEFAULT_TIMEOUT: u32 = 3;
 const DEFAULT_ARCHITECTURE: &str = "x86_64";
 const MAX_DESCRIPTION: usize = 256;
+/// The largest zip `CreateFunction` and `UpdateFunctionCode` take in the
+/// request itself (50 MB); larger code must be uploaded to S3 first.
+const MAX_DIRECT_ZIP: u64 = 52_428_800;
 
-/// Runtimes Lambda accepts for new functions.
+/// Runtimes Lambda accepts for new functions, each until its create block
+/// in [`LIFECYCLE`] (checked against the day `validate` runs).
 pub const RUNTIMES: &[&str] = &[
     "python3.9",
     "python3.10",
@@ -147,6 +156,134 @@ pub const RUNTIMES: &[&str] = &[
     "provided.al2023",
 ];
 
+/// A runtime's end of life in Lambda, as `YYYY-MM-DD` dates: when AWS
+/// deprecated it and from when `CreateFunction` refuses it.
+#[derive(Debug)]
+pub struct Lifecycle {
+    pub runtime: &'static str,
+    pub deprecated: &'static str,
+    /// AWS's "Block function create" date.
+    pub create_blocked: &'static str,
+}
+
+const fn life(runtime: &'static str, deprecated: &'static str, create_blocked: &'static str) -> Lifecycle {
+    Lifecycle { runtime, deprecated, create_blocked }
+}
+
+/// The lifecycle of every runtime in [`RUNTIMES`] and of the older ones
+/// users still write. Dates from the AWS Lambda Developer Guide, "Lambda
+/// runtimes", tables "Supported runtimes" and "Deprecated runtimes"
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html>),
+/// as AWS revised them in 2026 (most create blocks then due in 2026 moved to
+/// 2027-02-01), cross-checked with cfn-lint's copy of that table
+/// (`LmbdRuntimeLifecycle.json`, June 2026). AWS moves these dates: update
+/// them from that page.
+pub const LIFECYCLE: &[Lifecycle] = &[
+    // Past their create block: no longer in `RUNTIMES`.
+    life("python2.7", "2021-07-15", "2021-07-15"),
+    life("python3.6", "2022-07-18", "2022-07-18"),
+    life("python3.7", "2023-12-04", "2024-01-09"),
+    life("nodejs10.x", "2021-07-30", "2021-07-30"),
+    life("nodejs12.x", "2023-03-31", "2023-03-31"),
+    life("nodejs14.x", "2023-12-04", "2024-01-09"),
+    life("java8", "2024-01-08", "2024-02-08"),
+    life("go1.x", "2024-01-08", "2024-02-08"),
+    life("provided", "2024-01-08", "2024-02-08"),
+    life("ruby2.5", "2021-07-30", "2021-07-30"),
+    life("ruby2.7", "2023-12-07", "2024-01-09"),
+    life("dotnetcore2.1", "2022-01-05", "2022-01-05"),
+    life("dotnetcore3.1", "2023-04-03", "2023-04-03"),
+    // `RUNTIMES`.
+    life("python3.9", "2025-12-15", "2027-02-01"),
+    life("python3.10", "2026-10-31", "2027-02-01"),
+    life("python3.11", "2027-06-30", "2027-07-31"),
+    life("python3.12", "2028-10-31", "2028-11-30"),
+    life("python3.13", "2029-06-30", "2029-07-31"),
+    life("python3.14", "2029-06-30", "2029-07-31"),
+    life("nodejs18.x", "2025-09-01", "2027-02-01"),
+    life("nodejs20.x", "2026-04-30", "2027-02-01"),
+    life("nodejs22.x", "2027-04-30", "2027-06-01"),
+    life("nodejs24.x", "2028-04-30", "2028-06-01"),
+    life("java8.al2", "2027-06-30", "2027-07-31"),
+    life("java11", "2027-06-30", "2027-07-31"),
+    life("java17", "2027-06-30", "2027-07-31"),
+    life("java21", "2029-06-30", "2029-07-31"),
+    life("java25", "2029-06-30", "2029-07-31"),
+    life("dotnet8", "2026-11-10", "2027-02-01"),
+    life("dotnet10", "2028-11-14", "2028-12-14"),
+    life("ruby3.2", "2026-03-31", "2027-02-01"),
+    life("ruby3.3", "2027-03-31", "2027-04-30"),
+    life("ruby3.4", "2028-03-31", "2028-04-30"),
+    life("provided.al2", "2026-07-31", "2027-02-01"),
+    life("provided.al2023", "2029-06-30", "2029-07-31"),
+];
+
+/// The error for a runtime Lambda no longer accepts for new functions on
+/// `today` (`YYYY-MM-DD`), with the runtimes of its language to use instead.
+fn runtime_problem(runtime: &str, today: &str) -> Option<PropError> {
+    let l = LIFECYCLE.iter().find(|l| l.runtime == runtime)?;
+    if today < l.create_blocked {
+        return None;
+    }
+    let mut e = PropError::new(
+        &["runtime"],
+        format!("Lambda has refused to create functions with runtime `{runtime}` since {}", l.create_blocked),
+    )
+    .expected("a runtime Lambda still accepts for new functions");
+    e.suggestion = Some(use_instead(runtime, today));
+    Some(e)
+}
+
+/// `use …`: the nearest and the newest runtimes of the same language that
+/// are not deprecated on `today`.
+fn use_instead(runtime: &str, today: &str) -> String {
+    let language = language(runtime);
+    let supported = |r: &&str| LIFECYCLE.iter().find(|l| l.runtime == *r).is_none_or(|l| today < l.deprecated);
+    let same: Vec<&str> = RUNTIMES.iter().copied().filter(|r| language_of(r) == language).filter(supported).collect();
+    let advice = match same.as_slice() {
+        [] => "use a runtime from the supported list in AWS's Lambda documentation".to_string(),
+        [one] => format!("use `{one}`"),
+        [nearest, .., newest] => format!("use `{nearest}` (the nearest supported) or `{newest}` (the newest)"),
+    };
+    if language_of(runtime) == "go" { format!("{advice}, with the Go binary as `bootstrap`") } else { advice }
+}
+
+/// `python`, `nodejs`, `java`, …: the runtime's name without its version.
+fn language_of(runtime: &str) -> &str {
+    runtime.split(|c: char| c.is_ascii_digit() || c == '.').next().unwrap_or(runtime)
+}
+
+/// The language whose current runtimes replace this one's.
+fn language(runtime: &str) -> &str {
+    match language_of(runtime) {
+        "dotnetcore" => "dotnet",
+        // Go runs on the OS-only runtimes since `go1.x`.
+        "go" => "provided",
+        other => other,
+    }
+}
+
+/// Today's UTC date, `YYYY-MM-DD`.
+fn today() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    civil_date(i64::try_from(secs / 86_400).unwrap_or(0))
+}
+
+/// The `YYYY-MM-DD` of a day counted from 1970-01-01 (Howard Hinnant's
+/// days-to-civil conversion, proleptic Gregorian calendar).
+fn civil_date(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
 #[async_trait]
 impl TypedKind for Function {
     const TYPE: &'static str = "aws:lambda:Function";
@@ -170,7 +307,10 @@ impl TypedKind for Function {
         }
         // Errors (a missing directory…) leave it unset; `validate` reports them.
         match build_zip(&props.runtime, &props.code, cx.base_dir) {
-            Ok(zip) => props.code_sha256 = zip.map(|zip| code_sha256(&zip)),
+            Ok(zip) => {
+                props.code_size = zip.as_ref().map(|zip| u64::try_from(zip.len()).unwrap_or(u64::MAX));
+                props.code_sha256 = zip.map(|zip| code_sha256(&zip));
+            }
             Err(e) => {
                 props.code_sha256 = None;
                 props.code_error = Some(e);
@@ -200,7 +340,10 @@ impl TypedKind for Function {
                 );
             }
         }
-        if !unresolved(&props.runtime) && !RUNTIMES.contains(&props.runtime.as_str()) {
+        let blocked = if unresolved(&props.runtime) { None } else { runtime_problem(&props.runtime, &today()) };
+        if let Some(e) = blocked {
+            errors.push(e);
+        } else if !unresolved(&props.runtime) && !RUNTIMES.contains(&props.runtime.as_str()) {
             let mut e = PropError::new(&["runtime"], format!("`{}` is not a current Lambda runtime", props.runtime))
                 .expected(format!("one of {}", RUNTIMES.join(", ")));
             e.suggestion =
@@ -552,10 +695,46 @@ fn validate_code(props: &FunctionProps, errors: &mut Vec<PropError>) {
         );
         return;
     }
+    let field = if c.dir.is_some() {
+        "dir"
+    } else if c.file.is_some() {
+        "file"
+    } else {
+        "inline"
+    };
     if let Some(e) = &props.code_error {
-        let field = if c.dir.is_some() { "dir" } else { "file" };
         errors.push(PropError::new(&["code", field], e.clone()));
     }
+    if let Some(size) = props.code_size
+        && size > MAX_DIRECT_ZIP
+    {
+        #[allow(clippy::cast_precision_loss)] // one decimal of MB
+        let mb = size as f64 / 1_048_576.0;
+        let mut e = PropError::new(
+            &["code", field],
+            format!("the code's zip is {} bytes ({mb:.1} MB), more than Lambda takes in one upload", grouped(size)),
+        )
+        .expected(format!("a zip of at most {} bytes (50 MB)", grouped(MAX_DIRECT_ZIP)));
+        e.suggestion = Some(
+            "leave out what the function does not need (tests, caches, development dependencies); larger code \
+             must go through S3, which cairn's `code` does not offer yet (it has no `s3` source)"
+                .to_string(),
+        );
+        errors.push(e);
+    }
+}
+
+/// `52428800` as `52,428,800`.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
 }
 
 /// A role ARN, or a reference that will become one.
@@ -895,6 +1074,7 @@ impl LiveFunction {
             reserved_concurrency: self.reserved_concurrency,
             // Not the function's: its log group's, which reads for itself.
             log_retention_days: last.log_retention_days,
+            code_size: None,
             code_error: None,
         }
     }
@@ -999,6 +1179,124 @@ mod tests {
         assert!(with("code", json!({})).is_err());
         assert!(with("code", json!({"dir": "/definitely/not/here"})).is_err());
         assert!(with("environment", json!({"1BAD": "x"})).is_err());
+    }
+
+    #[test]
+    fn runtimes_past_their_block_create_date_are_refused_with_the_date_and_what_to_use() {
+        // Blocked in 2024: refused whatever the day.
+        for runtime in ["python3.7", "nodejs14.x", "go1.x"] {
+            let errs = check(json!({"runtime": runtime, "handler": "index.handler", "role": ROLE,
+                "code": {"inline": "x", "filename": "index"}}))
+            .err()
+            .unwrap_or_default();
+            assert_eq!(errs.len(), 1, "{errs:?}");
+            assert_eq!(errs[0].path, vec![cairn_engine::PathSeg::Key("runtime".into())]);
+            let since = if runtime == "go1.x" { "2024-02-08" } else { "2024-01-09" };
+            assert_eq!(
+                errs[0].message,
+                format!("Lambda has refused to create functions with runtime `{runtime}` since {since}")
+            );
+            assert_eq!(errs[0].expected.as_deref(), Some("a runtime Lambda still accepts for new functions"));
+            assert!(errs[0].suggestion.as_deref().is_some_and(|s| s.starts_with("use `")), "{errs:?}");
+        }
+        // What to use instead, as of a given day.
+        let help =
+            |runtime: &str| runtime_problem(runtime, "2026-12-03").and_then(|e| e.suggestion).unwrap_or_default();
+        assert_eq!(help("python3.7"), "use `python3.11` (the nearest supported) or `python3.14` (the newest)");
+        assert_eq!(help("nodejs14.x"), "use `nodejs22.x` (the nearest supported) or `nodejs24.x` (the newest)");
+        assert_eq!(help("go1.x"), "use `provided.al2023`, with the Go binary as `bootstrap`");
+        assert_eq!(help("dotnetcore3.1"), "use `dotnet10`");
+    }
+
+    #[test]
+    fn a_runtime_is_refused_from_its_block_create_date_on() {
+        // nodejs18.x and python3.9 are deprecated; Lambda blocks creating them from 2027-02-01.
+        for runtime in ["nodejs18.x", "python3.9"] {
+            assert_eq!(runtime_problem(runtime, "2026-12-03"), None, "{runtime}");
+            assert_eq!(runtime_problem(runtime, "2027-01-31"), None, "{runtime}");
+            let e = runtime_problem(runtime, "2027-02-01").unwrap();
+            assert_eq!(
+                e.message,
+                format!("Lambda has refused to create functions with runtime `{runtime}` since 2027-02-01")
+            );
+        }
+        let help = |runtime: &str, day: &str| runtime_problem(runtime, day).and_then(|e| e.suggestion);
+        assert_eq!(
+            help("nodejs18.x", "2027-02-01").as_deref(),
+            Some("use `nodejs22.x` (the nearest supported) or `nodejs24.x` (the newest)")
+        );
+        // Once nodejs22.x is deprecated too, it is no longer the nearest.
+        assert_eq!(help("nodejs18.x", "2027-05-01").as_deref(), Some("use `nodejs24.x`"));
+        assert_eq!(runtime_problem("nodejs24.x", "2027-02-01"), None);
+        assert_eq!(runtime_problem("python3.14", "2029-07-30"), None);
+        assert!(runtime_problem("python3.14", "2029-07-31").is_some());
+    }
+
+    #[test]
+    fn every_runtime_has_its_dates_and_every_suggestion_is_accepted() {
+        for r in RUNTIMES {
+            assert!(LIFECYCLE.iter().any(|l| l.runtime == *r), "{r} has no lifecycle dates");
+        }
+        for l in LIFECYCLE {
+            assert!(l.deprecated.len() == 10 && l.create_blocked.len() == 10, "{l:?}");
+            assert!(l.deprecated <= l.create_blocked, "{l:?}");
+            let today = "2026-12-03";
+            if let Some(e) = runtime_problem(l.runtime, today) {
+                let help = e.suggestion.unwrap_or_default();
+                for suggested in help.split('`').skip(1).step_by(2).filter(|s| RUNTIMES.contains(s)) {
+                    assert_eq!(runtime_problem(suggested, today), None, "{} suggests {suggested}", l.runtime);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn dates_from_the_clock_are_civil_dates() {
+        assert_eq!(civil_date(0), "1970-01-01");
+        assert_eq!(civil_date(11_016), "2000-02-29");
+        assert_eq!(civil_date(20_790), "2026-12-03");
+        assert_eq!(civil_date(20_850), "2027-02-01");
+        assert_eq!(today().len(), 10);
+    }
+
+    /// `len` bytes that deflate cannot shrink: xorshift64, seeded.
+    fn noise(len: usize) -> Vec<u8> {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut out = Vec::with_capacity(len + 8);
+        while out.len() < len {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+        out.truncate(len);
+        out
+    }
+
+    #[test]
+    fn a_zip_over_50_mb_is_refused_at_validate() {
+        let dir = tempfile::tempdir().unwrap();
+        let zip = |name: &str, len: usize| {
+            let mut bytes = b"PK".to_vec();
+            bytes.extend(noise(len - 2));
+            std::fs::write(dir.path().join(name), bytes).unwrap();
+            json!({"runtime": "python3.13", "handler": "index.handler", "role": ROLE,
+                "code": {"file": dir.path().join(name).to_string_lossy()}})
+        };
+        let errs = check(zip("big.zip", 52_428_801)).err().unwrap_or_default();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(
+            errs[0].path,
+            vec![cairn_engine::PathSeg::Key("code".into()), cairn_engine::PathSeg::Key("file".into())]
+        );
+        assert_eq!(
+            errs[0].message,
+            "the code's zip is 52,428,801 bytes (50.0 MB), more than Lambda takes in one upload"
+        );
+        assert_eq!(errs[0].expected.as_deref(), Some("a zip of at most 52,428,800 bytes (50 MB)"));
+        assert!(errs[0].suggestion.as_deref().is_some_and(|s| s.contains("S3")), "{errs:?}");
+        // Exactly at the limit is accepted.
+        assert!(check(zip("edge.zip", 52_428_800)).is_ok());
     }
 
     fn write_tree(dir: &Path, files: &[(&str, &str)]) {

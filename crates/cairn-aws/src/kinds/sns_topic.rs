@@ -33,7 +33,13 @@ pub struct TopicProps {
     #[serde(default)]
     pub fifo: bool,
     /// KMS key (id, alias or ARN) for server-side encryption; unset means
-    /// no encryption.
+    /// no encryption. Not the AWS managed key `alias/aws/sns` for a topic
+    /// that CloudWatch alarms or EventBridge rules publish to: its policy
+    /// cannot be changed to let `cloudwatch.amazonaws.com` or
+    /// `events.amazonaws.com` use it, so their messages are dropped without
+    /// an error (validate refuses it). Use a customer managed key whose
+    /// policy lets those services use `kms:Decrypt` and
+    /// `kms:GenerateDataKey*`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms_key: Option<String>,
     /// The topic's access policy document; unset keeps AWS's default policy.
