@@ -41,7 +41,10 @@ impl Glue for AwsGlue {
             }
             match r.kind.as_str() {
                 "aws:events:Rule" => rule(spec, r, &mut out, &mut added),
-                "aws:sns:Subscription" => lambda_subscription(spec, r, &mut added),
+                "aws:sns:Subscription" => {
+                    lambda_subscription(spec, r, &mut added);
+                    queue_subscription(spec, r, &mut out);
+                }
                 "aws:cloudtrail:Trail" => trail(spec, r, &mut out, &mut added),
                 "aws:lambda:EventSourceMapping" => queue_mapping(spec, r, &mut out),
                 "aws:lambda:Function" => function_log_group(spec, r, &mut out, &mut added),
@@ -167,6 +170,15 @@ fn alarm_metrics(spec: &StackSpec, props: &BTreeMap<String, Json>) -> Vec<Diagno
 fn rule(spec: &StackSpec, r: &ResourceSpec, out: &mut StackSpec, added: &mut Vec<ResourceSpec>) {
     let rule_arn = format!("{}:events:${{aws.region}}:${{aws.account_id}}:rule/{}{}", ARN, bus_prefix(r), name_of(r));
     for target in r.props.get("targets").and_then(Json::as_array).into_iter().flatten() {
+        // A target's dead-letter queue receives from EventBridge too.
+        if let Some((dlq_id, _)) = target.get("dead_letter_queue").and_then(reference)
+            && let Some(q) = wired(spec, &dlq_id).filter(|q| q.kind == "aws:sqs:Queue")
+        {
+            let statement = send_to_queue(q, "events", &r.id, &rule_arn);
+            if let Some(queue) = out.resources.iter_mut().find(|x| x.id == dlq_id) {
+                merge_statement(&mut queue.props, "policy", statement);
+            }
+        }
         let Some((target_id, _)) = target.get("arn").and_then(reference) else { continue };
         let Some(t) = wired(spec, &target_id) else { continue };
         match t.kind.as_str() {
@@ -181,7 +193,20 @@ fn rule(spec: &StackSpec, r: &ResourceSpec, out: &mut StackSpec, added: &mut Vec
                     "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
                 });
                 if let Some(topic) = out.resources.iter_mut().find(|x| x.id == target_id) {
+                    // A topic with no policy has SNS's default one, which
+                    // lets the account's own principals (CloudWatch alarms
+                    // publishing for it among them) use the topic; the
+                    // derived document replaces it, so it keeps that grant.
+                    if topic.props.get("policy").is_none_or(Json::is_null) {
+                        merge_statement(&mut topic.props, "policy", owner_statement(&topic_arn));
+                    }
                     merge_statement(&mut topic.props, "policy", statement);
+                }
+            }
+            "aws:sqs:Queue" => {
+                let statement = send_to_queue(t, "events", &r.id, &rule_arn);
+                if let Some(queue) = out.resources.iter_mut().find(|x| x.id == target_id) {
+                    merge_statement(&mut queue.props, "policy", statement);
                 }
             }
             "aws:lambda:Function" => {
@@ -218,6 +243,63 @@ fn lambda_subscription(spec: &StackSpec, s: &ResourceSpec, added: &mut Vec<Resou
     let props =
         json!({"function": format!("${{{function_id}.arn}}"), "principal": "sns.amazonaws.com", "source_arn": topic});
     added.push(derived(format!("{}-invoke", s.id), "aws:lambda:Permission", props));
+}
+
+/// An `sqs` subscription to a queue in the stack: the queue's policy lets
+/// SNS send for this topic only.
+fn queue_subscription(spec: &StackSpec, s: &ResourceSpec, out: &mut StackSpec) {
+    if s.props.get("protocol").and_then(Json::as_str) != Some("sqs") {
+        return;
+    }
+    let Some((queue_id, _)) = s.props.get("endpoint").and_then(reference) else { return };
+    let Some(q) = wired(spec, &queue_id).filter(|q| q.kind == "aws:sqs:Queue") else { return };
+    let Some(topic) = s.props.get("topic") else { return };
+    // The topic's ARN from its name when it is in the stack, so that the
+    // queue need not wait for the topic (see arn_of).
+    let topic_arn = match reference(topic) {
+        Some((topic_id, _)) => match spec.resource(&topic_id).filter(|t| t.kind == "aws:sns:Topic").and_then(arn_of) {
+            Some(arn) => arn,
+            None => return,
+        },
+        None => match topic.as_str() {
+            Some(arn) => arn.to_string(),
+            None => return,
+        },
+    };
+    let source = reference(topic).map_or_else(|| s.id.clone(), |(id, _)| id);
+    let statement = send_to_queue(q, "sns", &source, &topic_arn);
+    if let Some(queue) = out.resources.iter_mut().find(|x| x.id == queue_id) {
+        merge_statement(&mut queue.props, "policy", statement);
+    }
+}
+
+/// A queue-policy statement: `service` may send to the queue `q`, for the
+/// source `source_arn` only.
+fn send_to_queue(q: &ResourceSpec, service: &str, source_id: &str, source_arn: &str) -> Json {
+    json!({
+        "Sid": sid(service, source_id),
+        "Effect": "Allow",
+        "Principal": {"Service": format!("{service}.amazonaws.com")},
+        "Action": "sqs:SendMessage",
+        "Resource": arn_of(q).unwrap_or_default(),
+        "Condition": {"ArnEquals": {"aws:SourceArn": source_arn}},
+    })
+}
+
+/// What SNS's default topic policy allows: the owning account's principals
+/// may manage and use the topic.
+fn owner_statement(topic_arn: &str) -> Json {
+    json!({
+        "Sid": "cairn-owner",
+        "Effect": "Allow",
+        "Principal": {"AWS": "*"},
+        "Action": [
+            "SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission", "SNS:RemovePermission",
+            "SNS:DeleteTopic", "SNS:Subscribe", "SNS:ListSubscriptionsByTopic", "SNS:Publish"
+        ],
+        "Resource": topic_arn,
+        "Condition": {"StringEquals": {"AWS:SourceOwner": "${aws.account_id}"}},
+    })
 }
 
 /// A trail: the bucket policy CloudTrail needs (for a named bucket in the
@@ -599,6 +681,62 @@ mod tests {
         // Deriving again (or a user who wrote the same statement) adds nothing.
         let again = AwsGlue.derive(&out);
         assert_eq!(statements(&get(&again, "alerts").props["policy"]).len(), 2);
+    }
+
+    #[test]
+    fn a_topic_without_a_policy_keeps_what_the_default_allowed() {
+        let s = stack(vec![
+            res("alerts", "aws:sns:Topic", json!({})),
+            res("r", "aws:events:Rule", json!({"targets": [{"arn": "${alerts.arn}"}]})),
+        ]);
+        let out = AwsGlue.derive(&s);
+        let st = statements(&get(&out, "alerts").props["policy"]);
+        assert_eq!(st.len(), 2, "{st:?}");
+        assert_eq!(st[0]["Principal"]["AWS"], "*");
+        assert_eq!(st[0]["Condition"]["StringEquals"]["AWS:SourceOwner"], "${aws.account_id}");
+        assert!(st[0]["Action"].as_array().is_some_and(|a| a.contains(&json!("SNS:Publish"))));
+        assert_eq!(st[1]["Principal"]["Service"], "events.amazonaws.com");
+        assert_eq!(statements(&get(&AwsGlue.derive(&out), "alerts").props["policy"]).len(), 2);
+    }
+
+    #[test]
+    fn queues_let_their_topics_and_rules_send_to_them() {
+        let s = stack(vec![
+            res("alerts", "aws:sns:Topic", json!({})),
+            res("inbox", "aws:sqs:Queue", json!({})),
+            res("dlq", "aws:sqs:Queue", json!({})),
+            res(
+                "sub",
+                "aws:sns:Subscription",
+                json!({"topic": "${alerts.arn}", "protocol": "sqs", "endpoint": "${inbox.arn}"}),
+            ),
+            res(
+                "r",
+                "aws:events:Rule",
+                json!({"targets": [{"arn": "${inbox.arn}", "dead_letter_queue": "${dlq.arn}"}]}),
+            ),
+        ]);
+        let out = AwsGlue.derive(&s);
+        let inbox = statements(&get(&out, "inbox").props["policy"]);
+        assert_eq!(inbox.len(), 2, "{inbox:?}");
+        let queue_arn = "arn:${aws.partition}:sqs:${aws.region}:${aws.account_id}:${stack.name}-inbox";
+        let by = |service: &str| inbox.iter().find(|st| st["Principal"]["Service"] == service).cloned();
+        let sns = by("sns.amazonaws.com").unwrap_or_default();
+        assert_eq!((sns["Action"].as_str(), sns["Resource"].as_str()), (Some("sqs:SendMessage"), Some(queue_arn)));
+        assert_eq!(
+            sns["Condition"]["ArnEquals"]["aws:SourceArn"],
+            "arn:${aws.partition}:sns:${aws.region}:${aws.account_id}:${stack.name}-alerts"
+        );
+        let events = by("events.amazonaws.com").unwrap_or_default();
+        let rule_arn = "arn:${aws.partition}:events:${aws.region}:${aws.account_id}:rule/${stack.name}-r";
+        assert_eq!(events["Condition"]["ArnEquals"]["aws:SourceArn"], rule_arn);
+        let dlq = statements(&get(&out, "dlq").props["policy"]);
+        assert_eq!(dlq.len(), 1);
+        assert_eq!(dlq[0]["Condition"]["ArnEquals"]["aws:SourceArn"], rule_arn);
+        // No reference in the documents: the queues need not wait for the
+        // topic or the rule.
+        assert!(!get(&out, "inbox").props.to_string().contains("${alerts."));
+        assert_eq!(statements(&get(&AwsGlue.derive(&out), "inbox").props["policy"]).len(), 2);
     }
 
     #[test]

@@ -209,3 +209,15 @@ where
         crate::retry::retrying(cx, waits, &what, busy, make).await.map(drop).map_err(|f| f.op_error(&what))
     })
 }
+
+/// A policy must be a JSON object (or a reference that will become one).
+pub(crate) fn validate_policy(p: &serde_json::Value, errors: &mut Vec<cairn_engine::kind::PropError>) {
+    match p {
+        serde_json::Value::Object(_) => {}
+        serde_json::Value::String(s) if unresolved(s) => {}
+        _ => errors.push(
+            cairn_engine::kind::PropError::new(&["policy"], "the policy is not a JSON object")
+                .expected("a policy document like {\"Version\": \"2012-10-17\", \"Statement\": [...]}"),
+        ),
+    }
+}

@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use crate::clients::Clients;
 use crate::error::aws_error;
-use crate::kinds::{Call, all, call_retrying, unresolved};
+use crate::kinds::{Call, all, call_retrying, unresolved, validate_policy};
 use crate::normalize::{parse_document, policy_as_read};
 use crate::retry::{Bound, Wait};
 
@@ -634,17 +634,6 @@ fn fnv1a(parts: &[&str]) -> u64 {
         }
     }
     h
-}
-
-fn validate_policy(p: &Value, errors: &mut Vec<PropError>) {
-    match p {
-        Value::Object(_) => {}
-        Value::String(s) if unresolved(s) => {}
-        _ => errors.push(
-            PropError::new(&["policy"], "the policy is not a JSON object")
-                .expected("a policy document like {\"Version\": \"2012-10-17\", \"Statement\": [...]}"),
-        ),
-    }
 }
 
 fn validate_lifecycle(rules: &[LifecycleRule], errors: &mut Vec<PropError>) {

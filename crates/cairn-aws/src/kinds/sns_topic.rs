@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::clients::Clients;
 use crate::error::{aws_error, is_not_found};
-use crate::kinds::{found_nothing, known_name, unresolved};
+use crate::kinds::{found_nothing, known_name, unresolved, validate_policy};
 use crate::normalize::{optional_text, parse_document, policy_as_read};
 use crate::tags::tag_changes;
 
@@ -237,18 +237,6 @@ impl Topic {
 
 fn validate_name(name: &str, fifo: bool, errors: &mut Vec<PropError>) {
     crate::kinds::validate_fifo_name("topic", name, fifo, MAX_NAME, errors);
-}
-
-/// A policy must be a JSON object (or a reference that will become one).
-pub(crate) fn validate_policy(p: &Value, errors: &mut Vec<PropError>) {
-    match p {
-        Value::Object(_) => {}
-        Value::String(s) if unresolved(s) => {}
-        _ => errors.push(
-            PropError::new(&["policy"], "the policy is not a JSON object")
-                .expected("a policy document like {\"Version\": \"2012-10-17\", \"Statement\": [...]}"),
-        ),
-    }
 }
 
 /// `arn:{partition}:sns:{region}:{account}:{name}`.

@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 
 use crate::clients::Clients;
 use crate::error::aws_error;
-use crate::kinds::{found_nothing, known_name, unresolved};
+use crate::kinds::{found_nothing, known_name, unresolved, validate_policy};
+use crate::normalize::{parse_document, policy_as_read};
 use crate::retry::{Bound, Wait, retrying};
 use crate::tags::tag_changes;
 
@@ -49,6 +50,13 @@ pub struct QueueProps {
     /// SQS-managed server-side encryption; default true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sse: Option<bool>,
+    /// The queue's access policy document; unset means no queue policy, so
+    /// only this account's principals with IAM permissions may use it. AWS
+    /// services that send to the queue (SNS, EventBridge) need a statement
+    /// here: cairn derives one for each topic subscription and rule target
+    /// (or dead-letter queue) in the stack, scoped by `aws:SourceArn`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Value>,
 }
 
 /// A queue's dead-letter target.
@@ -117,6 +125,9 @@ impl TypedKind for Queue {
                         .expected(format!("{min} to {max} seconds")),
                 );
             }
+        }
+        if let Some(p) = &props.policy {
+            validate_policy(p, errors);
         }
         if let Some(dl) = &props.dead_letter {
             if !unresolved(&dl.queue) && !dl.queue.starts_with("arn:") {
@@ -348,6 +359,9 @@ fn attributes_for(props: &QueueProps) -> Vec<(QueueAttributeName, String)> {
     if let Some(dl) = &props.dead_letter {
         attrs.push((QueueAttributeName::RedrivePolicy, redrive_policy(dl)));
     }
+    if let Some(policy) = &props.policy {
+        attrs.push((QueueAttributeName::Policy, policy.to_string()));
+    }
     attrs
 }
 
@@ -379,6 +393,10 @@ fn attribute_changes(live: &QueueProps, want: &QueueProps) -> Vec<(QueueAttribut
             want.dead_letter.as_ref().map(redrive_policy).unwrap_or_default(),
         ));
     }
+    // An empty Policy removes the queue policy.
+    if live.policy != want.policy {
+        changes.push((QueueAttributeName::Policy, want.policy.as_ref().map(Value::to_string).unwrap_or_default()));
+    }
     changes
 }
 
@@ -399,6 +417,11 @@ fn props_from_attributes(attrs: &HashMap<QueueAttributeName, String>, url: &str,
             Some("false") => Some(false),
             _ => last.sse,
         },
+        // A policy that means the same as the last one reads as the last one.
+        policy: attrs
+            .get(&QueueAttributeName::Policy)
+            .filter(|text| !text.is_empty())
+            .map(|text| policy_as_read(parse_document(text), last.policy.as_ref())),
     }
 }
 
@@ -511,5 +534,23 @@ mod tests {
         let changes = attribute_changes(&live, &QueueProps::default());
         assert_eq!(changes, vec![(QueueAttributeName::RedrivePolicy, String::new())]);
         assert!(attribute_changes(&live, &live).is_empty());
+    }
+
+    #[test]
+    fn a_policy_is_set_read_back_by_meaning_and_removed() {
+        let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage", "Resource": "arn:q"}]});
+        let want = QueueProps { policy: Some(policy.clone()), ..QueueProps::default() };
+        assert!(attributes_for(&want).contains(&(QueueAttributeName::Policy, policy.to_string())));
+        // AWS answers the document reordered, lists collapsed or not.
+        let answered = r#"{"Statement":[{"Resource":"arn:q","Action":["sqs:SendMessage"],
+            "Principal":{"Service":["sns.amazonaws.com"]},"Effect":"Allow"}],"Version":"2012-10-17"}"#;
+        let mut attrs = HashMap::new();
+        attrs.insert(QueueAttributeName::Policy, answered.to_string());
+        let live = props_from_attributes(&attrs, "https://q/1/q", &want);
+        assert_eq!(live.policy, Some(policy));
+        assert!(attribute_changes(&live, &want).is_empty());
+        assert_eq!(attribute_changes(&live, &QueueProps::default()), vec![(QueueAttributeName::Policy, String::new())]);
+        assert!(check(json!({"policy": "text"})).is_err());
     }
 }

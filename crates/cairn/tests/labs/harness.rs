@@ -159,6 +159,8 @@ pub async fn round_trip_with(
     let state = store.load()?;
     assert_eq!(state.resources.len(), count);
     let deployed = Deployed { stack: stack.clone(), state, clients: clients.clone() };
+    let refused = crate::delivery::undeliverable(&deployed).await?;
+    assert_eq!(refused, Vec::<String>::new(), "AWS would not deliver these");
     check(&deployed).await?;
 
     provider.take();

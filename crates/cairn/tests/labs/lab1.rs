@@ -36,8 +36,17 @@ async fn check(d: &Deployed) -> R {
     let attrs = sns.get_topic_attributes().topic_arn(topic).send().await?;
     let attrs = attrs.attributes().cloned().unwrap_or_default();
     let policy = harness::json(attrs.get("Policy").map(String::as_str));
-    let statement = &policy["Statement"][0];
-    assert_eq!(statement["Principal"]["Service"], "events.amazonaws.com");
+    let statements = policy["Statement"].as_array().ok_or("no statements")?;
+    let statement = statements
+        .iter()
+        .find(|s| s["Principal"]["Service"] == "events.amazonaws.com")
+        .ok_or(format!("no EventBridge statement: {policy}"))?;
+    // Written by hand or derived, the policy still lets the account's own
+    // principals publish, as SNS's default policy did.
+    assert!(
+        statements.iter().any(|s| s["Principal"]["AWS"] == "*" || s["Principal"]["AWS"].as_str().is_some()),
+        "the account's own statement is gone: {policy}"
+    );
     let rule_arn = d.attr("ec2-state", "arn");
     assert_eq!(statement["Condition"]["ArnEquals"]["aws:SourceArn"], rule_arn.as_str());
     let subs = sns.list_subscriptions_by_topic().topic_arn(topic).send().await?;
@@ -78,14 +87,16 @@ async fn an_equivalent_policy_rewritten_live_is_no_change() -> R {
     let attrs = sns.get_topic_attributes().topic_arn(&topic).send().await?;
     let live = harness::json(attrs.attributes().and_then(|a| a.get("Policy")).map(String::as_str));
     let mut statement = live["Statement"][0].clone();
-    let mut reordered = serde_json::Map::new();
-    if let Some(fields) = statement.as_object() {
-        for (k, v) in fields.iter().rev() {
-            let v = if k == "Action" { serde_json::json!([v]) } else { v.clone() };
+    let mut reordered_all = Vec::new();
+    for s in live["Statement"].as_array().into_iter().flatten().rev() {
+        let mut reordered = serde_json::Map::new();
+        for (k, v) in s.as_object().into_iter().flatten().rev() {
+            let v = if k == "Action" && v.is_string() { serde_json::json!([v]) } else { v.clone() };
             reordered.insert(k.clone(), v);
         }
+        reordered_all.push(serde_json::Value::Object(reordered));
     }
-    let rewritten = serde_json::json!({"Statement": [reordered], "Version": live["Version"]});
+    let rewritten = serde_json::json!({"Statement": reordered_all, "Version": live["Version"]});
     sns.set_topic_attributes()
         .topic_arn(&topic)
         .attribute_name("Policy")

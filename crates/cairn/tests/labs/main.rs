@@ -29,6 +29,7 @@ mod lab5_example;
 mod lab6_example;
 
 mod chaos;
+mod delivery;
 mod lab1;
 mod lab2;
 mod lab3;

@@ -77,3 +77,56 @@ async fn metric_filters_on_one_group_are_written_one_at_a_time() -> R {
     assert_eq!(injected.get("strict:logs-one-write-per-group"), None, "writes overlapped: {injected:?}");
     Ok(())
 }
+
+/// Issue 19 items 7 and 8: a queue had no policy, so SNS and EventBridge
+/// could not send to it (nor to a rule's dead-letter queue); and a topic's
+/// derived EventBridge policy replaced SNS's default one, so the alarm on
+/// the same topic could no longer publish. The delivery check of every
+/// round trip judges each wiring from the live policies.
+#[tokio::test]
+async fn topics_rules_and_alarms_can_deliver_with_no_policy_written() -> R {
+    let stack = spec(
+        "stack: strict-wiring
+resources:
+  alerts:
+    type: aws:sns:Topic
+  inbox:
+    type: aws:sqs:Queue
+  failed:
+    type: aws:sqs:Queue
+  to-inbox:
+    type: aws:sns:Subscription
+    properties: {topic: '${alerts.arn}', protocol: sqs, endpoint: '${inbox.arn}'}
+  stopped:
+    type: aws:events:Rule
+    properties:
+      event_pattern: {source: [aws.ec2]}
+      targets:
+        - {id: topic, arn: '${alerts.arn}'}
+        - {id: queue, arn: '${inbox.arn}', dead_letter_queue: '${failed.arn}'}
+  errors:
+    type: aws:cloudwatch:Alarm
+    properties:
+      metric: {namespace: Strict, name: Errors, statistic: Sum, period: 60}
+      comparison: GreaterThanOrEqualToThreshold
+      threshold: 1
+      evaluation_periods: 1
+      alarm_actions: ['${alerts.arn}']
+",
+    );
+    round_trip_with_rules(stack, &[], async |d: &Deployed| {
+        // What the check judged: the queue's policy as AWS holds it.
+        let sqs = d.clients.sqs().await;
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(d.attr("inbox", "url"))
+            .attribute_names("Policy".into())
+            .send()
+            .await?;
+        let policy = harness::json(attrs.attributes().and_then(|a| a.get(&"Policy".into())).map(String::as_str));
+        assert_eq!(policy["Statement"].as_array().map(Vec::len), Some(2), "{policy}");
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
