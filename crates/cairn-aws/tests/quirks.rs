@@ -321,6 +321,55 @@ async fn trail_create_waits_for_the_logs_role() {
     .await;
 }
 
+/// IAM propagation of a fresh role's inline policy: CloudTrail cannot yet
+/// write to the log group as the role, and says the group's ARN is invalid.
+#[tokio::test]
+async fn trail_create_waits_for_the_logs_role_policy() {
+    trail_waits_out(
+        "q-trailgrp",
+        "InvalidCloudWatchLogsLogGroupArnException",
+        "Access denied. Check the permissions for your role.",
+        "waiting for IAM to propagate the CloudWatch Logs role",
+    )
+    .await;
+}
+
+/// A log group ARN CloudTrail refuses for another reason is really wrong:
+/// no wait.
+#[tokio::test]
+async fn trail_create_fails_at_once_on_a_wrong_log_group_arn() {
+    let rig = Rig::new("q-trailbadgrp").await;
+    let (bucket, bucket_props) = rig.make(BUCKET, "logs", json!({"force_destroy": true})).await;
+    let (group, group_props) = rig.make(LOG_GROUP, "events", json!({})).await;
+    let (role, role_props) = rig.role("delivery", "cloudtrail.amazonaws.com").await;
+    let wrong = "CloudWatch Logs log group ARN is not valid.";
+    rig.script(vec![Scripted::error(
+        "cloudtrail:CreateTrail",
+        5,
+        400,
+        "InvalidCloudWatchLogsLogGroupArnException",
+        wrong,
+    )]);
+
+    let props = rig.props(
+        TRAIL,
+        "trail",
+        json!({"bucket": bucket.physical_id,
+               "cloudwatch_logs": {"log_group": group.attrs["arn"], "role": role.attrs["arn"]}}),
+    );
+    let err = rig.kind(TRAIL).create(&rig.cx("trail"), &props).await.unwrap_err().to_string();
+
+    assert!(err.contains(&format!("InvalidCloudWatchLogsLogGroupArnException: {wrong}")), "{err}");
+    assert_eq!(rig.calls("cloudtrail:CreateTrail"), 1);
+    assert_eq!(rig.notes_with("waiting"), Vec::<String>::new());
+    rig.remove(&[
+        (ROLE, "delivery", &role, &role_props),
+        (LOG_GROUP, "events", &group, &group_props),
+        (BUCKET, "logs", &bucket, &bucket_props),
+    ])
+    .await;
+}
+
 /// A bucket policy written moments ago is not yet seen by CloudTrail.
 #[tokio::test]
 async fn trail_create_waits_for_the_bucket_policy() {
