@@ -11,8 +11,10 @@ pub(crate) fn parse_document(text: &str) -> Value {
 
 /// The form in which two IAM-style policies compare equal when they mean the
 /// same: lists are sets (order and duplicates do not matter, a one-element
-/// list equals its element), and scalars compare as text (`true` = `"true"`).
-/// Key order and whitespace already vanish in [`Value`].
+/// list equals its element), scalars compare as text (`true` = `"true"`),
+/// and an account named as a principal is its id, in whichever form it was
+/// written (see [`account_principals`]). Key order and whitespace already
+/// vanish in [`Value`].
 pub(crate) fn policy_canonical(v: &Value) -> Value {
     match v {
         // Keys sorted, so that the text a list is sorted by does not depend
@@ -20,7 +22,18 @@ pub(crate) fn policy_canonical(v: &Value) -> Value {
         Value::Object(map) => {
             let mut entries: Vec<_> = map.iter().collect();
             entries.sort_by(|a, b| a.0.cmp(b.0));
-            Value::Object(entries.into_iter().map(|(k, v)| (k.clone(), policy_canonical(v))).collect())
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let v = match k.as_str() {
+                            "Principal" | "NotPrincipal" => policy_canonical(&account_principals(v)),
+                            _ => policy_canonical(v),
+                        };
+                        (k.clone(), v)
+                    })
+                    .collect(),
+            )
         }
         Value::Array(items) => {
             let mut items: Vec<Value> = items.iter().map(policy_canonical).collect();
@@ -32,6 +45,40 @@ pub(crate) fn policy_canonical(v: &Value) -> Value {
         Value::Number(n) => Value::String(n.to_string()),
         Value::Null | Value::String(_) => v.clone(),
     }
+}
+
+/// A `Principal` (or `NotPrincipal`) with each account under `AWS` as its
+/// bare id: AWS stores `"AWS": "123456789012"` as
+/// `arn:aws:iam::123456789012:root` and hands that back. The id, not the
+/// ARN, so that no partition has to be guessed (a trust policy may name no
+/// other ARN to take it from).
+fn account_principals(principal: &Value) -> Value {
+    let mut principal = principal.clone();
+    let as_id = |v: &mut Value| {
+        if let Some(id) = v.as_str().and_then(account_of_root) {
+            *v = Value::String(id.to_string());
+        }
+    };
+    match principal.get_mut("AWS") {
+        Some(Value::Array(items)) => items.iter_mut().for_each(as_id),
+        Some(one) => as_id(one),
+        None => {}
+    }
+    principal
+}
+
+/// The account of an account's root ARN (`arn:<partition>:iam::<id>:root`).
+pub(crate) fn account_of_root(arn: &str) -> Option<&str> {
+    let rest = arn.strip_prefix("arn:")?;
+    let (partition, rest) = rest.split_once(':')?;
+    let id = rest.strip_prefix("iam::")?.strip_suffix(":root")?;
+    // aws, aws-cn, aws-us-gov and the isolated partitions.
+    (partition.starts_with("aws") && is_account_id(id)).then_some(id)
+}
+
+/// Twelve digits.
+fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Whether two policies mean the same, per [`policy_canonical`].
@@ -84,6 +131,66 @@ mod tests {
         assert_eq!(policy_canonical(&once), once);
     }
 
+    /// A one-statement policy granting `principal`.
+    fn granting(principal: &Value) -> Value {
+        json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": principal,
+               "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]})
+    }
+
+    #[test]
+    fn an_account_reads_the_same_as_its_root_arn() {
+        let id = json!({"AWS": "123456789012"});
+        let root = json!({"AWS": "arn:aws:iam::123456789012:root"});
+        assert!(policies_equivalent(&granting(&id), &granting(&root)));
+        assert!(policies_equivalent(&granting(&root), &granting(&id)));
+        // In lists, mixed with other principals, and in other partitions.
+        let ids = json!({"AWS": ["111111111111", "arn:aws:iam::222222222222:role/r"], "Service": "x.amazonaws.com"});
+        let roots = json!({"Service": ["x.amazonaws.com"],
+                           "AWS": ["arn:aws:iam::222222222222:role/r", "arn:aws:iam::111111111111:root"]});
+        assert!(policies_equivalent(&granting(&ids), &granting(&roots)));
+        for partition in ["aws-cn", "aws-us-gov"] {
+            let root = json!({"AWS": format!("arn:{partition}:iam::123456789012:root")});
+            assert!(policies_equivalent(&granting(&id), &granting(&root)), "{partition}");
+        }
+        // Both forms of one account in a list are one principal.
+        let both = json!({"AWS": ["123456789012", "arn:aws:iam::123456789012:root"]});
+        assert!(policies_equivalent(&granting(&both), &granting(&id)));
+        // NotPrincipal too.
+        let not = |p: &Value| json!({"Statement": {"Effect": "Deny", "NotPrincipal": p, "Action": "*"}});
+        assert!(policies_equivalent(&not(&id), &not(&root)));
+    }
+
+    #[test]
+    fn only_account_principals_are_rewritten() {
+        let id = json!({"AWS": "123456789012"});
+        // Another account, a role of the account, a short number, a service.
+        for other in [
+            json!({"AWS": "arn:aws:iam::210987654321:root"}),
+            json!({"AWS": "arn:aws:iam::123456789012:role/root"}),
+            json!({"AWS": "arn:aws:iam::123456789012:user/root"}),
+            json!({"AWS": "12345678901"}),
+            json!({"Service": "123456789012"}),
+        ] {
+            assert!(!policies_equivalent(&granting(&id), &granting(&other)), "{other}");
+        }
+        // An account id anywhere else is left as it is.
+        let cond = |v: &str| {
+            json!({"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*",
+                                    "Condition": {"StringEquals": {"aws:SourceAccount": v}}}})
+        };
+        assert!(!policies_equivalent(&cond("123456789012"), &cond("arn:aws:iam::123456789012:root")));
+    }
+
+    #[test]
+    fn account_principals_canonical_form_is_idempotent() {
+        for p in
+            [json!({"AWS": "123456789012"}), json!({"AWS": ["arn:aws-cn:iam::123456789012:root", "111111111111", "*"]})]
+        {
+            let once = policy_canonical(&granting(&p));
+            assert_eq!(policy_canonical(&once), once, "{p}");
+        }
+    }
+
     #[test]
     fn read_keeps_the_written_policy_when_equivalent() {
         let last = json!({"Statement": [{"Action": ["a", "b"]}]});
@@ -125,6 +232,7 @@ mod tests {
     fn policy(rng: &mut Rng) -> Value {
         let actions = ["sns:Publish", "sqs:SendMessage", "s3:GetObject", "s3:PutObject", "logs:PutLogEvents"];
         let services = ["events.amazonaws.com", "cloudtrail.amazonaws.com", "lambda.amazonaws.com"];
+        let accounts = ["111122223333", "444455556666", "arn:aws:iam::111122223333:role/r"];
         let statements: Vec<Value> = (0..1 + rng.below(4))
             .map(|i| {
                 let mut s = serde_json::Map::new();
@@ -132,7 +240,11 @@ mod tests {
                 s.insert("Effect".into(), json!(rng.pick(&["Allow", "Deny"])));
                 let n = 1 + rng.below(3);
                 s.insert("Action".into(), json!((0..n).map(|_| rng.pick(&actions)).collect::<Vec<_>>()));
-                s.insert("Principal".into(), json!({"Service": [rng.pick(&services)]}));
+                if rng.below(3) == 0 {
+                    s.insert("Principal".into(), json!({"AWS": [rng.pick(&accounts), rng.pick(&accounts)]}));
+                } else {
+                    s.insert("Principal".into(), json!({"Service": [rng.pick(&services)]}));
+                }
                 s.insert("Resource".into(), json!(format!("arn:aws:sns:us-east-1:1:t{}", rng.below(3))));
                 if rng.below(2) == 0 {
                     s.insert(
@@ -148,7 +260,8 @@ mod tests {
 
     /// The same policy as AWS might hand it back: keys and list items
     /// reordered, one-element lists as scalars (and scalars as lists),
-    /// duplicates in lists, numbers and booleans as text.
+    /// duplicates in lists, numbers and booleans as text, account ids as
+    /// their root ARNs.
     fn rewritten(v: &Value, rng: &mut Rng) -> Value {
         match v {
             Value::Object(map) => {
@@ -167,6 +280,9 @@ mod tests {
                     items.push(items[0].clone());
                 }
                 if items.len() == 1 && rng.below(2) == 0 { items.remove(0) } else { Value::Array(items) }
+            }
+            Value::String(s) if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) && rng.below(2) == 0 => {
+                json!(format!("arn:aws:iam::{s}:root"))
             }
             Value::String(_) if rng.below(4) == 0 => json!([v]),
             Value::Bool(b) => json!(b.to_string()),

@@ -29,8 +29,10 @@ pub struct Waits {
     pub max_delay: Duration,
     /// A fresh IAM role or bucket policy not yet usable by another service
     /// (Lambda's "cannot be assumed", CloudTrail's
-    /// `InvalidCloudWatchLogsRoleArnException` and
-    /// `InsufficientS3BucketPolicyException`). Default 2 minutes, as
+    /// `InvalidCloudWatchLogsRoleArnException`, its "access denied"
+    /// `InvalidCloudWatchLogsLogGroupArnException` and
+    /// `InsufficientS3BucketPolicyException`; S3's `NoSuchBucket` right
+    /// after its CreateBucket). Default 2 minutes, as
     /// terraform-provider-aws waits for IAM propagation.
     pub propagation: Duration,
     /// A Lambda function or event source mapping busy with an earlier change

@@ -216,6 +216,138 @@ async fn bucket_settings_sent_together_wait_out_operation_aborted() {
     rig.remove(&[(BUCKET, "logs", &created, &props)]).await;
 }
 
+/// S3 may answer `NoSuchBucket` for a moment to calls on a bucket it has
+/// just created: a create's follow-up calls wait it out.
+#[tokio::test]
+async fn bucket_settings_right_after_the_create_wait_out_no_such_bucket() {
+    let rig = Rig::new("q-s3new").await;
+    let missing = "The specified bucket does not exist";
+    rig.script(vec![
+        Scripted::error("s3:PutBucketTagging", 2, 404, "NoSuchBucket", missing),
+        Scripted::error("s3:PutPublicAccessBlock", 1, 404, "NoSuchBucket", missing),
+    ]);
+    let props = rig.props(BUCKET, "logs", json!({"force_destroy": true}));
+
+    let created = rig.kind(BUCKET).create(&rig.cx("logs"), &props).await.unwrap();
+
+    assert_eq!((rig.calls("s3:PutBucketTagging"), rig.calls("s3:PutPublicAccessBlock"), rig.scripted()), (3, 2, 3));
+    let waits = rig.notes_with("waiting for S3 to finish creating the bucket");
+    assert_eq!(waits.len(), 3, "{:?}", rig.notes);
+    assert!(waits[0].contains(missing), "{waits:?}");
+    let direct = kind(&rig.direct, BUCKET);
+    let read = direct.read(&op_ctx(&rig.stack, "logs"), &created.physical_id, &props).await.unwrap().unwrap();
+    assert_eq!(read.props, props);
+    let s3 = rig.aws.s3().await;
+    let tags = s3.get_bucket_tagging().bucket(&created.physical_id).send().await.unwrap();
+    let tags = tags.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+    assert!(ours(&tags, &rig.stack, "logs"), "{tags:?}");
+
+    // On a bucket made earlier, `NoSuchBucket` means what it says.
+    rig.script(vec![Scripted::error("s3:PutBucketVersioning", 1, 404, "NoSuchBucket", missing)]);
+    let versioned = rig.props(BUCKET, "logs", json!({"force_destroy": true, "versioning": true}));
+    let err = rig.kind(BUCKET).update(&rig.cx("logs"), &created.physical_id, &props, &versioned).await.unwrap_err();
+    assert!(err.to_string().contains("NoSuchBucket"), "{err}");
+    assert_eq!(rig.calls("s3:PutBucketVersioning"), 1);
+    rig.remove(&[(BUCKET, "logs", &created, &props)]).await;
+}
+
+/// What CloudTrail writes to its bucket, under `AWSLogs/<account>/`: the
+/// test object, a log file and a digest file.
+fn cloudtrail_keys() -> Vec<String> {
+    let account = emulator::ACCOUNT_ID;
+    vec![
+        format!("AWSLogs/{account}/"),
+        format!(
+            "AWSLogs/{account}/CloudTrail/us-east-1/2025/01/02/{account}_CloudTrail_us-east-1_20250102T0305Z_a1b2.json.gz"
+        ),
+        format!(
+            "AWSLogs/{account}/CloudTrail-Digest/us-east-1/2025/01/02/{account}_CloudTrail-Digest_us-east-1_trail_us-east-1_20250102T0305Z.json.gz"
+        ),
+    ]
+}
+
+/// A bucket holding `keys`, made straight on the emulator with these props.
+async fn bucket_holding(rig: &Rig, props: Value, keys: &[String]) -> (Live, Value) {
+    let (bucket, props) = rig.make(BUCKET, "logs", props).await;
+    let s3 = rig.aws.s3().await;
+    for key in keys {
+        let body = aws_sdk_s3::primitives::ByteStream::from_static(b"{}");
+        s3.put_object().bucket(&bucket.physical_id).key(key).body(body).send().await.unwrap();
+    }
+    (bucket, props)
+}
+
+async fn keys_in(rig: &Rig, bucket: &str) -> Vec<String> {
+    let s3 = rig.aws.s3().await;
+    let out = s3.list_object_versions().bucket(bucket).send().await.unwrap();
+    let mut keys: Vec<String> = out.versions().iter().filter_map(|v| v.key().map(ToString::to_string)).collect();
+    keys.sort();
+    keys
+}
+
+async fn bucket_exists(rig: &Rig, bucket: &str) -> bool {
+    rig.aws.s3().await.head_bucket().bucket(bucket).send().await.is_ok()
+}
+
+/// A bucket that holds only what CloudTrail delivered to it is emptied and
+/// deleted on destroy, without `force_destroy`: a trail's bucket would
+/// otherwise never go away with its stack.
+#[tokio::test]
+async fn a_bucket_holding_only_cloudtrail_logs_is_emptied_on_delete() {
+    let rig = Rig::new("q-s3trail").await;
+    let (bucket, props) = bucket_holding(&rig, json!({"versioning": true}), &cloudtrail_keys()).await;
+    rig.script(Vec::new());
+
+    rig.kind(BUCKET).delete(&rig.cx("logs"), &bucket.physical_id, &props).await.unwrap();
+
+    assert!(!bucket_exists(&rig, &bucket.physical_id).await, "the bucket is gone");
+}
+
+/// Any object CloudTrail did not write stops the delete, nothing is
+/// deleted, and the message names one such object.
+#[tokio::test]
+async fn a_bucket_holding_other_objects_is_not_emptied_without_force_destroy() {
+    let rig = Rig::new("q-s3mixed").await;
+    let mut keys = cloudtrail_keys();
+    keys.push("exports/report.csv".to_string());
+    // Under AWSLogs/, but not this account's CloudTrail files.
+    keys.push(format!("AWSLogs/{}/elasticloadbalancing/x.log", emulator::ACCOUNT_ID));
+    let (bucket, props) = bucket_holding(&rig, json!({}), &keys).await;
+    rig.script(Vec::new());
+
+    let err = rig.kind(BUCKET).delete(&rig.cx("logs"), &bucket.physical_id, &props).await.unwrap_err().to_string();
+
+    assert!(err.starts_with(&format!("deleting S3 bucket {}: ", bucket.physical_id)), "{err}");
+    assert!(err.contains("force_destroy"), "{err}");
+    // The first such key in S3's (lexicographic) listing order.
+    let first = format!("`AWSLogs/{}/elasticloadbalancing/x.log`", emulator::ACCOUNT_ID);
+    assert!(err.contains(&first), "names an object CloudTrail did not write: {err}");
+    keys.sort();
+    assert_eq!(keys_in(&rig, &bucket.physical_id).await, keys, "nothing was deleted");
+    let forced = rig.props(BUCKET, "logs", json!({"force_destroy": true}));
+    rig.remove(&[(BUCKET, "logs", &bucket, &forced)]).await;
+}
+
+/// CloudTrail may still deliver a log file after its trail is stopped or
+/// deleted, so the bucket emptied a moment ago is not empty again: it is
+/// emptied again and its delete tried again.
+#[tokio::test]
+async fn a_bucket_filled_again_while_being_deleted_is_emptied_again() {
+    let rig = Rig::new("q-s3late").await;
+    let (bucket, props) = bucket_holding(&rig, json!({"force_destroy": true}), &cloudtrail_keys()).await;
+    let not_empty = "The bucket you tried to delete is not empty";
+    // The first answer is true (objects are there); the second comes after
+    // the emptying, as if a late delivery had landed.
+    rig.script(vec![Scripted::error("s3:DeleteBucket", 2, 409, "BucketNotEmpty", not_empty)]);
+
+    rig.kind(BUCKET).delete(&rig.cx("logs"), &bucket.physical_id, &props).await.unwrap();
+
+    assert_eq!((rig.calls("s3:DeleteBucket"), rig.scripted()), (3, 2));
+    let waits = rig.notes_with("emptying it again");
+    assert_eq!(waits.len(), 1, "{:?}", rig.notes);
+    assert!(!bucket_exists(&rig, &bucket.physical_id).await, "the bucket is gone");
+}
+
 /// A role's policies and tags are sent together, and IAM may refuse one
 /// while another change to the role is under way (`ConcurrentModification`):
 /// it is sent again, on create and on delete alike.
@@ -318,6 +450,55 @@ async fn trail_create_waits_for_the_logs_role() {
         "Access denied. Verify in IAM that the role has adequate permissions.",
         "waiting for IAM to propagate the CloudWatch Logs role",
     )
+    .await;
+}
+
+/// IAM propagation of a fresh role's inline policy: CloudTrail cannot yet
+/// write to the log group as the role, and says the group's ARN is invalid.
+#[tokio::test]
+async fn trail_create_waits_for_the_logs_role_policy() {
+    trail_waits_out(
+        "q-trailgrp",
+        "InvalidCloudWatchLogsLogGroupArnException",
+        "Access denied. Check the permissions for your role.",
+        "waiting for IAM to propagate the CloudWatch Logs role",
+    )
+    .await;
+}
+
+/// A log group ARN CloudTrail refuses for another reason is really wrong:
+/// no wait.
+#[tokio::test]
+async fn trail_create_fails_at_once_on_a_wrong_log_group_arn() {
+    let rig = Rig::new("q-trailbadgrp").await;
+    let (bucket, bucket_props) = rig.make(BUCKET, "logs", json!({"force_destroy": true})).await;
+    let (group, group_props) = rig.make(LOG_GROUP, "events", json!({})).await;
+    let (role, role_props) = rig.role("delivery", "cloudtrail.amazonaws.com").await;
+    let wrong = "CloudWatch Logs log group ARN is not valid.";
+    rig.script(vec![Scripted::error(
+        "cloudtrail:CreateTrail",
+        5,
+        400,
+        "InvalidCloudWatchLogsLogGroupArnException",
+        wrong,
+    )]);
+
+    let props = rig.props(
+        TRAIL,
+        "trail",
+        json!({"bucket": bucket.physical_id,
+               "cloudwatch_logs": {"log_group": group.attrs["arn"], "role": role.attrs["arn"]}}),
+    );
+    let err = rig.kind(TRAIL).create(&rig.cx("trail"), &props).await.unwrap_err().to_string();
+
+    assert!(err.contains(&format!("InvalidCloudWatchLogsLogGroupArnException: {wrong}")), "{err}");
+    assert_eq!(rig.calls("cloudtrail:CreateTrail"), 1);
+    assert_eq!(rig.notes_with("waiting"), Vec::<String>::new());
+    rig.remove(&[
+        (ROLE, "delivery", &role, &role_props),
+        (LOG_GROUP, "events", &group, &group_props),
+        (BUCKET, "logs", &bucket, &bucket_props),
+    ])
     .await;
 }
 

@@ -139,6 +139,33 @@ async fn string_list() {
     kind.delete(&cx, &created.physical_id, &desired).await.unwrap();
 }
 
+/// The description is read from DescribeParameters, which pages: each
+/// parameter reads its own, among others whose names start the same, and a
+/// re-plan is empty. (AWS may answer an empty page with a NextToken; moto
+/// does not, so that case is a unit test of the paging.)
+#[tokio::test]
+async fn descriptions_read_back_among_similar_names() {
+    let provider = common::provider();
+    let kind = common::kind(&provider, KIND);
+    let stack = unique_stack("paramdesc");
+    let ids = ["cfg", "cfg-2", "cfg-20"];
+    let mut made = Vec::new();
+    for id in ids {
+        let desired =
+            common::checked(&*kind, &stack, id, json!({"value": "v", "description": format!("the {id} parameter")}));
+        let created = kind.create(&op_ctx(&stack, id), &desired).await.unwrap();
+        made.push((id, created.physical_id, desired));
+    }
+    for (id, name, desired) in &made {
+        let read = kind.read(&op_ctx(&stack, id), name, desired).await.unwrap().expect("parameter exists");
+        assert_eq!(read.props["description"], json!(format!("the {id} parameter")));
+        common::assert_no_changes(desired, &read.props);
+    }
+    for (id, name, desired) in &made {
+        kind.delete(&op_ctx(&stack, id), name, desired).await.unwrap();
+    }
+}
+
 /// Deleted behind cairn's back: read says gone, so the plan shows a create.
 #[tokio::test]
 async fn disappears() {

@@ -493,13 +493,20 @@ impl Trail {
 
 /// Why an error is worth waiting out: AWS refuses a trail until a fresh
 /// bucket policy or IAM role has propagated. `None`: fail at once.
-pub(crate) fn retry_reason(code: Option<&str>, _message: Option<&str>) -> Option<Wait> {
+pub(crate) fn retry_reason(code: Option<&str>, message: Option<&str>) -> Option<Wait> {
+    let role = Wait::new("waiting for IAM to propagate the CloudWatch Logs role", Bound::Propagation);
     match code? {
         "InsufficientS3BucketPolicyException" => {
             Some(Wait::new("waiting for the bucket policy to allow CloudTrail", Bound::Propagation))
         }
-        "InvalidCloudWatchLogsRoleArnException" => {
-            Some(Wait::new("waiting for IAM to propagate the CloudWatch Logs role", Bound::Propagation))
+        "InvalidCloudWatchLogsRoleArnException" => Some(role),
+        // A role whose inline policy has not propagated yet cannot write to
+        // the group, which CloudTrail reports against the group's ARN; any
+        // other message means the ARN really is wrong.
+        "InvalidCloudWatchLogsLogGroupArnException"
+            if message.is_some_and(|m| m.starts_with("Access denied. Check the permissions for your role")) =>
+        {
+            Some(role)
         }
         _ => None,
     }
@@ -711,6 +718,15 @@ mod tests {
         assert!(retry_reason(Some("S3BucketDoesNotExistException"), None).is_none());
         assert!(retry_reason(Some("TrailAlreadyExistsException"), None).is_none());
         assert!(retry_reason(None, None).is_none());
+    }
+
+    #[test]
+    fn a_log_group_refused_for_want_of_role_permissions_is_waited_for() {
+        let group = Some("InvalidCloudWatchLogsLogGroupArnException");
+        let denied = retry_reason(group, Some("Access denied. Check the permissions for your role."));
+        assert_eq!(denied.map(|w| w.why), Some("waiting for IAM to propagate the CloudWatch Logs role"));
+        assert!(retry_reason(group, Some("CloudWatch Logs log group ARN is not valid.")).is_none());
+        assert!(retry_reason(group, None).is_none());
     }
 
     fn refused(code: &str) -> SdkError<aws_sdk_cloudtrail::operation::create_trail::CreateTrailError, ()> {

@@ -15,7 +15,7 @@ use crate::clients::Clients;
 use crate::error::{aws_error, is_not_found};
 use crate::kinds::lambda_function::{already_exists, retrying};
 use crate::kinds::unresolved;
-use crate::normalize::parse_document;
+use crate::normalize::{account_of_root, parse_document};
 
 // ---- props -----------------------------------------------------------------
 
@@ -242,11 +242,8 @@ fn props_from_statement(s: &Value, last: &PermissionProps) -> PermissionProps {
         Some(Value::Object(m)) => first_text(m.get("Service")).or_else(|| first_text(m.get("AWS"))).unwrap_or_default(),
         _ => String::new(),
     };
-    let principal = if principal.starts_with("arn:") && principal.ends_with(&format!(":iam::{}:root", last.principal)) {
-        last.principal.clone()
-    } else {
-        principal
-    };
+    let principal =
+        if account_of_root(&principal) == Some(last.principal.as_str()) { last.principal.clone() } else { principal };
     let condition = s.get("Condition");
     let cond = |op: &str, key: &str| {
         condition.and_then(|c| c.get(op)).and_then(|m| {

@@ -22,7 +22,7 @@ use crate::clients::Clients;
 use crate::error::aws_error;
 use crate::kinds::{Call, all, call_retrying, unresolved, validate_policy};
 use crate::normalize::{parse_document, policy_as_read};
-use crate::retry::{Bound, Wait};
+use crate::retry::{Backoff, Bound, Wait, human};
 
 // ---- props -----------------------------------------------------------------
 
@@ -51,7 +51,9 @@ pub struct BucketProps {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lifecycle: Vec<LifecycleRule>,
     /// On delete, empty a non-empty bucket (every object version and delete
-    /// marker) instead of failing.
+    /// marker) instead of failing. Without it, only what CloudTrail
+    /// delivered (under `AWSLogs/<account>/`) is deleted, and any other
+    /// object stops the delete.
     #[serde(default)]
     pub force_destroy: bool,
 }
@@ -158,6 +160,8 @@ const MAX_RULE_ID: usize = 255;
 const SUFFIX_LEN: usize = 8;
 /// DeleteObjects takes at most this many keys per call.
 const DELETE_BATCH: usize = 1000;
+/// How many times a delete empties a bucket that keeps filling again.
+const EMPTYING_ROUNDS: u32 = 5;
 
 #[async_trait]
 impl TypedKind for Bucket {
@@ -213,7 +217,7 @@ impl TypedKind for Bucket {
                 cx.ensure_owns(&tags, format!("S3 bucket {name}"))?;
                 let live =
                     self.read_props(&name, props).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
-                self.converge(cx, &name, live.as_ref(), props, &action).await?;
+                self.converge(cx, &name, live.as_ref(), props, Fresh::No, &action).await?;
                 return Ok(observed(&cx.env, &name, props.clone()));
             }
             Err(Existence::OtherAccount) => {
@@ -240,7 +244,7 @@ impl TypedKind for Bucket {
             Err(e) => return Err(aws_error(&action, &e)),
         }
         // Tags first, so that a failure below still leaves an owned bucket.
-        self.converge(cx, &name, None, props, &action).await?;
+        self.converge(cx, &name, None, props, Fresh::JustCreated, &action).await?;
         Ok(observed(&cx.env, &name, props.clone()))
     }
 
@@ -267,32 +271,65 @@ impl TypedKind for Bucket {
         else {
             return Err(OpError::failed(format!("{action}: the bucket no longer exists")));
         };
-        self.converge(cx, name, Some(&live), new, &action).await?;
+        self.converge(cx, name, Some(&live), new, Fresh::No, &action).await?;
         Ok(observed(&cx.env, name, new.clone()))
     }
 
     // ---- delete ----------------------------------------------------------------
 
-    async fn delete(&self, _cx: &OpCtx, name: &str, props: &BucketProps) -> Result<(), OpError> {
+    async fn delete(&self, cx: &OpCtx, name: &str, props: &BucketProps) -> Result<(), OpError> {
         let s3 = self.clients.s3().await;
         let action = format!("deleting S3 bucket {name}");
         match s3.delete_bucket().bucket(name).send().await {
             Ok(_) => return Ok(()),
             Err(e) if e.code() == Some("NoSuchBucket") => return Ok(()),
-            Err(e) if e.code() == Some("BucketNotEmpty") => {
-                if !props.force_destroy {
-                    return Err(OpError::failed(format!(
-                        "{action}: the bucket is not empty; set `force_destroy: true` to let cairn delete every object in it, or empty it yourself"
-                    )));
-                }
-            }
+            Err(e) if e.code() == Some("BucketNotEmpty") => {}
             Err(e) => return Err(aws_error(&action, &e)),
         }
-        empty_bucket(s3, name).await.map_err(|e| OpError::failed(format!("{action}: emptying it: {e}")))?;
-        match s3.delete_bucket().bucket(name).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if e.code() == Some("NoSuchBucket") => Ok(()),
-            Err(e) => Err(aws_error(&action, &e)),
+        // Without `force_destroy` only what CloudTrail delivered may go (a
+        // trail's bucket would otherwise outlive its stack), and nothing is
+        // deleted unless all of it may.
+        let account = cx.env.account_id.as_str();
+        let may_delete = |key: &str| props.force_destroy || delivered_by_cloudtrail(key, account);
+        let refused = |key: &str| {
+            OpError::failed(format!(
+                "{action}: the bucket is not empty: it holds `{key}`, which CloudTrail did not deliver; \
+                 set `force_destroy: true` to let cairn delete every object in it, or empty it yourself"
+            ))
+        };
+        if !props.force_destroy
+            && let Some(key) = first_key(s3, name, |key| !may_delete(key))
+                .await
+                .map_err(|e| OpError::failed(format!("{action}: listing its objects: {e}")))?
+        {
+            return Err(refused(&key));
+        }
+        // CloudTrail may deliver a log file after its trail was stopped or
+        // deleted, so the bucket may fill again between emptying and delete.
+        let waits = self.clients.waits();
+        let mut backoff = Backoff::new(waits);
+        let mut round = 1;
+        loop {
+            empty_bucket(s3, name, &may_delete).await.map_err(|e| match e {
+                Emptying::Refused(key) => refused(&key),
+                Emptying::Failed(e) => OpError::failed(format!("{action}: emptying it: {e}")),
+            })?;
+            let error = match s3.delete_bucket().bucket(name).send().await {
+                Ok(_) => return Ok(()),
+                Err(e) if e.code() == Some("NoSuchBucket") => return Ok(()),
+                Err(e) => e,
+            };
+            let delay = backoff.next_delay(waits.bound(Bound::Busy)).filter(|_| round < EMPTYING_ROUNDS);
+            let (Some(delay), Some("BucketNotEmpty")) = (delay, error.code()) else {
+                return Err(aws_error(&action, &error));
+            };
+            (cx.notify)(&format!(
+                "{action}: objects arrived after it was emptied (CloudTrail may deliver log files after its trail \
+                 stopped); emptying it again in {}",
+                human(delay)
+            ));
+            tokio::time::sleep(delay).await;
+            round += 1;
         }
     }
 }
@@ -309,6 +346,7 @@ impl Bucket {
         name: &str,
         live: Option<&BucketProps>,
         want: &BucketProps,
+        fresh: Fresh,
         action: &str,
     ) -> Result<(), OpError> {
         let s3 = self.clients.s3().await;
@@ -320,6 +358,10 @@ impl Bucket {
         // ("a conflicting conditional operation is in progress"): each is
         // sent again, with backoff, until S3 takes it.
         let waits = self.clients.waits();
+        let s3_busy = match fresh {
+            Fresh::JustCreated => s3_busy_or_new,
+            Fresh::No => s3_busy,
+        };
         let mut first: Vec<Call<'_>> = Vec::new();
         if live_tags != cx.tags {
             // PutBucketTagging replaces the whole set.
@@ -530,11 +572,45 @@ impl Bucket {
 
 // ---- pure helpers ------------------------------------------------------------
 
+/// Whether the bucket [`Bucket::converge`] works on was made a moment ago by
+/// this create's own CreateBucket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fresh {
+    JustCreated,
+    No,
+}
+
 /// S3's answer to a request on a bucket while another change to it is under
 /// way: worth sending again.
 fn s3_busy(code: Option<&str>, _message: Option<&str>) -> Option<Wait> {
     (code == Some("OperationAborted"))
         .then(|| Wait::new("waiting for S3 to finish another change to the bucket", Bound::Busy))
+}
+
+/// As [`s3_busy`], and S3 may answer `NoSuchBucket` for a moment to calls on
+/// a bucket it has just created: only then is that worth waiting out (on a
+/// bucket made earlier it means the bucket is gone).
+fn s3_busy_or_new(code: Option<&str>, message: Option<&str>) -> Option<Wait> {
+    if code == Some("NoSuchBucket") {
+        return Some(Wait::new("waiting for S3 to finish creating the bucket", Bound::Propagation));
+    }
+    s3_busy(code, message)
+}
+
+/// Where CloudTrail delivers to a bucket for `account`, under its trail's
+/// key prefix if any: `[<prefix>/]AWSLogs/<account>/` itself (the object it
+/// writes to test the bucket), and what is under its `CloudTrail/`,
+/// `CloudTrail-Digest/` and `CloudTrail-Insight/` there. Other services'
+/// logs under `AWSLogs/<account>/` (load balancers, VPC flow logs) are not
+/// CloudTrail's.
+fn delivered_by_cloudtrail(key: &str, account: &str) -> bool {
+    let root = format!("AWSLogs/{account}/");
+    key.match_indices(&root).any(|(at, _)| {
+        let rest = &key[at + root.len()..];
+        (at == 0 || key[..at].ends_with('/'))
+            && (rest.is_empty()
+                || ["CloudTrail/", "CloudTrail-Digest/", "CloudTrail-Insight/"].iter().any(|d| rest.starts_with(d)))
+    })
 }
 
 /// Whether every Allow statement of a bucket policy names its principals
@@ -794,8 +870,52 @@ async fn bucket_tags(s3: &aws_sdk_s3::Client, name: &str) -> Result<BTreeMap<Str
     }
 }
 
-/// Deletes every object version and delete marker, a page at a time.
-async fn empty_bucket(s3: &aws_sdk_s3::Client, name: &str) -> Result<(), String> {
+/// The first object version or delete marker whose key `pick` picks, going
+/// through every page.
+async fn first_key(s3: &aws_sdk_s3::Client, name: &str, pick: impl Fn(&str) -> bool) -> Result<Option<String>, String> {
+    let (mut key_marker, mut version_marker) = (None, None);
+    loop {
+        let out = s3
+            .list_object_versions()
+            .bucket(name)
+            .set_key_marker(key_marker)
+            .set_version_id_marker(version_marker)
+            .send()
+            .await
+            .map_err(|e| aws_error("ListObjectVersions", &e).to_string())?;
+        let mut keys =
+            out.versions().iter().filter_map(|v| v.key()).chain(out.delete_markers().iter().filter_map(|m| m.key()));
+        if let Some(key) = keys.find(|k| pick(k)) {
+            return Ok(Some(key.to_string()));
+        }
+        if out.is_truncated() != Some(true) || out.next_key_marker().is_none() {
+            return Ok(None);
+        }
+        key_marker = out.next_key_marker().map(ToString::to_string);
+        version_marker = out.next_version_id_marker().map(ToString::to_string);
+    }
+}
+
+/// Why a bucket was not emptied.
+enum Emptying {
+    /// It holds this key, which `may_delete` does not allow.
+    Refused(String),
+    Failed(String),
+}
+
+impl From<String> for Emptying {
+    fn from(e: String) -> Self {
+        Emptying::Failed(e)
+    }
+}
+
+/// Deletes every object version and delete marker, a page at a time; stops
+/// before deleting a page that holds a key `may_delete` does not allow.
+async fn empty_bucket(
+    s3: &aws_sdk_s3::Client,
+    name: &str,
+    may_delete: &(dyn Fn(&str) -> bool + Sync),
+) -> Result<(), Emptying> {
     loop {
         let out = s3
             .list_object_versions()
@@ -804,15 +924,14 @@ async fn empty_bucket(s3: &aws_sdk_s3::Client, name: &str) -> Result<(), String>
             .await
             .map_err(|e| aws_error("ListObjectVersions", &e).to_string())?;
         let mut ids = Vec::new();
-        for v in out.versions() {
-            if let Some(key) = v.key() {
-                ids.push(object_id(key, v.version_id())?);
+        let versions = out.versions().iter().map(|v| (v.key(), v.version_id()));
+        let markers = out.delete_markers().iter().map(|m| (m.key(), m.version_id()));
+        for (key, version) in versions.chain(markers) {
+            let Some(key) = key else { continue };
+            if !may_delete(key) {
+                return Err(Emptying::Refused(key.to_string()));
             }
-        }
-        for m in out.delete_markers() {
-            if let Some(key) = m.key() {
-                ids.push(object_id(key, m.version_id())?);
-            }
+            ids.push(object_id(key, version)?);
         }
         if ids.is_empty() {
             return Ok(());
@@ -824,7 +943,7 @@ async fn empty_bucket(s3: &aws_sdk_s3::Client, name: &str) -> Result<(), String>
                 .set_objects(Some(batch.to_vec()))
                 .quiet(true)
                 .build()
-                .map_err(|e| format!("DeleteObjects: {e}"))?;
+                .map_err(|e| Emptying::Failed(format!("DeleteObjects: {e}")))?;
             let out = s3
                 .delete_objects()
                 .bucket(name)
@@ -833,12 +952,12 @@ async fn empty_bucket(s3: &aws_sdk_s3::Client, name: &str) -> Result<(), String>
                 .await
                 .map_err(|e| aws_error("DeleteObjects", &e).to_string())?;
             if let Some(err) = out.errors().first() {
-                return Err(format!(
+                return Err(Emptying::Failed(format!(
                     "DeleteObjects: {}: {}: {}",
                     err.key().unwrap_or_default(),
                     err.code().unwrap_or_default(),
                     err.message().unwrap_or_default()
-                ));
+                )));
             }
         }
     }
@@ -883,6 +1002,47 @@ mod tests {
         let deny_all = json!({"Statement": {"Effect": "Deny", "Principal": "*", "Action": "s3:*"}});
         assert!(grants_only_to_named_principals(&deny_all), "a Deny makes nothing public");
         assert!(!grants_only_to_named_principals(&json!({})));
+    }
+
+    #[test]
+    fn only_what_cloudtrail_delivers_counts_as_delivered() {
+        let a = "123456789012";
+        for key in [
+            "AWSLogs/123456789012/",
+            "AWSLogs/123456789012/CloudTrail/us-east-1/2025/01/02/f.json.gz",
+            "AWSLogs/123456789012/CloudTrail-Digest/us-east-1/2025/01/02/d.json.gz",
+            "AWSLogs/123456789012/CloudTrail-Insight/us-east-1/2025/01/02/i.json.gz",
+            "audit/AWSLogs/123456789012/CloudTrail/us-east-1/f.json.gz",
+            "org/audit/AWSLogs/123456789012/",
+        ] {
+            assert!(delivered_by_cloudtrail(key, a), "{key}");
+        }
+        for key in [
+            "report.csv",
+            "AWSLogs/",
+            "AWSLogs/123456789012",
+            "AWSLogs/210987654321/CloudTrail/us-east-1/f.json.gz",
+            "AWSLogs/123456789012/elasticloadbalancing/us-east-1/x.log",
+            "AWSLogs/123456789012/CloudTrailish/x",
+            "myAWSLogs/123456789012/CloudTrail/f.json.gz",
+            "AWSLogs/1234567890123/CloudTrail/f.json.gz",
+        ] {
+            assert!(!delivered_by_cloudtrail(key, a), "{key}");
+        }
+    }
+
+    #[test]
+    fn no_such_bucket_is_waited_out_only_right_after_the_create() {
+        let why = |w: Option<Wait>| w.map(|w| w.why);
+        assert_eq!(
+            why(s3_busy_or_new(Some("NoSuchBucket"), None)),
+            Some("waiting for S3 to finish creating the bucket")
+        );
+        assert_eq!(why(s3_busy(Some("NoSuchBucket"), None)), None);
+        let busy = Some("waiting for S3 to finish another change to the bucket");
+        assert_eq!(why(s3_busy_or_new(Some("OperationAborted"), None)), busy);
+        assert_eq!(why(s3_busy(Some("OperationAborted"), None)), busy);
+        assert_eq!(why(s3_busy_or_new(Some("AccessDenied"), None)), None);
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use aws_sdk_ssm::operation::describe_parameters::DescribeParametersOutput;
 use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType as SdkParameterType, ResourceTypeForTagging, Tag};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use cairn_engine::kind::{Environment, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
@@ -261,9 +262,11 @@ impl Parameter {
             .values(name)
             .build()
             .map_err(|e| e.to_string())?;
-        let (param, described) = tokio::join!(
+        let (param, description) = tokio::join!(
             ssm.get_parameter().name(name).send(),
-            ssm.describe_parameters().parameter_filters(filter).send()
+            description_of(name, |token| {
+                ssm.describe_parameters().parameter_filters(filter.clone()).set_next_token(token).send()
+            })
         );
         let param = match param {
             Ok(out) => match out.parameter() {
@@ -273,8 +276,7 @@ impl Parameter {
             Err(e) if e.code() == Some(NOT_FOUND) => return Ok(None),
             Err(e) => return Err(aws_error("GetParameter", &e).to_string()),
         };
-        let described = described.map_err(|e| aws_error("DescribeParameters", &e).to_string())?;
-        let description = described.parameters().iter().find(|p| p.name() == Some(name)).and_then(|p| p.description());
+        let description = description.map_err(|e| aws_error("DescribeParameters", &e).to_string())?;
         Ok(Some(ParameterProps {
             name: Some(param.name().unwrap_or(name).to_string()),
             value: param.value().unwrap_or_default().to_string(),
@@ -283,7 +285,7 @@ impl Parameter {
                 Some(SdkParameterType::SecureString) => ParameterType::SecureString,
                 _ => ParameterType::String,
             },
-            description: optional_text(description, last.description.as_ref()),
+            description: optional_text(description.as_deref(), last.description.as_ref()),
         }))
     }
 }
@@ -353,6 +355,28 @@ async fn parameter_tags(ssm: &aws_sdk_ssm::Client, name: &str) -> Result<BTreeMa
     Ok(out.tag_list().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
 }
 
+/// The description DescribeParameters gives the parameter `name`; `page`
+/// fetches the page after the given token (`None`: the first). Even with a
+/// filter on the name, SSM may answer pages with nothing in them and a
+/// NextToken, so pages are read until the parameter or the last page.
+async fn description_of<F, Fut, E>(name: &str, mut page: F) -> Result<Option<String>, E>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<DescribeParametersOutput, E>>,
+{
+    let mut token = None;
+    loop {
+        let out = page(token).await?;
+        if let Some(p) = out.parameters().iter().find(|p| p.name() == Some(name)) {
+            return Ok(p.description().map(ToString::to_string));
+        }
+        match out.next_token() {
+            Some(next) if !next.is_empty() => token = Some(next.to_string()),
+            _ => return Ok(None),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,5 +419,55 @@ mod tests {
         let env = Environment { account_id: "1".into(), region: "us-east-1".into(), partition: "aws".into() };
         assert_eq!(parameter_arn(&env, "/cairn/s/p"), "arn:aws:ssm:us-east-1:1:parameter/cairn/s/p");
         assert_eq!(parameter_arn(&env, "flat"), "arn:aws:ssm:us-east-1:1:parameter/flat");
+    }
+
+    /// Fake DescribeParameters pages: each the names and descriptions it
+    /// holds, and whether a NextToken follows.
+    fn pages(pages: &[(&[(&str, &str)], bool)]) -> Vec<DescribeParametersOutput> {
+        pages
+            .iter()
+            .enumerate()
+            .map(|(i, (params, more))| {
+                let mut out = DescribeParametersOutput::builder();
+                for (name, description) in *params {
+                    out = out.parameters(
+                        aws_sdk_ssm::types::ParameterMetadata::builder().name(*name).description(*description).build(),
+                    );
+                }
+                if *more {
+                    out = out.next_token(format!("t{}", i + 1));
+                }
+                out.build()
+            })
+            .collect()
+    }
+
+    /// Runs [`description_of`] over `pages`, answering each token with the
+    /// page it names; the tokens asked for are returned too.
+    async fn described(name: &str, pages: Vec<DescribeParametersOutput>) -> (Option<String>, Vec<Option<String>>) {
+        let mut asked = Vec::new();
+        let found = description_of(name, |token: Option<String>| {
+            let i = token.as_deref().map_or(0, |t| t.trim_start_matches('t').parse::<usize>().unwrap_or(usize::MAX));
+            asked.push(token);
+            let page = pages.get(i).cloned().ok_or("asked for a page past the last");
+            async move { page }
+        })
+        .await;
+        (found.unwrap_or_else(|e| panic!("{e}")), asked)
+    }
+
+    #[tokio::test]
+    async fn the_description_is_looked_for_past_empty_pages() {
+        let (found, asked) = described("/p", pages(&[(&[], true), (&[("/p", "the one")], false)])).await;
+        assert_eq!(found.as_deref(), Some("the one"));
+        assert_eq!(asked, [None, Some("t1".to_string())]);
+    }
+
+    #[tokio::test]
+    async fn paging_stops_at_the_match_or_the_last_page() {
+        let (found, asked) = described("/p", pages(&[(&[("/p", "d")], true), (&[], false)])).await;
+        assert_eq!((found.as_deref(), asked.len()), (Some("d"), 1), "no page after the match");
+        let (found, asked) = described("/p", pages(&[(&[("/p-2", "other")], true), (&[], true), (&[], false)])).await;
+        assert_eq!((found, asked.len()), (None, 3));
     }
 }
