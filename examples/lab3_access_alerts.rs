@@ -58,8 +58,7 @@ pub fn lab3() -> Stack {
         "trail-bucket",
         s3::Bucket::new()
             .name(format!("{stack_name}-trail-{}", pseudo::account_id()))
-            // The bucket only holds this trail's logs: destroy empties it.
-            .force_destroy(true)
+            // The bucket only holds this trail's logs, which destroy deletes.
             .lifecycle_rule(expire),
     );
     let trail_logs =

@@ -11,7 +11,6 @@ use cairn_engine::plan::{self, Plan};
 use cairn_engine::validate::{Validated, validate};
 use cairn_engine::{StackSpec, State, StateStore};
 use cairn_testkit::emulator;
-use cairn_testkit::proxy::strict::{Strict, rule};
 use cairn_testkit::proxy::{Faults, Proxy};
 use cairn_testkit::recording::{Recording, writes};
 
@@ -113,9 +112,6 @@ pub async fn run(
     Ok(pl)
 }
 
-/// Strict rules the labs do not pass yet (their fixes are under way).
-const PENDING: &[&str] = &[rule::S3_NEW_BUCKET_LAG, rule::SSM_EMPTY_PAGES, rule::TRAIL_DELIVERS];
-
 /// Applies `spec` under a fresh stack name, runs `check` on the live
 /// resources, re-plans (no change, no write, one read per resource), destroys,
 /// and asserts that nothing of the stack is left.
@@ -127,8 +123,7 @@ pub async fn round_trip(
     params: &BTreeMap<String, String>,
     check: impl AsyncFnOnce(&Deployed) -> R,
 ) -> R {
-    let strict = Strict::all().without(PENDING)?;
-    let proxy = Proxy::start_with(&emulator::endpoint(), Faults { strict, ..Faults::default() }).await?;
+    let proxy = Proxy::start_with(&emulator::endpoint(), Faults::strict()).await?;
     let options = AwsOptions { endpoint_url: Some(proxy.url()), ..AwsOptions::default() };
     round_trip_with(spec, params, options, check).await
 }
