@@ -61,3 +61,42 @@ pub fn op_ctx(stack: &str, resource: &str) -> OpCtx {
         absent: false,
     }
 }
+
+/// The URL of a proxy in front of the emulator with every rule of the
+/// strict layer on but those named in `off` (see [`crate::proxy::strict`]),
+/// started once per test process on a thread of its own, so that tests
+/// without a runtime of their own (or with one each) share it; it lives as
+/// long as the process. The first call's `off` holds for the process.
+pub fn strict_endpoint(off: &[&str]) -> String {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        let upstream = endpoint();
+        let strict = match crate::proxy::strict::Strict::all().without(off) {
+            Ok(s) => s,
+            Err(e) => panic!("{e}"),
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build() {
+                Ok(r) => r,
+                Err(e) => return drop(tx.send(Err(format!("no runtime for the strict proxy: {e}")))),
+            };
+            runtime.block_on(async move {
+                let faults = crate::proxy::Faults { strict, ..crate::proxy::Faults::default() };
+                match crate::proxy::Proxy::start_with(&upstream, faults).await {
+                    Ok(proxy) => {
+                        let _ = tx.send(Ok(proxy.url()));
+                        std::future::pending::<()>().await;
+                    }
+                    Err(e) => drop(tx.send(Err(format!("the strict proxy did not start: {e}")))),
+                }
+            });
+        });
+        match rx.recv() {
+            Ok(Ok(url)) => url,
+            Ok(Err(e)) => panic!("{e}"),
+            Err(_) => panic!("the strict proxy's thread ended before it started"),
+        }
+    })
+    .clone()
+}

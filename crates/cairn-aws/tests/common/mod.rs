@@ -14,12 +14,21 @@ use cairn_engine::plan::{PlannedResource, Step, changed_fields};
 use cairn_engine::spec::StackSpec;
 use cairn_engine::state::{ResourceState, State};
 use cairn_engine::validate::Validated;
+use cairn_testkit::proxy::strict::rule;
 use serde_json::{Value, json};
 
-/// A provider for the emulator; fails clearly when none is running.
+/// Strict rules the kind tests leave off: their set-ups make trails on bare
+/// buckets and foreign buckets right before the create under test, which
+/// these rules judge as AWS would. The labs, the strict lab tests and the
+/// quirk tests cover what they reproduce.
+const RULES_OFF: &[&str] = &[rule::TRAIL_BUCKET_POLICY, rule::TRAIL_LOGS_ROLE, rule::S3_NEW_BUCKET_LAG];
+
+/// A provider for the emulator, through the strict layer of the test proxy
+/// (every rule on but [`RULES_OFF`]), so that what AWS refuses fails here
+/// too; fails clearly when no emulator is running.
 pub fn provider() -> AwsProvider {
-    cairn_testkit::emulator::endpoint();
-    AwsProvider::new(AwsOptions::default())
+    let endpoint = cairn_testkit::emulator::strict_endpoint(RULES_OFF);
+    AwsProvider::new(AwsOptions { endpoint_url: Some(endpoint), ..AwsOptions::default() })
 }
 
 pub fn kind(p: &AwsProvider, type_name: &str) -> Arc<dyn Kind> {
