@@ -404,6 +404,15 @@ fn queue_mapping(spec: &StackSpec, m: &ResourceSpec, out: &mut StackSpec) {
     let Some(f) = spec.resource(&function_id).filter(|f| f.kind == "aws:lambda:Function") else { return };
     let Some((role_id, _)) = f.props.get("role").and_then(reference) else { return };
     let Some(role) = wired(spec, &role_id).filter(|r| r.kind == "aws:iam:Role") else { return };
+    // Lambda checks the role's permissions when the mapping is made: a
+    // mapping made while a change to the role (its derived policy among
+    // them) is under way is refused, so it waits for every change of it,
+    // not only for the function, which may have nothing to do.
+    if let Some(mapping) = out.resources.iter_mut().find(|x| x.id == m.id)
+        && !mapping.depends_on.contains(&role_id)
+    {
+        mapping.depends_on.push(role_id.clone());
+    }
     let statement = |resource: String| {
         json!({
             "Effect": "Allow",
@@ -856,6 +865,19 @@ mod tests {
         ]);
         let out = AwsGlue.derive(&s);
         assert_eq!(get(&out, "role").props["inline_policies"], written);
+    }
+
+    #[test]
+    fn a_mapping_waits_for_every_change_of_its_functions_role() {
+        let s = stack(vec![
+            res("role", "aws:iam:Role", json!({"trusted_by": ["lambda.amazonaws.com"]})),
+            res("fn", "aws:lambda:Function", json!({"role": "${role.arn}"})),
+            res("jobs", "aws:sqs:Queue", json!({})),
+            res("map", "aws:lambda:EventSourceMapping", json!({"function": "${fn.arn}", "source": "${jobs.arn}"})),
+        ]);
+        let out = AwsGlue.derive(&s);
+        assert_eq!(get(&out, "map").depends_on, vec!["role".to_string()]);
+        assert_eq!(get(&AwsGlue.derive(&out), "map").depends_on, vec!["role".to_string()]);
     }
 
     #[test]
