@@ -42,6 +42,11 @@ pub struct Waits {
     /// An SQS queue name AWS holds for 60 s after the queue's deletion
     /// (`QueueDeletedRecently`). Default 70 s.
     pub queue_name_reuse: Duration,
+    /// A fresh role Lambda cannot assume yet, or whose permissions it does
+    /// not see yet ("cannot be assumed by Lambda", "execution role does not
+    /// have permissions"), which can take minutes. Default 5 minutes, as
+    /// terraform-provider-aws waits for Lambda's IAM propagation.
+    pub lambda_role: Duration,
 }
 
 impl Default for Waits {
@@ -52,6 +57,7 @@ impl Default for Waits {
             propagation: Duration::from_secs(120),
             busy: Duration::from_secs(300),
             queue_name_reuse: Duration::from_secs(70),
+            lambda_role: Duration::from_secs(300),
         }
     }
 }
@@ -62,6 +68,7 @@ pub(crate) enum Bound {
     Propagation,
     Busy,
     QueueNameReuse,
+    LambdaRole,
 }
 
 impl Waits {
@@ -70,6 +77,7 @@ impl Waits {
             Bound::Propagation => self.propagation,
             Bound::Busy => self.busy,
             Bound::QueueNameReuse => self.queue_name_reuse,
+            Bound::LambdaRole => self.lambda_role,
         }
     }
 }
@@ -254,6 +262,7 @@ mod tests {
             propagation: Duration::from_millis(60),
             busy: Duration::from_millis(60),
             queue_name_reuse: Duration::from_millis(60),
+            lambda_role: Duration::from_millis(60),
         }
     }
 

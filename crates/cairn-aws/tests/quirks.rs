@@ -619,7 +619,7 @@ async fn mapping_changes_wait_while_it_is_in_use() {
 /// use waits 2 minutes), so AWS answers the same error throughout.
 #[tokio::test]
 async fn a_wait_that_runs_out_fails_with_the_aws_message() {
-    let waits = Waits { propagation: Duration::from_secs(1), ..Waits::default() };
+    let waits = Waits { lambda_role: Duration::from_secs(1), ..Waits::default() };
     let rig = Rig::with_waits("q-giveup", waits).await;
     let (role, role_props) = rig.role("role", "lambda.amazonaws.com").await;
     rig.script(vec![Scripted::error(

@@ -910,7 +910,7 @@ pub(crate) fn retry_reason(code: Option<&str>, message: Option<&str>) -> Option<
             if message.contains("cannot be assumed")
                 || message.contains("execution role does not have permissions") =>
         {
-            Some(Wait::new("waiting for the IAM role to propagate", Bound::Propagation))
+            Some(Wait::new("waiting for the IAM role to propagate", Bound::LambdaRole))
         }
         "ResourceConflictException" if message.contains("already exist") => None,
         "ResourceConflictException" => {
@@ -1390,7 +1390,10 @@ mod tests {
         let busy = retry_reason(Some("ResourceConflictException"), Some("The operation cannot be performed now"));
         assert_eq!(busy.map(|w| w.bound), Some(Bound::Busy));
         let role = retry_reason(ipv, Some("The role defined for the function cannot be assumed by Lambda."));
-        assert_eq!(role.map(|w| w.bound), Some(Bound::Propagation));
+        // Lambda can take minutes to see a fresh role: the wait is 5 minutes,
+        // not the 2 of other IAM propagation.
+        let bound = role.map(|w| crate::retry::Waits::default().bound(w.bound));
+        assert_eq!(bound, Some(std::time::Duration::from_secs(300)));
         assert!(retry_reason(Some("ResourceInUseException"), None).is_some());
         assert!(retry_reason(Some("AccessDeniedException"), Some("cannot be assumed")).is_none());
         assert!(retry_reason(None, Some("cannot be assumed")).is_none());
