@@ -24,6 +24,7 @@ use cairn_engine::spec::{ResourceOptions, ResourceSpec, StackSpec};
 use cairn_engine::value::{Json, Part, RefTarget, parse_template};
 use serde_json::json;
 
+use crate::kinds::sns_default_statement;
 use crate::normalize::policy_canonical;
 
 /// The glue of the AWS kinds; see the module documentation.
@@ -198,7 +199,11 @@ fn rule(spec: &StackSpec, r: &ResourceSpec, out: &mut StackSpec, added: &mut Vec
                     // publishing for it among them) use the topic; the
                     // derived document replaces it, so it keeps that grant.
                     if topic.props.get("policy").is_none_or(Json::is_null) {
-                        merge_statement(&mut topic.props, "policy", owner_statement(&topic_arn));
+                        merge_statement(
+                            &mut topic.props,
+                            "policy",
+                            sns_default_statement(&topic_arn, "${aws.account_id}"),
+                        );
                     }
                     merge_statement(&mut topic.props, "policy", statement);
                 }
@@ -283,22 +288,6 @@ fn send_to_queue(q: &ResourceSpec, service: &str, source_id: &str, source_arn: &
         "Action": "sqs:SendMessage",
         "Resource": arn_of(q).unwrap_or_default(),
         "Condition": {"ArnEquals": {"aws:SourceArn": source_arn}},
-    })
-}
-
-/// What SNS's default topic policy allows: the owning account's principals
-/// may manage and use the topic.
-fn owner_statement(topic_arn: &str) -> Json {
-    json!({
-        "Sid": "cairn-owner",
-        "Effect": "Allow",
-        "Principal": {"AWS": "*"},
-        "Action": [
-            "SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission", "SNS:RemovePermission",
-            "SNS:DeleteTopic", "SNS:Subscribe", "SNS:ListSubscriptionsByTopic", "SNS:Publish"
-        ],
-        "Resource": topic_arn,
-        "Condition": {"StringEquals": {"AWS:SourceOwner": "${aws.account_id}"}},
     })
 }
 
@@ -645,12 +634,12 @@ fn merge_statement(props: &mut Json, key: &str, statement: Json) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used, clippy::panic)]
 
     use super::*;
 
-    fn res(id: &str, kind: &str, props: Json) -> ResourceSpec {
+    pub(crate) fn res(id: &str, kind: &str, props: Json) -> ResourceSpec {
         ResourceSpec {
             id: id.into(),
             kind: kind.into(),

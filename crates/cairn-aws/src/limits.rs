@@ -258,22 +258,12 @@ mod tests {
 
     use cairn_engine::diag::Severity;
     use cairn_engine::kind::Glue as _;
-    use cairn_engine::spec::{ResourceOptions, ResourceSpec};
+    use cairn_engine::spec::ResourceSpec;
     use serde_json::json;
 
     use super::*;
     use crate::glue::AwsGlue;
-
-    fn res(id: &str, kind: &str, props: Json) -> ResourceSpec {
-        ResourceSpec {
-            id: id.into(),
-            kind: kind.into(),
-            props,
-            depends_on: vec![],
-            options: ResourceOptions::default(),
-            derived: false,
-        }
-    }
+    use crate::glue::tests::res;
 
     /// The diagnostics the glue reports for these resources, taking each
     /// one's props as its canonical props.

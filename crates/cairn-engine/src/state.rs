@@ -196,9 +196,14 @@ fn host_name() -> String {
 
 /// `2024-05-06 07:08:09 UTC` from Unix seconds.
 fn utc(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days.
+    let date = civil_date(i64::try_from(secs / 86_400).unwrap_or(0));
+    format!("{date} {:02}:{:02}:{:02} UTC", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// The `YYYY-MM-DD` of a day counted from 1970-01-01 (Howard Hinnant's
+/// days-to-civil conversion, proleptic Gregorian calendar).
+pub fn civil_date(days: i64) -> String {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -208,7 +213,7 @@ fn utc(secs: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!("{year:04}-{month:02}-{day:02}")
 }
 
 impl StateStore {

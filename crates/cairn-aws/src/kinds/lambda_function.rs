@@ -266,22 +266,7 @@ fn language(runtime: &str) -> &str {
 /// Today's UTC date, `YYYY-MM-DD`.
 fn today() -> String {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    civil_date(i64::try_from(secs / 86_400).unwrap_or(0))
-}
-
-/// The `YYYY-MM-DD` of a day counted from 1970-01-01 (Howard Hinnant's
-/// days-to-civil conversion, proleptic Gregorian calendar).
-fn civil_date(days: i64) -> String {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    cairn_engine::state::civil_date(i64::try_from(secs / 86_400).unwrap_or(0))
 }
 
 #[async_trait]
@@ -1252,10 +1237,10 @@ mod tests {
 
     #[test]
     fn dates_from_the_clock_are_civil_dates() {
-        assert_eq!(civil_date(0), "1970-01-01");
-        assert_eq!(civil_date(11_016), "2000-02-29");
-        assert_eq!(civil_date(20_790), "2026-12-03");
-        assert_eq!(civil_date(20_850), "2027-02-01");
+        assert_eq!(cairn_engine::state::civil_date(0), "1970-01-01");
+        assert_eq!(cairn_engine::state::civil_date(11_016), "2000-02-29");
+        assert_eq!(cairn_engine::state::civil_date(20_790), "2026-12-03");
+        assert_eq!(cairn_engine::state::civil_date(20_850), "2027-02-01");
         assert_eq!(today().len(), 10);
     }
 

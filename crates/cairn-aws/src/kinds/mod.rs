@@ -221,3 +221,20 @@ pub(crate) fn validate_policy(p: &serde_json::Value, errors: &mut Vec<cairn_engi
         ),
     }
 }
+
+/// The one statement of the policy SNS gives a new topic: the owning
+/// account's principals may manage and use it. Outside the `sns` feature,
+/// since the glue keeps it in a topic policy it derives.
+pub(crate) fn sns_default_statement(topic_arn: &str, account: &str) -> serde_json::Value {
+    serde_json::json!({
+        "Sid": "__default_statement_ID",
+        "Effect": "Allow",
+        "Principal": {"AWS": "*"},
+        "Action": [
+            "SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission", "SNS:RemovePermission",
+            "SNS:DeleteTopic", "SNS:Subscribe", "SNS:ListSubscriptionsByTopic", "SNS:Publish"
+        ],
+        "Resource": topic_arn,
+        "Condition": {"StringEquals": {"AWS:SourceOwner": account}}
+    })
+}

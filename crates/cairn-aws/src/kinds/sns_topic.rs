@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::clients::Clients;
 use crate::error::{aws_error, is_not_found};
-use crate::kinds::{found_nothing, known_name, unresolved, validate_policy};
+use crate::kinds::{found_nothing, known_name, sns_default_statement, unresolved, validate_policy};
 use crate::normalize::{optional_text, parse_document, policy_as_read};
 use crate::tags::tag_changes;
 
@@ -315,17 +315,7 @@ fn default_policy(arn: &str, account: &str) -> Value {
     json!({
         "Version": "2008-10-17",
         "Id": "__default_policy_ID",
-        "Statement": [{
-            "Sid": "__default_statement_ID",
-            "Effect": "Allow",
-            "Principal": {"AWS": "*"},
-            "Action": [
-                "SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission", "SNS:RemovePermission",
-                "SNS:DeleteTopic", "SNS:Subscribe", "SNS:ListSubscriptionsByTopic", "SNS:Publish"
-            ],
-            "Resource": arn,
-            "Condition": {"StringEquals": {"AWS:SourceOwner": account}}
-        }]
+        "Statement": [sns_default_statement(arn, account)]
     })
 }
 

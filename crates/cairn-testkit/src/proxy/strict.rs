@@ -221,7 +221,11 @@ pub(super) async fn serve(
     };
     let service = call.service.as_deref().unwrap_or("");
     let region = region(&parts.headers);
-    let json: Json = serde_json::from_slice(&body).unwrap_or(Json::Null);
+    // Only the JSON protocols' bodies are read (not S3 objects).
+    let json: Json = match service {
+        "cloudtrail" | "logs" | "ssm" | "lambda" => serde_json::from_slice(&body).unwrap_or(Json::Null),
+        _ => Json::Null,
+    };
     let field = |k: &str| json.get(k).and_then(Json::as_str).map(str::to_string);
 
     match (service, call.operation.as_str()) {
@@ -234,8 +238,14 @@ pub(super) async fn serve(
             };
             if strict.is_on(rule::TRAIL_BUCKET_POLICY)
                 && let Some(bucket) = field("S3BucketName")
-                && let Some(problem) =
-                    trail_bucket_problem(shared, &bucket, &field("S3KeyPrefix").unwrap_or_default(), &trail_arn).await
+                && let Some(problem) = trail_bucket_problem(
+                    shared,
+                    &bucket,
+                    &field("S3KeyPrefix").unwrap_or_default(),
+                    &trail_arn,
+                    &region,
+                )
+                .await
             {
                 let message = format!("Incorrect S3 bucket policy is detected for bucket: {bucket} ({problem})");
                 return refuse(rule::TRAIL_BUCKET_POLICY, 400, "InsufficientS3BucketPolicyException", &message);
@@ -404,7 +414,13 @@ async fn upstream(
 /// Why a bucket's policy does not let CloudTrail deliver for `trail_arn`,
 /// or `None` when it does (or the bucket is not there: AWS's own error
 /// for that comes from the emulator).
-async fn trail_bucket_problem(shared: &Shared, bucket: &str, prefix: &str, trail_arn: &str) -> Option<String> {
+async fn trail_bucket_problem(
+    shared: &Shared,
+    bucket: &str,
+    prefix: &str,
+    trail_arn: &str,
+    region: &str,
+) -> Option<String> {
     let (status, body) = upstream(shared, "s3", Method::GET, &format!("/{bucket}?policy"), None, None).await?;
     if status == 404 && String::from_utf8_lossy(&body).contains("NoSuchBucket<") {
         return None;
@@ -417,7 +433,7 @@ async fn trail_bucket_problem(shared: &Shared, bucket: &str, prefix: &str, trail
         "" => String::new(),
         p => format!("{p}/"),
     };
-    let key = format!("arn:aws:s3:::{bucket}/{prefix}AWSLogs/{ACCOUNT_ID}/CloudTrail/us-east-1/2026/12/03/log.json.gz");
+    let key = format!("arn:aws:s3:::{bucket}/{prefix}AWSLogs/{ACCOUNT_ID}/CloudTrail/{region}/2026/12/03/log.json.gz");
     let context = |acl: bool| {
         let mut c = vec![
             ("aws:SourceArn", trail_arn.to_string()),
@@ -465,6 +481,11 @@ async fn trail_role_problem(shared: &Shared, role_arn: &str, group_arn: &str) ->
             "Access denied. Verify in IAM that the role has adequate permissions.",
         ));
     }
+    let (_, attached) = iam(format!("Action=ListAttachedRolePolicies&Version=2010-05-08&RoleName={role}")).await?;
+    if String::from_utf8_lossy(&attached).contains("<PolicyArn>") {
+        // Managed policies are trusted to grant what they name.
+        return None;
+    }
     let (_, names) = iam(format!("Action=ListRolePolicies&Version=2010-05-08&RoleName={role}")).await?;
     let names = String::from_utf8_lossy(&names).to_string();
     let mut docs = Vec::new();
@@ -474,11 +495,6 @@ async fn trail_role_problem(shared: &Shared, role_arn: &str, group_arn: &str) ->
         if let Some(d) = xml_field(&String::from_utf8_lossy(&doc), "PolicyDocument") {
             docs.push(decode_document(&d));
         }
-    }
-    let (_, attached) = iam(format!("Action=ListAttachedRolePolicies&Version=2010-05-08&RoleName={role}")).await?;
-    if String::from_utf8_lossy(&attached).contains("<PolicyArn>") {
-        // Managed policies are trusted to grant what they name.
-        return None;
     }
     let stream = format!("{}:log-stream:{ACCOUNT_ID}_CloudTrail_us-east-1", group_arn.trim_end_matches(":*"));
     let may = |action: &'static str| {
