@@ -69,6 +69,9 @@ impl OpCtx {
 #[derive(Debug, thiserror::Error)]
 pub enum OpError {
     /// Errors read as lowercase fragments: "creating SNS topic x: access denied".
+    /// It is one line, except that lines starting with [`RAW_DETAIL`] may
+    /// follow: the raw account of an answer that could not be read, which a
+    /// front end shows only when asked for ([`brief`] drops them).
     #[error("{0}")]
     Failed(String),
     #[error(
@@ -77,6 +80,16 @@ pub enum OpError {
          this resource another name"
     )]
     NotOwned { what: String, owner: String },
+}
+
+/// What starts a line of raw detail in an error's text (after two spaces
+/// of indent).
+pub const RAW_DETAIL: &str = "raw: ";
+
+/// An error's text without its [`RAW_DETAIL`] lines.
+pub fn brief(text: &str) -> String {
+    let kept: Vec<&str> = text.lines().filter(|l| !l.trim_start().starts_with(RAW_DETAIL)).collect();
+    kept.join("\n")
 }
 
 impl OpError {
@@ -421,4 +434,16 @@ pub trait Provider: Send + Sync {
     fn registry(&self) -> &Registry;
     /// Account, region and partition; may call the provider (STS).
     async fn environment(&self) -> Result<Environment, OpError>;
+}
+
+#[cfg(test)]
+mod brief_tests {
+    use super::*;
+
+    #[test]
+    fn brief_drops_only_raw_detail_lines() {
+        let text = format!("reading live resources:\n  a: creating x: HTTP 502\n  {RAW_DETAIL}dump\n  b: gone");
+        assert_eq!(brief(&text), "reading live resources:\n  a: creating x: HTTP 502\n  b: gone");
+        assert_eq!(brief("one line"), "one line");
+    }
 }

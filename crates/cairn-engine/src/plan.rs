@@ -389,7 +389,7 @@ fn depth(state: &State, id: &str) -> usize {
 pub enum PlanError {
     #[error("finding the account: {0}")]
     Environment(OpError),
-    #[error("reading live resources: {}", .0.iter().map(|(id, e)| format!("{id}: {e}")).collect::<Vec<_>>().join("; "))]
+    #[error("reading live resources:{}", .0.iter().map(|(id, e)| format!("\n  {id}: {e}")).collect::<String>())]
     Refresh(Vec<(String, OpError)>),
 }
 

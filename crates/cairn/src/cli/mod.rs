@@ -83,7 +83,7 @@ struct Global {
     /// AWS profile from the shared config files.
     #[arg(long, global = true)]
     profile: Option<String>,
-    /// More output: operations as they start.
+    /// More output: operations as they start, and the raw text of AWS answers cairn could not read.
     #[arg(short, long, global = true)]
     verbose: bool,
     /// Less output: only errors and results.
@@ -532,6 +532,7 @@ impl App {
         parallelism: usize,
     ) -> Result<Plan, Exit> {
         plan::make(provider, v, name, state, parallelism).await.map_err(|e| {
+            let e = if self.g.verbose { e.to_string() } else { cairn_engine::kind::brief(&e.to_string()) };
             eprintln!("error: planning {name}: {e}");
             Exit::Failed
         })

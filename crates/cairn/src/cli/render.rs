@@ -160,6 +160,7 @@ pub fn event_line(e: &Event, style: Style, verbose: bool, scope: &str) -> Option
             ))
         }
         Event::Failed { id, op, error, .. } => {
+            let error = if verbose { error.clone() } else { cairn_engine::kind::brief(error) };
             Some(format!("  {} {} {scope}{id} failed: {error}", style.red("✗"), op.verb()))
         }
         Event::Skipped { id, op, because } => {
@@ -186,7 +187,7 @@ pub fn outcome_text(o: &Outcome, what: &str, style: Style) -> String {
         o.skipped.len()
     );
     for (id, op, e) in &o.failed {
-        let _ = writeln!(out, "  failed: {} {id}: {e}", op.verb());
+        let _ = writeln!(out, "  failed: {} {id}: {}", op.verb(), cairn_engine::kind::brief(&e.to_string()));
     }
     for (id, op, why) in &o.skipped {
         let _ = writeln!(out, "  skipped: {} {id}: {why}", op.verb());
