@@ -323,6 +323,21 @@ async fn list_tags(logs: &aws_sdk_cloudwatchlogs::Client, arn: &str) -> Result<B
     Ok(out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())
 }
 
+// ---- what a delete loses (issue 15) ------------------------------------------------
+
+impl LogGroup {
+    /// The stored log events a delete of the group would lose, from one
+    /// DescribeLogGroups (its `storedBytes`, which CloudWatch Logs updates
+    /// with some delay); `None` when nothing is stored or it is unreadable.
+    async fn events_at_risk(&self, name: &str) -> Option<String> {
+        let logs = self.clients.logs().await;
+        let out = logs.describe_log_groups().log_group_name_prefix(name).send().await.ok()?;
+        let group = out.log_groups().iter().find(|g| g.log_group_name() == Some(name))?;
+        let bytes = group.stored_bytes().filter(|b| *b > 0)?;
+        Some(format!("{bytes} bytes of stored log events"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,20 +373,5 @@ mod tests {
         let env = Environment { account_id: "1".into(), region: "eu-west-1".into(), partition: "aws".into() };
         assert_eq!(log_group_arn(&env, "/a/b"), "arn:aws:logs:eu-west-1:1:log-group:/a/b");
         assert_eq!(without_wildcard("arn:aws:logs:r:1:log-group:/a:*"), "arn:aws:logs:r:1:log-group:/a");
-    }
-}
-
-// ---- what a delete loses (issue 15) ------------------------------------------------
-
-impl LogGroup {
-    /// The stored log events a delete of the group would lose, from one
-    /// DescribeLogGroups (its `storedBytes`, which CloudWatch Logs updates
-    /// with some delay); `None` when nothing is stored or it is unreadable.
-    async fn events_at_risk(&self, name: &str) -> Option<String> {
-        let logs = self.clients.logs().await;
-        let out = logs.describe_log_groups().log_group_name_prefix(name).send().await.ok()?;
-        let group = out.log_groups().iter().find(|g| g.log_group_name() == Some(name))?;
-        let bytes = group.stored_bytes().filter(|b| *b > 0)?;
-        Some(format!("{bytes} bytes of stored log events"))
     }
 }
