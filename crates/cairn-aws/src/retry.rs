@@ -256,6 +256,8 @@ mod tests {
             notify: Arc::new(move |m: &str| seen.lock().unwrap().push(m.to_string())),
             base_dir: std::path::PathBuf::new(),
             absent: false,
+            adopt: false,
+            state_location: None,
         }
     }
 

@@ -4,6 +4,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod render;
+mod state;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
@@ -74,7 +75,10 @@ struct Global {
     /// A parameter value, `name=value`; repeatable.
     #[arg(short = 'p', long = "param", global = true, value_name = "NAME=VALUE", value_parser = parse_param)]
     params: Vec<(String, String)>,
-    /// Where local state is kept.
+    /// Where local state is kept: each stack's is DIR/<stack>.json. Relative
+    /// to the working directory, so run cairn from one place (or set this, or
+    /// CAIRN_STATE_DIR, to one directory): another directory means another
+    /// state, which does not know what this one deployed.
     #[arg(long, global = true, default_value = ".cairn", env = "CAIRN_STATE_DIR", value_name = "DIR")]
     state_dir: PathBuf,
     /// AWS region (else the stack's `region`, else the AWS chain's).
@@ -162,6 +166,11 @@ enum Command {
         /// Apply a plan saved with `plan --out` (refused if state changed since).
         #[arg(long, value_name = "PLAN.json")]
         plan: Option<PathBuf>,
+        /// Let a create take over a resource tagged for this stack that
+        /// another state made (one applied from another directory or
+        /// --state-dir); without it, such a create is refused.
+        #[arg(long)]
+        adopt: bool,
         /// Operations in flight at once (for each stack).
         #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
         parallelism: u16,
@@ -223,6 +232,39 @@ enum StateCommand {
         #[command(flatten)]
         file: FileArg,
     },
+    /// List the resources state holds: id, type, physical id
+    List {
+        #[command(flatten)]
+        file: FileArg,
+    },
+    /// Print what state holds for one resource, as JSON
+    Show {
+        /// The resource id.
+        id: String,
+        #[command(flatten)]
+        file: FileArg,
+    },
+    /// Forget a resource without deleting it: it stays in AWS, unmanaged
+    Rm {
+        /// The resource id.
+        id: String,
+        #[command(flatten)]
+        file: FileArg,
+    },
+    /// Rename a resource in state (no AWS call); rename it in the stack too
+    Mv {
+        /// The id state knows it by.
+        old: String,
+        /// Its new id.
+        new: String,
+        #[command(flatten)]
+        file: FileArg,
+    },
+    /// Print the whole state as JSON
+    Pull {
+        #[command(flatten)]
+        file: FileArg,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -279,6 +321,11 @@ struct App {
     /// Several stacks in one command: each takes the parameters it declares
     /// (one declared by none is reported once, by [`App::unclaimed_params`]).
     shared_params: bool,
+    /// `apply --adopt`.
+    adopt: bool,
+    /// The stack files loaded, by stack name, to locate diagnostics found
+    /// after loading (a `moved` entry that does not fit the state).
+    sources: BTreeMap<String, cairn_stack::Source>,
 }
 
 /// A loaded stack and where its diagnostics point.
@@ -294,7 +341,15 @@ impl App {
             ColorChoice::Never => false,
             ColorChoice::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
         };
-        App { g, origin, style: Style { color }, registry: cairn_aws::registry(), shared_params: false }
+        App {
+            g,
+            origin,
+            style: Style { color },
+            registry: cairn_aws::registry(),
+            shared_params: false,
+            adopt: false,
+            sources: BTreeMap::new(),
+        }
     }
 
     fn say(&self, text: &str) {
@@ -324,7 +379,8 @@ impl App {
                     }
                 }
             }
-            Command::Apply { files, yes, plan, parallelism } => {
+            Command::Apply { files, yes, plan, parallelism, adopt } => {
+                self.adopt = adopt;
                 let parallelism = usize::from(parallelism);
                 match one_or_many(files.files) {
                     Ok(file) => self.cmd_apply(file, yes, plan, parallelism).await,
@@ -341,6 +397,11 @@ impl App {
             }
             Command::Status { file } => self.cmd_status(file.file),
             Command::State(StateCommand::Unlock { file }) => self.cmd_state_unlock(file.file),
+            Command::State(StateCommand::List { file }) => self.cmd_state(file.file, state::Op::List),
+            Command::State(StateCommand::Show { id, file }) => self.cmd_state(file.file, state::Op::Show(id)),
+            Command::State(StateCommand::Rm { id, file }) => self.cmd_state(file.file, state::Op::Rm(id)),
+            Command::State(StateCommand::Mv { old, new, file }) => self.cmd_state(file.file, state::Op::Mv(old, new)),
+            Command::State(StateCommand::Pull { file }) => self.cmd_state(file.file, state::Op::Pull),
             Command::Output { args } => self.cmd_output(args),
             Command::Graph { file, format } => self.cmd_graph(file.file, format),
             Command::Schema => {
@@ -384,6 +445,7 @@ impl App {
                     eprint!("{}", render_diags(&parsed.diagnostics, &parsed.source, self.style.color));
                 }
                 let Some(spec) = spec else { return Err(Exit::Invalid) };
+                self.sources.insert(spec.name.clone(), parsed.source.clone());
                 Ok(Loaded { spec, locator: Box::new(parsed.source) })
             }
         }
@@ -531,11 +593,26 @@ impl App {
         state: &State,
         parallelism: usize,
     ) -> Result<Plan, Exit> {
-        plan::make(provider, v, name, state, parallelism).await.map_err(|e| {
-            let e = if self.g.verbose { e.to_string() } else { cairn_engine::kind::brief(&e.to_string()) };
-            eprintln!("error: planning {name}: {e}");
-            Exit::Failed
-        })
+        let location = StateStore::new(&self.g.state_dir, name).path().display().to_string();
+        match plan::make(provider, v, name, state, parallelism).await {
+            Ok(mut p) => {
+                p.state_location = Some(location);
+                Ok(p)
+            }
+            Err(plan::PlanError::Moves(diags)) => {
+                match self.sources.get(name) {
+                    Some(source) => self.report(&diags, source),
+                    None => self.report(&diags, &NoSource),
+                }
+                eprintln!("error: planning {name}: the stack's `moved` entries do not fit its state ({location})");
+                Err(Exit::Invalid)
+            }
+            Err(e) => {
+                let e = if self.g.verbose { e.to_string() } else { cairn_engine::kind::brief(&e.to_string()) };
+                eprintln!("error: planning {name}: {e}");
+                Err(Exit::Failed)
+            }
+        }
     }
 
     async fn cmd_plan(
@@ -551,7 +628,7 @@ impl App {
         };
         let provider = self.provider(&v.spec);
         let store = self.store(&v.spec);
-        let (_lock, state) = match lock_and_load(&store, "plan") {
+        let (_lock, mut state) = match lock_and_load(&store, "plan") {
             Ok(x) => x,
             Err(e) => return e,
         };
@@ -559,6 +636,7 @@ impl App {
             Ok(p) => p,
             Err(e) => return e,
         };
+        state::note_vanished(&store, &mut state, &plan);
         let shown = plan.masked(&v.secrets());
         if self.g.json {
             println!("{}", pretty(&shown));
@@ -613,7 +691,7 @@ impl App {
         };
         let provider = self.provider(&v.spec);
         let store = self.store(&v.spec);
-        let (_lock, state) = match lock_and_load(&store, "apply") {
+        let (_lock, mut state) = match lock_and_load(&store, "apply") {
             Ok(x) => x,
             Err(e) => return e,
         };
@@ -627,6 +705,7 @@ impl App {
                 Err(e) => return e,
             },
         };
+        state::note_vanished(&store, &mut state, &plan);
         self.say(&render::plan_text(&plan.masked(&v.secrets()), self.style));
         if !plan.has_changes() {
             if self.g.json {
@@ -649,20 +728,18 @@ impl App {
         };
         let spec = loaded.spec;
         let store = self.store(&spec);
-        let (_lock, state) = match lock_and_load(&store, "destroy") {
+        let (_lock, mut state) = match lock_and_load(&store, "destroy") {
             Ok(x) => x,
             Err(e) => return e,
         };
+        // protect and retain as the stack says now.
+        state.take_options(&spec);
         if state.resources.is_empty() {
             if !state.intents.is_empty() {
                 eprintln!("{}", unfinished_creates(&state));
                 return Exit::Failed;
             }
-            self.say(&format!(
-                "Nothing to destroy: stack {} has no resources in {}.\n",
-                spec.name,
-                store.path().display()
-            ));
+            self.say(&nothing_to_destroy(&spec.name, &store));
             return Exit::Ok;
         }
         let provider = self.provider(&spec);
@@ -695,7 +772,7 @@ impl App {
                 eprintln!("{line}");
             }
         });
-        let opts = ExecOptions { parallelism, on_event, cancel: Some(cancel.clone()) };
+        let opts = ExecOptions { parallelism, on_event, cancel: Some(cancel.clone()), adopt: self.adopt };
         let (state, outcome) = exec::apply(job.provider, job.v, job.plan, job.state, job.store, &opts).await;
         // A destroy keeps the state while it records unfinished creates:
         // removing it would lose the only trace of what they may have made.
@@ -797,6 +874,9 @@ impl App {
             targets.push(Target { provider: self.provider(&spec), v, spec, store, _lock: lock, state });
         }
         if what == Many::Destroy {
+            for t in &mut targets {
+                t.state.take_options(&t.spec);
+            }
             // A stack with nothing in state has nothing to plan; one whose
             // state holds only unfinished creates cannot be destroyed yet.
             targets.retain(|t| {
@@ -804,11 +884,7 @@ impl App {
                     return true;
                 }
                 if t.state.intents.is_empty() {
-                    self.say(&format!(
-                        "Nothing to destroy: stack {} has no resources in {}.\n",
-                        t.spec.name,
-                        t.store.path().display()
-                    ));
+                    self.say(&nothing_to_destroy(&t.spec.name, &t.store));
                 } else {
                     eprintln!("{}: {}", t.spec.name, unfinished_creates(&t.state));
                     worst = Exit::Failed;
@@ -942,13 +1018,22 @@ impl App {
             if r.protect {
                 flags.push("protect");
             }
+            if r.vanished {
+                flags.push("deleted outside cairn");
+            }
             let flags = if flags.is_empty() { String::new() } else { format!("  [{}]", flags.join(", ")) };
             println!("  {id:width$}  {:24}  {}{flags}", r.kind, r.physical_id);
         }
         if !state.outputs.is_empty() {
             println!("outputs:");
             for (k, v) in &state.outputs {
-                println!("  {k} = {}", plain(v));
+                // Made from a resource found gone: shown, but not as live.
+                let written = loaded.spec.outputs.iter().find(|(name, _)| name == k).map(|(_, w)| w);
+                let stale = written
+                    .and_then(|w| state::stale_because(w, &state))
+                    .map(|id| format!("  (stale: `{id}` was deleted outside cairn)"))
+                    .unwrap_or_default();
+                println!("  {k} = {}{stale}", plain(v));
             }
         }
         Exit::Ok
@@ -1183,6 +1268,16 @@ fn unfinished_creates(state: &State) -> String {
         "error: state records {} create(s) that did not finish: {}; what they made may exist in AWS, where destroy cannot find it\n  = help: run `cairn apply` (it adopts what they made, by its tags), then `cairn destroy` again; state is kept until then",
         ids.len(),
         ids.join(", ")
+    )
+}
+
+/// A destroy with no state: maybe there is none, maybe it is elsewhere.
+fn nothing_to_destroy(stack: &str, store: &StateStore) -> String {
+    format!(
+        "Nothing to destroy: stack {stack} has no resources in {}.\n  = note: state is local to --state-dir (default \
+         .cairn in the working directory); if it was applied with another state (from another directory, or another \
+         --state-dir or CAIRN_STATE_DIR), run destroy there\n",
+        store.path().display()
     )
 }
 

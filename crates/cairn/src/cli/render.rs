@@ -77,12 +77,14 @@ fn resource_block(out: &mut String, style: Style, r: &PlannedResource, width: us
         Step::Replace { because } => format!("  replace because {} cannot change in place", because.join(", ")),
         Step::Forget => "  forget: retained in AWS, removed from state".to_string(),
         Step::Delete if r.drift.is_some() => "  already gone".to_string(),
+        Step::Create if r.vanished() => format!("  create ({})", cairn_engine::plan::VANISHED),
         _ => String::new(),
     };
     let _ = writeln!(out, "{} {:width$}  {}{}{}", symbol(style, &r.step), r.id, style.dim(&r.kind), derived, note);
     if let Some(drift) = &r.drift {
         match r.step {
             Step::Delete => {}
+            Step::Create if r.vanished() => {}
             // On a create, it says why the resource is created (again).
             Step::Create => {
                 let _ = writeln!(out, "      {}", style.yellow(&format!("note: {}", drift.join("; "))));
@@ -118,15 +120,25 @@ pub fn plan_text(plan: &Plan, style: Style) -> String {
         "{} {} {}",
         style.bold("plan for stack"),
         style.bold(&plan.stack),
-        style.dim(&format!("(account {}, {})", plan.env.account_id, plan.env.region))
+        style.dim(&match &plan.state_location {
+            Some(at) => format!("(account {}, {}; state {at})", plan.env.account_id, plan.env.region),
+            None => format!("(account {}, {})", plan.env.account_id, plan.env.region),
+        })
     );
     for w in &plan.warnings {
         let _ = writeln!(out, "{} {w}", style.yellow("warning:"));
     }
     let width = plan.resources.iter().map(|r| r.id.len()).max().unwrap_or(0);
     let changes: Vec<&PlannedResource> = plan.resources.iter().filter(|r| r.step.is_change()).collect();
+    if !plan.moves.is_empty() {
+        out.push('\n');
+        for m in &plan.moves {
+            let _ = writeln!(out, "{} moved {} -> {}  (in state only, no AWS call)", style.yellow("  >"), m.from, m.to);
+        }
+    }
     if changes.is_empty() {
-        let _ = writeln!(out, "\nNo changes: {} resource(s) match the stack.", plan.resources.len());
+        let what = if plan.moves.is_empty() { "No changes" } else { "No changes in AWS" };
+        let _ = writeln!(out, "\n{what}: {} resource(s) match the stack.", plan.resources.len());
         return out;
     }
     out.push('\n');
