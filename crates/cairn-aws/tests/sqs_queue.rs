@@ -6,6 +6,7 @@
 mod common;
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use aws_sdk_sqs::types::QueueAttributeName as A;
 use cairn_aws::kinds::sqs_queue::{Queue, QueueProps};
@@ -136,10 +137,13 @@ async fn lifecycle() {
     assert_eq!(read.props, bare);
     assert!(read.props.get("dead_letter").is_none());
 
-    // Delete; delete again is success; then it reads as gone.
+    // Delete; delete again is success; then it is gone from the emulator
+    // (AWS, and the strict layer, can still answer reads of a queue for 60 s
+    // after its deletion: `disappears` reads one deleted long ago).
     kind.delete(&cx, &url, &bare).await.unwrap();
     kind.delete(&cx, &url, &bare).await.unwrap();
-    assert!(kind.read(&cx, &url, &bare).await.unwrap().is_none());
+    let direct = cairn_aws::AwsProvider::new(cairn_aws::AwsOptions::default());
+    assert!(common::kind(&direct, KIND).read(&cx, &url, &bare).await.unwrap().is_none());
     kind.delete(&dlq_cx, &dlq.physical_id, &dlq_props).await.unwrap();
 }
 
@@ -164,11 +168,15 @@ async fn fifo_queue() {
 async fn disappears() {
     let provider = common::provider();
     let kind = common::kind(&provider, KIND);
-    let sqs = provider.clients().sqs().await.clone();
     let stack = unique_stack("queuegone");
     let cx = op_ctx(&stack, "jobs");
     let desired = common::checked(&*kind, &stack, "jobs", json!({}));
     let created = kind.create(&cx, &desired).await.unwrap();
+    // Deleted long enough ago to be gone: straight on the emulator, past the
+    // strict layer, which would still answer reads for a queue deleted
+    // moments ago, as AWS can for 60 s.
+    let direct = cairn_aws::AwsProvider::new(cairn_aws::AwsOptions::default());
+    let sqs = direct.clients().sqs().await.clone();
     sqs.delete_queue().queue_url(&created.physical_id).send().await.unwrap();
     let re = common::Replan {
         provider: &provider,
@@ -217,6 +225,47 @@ async fn existing_queue_is_adopted_only_when_owned() {
     let read = kind.read(&cx, &own_url, &desired).await.unwrap().unwrap();
     assert_eq!(read.props, desired);
     kind.delete(&cx, &own_url, &desired).await.unwrap();
+}
+
+/// Seen (issue 19, item 13): within 60 s of a queue's deletion, GetQueueUrl
+/// and the queue's reads still answer for the dying queue, its ownership
+/// tags included, so a create right after a delete (destroy then apply
+/// again) adopted a queue that was about to vanish. Through the strict
+/// layer's `sqs-deleted-recently`, the create must wait out the name and
+/// make a queue that is really there.
+#[tokio::test]
+async fn a_queue_deleted_moments_ago_is_created_anew_not_adopted() {
+    let provider = common::provider();
+    let kind = common::kind(&provider, KIND);
+    let stack = unique_stack("queuedying");
+    let mut cx = op_ctx(&stack, "jobs");
+    let notes: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = Arc::clone(&notes);
+    cx.notify = Arc::new(move |m: &str| seen.lock().unwrap().push(m.to_string()));
+    let desired = common::checked(&*kind, &stack, "jobs", json!({"visibility_timeout": 45}));
+
+    let first = kind.create(&cx, &desired).await.unwrap();
+    kind.delete(&cx, &first.physical_id, &desired).await.unwrap();
+    let again = kind.create(&cx, &desired).await.unwrap();
+
+    // Straight on the emulator, past the strict layer: the queue exists,
+    // with the stack's props and tags.
+    let direct = cairn_aws::AwsProvider::new(cairn_aws::AwsOptions::default());
+    let sqs = direct.clients().sqs().await.clone();
+    let url = sqs.get_queue_url().queue_name(format!("{stack}-jobs")).send().await;
+    let url = url.expect("the queue made again exists").queue_url().unwrap().to_string();
+    assert_eq!(name_of(&url), name_of(&again.physical_id));
+    assert_eq!(live_attrs(&sqs, &url).await[&A::VisibilityTimeout], "45");
+    let tags = sqs.list_queue_tags().queue_url(&url).send().await.unwrap().tags().cloned().unwrap_or_default();
+    assert_eq!(tags.get(TAG_STACK), Some(&stack));
+    let notes = notes.lock().unwrap().clone();
+    assert!(notes.iter().any(|n| n.contains("is being deleted; creating it anew")), "{notes:?}");
+    assert!(notes.iter().any(|n| n.contains("waiting to re-use the queue name")), "{notes:?}");
+    kind.delete(&cx, &again.physical_id, &desired).await.unwrap();
+}
+
+fn name_of(url: &str) -> &str {
+    url.rsplit('/').next().unwrap_or(url)
 }
 
 /// The typed props are the public shape builders use.

@@ -681,4 +681,34 @@ mod strict {
         s3.put_bucket_tagging().bucket(&bucket).set_tagging(tagging).send().await.unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(strict_count(&proxy, rule::S3_ONE_WRITE_PER_BUCKET), 1);
     }
+
+    /// For a while after DeleteQueue the name is refused and the dying
+    /// queue still answers its reads, old tags included; then the name is
+    /// free again.
+    #[tokio::test]
+    async fn a_deleted_queue_holds_its_name_and_still_answers_reads() {
+        let (proxy, via, direct) = with_rules(&[rule::SQS_DELETED_RECENTLY]).await;
+        let sqs = aws_sdk_sqs::Client::new(&via);
+        let queue = name("px-dying");
+        let made = sqs.create_queue().queue_name(&queue).tags("team", "ops").send().await;
+        let url = made.unwrap_or_else(|e| panic!("{e:?}")).queue_url().unwrap_or_default().to_string();
+        sqs.delete_queue().queue_url(&url).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+
+        let refused =
+            sqs.create_queue().queue_name(&queue).send().await.err().and_then(|e| e.code().map(str::to_string));
+        assert_eq!(refused.as_deref(), Some("AWS.SimpleQueueService.QueueDeletedRecently"));
+        let found = sqs.get_queue_url().queue_name(&queue).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(found.queue_url(), Some(url.as_str()));
+        let tags = sqs.list_queue_tags().queue_url(&url).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(tags.tags().and_then(|t| t.get("team")).map(String::as_str), Some("ops"));
+        // The emulator itself has deleted it.
+        let gone = aws_sdk_sqs::Client::new(&direct).get_queue_url().queue_name(&queue).send().await;
+        assert!(gone.is_err(), "{gone:?}");
+        assert_eq!(strict_count(&proxy, rule::SQS_DELETED_RECENTLY), 3);
+
+        tokio::time::sleep(cairn_testkit::proxy::strict::queues::HOLD).await;
+        let again = sqs.create_queue().queue_name(&queue).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+        let url = again.queue_url().unwrap_or_default().to_string();
+        sqs.delete_queue().queue_url(&url).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+    }
 }

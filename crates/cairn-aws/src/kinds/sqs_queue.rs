@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use aws_sdk_sqs::operation::create_queue::builders::CreateQueueFluentBuilder;
 use aws_sdk_sqs::types::QueueAttributeName;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use cairn_engine::kind::{NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
@@ -168,9 +169,25 @@ impl TypedKind for Queue {
         } else {
             find_queue_url(sqs, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?
         };
+        let mut req = sqs.create_queue().queue_name(&name);
+        for (k, v) in attributes_for(props) {
+            req = req.attributes(k, v);
+        }
+        for (k, v) in &cx.tags {
+            req = req.tags(k, v);
+        }
         if let Some(url) = existing {
             let tags = list_tags(sqs, &url).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
             cx.ensure_owns(&tags, format!("SQS queue {name}"))?;
+            // Within 60 s of a delete, GetQueueUrl and the queue's reads can
+            // still answer for the dying queue, tags and all: ask CreateQueue,
+            // which says QueueDeletedRecently for it, before adopting.
+            if let Err(e) = req.clone().send().await
+                && e.code().is_some_and(|c| c.ends_with("QueueDeletedRecently"))
+            {
+                (cx.notify)(&format!("{action}: the queue of that name is being deleted; creating it anew"));
+                return self.create_new(cx, &req, &name, props, &action).await;
+            }
             let Some(attrs) =
                 find_attributes(sqs, &url).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?
             else {
@@ -187,24 +204,7 @@ impl TypedKind for Queue {
             return self.observe(&url, props.clone(), &action).await;
         }
 
-        let mut req = sqs.create_queue().queue_name(&name);
-        for (k, v) in attributes_for(props) {
-            req = req.attributes(k, v);
-        }
-        for (k, v) in &cx.tags {
-            req = req.tags(k, v);
-        }
-        let out = retrying(cx, self.clients.waits(), &action, retry_reason, || req.clone().send())
-            .await
-            .map_err(|f| f.op_error(&action))?;
-        let url = out.queue_url().unwrap_or_default().to_string();
-        if url.is_empty() {
-            return Err(OpError::failed(format!("{action}: AWS returned no queue URL")));
-        }
-        // CreateQueue answers only the URL; the ARN follows from the name,
-        // which saves reading the attributes back.
-        let arn = format!("arn:{}:sqs:{}:{}:{name}", cx.env.partition, cx.env.region, cx.env.account_id);
-        Ok(observed(&url, &arn, props.clone()))
+        self.create_new(cx, &req, &name, props, &action).await
     }
 
     // ---- read ------------------------------------------------------------------
@@ -257,6 +257,29 @@ impl TypedKind for Queue {
 }
 
 impl Queue {
+    /// CreateQueue, waiting out a name AWS still holds for a queue deleted
+    /// moments ago.
+    async fn create_new(
+        &self,
+        cx: &OpCtx,
+        req: &CreateQueueFluentBuilder,
+        name: &str,
+        props: &QueueProps,
+        action: &str,
+    ) -> Result<Observed<QueueProps>, OpError> {
+        let out = retrying(cx, self.clients.waits(), action, retry_reason, || req.clone().send())
+            .await
+            .map_err(|f| f.op_error(action))?;
+        let url = out.queue_url().unwrap_or_default().to_string();
+        if url.is_empty() {
+            return Err(OpError::failed(format!("{action}: AWS returned no queue URL")));
+        }
+        // CreateQueue answers only the URL; the ARN follows from the name,
+        // which saves reading the attributes back.
+        let arn = format!("arn:{}:sqs:{}:{}:{name}", cx.env.partition, cx.env.region, cx.env.account_id);
+        Ok(observed(&url, &arn, props.clone()))
+    }
+
     /// Sets every attribute where `live` differs from `want`, then the tags.
     async fn converge(
         &self,

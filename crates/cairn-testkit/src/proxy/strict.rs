@@ -47,9 +47,11 @@ pub mod rule {
     pub const ACCOUNT_PRINCIPAL_REWRITE: &str = "account-principal-rewrite";
     pub const INVALID_TAGS: &str = "invalid-tags";
     pub const S3_ONE_WRITE_PER_BUCKET: &str = "s3-one-write-per-bucket";
+    pub const SQS_DELETED_RECENTLY: &str = "sqs-deleted-recently";
 }
 
 mod answers;
+pub mod queues;
 mod states;
 mod tags;
 
@@ -138,6 +140,14 @@ pub const RULES: &[Rule] = &[
         aws: "S3 answers 409 OperationAborted (\"A conflicting conditional operation is currently in progress against \
               this resource. Please try again.\") to a bucket configuration write while another on the same bucket is \
               in flight; terraform-provider-aws retries it; moto runs them all",
+    },
+    Rule {
+        name: rule::SQS_DELETED_RECENTLY,
+        aws: "for 60 s after DeleteQueue, CreateQueue of that name answers AWS.SimpleQueueService.QueueDeletedRecently \
+              (\"You must wait 60 seconds after deleting a queue before you can create another with the same \
+              name\"), while requests involving the dying queue \"might succeed\" (DeleteQueue API reference): \
+              GetQueueUrl, ListQueueTags and GetQueueAttributes still answer with its old tags; moto frees the name \
+              at once (held 3 s here, not 60, to keep tests short)",
     },
 ];
 
@@ -263,6 +273,8 @@ pub(super) struct Memory {
     states: states::Memory,
     /// Pending e-mail subscriptions.
     answers: answers::Memory,
+    /// Queues deleted moments ago.
+    queues: queues::Memory,
 }
 
 /// Serves a call the fault layer would forward, with the rules in `strict`.
@@ -430,6 +442,9 @@ async fn serve_rules(
         }
         ("sns", _) if strict.is_on(rule::SNS_PENDING_EMAIL) => {
             answers::sns(shared, call, parts, body, request_id).await
+        }
+        ("sqs", _) if strict.is_on(rule::SQS_DELETED_RECENTLY) => {
+            queues::sqs(shared, call, parts, body, request_id).await
         }
         _ => forward(shared, call, parts, body, request_id).await,
     }
