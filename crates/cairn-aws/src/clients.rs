@@ -3,6 +3,7 @@
 use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig};
 use tokio::sync::OnceCell;
 
+use crate::error::NameCalls;
 use crate::provider::AwsOptions;
 use crate::retry::Waits;
 
@@ -104,61 +105,121 @@ impl Clients {
 
     pub async fn sts(&self) -> &aws_sdk_sts::Client {
         let config = self.config().await;
-        self.sts.get_or_init(|| async { aws_sdk_sts::Client::new(config) }).await
+        self.sts
+            .get_or_init(|| async {
+                aws_sdk_sts::Client::from_conf(
+                    aws_sdk_sts::config::Builder::from(config).interceptor(NameCalls).build(),
+                )
+            })
+            .await
     }
 
     #[cfg(feature = "sns")]
     pub async fn sns(&self) -> &aws_sdk_sns::Client {
         let config = self.config().await;
-        self.sns.get_or_init(|| async { aws_sdk_sns::Client::new(config) }).await
+        self.sns
+            .get_or_init(|| async {
+                aws_sdk_sns::Client::from_conf(
+                    aws_sdk_sns::config::Builder::from(config).interceptor(NameCalls).build(),
+                )
+            })
+            .await
     }
 
     #[cfg(feature = "events")]
     pub async fn events(&self) -> &aws_sdk_eventbridge::Client {
         let config = self.config().await;
-        self.events.get_or_init(|| async { aws_sdk_eventbridge::Client::new(config) }).await
+        self.events
+            .get_or_init(|| async {
+                aws_sdk_eventbridge::Client::from_conf(
+                    aws_sdk_eventbridge::config::Builder::from(config).interceptor(NameCalls).build(),
+                )
+            })
+            .await
     }
 
     #[cfg(feature = "sqs")]
     pub async fn sqs(&self) -> &aws_sdk_sqs::Client {
         let config = self.config().await;
-        self.sqs.get_or_init(|| async { aws_sdk_sqs::Client::new(config) }).await
+        self.sqs
+            .get_or_init(|| async {
+                aws_sdk_sqs::Client::from_conf(
+                    aws_sdk_sqs::config::Builder::from(config).interceptor(NameCalls).build(),
+                )
+            })
+            .await
     }
 
     #[cfg(feature = "logs")]
     pub async fn logs(&self) -> &aws_sdk_cloudwatchlogs::Client {
         let config = self.config().await;
-        self.logs.get_or_init(|| async { aws_sdk_cloudwatchlogs::Client::new(config) }).await
+        self.logs
+            .get_or_init(|| async {
+                aws_sdk_cloudwatchlogs::Client::from_conf(
+                    aws_sdk_cloudwatchlogs::config::Builder::from(config).interceptor(NameCalls).build(),
+                )
+            })
+            .await
     }
 
     #[cfg(feature = "cloudwatch")]
     pub async fn cloudwatch(&self) -> &aws_sdk_cloudwatch::Client {
         let config = self.config().await;
-        self.cloudwatch.get_or_init(|| async { aws_sdk_cloudwatch::Client::new(config) }).await
+        self.cloudwatch
+            .get_or_init(|| async {
+                aws_sdk_cloudwatch::Client::from_conf(
+                    aws_sdk_cloudwatch::config::Builder::from(config).interceptor(NameCalls).build(),
+                )
+            })
+            .await
     }
 
     #[cfg(feature = "iam")]
     pub async fn iam(&self) -> &aws_sdk_iam::Client {
         let config = self.config().await;
-        self.iam.get_or_init(|| async { aws_sdk_iam::Client::new(config) }).await
+        self.iam
+            .get_or_init(|| async {
+                aws_sdk_iam::Client::from_conf(
+                    aws_sdk_iam::config::Builder::from(config).interceptor(NameCalls).build(),
+                )
+            })
+            .await
     }
 
     #[cfg(feature = "lambda")]
     pub async fn lambda(&self) -> &aws_sdk_lambda::Client {
         let config = self.config().await;
-        self.lambda.get_or_init(|| async { aws_sdk_lambda::Client::new(config) }).await
+        self.lambda
+            .get_or_init(|| async {
+                aws_sdk_lambda::Client::from_conf(
+                    aws_sdk_lambda::config::Builder::from(config).interceptor(NameCalls).build(),
+                )
+            })
+            .await
     }
 
     #[cfg(feature = "ec2")]
     pub async fn ec2(&self) -> &aws_sdk_ec2::Client {
         let config = self.config().await;
-        self.ec2.get_or_init(|| async { aws_sdk_ec2::Client::new(config) }).await
+        self.ec2
+            .get_or_init(|| async {
+                aws_sdk_ec2::Client::from_conf(
+                    aws_sdk_ec2::config::Builder::from(config).interceptor(NameCalls).build(),
+                )
+            })
+            .await
     }
 
     #[cfg(any(feature = "ssm", feature = "ec2"))]
     pub async fn ssm(&self) -> &aws_sdk_ssm::Client {
         let config = self.config().await;
-        self.ssm.get_or_init(|| async { aws_sdk_ssm::Client::new(config) }).await
+        self.ssm
+            .get_or_init(|| async {
+                aws_sdk_ssm::Client::from_conf(
+                    aws_sdk_ssm::config::Builder::from(config).interceptor(NameCalls).build(),
+                )
+            })
+            .await
     }
 
     /// Path-style addressing: virtual-host names (`bucket.localhost`) do not
@@ -168,7 +229,9 @@ impl Clients {
         let config = self.config().await;
         self.s3
             .get_or_init(|| async {
-                aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(config).force_path_style(true).build())
+                aws_sdk_s3::Client::from_conf(
+                    aws_sdk_s3::config::Builder::from(config).force_path_style(true).interceptor(NameCalls).build(),
+                )
             })
             .await
     }
@@ -176,6 +239,12 @@ impl Clients {
     #[cfg(feature = "cloudtrail")]
     pub async fn cloudtrail(&self) -> &aws_sdk_cloudtrail::Client {
         let config = self.config().await;
-        self.cloudtrail.get_or_init(|| async { aws_sdk_cloudtrail::Client::new(config) }).await
+        self.cloudtrail
+            .get_or_init(|| async {
+                aws_sdk_cloudtrail::Client::from_conf(
+                    aws_sdk_cloudtrail::config::Builder::from(config).interceptor(NameCalls).build(),
+                )
+            })
+            .await
     }
 }

@@ -13,7 +13,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use cairn_engine::kind::{OpCtx, OpError};
 
-use crate::error::aws_error;
+use crate::error::{Answer, aws_error};
 
 /// How long cairn keeps trying while AWS catches up, and how often.
 ///
@@ -139,15 +139,19 @@ pub(crate) struct Failed<E, R> {
 impl<E, R> Failed<E, R>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    R: Answer,
 {
     /// `"{action}: {code}: {message}"`, then what cairn waited for when it
-    /// gave up waiting.
+    /// gave up waiting (on the first line, before any raw detail).
     pub(crate) fn op_error(&self, action: &str) -> OpError {
-        let e = aws_error(action, &self.error);
+        let e = aws_error(action, &self.error).to_string();
         match &self.gave_up {
-            Some(waited) => OpError::failed(format!("{e} ({waited})")),
-            None => e,
+            Some(waited) => {
+                let (first, rest) = e.split_once('\n').map_or((e.as_str(), None), |(f, r)| (f, Some(r)));
+                let rest = rest.map(|r| format!("\n{r}")).unwrap_or_default();
+                OpError::failed(format!("{first} ({waited}){rest}"))
+            }
+            None => OpError::failed(e),
         }
     }
 }
@@ -252,6 +256,8 @@ mod tests {
             notify: Arc::new(move |m: &str| seen.lock().unwrap().push(m.to_string())),
             base_dir: std::path::PathBuf::new(),
             absent: false,
+            adopt: false,
+            state_location: None,
         }
     }
 

@@ -200,6 +200,14 @@ async fn existing_mapping_is_adopted_only_when_owned() {
         Err(OpError::NotOwned { what, .. }) => assert!(what.contains(foreign.uuid().unwrap())),
         other => panic!("expected NotOwned, got {other:?}"),
     }
+    // As on AWS, a mapping cannot be deleted until it has settled.
+    for _ in 0..50 {
+        let m = fx.lambda.get_event_source_mapping().uuid(foreign.uuid().unwrap()).send().await.unwrap();
+        if m.state() == Some("Enabled") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     fx.lambda.delete_event_source_mapping().uuid(foreign.uuid().unwrap()).send().await.unwrap();
 
     let own = fx

@@ -185,7 +185,13 @@ async fn email_subscription() {
 /// reports its real ARN with the props; delete unsubscribes it.
 #[tokio::test]
 async fn pending_id_follows_the_confirmed_subscription() {
-    let provider = common::provider();
+    // The confirmed path: straight to the emulator, which confirms at once,
+    // as the endpoint's owner would; the strict layer's `sns-pending-email`
+    // keeps every e-mail subscription pending (its own test covers that).
+    let provider = cairn_aws::AwsProvider::new(cairn_aws::AwsOptions {
+        endpoint_url: Some(cairn_testkit::emulator::endpoint()),
+        ..cairn_aws::AwsOptions::default()
+    });
     let kind = common::kind(&provider, KIND);
     let sns = provider.clients().sns().await.clone();
     let stack = unique_stack("subpend");

@@ -65,6 +65,8 @@ pub enum At {
     Output { name: String },
     /// One of the stack's `tags`, by key.
     Tag { key: String },
+    /// A key (`from`, `to`) of the stack's `moved` entry `index` (from 0).
+    Moved { index: usize, key: String },
 }
 
 impl fmt::Display for At {
@@ -80,6 +82,7 @@ impl fmt::Display for At {
             At::Param { name } => write!(f, "parameter `{name}`"),
             At::Output { name } => write!(f, "output `{name}`"),
             At::Tag { key } => write!(f, "tag `{key}`"),
+            At::Moved { index, key } => write!(f, "moved entry {}, `{key}`", index + 1),
         }
     }
 }

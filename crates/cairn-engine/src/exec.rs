@@ -102,6 +102,8 @@ pub enum OpKind {
     Update,
     Delete,
     Forget,
+    /// A rename in state (`moved`), no AWS call.
+    Move,
 }
 
 impl OpKind {
@@ -111,6 +113,7 @@ impl OpKind {
             OpKind::Update => "updating",
             OpKind::Delete => "deleting",
             OpKind::Forget => "forgetting",
+            OpKind::Move => "moving",
         }
     }
     pub fn past(self) -> &'static str {
@@ -119,6 +122,7 @@ impl OpKind {
             OpKind::Update => "updated",
             OpKind::Delete => "deleted",
             OpKind::Forget => "forgotten",
+            OpKind::Move => "moved",
         }
     }
 }
@@ -142,11 +146,14 @@ pub struct ExecOptions {
     pub parallelism: usize,
     pub on_event: EventSink,
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Let creates take over resources tagged for this stack that another
+    /// state made (`apply --adopt`; see [`crate::kind::OpCtx::ensure_owns`]).
+    pub adopt: bool,
 }
 
 impl Default for ExecOptions {
     fn default() -> Self {
-        ExecOptions { parallelism: 16, on_event: Arc::new(|_| {}), cancel: None }
+        ExecOptions { parallelism: 16, on_event: Arc::new(|_| {}), cancel: None, adopt: false }
     }
 }
 
@@ -222,6 +229,8 @@ fn build_nodes(plan: &Plan, stack: Option<&Validated>, state: &State) -> (Vec<Op
                     nodes[i].deps.push(j);
                 }
             }
+            // Moves are no nodes: apply makes them first.
+            OpKind::Move => {}
             OpKind::Delete | OpKind::Forget => {
                 // After everything that depended on it is gone, and, when it
                 // is removed for good, after dependents stopped referring to it.
@@ -323,21 +332,38 @@ pub async fn apply(
     opts: &ExecOptions,
 ) -> (State, Outcome) {
     let started = Instant::now();
+    let mut state = state;
+    // Renames first: everything after works on the new ids.
+    let moves: Vec<&crate::spec::Moved> = plan.moves.iter().filter(|m| state.rename(&m.from, &m.to)).collect();
     let (ops, nodes) = build_nodes(plan, stack, &state);
     let env: &Environment = &plan.env;
-    let mut state = state;
+    // Creates an earlier run started and did not finish: what they made is
+    // this state's to adopt, whatever its tags say of the state.
+    let unfinished: std::collections::BTreeSet<String> = state.intents.keys().cloned().collect();
     // Where this state is applied, so that the next plan can read without
     // first asking AWS for the account (see plan::make).
     state.account_id = Some(env.account_id.clone());
     state.region = Some(env.region.clone());
     state.partition = Some(env.partition.clone());
+    let lineage = state.lineage().to_string();
     let shared = Shared::new(state, store);
     let mut outcome = Outcome::default();
+    if !moves.is_empty() {
+        if let Err(e) = shared.update(|_| {}).await {
+            outcome.failed.push(("state".into(), OpKind::Update, e));
+        } else {
+            for m in moves {
+                outcome.done.push((m.to.clone(), OpKind::Move));
+            }
+        }
+    }
     if let Err(e) = record_refreshed(&shared, plan).await {
         outcome.failed.push(("state".into(), OpKind::Update, e));
     }
-    let stack_tags = stack.map(|v| v.spec.tags.clone()).unwrap_or_default();
+    let mut stack_tags = stack.map(|v| v.spec.tags.clone()).unwrap_or_default();
+    stack_tags.insert(crate::kind::TAG_STATE.to_string(), lineage);
     let sink = opts.on_event.clone();
+    let adopt = |id: &str| opts.adopt || unfinished.contains(id);
     let looks = early_looks(provider, plan, &ops, &nodes, env, &stack_tags, opts.parallelism);
 
     let run_one = |i: usize| {
@@ -346,6 +372,7 @@ pub async fn apply(
         let sink = sink.clone();
         let stack_tags = &stack_tags;
         let look = looks.get(&o.id).cloned();
+        let adopt = adopt(&o.id);
         async move {
             let t0 = Instant::now();
             sink(Event::Started { id: o.id.clone(), kind: o.kind.clone(), op: o.op });
@@ -354,7 +381,8 @@ pub async fn apply(
                 Some(look) if o.op == OpKind::Create => look.await == Some(true),
                 _ => false,
             };
-            let r = run_op(provider, stack, plan, env, stack_tags, shared, &o, looked_absent, sink.clone()).await;
+            let how = How { looked_absent, adopt };
+            let r = run_op(provider, stack, plan, env, stack_tags, shared, &o, how, sink.clone()).await;
             match &r {
                 Ok(pid) => sink(Event::Finished {
                     id: o.id.clone(),
@@ -510,6 +538,13 @@ fn early_looks<'a>(
     looks
 }
 
+/// What a create may assume and do (see [`crate::kind::OpCtx`]).
+#[derive(Clone, Copy)]
+struct How {
+    looked_absent: bool,
+    adopt: bool,
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn run_op(
     provider: &dyn Provider,
@@ -519,7 +554,7 @@ async fn run_op(
     stack_tags: &BTreeMap<String, String>,
     shared: &Shared<'_>,
     o: &OpNode,
-    looked_absent: bool,
+    how: How,
     sink: EventSink,
 ) -> Result<Option<String>, String> {
     let kind = provider.registry().get(&o.kind).ok_or_else(|| format!("unknown resource type {}", o.kind))?;
@@ -528,8 +563,11 @@ async fn run_op(
         Arc::new(move |m: &str| sink(Event::Waiting { id: id.clone(), message: m.to_string() }));
     let mut cx = op_ctx(stack_tags, &plan.stack, &o.id, env, notify);
     cx.base_dir = stack.and_then(|v| v.spec.base_dir.clone()).unwrap_or_default();
+    cx.adopt = how.adopt;
+    cx.state_location = Some(shared.store.path().display().to_string());
     let prior = shared.state.lock().map_err(|_| "state lock poisoned".to_string())?.resources.get(&o.id).cloned();
     match o.op {
+        OpKind::Move => Ok(None),
         OpKind::Delete => {
             let Some(rs) = prior else { return Ok(None) };
             let protect = stack.and_then(|v| v.spec.resource(&o.id)).map_or(rs.protect, |r| r.options.protect);
@@ -584,7 +622,7 @@ async fn run_op(
                     // created now: a saved plan may be applied to a stack
                     // changed since, under another name.
                     let planned = plan.get(&o.id).and_then(|r| r.desired.as_ref());
-                    cx.absent = looked_absent && planned.is_some_and(|p| agrees(p, &desired));
+                    cx.absent = how.looked_absent && planned.is_some_and(|p| agrees(p, &desired));
                     // On failure the intent stays: the call may have created it anyway.
                     kind.create(&cx, &desired).await.map_err(|e| e.to_string())?
                 }
@@ -612,6 +650,7 @@ async fn run_op(
                 retain: spec.options.retain,
                 protect: spec.options.protect,
                 derived: spec.derived,
+                vanished: false,
             };
             shared
                 .update(|st| {

@@ -40,20 +40,47 @@ pub struct OpCtx {
     /// ([`Kind::absent`]) found nothing by the resource's name: the create
     /// need not look again before sending its request.
     pub absent: bool,
+    /// Whether a create may take over a resource tagged for this stack and
+    /// id that another state made (`apply --adopt`, or an unfinished create
+    /// state recorded before this run). See [`OpCtx::ensure_owns`].
+    pub adopt: bool,
+    /// Where this state is kept, for messages (`.cairn/s1.json`).
+    pub state_location: Option<String>,
 }
 
 pub const TAG_STACK: &str = "cairn:stack";
 pub const TAG_RESOURCE: &str = "cairn:resource";
+/// The lineage of the state that created the resource
+/// ([`crate::state::State::lineage`]).
+pub const TAG_STATE: &str = "cairn:state";
 
 impl OpCtx {
     /// Whether live tags say the resource belongs to this stack and id.
     pub fn owns(&self, tags: &BTreeMap<String, String>) -> bool {
         tags.get(TAG_STACK) == Some(&self.stack) && tags.get(TAG_RESOURCE) == Some(&self.resource)
     }
-    /// `Ok` when live tags say the resource belongs to this stack and id;
-    /// otherwise the refusal to take it over, naming `what` and its owner.
+    /// The one place a create decides whether to take over a live resource
+    /// it found by name: `Ok` when live tags say it belongs to this stack and
+    /// id, and to this state (its `cairn:state` tag is this state's lineage:
+    /// an earlier try of this create whose answer was lost, or a run killed
+    /// before it saved), or adoption is allowed ([`OpCtx::adopt`]).
+    /// Otherwise the refusal, naming `what` and its owner: another stack's
+    /// ([`OpError::NotOwned`]), or this stack's in another state
+    /// ([`OpError::Untracked`]).
     pub fn ensure_owns(&self, tags: &BTreeMap<String, String>, what: String) -> Result<(), OpError> {
-        if self.owns(tags) { Ok(()) } else { Err(OpError::NotOwned { what, owner: OpCtx::owner_of(tags) }) }
+        if !self.owns(tags) {
+            return Err(OpError::NotOwned { what, owner: OpCtx::owner_of(tags) });
+        }
+        if self.adopt || tags.get(TAG_STATE) == self.tags.get(TAG_STATE) {
+            return Ok(());
+        }
+        Err(OpError::Untracked {
+            what,
+            resource: self.resource.clone(),
+            stack: self.stack.clone(),
+            lineage: tags.get(TAG_STATE).cloned(),
+            location: self.state_location.clone().unwrap_or_else(|| "this state".to_string()),
+        })
     }
     /// Who live tags say owns the resource, for messages.
     pub fn owner_of(tags: &BTreeMap<String, String>) -> String {
@@ -69,6 +96,9 @@ impl OpCtx {
 #[derive(Debug, thiserror::Error)]
 pub enum OpError {
     /// Errors read as lowercase fragments: "creating SNS topic x: access denied".
+    /// It is one line, except that lines starting with [`RAW_DETAIL`] may
+    /// follow: the raw account of an answer that could not be read, which a
+    /// front end shows only when asked for ([`brief`] drops them).
     #[error("{0}")]
     Failed(String),
     #[error(
@@ -77,6 +107,25 @@ pub enum OpError {
          this resource another name"
     )]
     NotOwned { what: String, owner: String },
+    #[error(
+        "{what} already exists, tagged as resource `{resource}` of stack `{stack}`, but {location} does not \
+         hold it: another state of this stack owns it ({}). Most likely that is `.cairn/{stack}.json` in the \
+         directory an earlier apply ran in, or the directory its --state-dir or CAIRN_STATE_DIR named; run cairn \
+         there (or pass that --state-dir). To make this state own it instead, run `cairn apply --adopt`; the other \
+         state should then forget it (`cairn state rm {resource}` there)",
+        match .lineage { Some(l) => format!("state lineage {l}"), None => "made by a cairn that did not record its state".to_string() }
+    )]
+    Untracked { what: String, resource: String, stack: String, lineage: Option<String>, location: String },
+}
+
+/// What starts a line of raw detail in an error's text (after two spaces
+/// of indent).
+pub const RAW_DETAIL: &str = "raw: ";
+
+/// An error's text without its [`RAW_DETAIL`] lines.
+pub fn brief(text: &str) -> String {
+    let kept: Vec<&str> = text.lines().filter(|l| !l.trim_start().starts_with(RAW_DETAIL)).collect();
+    kept.join("\n")
 }
 
 impl OpError {
@@ -182,6 +231,15 @@ pub trait Kind: Send + Sync {
     async fn absent(&self, _cx: &OpCtx, _props: &Json) -> Option<bool> {
         None
     }
+    /// What deleting this resource would lose that AWS cannot give back
+    /// ("holds 12 messages"), asked by the plan for every delete or replace
+    /// it plans (not for `retain`, which keeps the resource), to warn before
+    /// apply. One cheap read at most; `None` (the default) when the kind
+    /// holds no data, or holds none now, or the read failed (a warning is
+    /// advice, not a reason to stop the plan).
+    async fn data_at_risk(&self, _cx: &OpCtx, _physical_id: &str, _props: &Json) -> Option<String> {
+        None
+    }
     /// Reads several resources of this kind, one result per item and in
     /// their order, for kinds whose API describes many in one call. The
     /// default reads them one after another.
@@ -234,6 +292,11 @@ pub trait TypedKind: Send + Sync + 'static {
     /// See [`Kind::absent`]; props are JSON because planned values may be
     /// unknown.
     async fn absent(&self, _cx: &OpCtx, _props: &Json) -> Option<bool> {
+        None
+    }
+
+    /// See [`Kind::data_at_risk`].
+    async fn data_at_risk(&self, _cx: &OpCtx, _physical_id: &str, _props: &Self::Props) -> Option<String> {
         None
     }
 
@@ -330,6 +393,10 @@ impl<K: TypedKind> Kind for Typed<K> {
     async fn absent(&self, cx: &OpCtx, props: &Json) -> Option<bool> {
         self.0.absent(cx, props).await
     }
+    async fn data_at_risk(&self, cx: &OpCtx, physical_id: &str, props: &Json) -> Option<String> {
+        let p = from_json(K::TYPE, props).ok()?;
+        self.0.data_at_risk(cx, physical_id, &p).await
+    }
     fn read_batch(&self) -> usize {
         K::READ_BATCH.max(1)
     }
@@ -421,4 +488,16 @@ pub trait Provider: Send + Sync {
     fn registry(&self) -> &Registry;
     /// Account, region and partition; may call the provider (STS).
     async fn environment(&self) -> Result<Environment, OpError>;
+}
+
+#[cfg(test)]
+mod brief_tests {
+    use super::*;
+
+    #[test]
+    fn brief_drops_only_raw_detail_lines() {
+        let text = format!("reading live resources:\n  a: creating x: HTTP 502\n  {RAW_DETAIL}dump\n  b: gone");
+        assert_eq!(brief(&text), "reading live resources:\n  a: creating x: HTTP 502\n  b: gone");
+        assert_eq!(brief("one line"), "one line");
+    }
 }

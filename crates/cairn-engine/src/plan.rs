@@ -8,7 +8,9 @@ use std::sync::Arc;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
+use crate::diag::{At, Diagnostic, Diagnostics, did_you_mean};
 use crate::kind::{Environment, Live, OpCtx, OpError, Provider, Registry, TAG_RESOURCE, TAG_STACK};
+use crate::spec::Moved;
 use crate::state::State;
 use crate::validate::Validated;
 use crate::value::{Json, RefTarget, Resolver, has_unknown, resolve};
@@ -78,6 +80,19 @@ pub struct PlannedResource {
     /// Set when live AWS differs from what was last applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<Vec<String>>,
+    /// The id state knew it by, when a `moved` entry renames it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<String>,
+}
+
+/// What a refresh says a resource's drift is when it is gone from AWS.
+pub const VANISHED: &str = "deleted outside cairn";
+
+impl PlannedResource {
+    /// A create of something state holds but AWS no longer has.
+    pub fn vanished(&self) -> bool {
+        self.step == Step::Create && self.drift.as_ref().is_some_and(|d| d.iter().any(|x| x == VANISHED))
+    }
 }
 
 /// A whole plan.
@@ -95,6 +110,12 @@ pub struct Plan {
     /// What the user should know that no step says.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Renames apply makes in state before anything else (no AWS call).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moves: Vec<Moved>,
+    /// Where the state the plan was made against is kept, for its header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_location: Option<String>,
 }
 
 impl Plan {
@@ -113,7 +134,7 @@ impl Plan {
     }
 
     pub fn has_changes(&self) -> bool {
-        self.resources.iter().any(|r| r.step.is_change())
+        !self.moves.is_empty() || self.resources.iter().any(|r| r.step.is_change())
     }
     pub fn counts(&self) -> (usize, usize, usize, usize) {
         let mut c = (0, 0, 0, 0);
@@ -152,6 +173,8 @@ pub fn op_ctx(
         notify,
         base_dir: PathBuf::new(),
         absent: false,
+        adopt: false,
+        state_location: None,
     }
 }
 
@@ -277,6 +300,15 @@ pub fn plan(
     let mut resources = Vec::new();
     let mut attrs: BTreeMap<String, BTreeMap<String, Json>> = BTreeMap::new();
     let mut desired_ids = BTreeSet::new();
+    let moves = stack.map(|v| applicable_moves(&v.spec, state)).unwrap_or_default();
+    let moved_state;
+    let state = if moves.is_empty() {
+        state
+    } else {
+        moved_state = moved(state, &moves);
+        &moved_state
+    };
+    let moved_from: BTreeMap<&str, &str> = moves.iter().map(|m| (m.to.as_str(), m.from.as_str())).collect();
     if let Some(v) = stack {
         for id in &v.order {
             desired_ids.insert(id.clone());
@@ -296,19 +328,25 @@ pub fn plan(
                         .filter(|c| replace_on.contains(&"*") || replace_on.contains(&c.field.as_str()))
                         .map(|c| c.field.clone())
                         .collect();
-                    let step = if changes.is_empty() {
-                        Step::NoOp
-                    } else if !because.is_empty() {
+                    let mut changes = changes;
+                    let step = if !because.is_empty() {
                         Step::Replace { because }
                     } else {
-                        Step::Update { fields: changes.iter().map(|c| c.field.clone()).collect() }
+                        // protect and retain live in state only: a change to
+                        // them is an update that makes no AWS call.
+                        changes.extend(option_changes(p, &spec.options));
+                        if changes.is_empty() {
+                            Step::NoOp
+                        } else {
+                            Step::Update { fields: changes.iter().map(|c| c.field.clone()).collect() }
+                        }
                     };
                     (step, changes, if drift.is_empty() { None } else { Some(drift) })
                 }
                 (Some(p), Some(_)) => {
                     (Step::Replace { because: vec![format!("type changed from {}", p.kind)] }, Vec::new(), None)
                 }
-                (Some(_), None) => (Step::Create, Vec::new(), Some(vec!["deleted outside cairn".to_string()])),
+                (Some(_), None) => (Step::Create, Vec::new(), Some(vec![VANISHED.to_string()])),
                 (None, _) if state.intents.contains_key(id) => (
                     Step::Create,
                     Vec::new(),
@@ -332,6 +370,7 @@ pub fn plan(
                 changes,
                 desired: Some(desired),
                 drift,
+                moved_from: moved_from.get(id.as_str()).map(|f| (*f).to_string()),
             });
         }
     }
@@ -350,6 +389,7 @@ pub fn plan(
             changes: Vec::new(),
             desired: None,
             drift: if exists { None } else { Some(vec!["already gone".into()]) },
+            moved_from: None,
         });
     }
     let warnings = state
@@ -370,7 +410,122 @@ pub fn plan(
             ),
         })
         .collect();
-    Plan { stack: stack_name.to_string(), state_serial: state.serial, env: env.clone(), resources, live, warnings }
+    Plan {
+        stack: stack_name.to_string(),
+        state_serial: state.serial,
+        env: env.clone(),
+        resources,
+        live,
+        warnings,
+        moves,
+        state_location: None,
+    }
+}
+
+/// The changes to `protect` and `retain` between state and the stack.
+fn option_changes(prior: &crate::state::ResourceState, now: &crate::spec::ResourceOptions) -> Vec<FieldChange> {
+    [("protect", prior.protect, now.protect), ("retain", prior.retain, now.retain)]
+        .into_iter()
+        .filter(|(_, old, new)| old != new)
+        .map(|(field, old, new)| FieldChange {
+            field: field.to_string(),
+            old: Some(Json::Bool(old)),
+            new: Some(Json::Bool(new)),
+        })
+        .collect()
+}
+
+/// The stack's `moved` entries that apply to this state: its `from` is in
+/// state and its `to` is not (an entry already carried out, or for a state
+/// that never held `from`, does nothing).
+pub fn applicable_moves(spec: &crate::spec::StackSpec, state: &State) -> Vec<Moved> {
+    spec.moved
+        .iter()
+        .filter(|m| state.resources.contains_key(&m.from) && !state.resources.contains_key(&m.to))
+        .cloned()
+        .collect()
+}
+
+/// A copy of `state` with `moves` carried out.
+pub fn moved(state: &State, moves: &[Moved]) -> State {
+    let mut s = state.clone();
+    for m in moves {
+        s.rename(&m.from, &m.to);
+    }
+    s
+}
+
+/// The stack's `moved` entries against state: an error for an entry whose
+/// `from` and `to` are both in state, or whose `from` state does not hold
+/// (when state holds anything: a typo there would delete the resource and
+/// create it again). An entry whose move is done (`to` in state) is fine.
+pub fn check_moves(spec: &crate::spec::StackSpec, state: &State) -> Diagnostics {
+    let mut diags = Diagnostics::default();
+    for (index, m) in spec.moved.iter().enumerate() {
+        let at = |key: &str| At::Moved { index, key: key.to_string() };
+        let (has_from, has_to) = (state.resources.contains_key(&m.from), state.resources.contains_key(&m.to));
+        if has_from && has_to {
+            diags.push(
+                Diagnostic::error(
+                    at("to"),
+                    format!("state holds both `{}` and `{}`; cannot move one onto the other", m.from, m.to),
+                )
+                .expected("a `to` that state does not hold yet")
+                .suggest(Some(format!("`cairn state rm {}` first if state should forget it", m.to))),
+            );
+        } else if !has_from && !has_to && !state.resources.is_empty() {
+            let s = did_you_mean(&m.from, state.resources.keys().map(String::as_str))
+                .map(|c| format!("did you mean `{c}`?"));
+            diags.push(
+                Diagnostic::error(
+                    at("from"),
+                    format!("`from: {}` is not in state, so there is nothing to move", m.from),
+                )
+                .expected(format!(
+                    "an id state holds: {}",
+                    state.resources.keys().cloned().collect::<Vec<_>>().join(", ")
+                ))
+                .suggest(s),
+            );
+        }
+    }
+    diags
+}
+
+/// Why each delete or replace of a protected resource in `plan` is refused;
+/// empty when there is none. What is protected is read from the stack for
+/// what it holds, from state for what it no longer does.
+pub fn protected(plan: &Plan, stack: Option<&Validated>, state: &State) -> Vec<String> {
+    let moved = moved(state, &plan.moves);
+    let protect = |id: &str| {
+        stack
+            .and_then(|v| v.spec.resource(id))
+            .map(|r| r.options.protect)
+            .or_else(|| moved.resources.get(id).map(|r| r.protect))
+    };
+    plan.resources
+        .iter()
+        .filter(|r| protect(&r.id) == Some(true))
+        .filter_map(|r| match &r.step {
+            Step::Replace { because } => Some(format!(
+                "`{}` is protected and would be replaced (because {} cannot change in place): undo that change, \
+                 or set `protect: false` on it and run plan again",
+                r.id,
+                because.join(", ")
+            )),
+            Step::Delete if stack.is_some() => Some(format!(
+                "`{}` is protected and would be deleted (it is no longer in the stack): put it back, or first apply \
+                 it with `protect: false` and then remove it; `cairn state rm {}` forgets it and leaves it in AWS",
+                r.id, r.id
+            )),
+            Step::Delete => Some(format!(
+                "`{}` is protected: set `protect: false` on it and apply before destroying, or `cairn state rm {}` \
+                 to forget it and leave it in AWS",
+                r.id, r.id
+            )),
+            _ => None,
+        })
+        .collect()
 }
 
 /// How deep a resource sits in the state's dependency chains.
@@ -389,8 +544,14 @@ fn depth(state: &State, id: &str) -> usize {
 pub enum PlanError {
     #[error("finding the account: {0}")]
     Environment(OpError),
-    #[error("reading live resources: {}", .0.iter().map(|(id, e)| format!("{id}: {e}")).collect::<Vec<_>>().join("; "))]
+    #[error("reading live resources:{}", .0.iter().map(|(id, e)| format!("\n  {id}: {e}")).collect::<String>())]
     Refresh(Vec<(String, OpError)>),
+    /// Deletes or replaces of protected resources; nothing was changed.
+    #[error("refusing to delete or replace protected resources; nothing was changed:\n  - {}", .0.join("\n  - "))]
+    Protected(Vec<String>),
+    /// The stack's `moved` entries do not fit the state.
+    #[error("the stack's `moved` entries do not fit its state")]
+    Moves(Diagnostics),
 }
 
 /// Finds the environment, refreshes everything in state concurrently and
@@ -402,6 +563,23 @@ pub async fn make(
     state: &State,
     parallelism: usize,
 ) -> Result<Plan, PlanError> {
+    if let Some(v) = stack {
+        let diags = check_moves(&v.spec, state);
+        if diags.has_errors() {
+            return Err(PlanError::Moves(diags));
+        }
+    }
+    // Deletes of protected resources are known from state and the stack
+    // alone: refused before any AWS call.
+    let offline = Environment { account_id: String::new(), region: String::new(), partition: String::new() };
+    let refused =
+        protected(&plan(provider.registry(), stack, stack_name, state, BTreeMap::new(), &offline), stack, state);
+    if !refused.is_empty() {
+        return Err(PlanError::Protected(refused));
+    }
+    let original = state;
+    let moved_state = stack.map(|v| moved(state, &applicable_moves(&v.spec, state)));
+    let state = moved_state.as_ref().unwrap_or(state);
     let tags = stack.map(|v| v.spec.tags.clone()).unwrap_or_default();
     // The account and region the state was last applied to, if it says.
     let recorded = match (&state.account_id, &state.region, &state.partition) {
@@ -430,7 +608,12 @@ pub async fn make(
         }
     };
     let live = live.map_err(PlanError::Refresh)?;
-    let mut p = plan(provider.registry(), stack, stack_name, state, live, &env);
+    let mut p = plan(provider.registry(), stack, stack_name, original, live, &env);
+    let refused = protected(&p, stack, original);
+    if !refused.is_empty() {
+        return Err(PlanError::Protected(refused));
+    }
+    p.warnings.extend(data_at_risk(provider, &p, state, &tags, parallelism).await);
     if let Some(account) = &state.account_id
         && !state.resources.is_empty()
         && *account != env.account_id
@@ -442,4 +625,32 @@ pub async fn make(
         ));
     }
     Ok(p)
+}
+
+/// The warnings of [`crate::kind::Kind::data_at_risk`] for every resource
+/// the plan deletes or replaces (and AWS still has), asked concurrently.
+async fn data_at_risk(
+    provider: &dyn Provider,
+    plan: &Plan,
+    state: &State,
+    stack_tags: &BTreeMap<String, String>,
+    parallelism: usize,
+) -> Vec<String> {
+    let asks = plan
+        .resources
+        .iter()
+        .filter(|r| matches!(r.step, Step::Delete | Step::Replace { .. }) && plan.live.contains_key(&r.id))
+        .filter_map(|r| {
+            let rs = state.resources.get(&r.id)?;
+            let kind = provider.registry().get(&rs.kind)?;
+            let verb = if matches!(r.step, Step::Delete) { "deleting" } else { "replacing" };
+            Some(async move {
+                let cx = op_ctx(stack_tags, &plan.stack, &r.id, &plan.env, Arc::new(|_| {}));
+                kind.data_at_risk(&cx, &rs.physical_id, &rs.props)
+                    .await
+                    .map(|what| format!("{verb} `{}` ({}) loses what it holds: {what}", r.id, rs.kind))
+            })
+        });
+    let found: Vec<Option<String>> = futures::stream::iter(asks).buffered(parallelism.max(1)).collect().await;
+    found.into_iter().flatten().collect()
 }

@@ -26,11 +26,22 @@ pub struct StackSpec {
     /// Name to value (which may hold refs), in the order written.
     #[serde(default)]
     pub outputs: Vec<(String, Json)>,
+    /// Resources renamed in the stack: the state's `from` is now `to`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moved: Vec<Moved>,
     /// Where relative paths in props start: the stack file's directory for a
     /// YAML stack; unset means the working directory. Not part of the stack's
     /// content, so never serialized.
     #[serde(skip)]
     pub base_dir: Option<PathBuf>,
+}
+
+/// A resource id that changed: what state knows as `from` is `to` in the
+/// stack, kept in AWS as it is (no delete, no create).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Moved {
+    pub from: String,
+    pub to: String,
 }
 
 /// A declared parameter.

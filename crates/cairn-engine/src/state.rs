@@ -29,6 +29,15 @@ pub struct State {
     /// Bumped on every write; a saved plan records the serial it was made against.
     pub serial: u64,
     pub stack: String,
+    /// Which state this is: a random id made when the state is first
+    /// written, kept for its whole life (a file written by an older cairn
+    /// gets one on its next write). Two states of one stack (two working
+    /// directories, two `--state-dir`s) have different lineages, and every
+    /// resource cairn creates is tagged with its state's lineage
+    /// ([`crate::kind::TAG_STATE`]), so that a create can tell a resource
+    /// another state owns from one this state made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,12 +82,80 @@ pub struct ResourceState {
     pub protect: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub derived: bool,
+    /// The last plan found it gone from AWS (deleted outside cairn): what
+    /// state records of it, its attributes and the outputs made from them,
+    /// no longer describe anything live. Cleared when it is created again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub vanished: bool,
 }
 
 impl State {
     pub fn new(stack: &str) -> Self {
-        State { version: STATE_VERSION, stack: stack.to_string(), ..State::default() }
+        State { version: STATE_VERSION, stack: stack.to_string(), lineage: Some(new_lineage()), ..State::default() }
     }
+
+    /// The lineage, made now if the state has none yet (a file written by an
+    /// older cairn).
+    pub fn lineage(&mut self) -> &str {
+        self.lineage.get_or_insert_with(new_lineage)
+    }
+
+    /// Takes `protect` and `retain` from the stack for every resource both
+    /// hold (the stack says what they are now; state, what they were when
+    /// last applied). Returns whether anything changed.
+    pub fn take_options(&mut self, spec: &crate::spec::StackSpec) -> bool {
+        let mut changed = false;
+        for (id, rs) in &mut self.resources {
+            if let Some(r) = spec.resource(id) {
+                changed |= rs.protect != r.options.protect || rs.retain != r.options.retain;
+                rs.protect = r.options.protect;
+                rs.retain = r.options.retain;
+            }
+        }
+        changed
+    }
+
+    /// Renames resource `from` to `to`, with every reference to it in state
+    /// (what depends on it, an unfinished create). `false` when state has no
+    /// `from`, or already has a `to`.
+    pub fn rename(&mut self, from: &str, to: &str) -> bool {
+        if self.resources.contains_key(to) {
+            return false;
+        }
+        let Some(rs) = self.resources.remove(from) else { return false };
+        self.resources.insert(to.to_string(), rs);
+        for r in self.resources.values_mut() {
+            for d in &mut r.depends_on {
+                if d == from {
+                    *d = to.to_string();
+                }
+            }
+        }
+        if let Some(i) = self.intents.remove(from) {
+            self.intents.insert(to.to_string(), i);
+        }
+        true
+    }
+}
+
+/// A random id: 128 bits from the OS, as 32 hex digits.
+pub fn new_lineage() -> String {
+    let mut bytes = [0u8; 16];
+    let read = File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if read.is_err() {
+        // No /dev/urandom: the hasher's per-process random keys, the time and the pid.
+        use std::hash::{BuildHasher, Hasher};
+        for (i, chunk) in bytes.chunks_mut(8).enumerate() {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u128(
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()),
+            );
+            h.write_u32(std::process::id());
+            h.write_usize(i);
+            chunk.copy_from_slice(&h.finish().to_le_bytes());
+        }
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Why state could not be used.
@@ -312,7 +389,19 @@ impl StateStore {
     /// previous file as `.bak`.
     pub fn save(&self, state: &mut State) -> Result<(), StateError> {
         state.serial += 1;
+        self.write(state)
+    }
+
+    /// Writes what a refresh learned about AWS (a resource found gone)
+    /// without bumping the serial: nothing cairn will do has changed, so a
+    /// plan saved against this serial stays valid.
+    pub fn save_refreshed(&self, state: &mut State) -> Result<(), StateError> {
+        self.write(state)
+    }
+
+    fn write(&self, state: &mut State) -> Result<(), StateError> {
         state.version = STATE_VERSION;
+        state.lineage();
         fs::create_dir_all(&self.dir).map_err(io("creating state directory", &self.dir))?;
         let path = self.path();
         let tmp = self.dir.join(format!(".{}.json.tmp", self.stack));
@@ -436,6 +525,49 @@ mod tests {
         assert!(store.lock_path().exists(), "the lock file itself stays");
         assert_eq!(fs::read_to_string(store.lock_path())?, "");
         assert_eq!(store.unlock()?, LockStatus::Free { stale: None });
+        Ok(())
+    }
+
+    fn resource(depends_on: &[&str]) -> ResourceState {
+        ResourceState {
+            kind: "k".into(),
+            physical_id: "p".into(),
+            props: Json::Null,
+            attrs: BTreeMap::new(),
+            depends_on: depends_on.iter().map(ToString::to_string).collect(),
+            retain: false,
+            protect: false,
+            derived: false,
+            vanished: false,
+        }
+    }
+
+    #[test]
+    fn rename_moves_references_too() {
+        let mut st = State::new("s1");
+        st.resources.insert("jobs".into(), resource(&[]));
+        st.resources.insert("feed".into(), resource(&["jobs"]));
+        assert!(st.rename("jobs", "work"));
+        assert_eq!(st.resources.keys().collect::<Vec<_>>(), ["feed", "work"]);
+        assert_eq!(st.resources["feed"].depends_on, ["work"]);
+        assert!(!st.rename("jobs", "other"), "no `jobs` any more");
+        assert!(!st.rename("feed", "work"), "`work` is taken");
+    }
+
+    #[test]
+    fn old_files_get_a_lineage_on_their_next_write_and_keep_it() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let store = StateStore::new(dir.path(), "s1");
+        fs::write(store.path(), r#"{"version": 1, "serial": 4, "stack": "s1", "resources": {}}"#)?;
+        let mut st = store.load()?;
+        assert_eq!(st.lineage, None, "an old file still reads");
+        store.save(&mut st)?;
+        let lineage = store.load()?.lineage.ok_or("no lineage written")?;
+        assert_eq!(lineage.len(), 32);
+        let mut again = store.load()?;
+        store.save(&mut again)?;
+        assert_eq!(store.load()?.lineage.as_deref(), Some(lineage.as_str()));
+        assert_ne!(State::new("s1").lineage, State::new("s1").lineage);
         Ok(())
     }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::diag::{At, Diagnostic};
-use crate::kind::{TAG_RESOURCE, TAG_STACK};
+use crate::kind::{TAG_RESOURCE, TAG_STACK, TAG_STATE};
 
 /// What a tag key or value may hold, in the words of the error.
 pub const ALLOWED: &str = "letters, digits, spaces and `_ . : / = + - @`";
@@ -12,7 +12,7 @@ pub const ALLOWED: &str = "letters, digits, spaces and `_ . : / = + - @`";
 /// Tags AWS allows per resource.
 const MAX_TAGS: usize = 50;
 /// Tags cairn puts on every resource besides the stack's.
-const CAIRN_TAGS: [&str; 2] = [TAG_STACK, TAG_RESOURCE];
+const CAIRN_TAGS: [&str; 3] = [TAG_STACK, TAG_RESOURCE, TAG_STATE];
 const MAX_KEY: usize = 128;
 const MAX_VALUE: usize = 256;
 
@@ -25,7 +25,7 @@ pub fn check_stack_tags(tags: &BTreeMap<String, String>) -> Vec<Diagnostic> {
             Diagnostic::error(
                 At::StackKey { key: "tags".into() },
                 format!(
-                    "the stack has {} tags: with cairn's `{TAG_STACK}` and `{TAG_RESOURCE}`, every resource would carry {}",
+                    "the stack has {} tags: with cairn's `{TAG_STACK}`, `{TAG_RESOURCE}` and `{TAG_STATE}`, every resource would carry {}",
                     tags.len(),
                     tags.len() + CAIRN_TAGS.len()
                 ),
@@ -47,7 +47,7 @@ pub fn check_stack_tags(tags: &BTreeMap<String, String>) -> Vec<Diagnostic> {
             );
         } else if CAIRN_TAGS.contains(&key.as_str()) {
             diags.push(Diagnostic::error(at(), format!("tag key `{key}` is set by cairn on every resource")).expected(
-                format!("keys other than `{TAG_STACK}` and `{TAG_RESOURCE}`: cairn uses them to know what it owns"),
+                format!("keys other than `{TAG_STACK}`, `{TAG_RESOURCE}` and `{TAG_STATE}`: cairn uses them to know what it owns"),
             ));
         }
         let key_len = key.chars().count();
@@ -163,24 +163,24 @@ mod tests {
 
     #[test]
     fn cairns_own_keys_cannot_be_set() {
-        for key in [TAG_STACK, TAG_RESOURCE] {
+        for key in CAIRN_TAGS {
             let d = one(&[(key, "mine")]);
             assert_eq!(d.message, format!("tag key `{key}` is set by cairn on every resource"));
         }
     }
 
     #[test]
-    fn at_most_48_tags_leave_room_for_cairns_two() {
+    fn at_most_47_tags_leave_room_for_cairns_three() {
         let many = |n: usize| -> BTreeMap<String, String> { (0..n).map(|i| (format!("t{i}"), "x".into())).collect() };
-        assert_eq!(check_stack_tags(&many(48)), Vec::new());
-        let d = check_stack_tags(&many(49));
+        assert_eq!(check_stack_tags(&many(47)), Vec::new());
+        let d = check_stack_tags(&many(48));
         assert_eq!(d.len(), 1, "{d:?}");
         assert_eq!(d[0].at, At::StackKey { key: "tags".into() });
         assert_eq!(
             d[0].message,
-            "the stack has 49 tags: with cairn's `cairn:stack` and `cairn:resource`, every resource would carry 51"
+            "the stack has 48 tags: with cairn's `cairn:stack`, `cairn:resource` and `cairn:state`, every resource would carry 51"
         );
-        assert_eq!(d[0].expected.as_deref(), Some("at most 48 tags: AWS allows 50 per resource and cairn adds 2"));
+        assert_eq!(d[0].expected.as_deref(), Some("at most 47 tags: AWS allows 50 per resource and cairn adds 3"));
     }
 
     #[test]

@@ -191,6 +191,7 @@ pub fn validate_with(
     }
 
     diags.0.extend(crate::tags::check_stack_tags(&spec.tags));
+    diags.0.extend(check_moved(spec));
 
     // Parameters: every declared one needs a value; every given one must be declared.
     let mut params = BTreeMap::new();
@@ -393,4 +394,58 @@ pub fn validate_with(
         return (None, diags);
     }
     (Some(Validated { spec: spec.clone(), props: canonical, params, graph, order }), diags)
+}
+
+/// The stack's `moved` entries against the stack itself: each `to` is a
+/// resource of the stack, each `from` is not (any more), and no id is moved
+/// twice. Whether state holds each `from` is the plan's to check.
+pub fn check_moved(spec: &StackSpec) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    let ids = || spec.resources.iter().map(|r| r.id.as_str());
+    let mut froms: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut tos: BTreeMap<&str, usize> = BTreeMap::new();
+    for (index, m) in spec.moved.iter().enumerate() {
+        let at = |key: &str| At::Moved { index, key: key.to_string() };
+        if m.from == m.to {
+            diags.push(
+                Diagnostic::error(at("to"), format!("moved entry {} moves `{}` to itself", index + 1, m.from))
+                    .expected("`to` is the resource's new id, different from `from`"),
+            );
+            continue;
+        }
+        if let Some(first) = froms.insert(&m.from, index) {
+            diags.push(
+                Diagnostic::error(
+                    at("from"),
+                    format!("`{}` is moved twice: by moved entries {} and {}", m.from, first + 1, index + 1),
+                )
+                .expected("each old id in one `moved` entry"),
+            );
+        }
+        if let Some(first) = tos.insert(&m.to, index) {
+            diags.push(
+                Diagnostic::error(
+                    at("to"),
+                    format!("two ids are moved to `{}`: by moved entries {} and {}", m.to, first + 1, index + 1),
+                )
+                .expected("each new id in one `moved` entry"),
+            );
+        }
+        if spec.resource(&m.to).is_none() {
+            let s = did_you_mean(&m.to, ids()).map(|c| format!("did you mean `{c}`?"));
+            diags.push(
+                Diagnostic::error(at("to"), format!("`to: {}` is not a resource of the stack", m.to))
+                    .expected("the id the resource has in `resources` now")
+                    .suggest(s),
+            );
+        }
+        if spec.resource(&m.from).is_some() {
+            diags.push(
+                Diagnostic::error(at("from"), format!("`from: {}` is still a resource of the stack", m.from))
+                    .expected("the old id, no longer in `resources`: the resource is written under its new id")
+                    .suggest(Some(format!("rename `{}` in `resources` to `{}`, or drop this entry", m.from, m.to))),
+            );
+        }
+    }
+    diags
 }

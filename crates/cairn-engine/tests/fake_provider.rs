@@ -383,7 +383,7 @@ async fn a_physical_id_that_changed_on_its_own_is_recorded_without_writes() -> R
 }
 
 #[tokio::test]
-async fn retained_resources_are_left_and_forgotten_and_protected_ones_refuse_delete() -> R {
+async fn retained_resources_are_left_and_forgotten_and_protected_ones_refuse_destroy_up_front() -> R {
     let dir = tempfile::tempdir()?;
     let p = FakeProvider::default();
     let store = StateStore::new(dir.path(), "t");
@@ -395,16 +395,39 @@ async fn retained_resources_are_left_and_forgotten_and_protected_ones_refuse_del
     apply_with(&p, Some(&v), &store, 16).await;
     let kept_id = store.load()?.resources["kept"].physical_id.clone();
 
-    // Destroy: the retained one is forgotten, not deleted; the protected one
-    // is refused and stays in state; the plain one goes.
+    // Destroy while one is protected: refused up front, before any AWS
+    // call, and nothing is deleted (not even the plain one).
     p.cloud.clear_calls();
+    let state = store.load()?;
+    match plan::make(&p, None, "t", &state, 16).await {
+        Err(e @ plan::PlanError::Protected(_)) => assert!(e.to_string().contains("`guarded` is protected"), "{e}"),
+        other => panic!("destroying a protected resource must be refused, got {other:?}"),
+    }
+    assert_eq!(p.cloud.writes(), Vec::<String>::new());
+
+    // Unprotected in the stack: a state-only update, no AWS write.
+    let mut guarded = thing("guarded", json!({}));
+    guarded.options.protect = false;
+    let mut kept = thing("kept", json!({}));
+    kept.options.retain = true;
+    let v = valid(&p, &stack(vec![kept, guarded, thing("plain", json!({}))]));
+    let (st, out, pl) = apply_with(&p, Some(&v), &store, 16).await;
+    assert!(out.ok(), "{out:?}");
+    assert_eq!(pl.get("guarded").map(|r| r.step.clone()), Some(Step::Update { fields: vec!["protect".into()] }));
+    assert!(!st.resources["guarded"].protect);
+    assert_eq!(p.cloud.writes(), Vec::<String>::new());
+
+    // Destroy: the retained one is forgotten, not deleted; the others go.
     let (st, out, pl) = apply_with(&p, None, &store, 16).await;
     assert_eq!(pl.get("kept").map(|r| r.step.clone()), Some(Step::Forget));
-    assert!(!out.ok(), "deleting a protected resource must fail");
+    assert!(out.ok(), "{out:?}");
     let writes = p.cloud.writes();
-    assert!(writes.contains(&"delete plain".to_string()), "{writes:?}");
-    assert!(!writes.iter().any(|w| w.contains("kept") || w.contains("guarded")), "{writes:?}");
-    assert_eq!(st.resources.keys().collect::<Vec<_>>(), vec!["guarded"]);
+    assert!(
+        writes.contains(&"delete plain".to_string()) && writes.contains(&"delete guarded".to_string()),
+        "{writes:?}"
+    );
+    assert!(!writes.iter().any(|w| w.contains("kept")), "{writes:?}");
+    assert!(st.resources.is_empty());
     assert!(p.cloud.objects.lock().map_err(|e| e.to_string())?.contains_key(&kept_id), "the retained one is live");
     Ok(())
 }

@@ -7,12 +7,14 @@
 use std::collections::BTreeMap;
 
 use cairn_engine::diag::did_you_mean;
+use cairn_engine::spec::Moved;
 use cairn_engine::{At, Diagnostic, Diagnostics, Json, ParamSpec, PathSeg, ResourceOptions, ResourceSpec, StackSpec};
 
 use crate::source::{Index, ResourceIndex, spot};
 use crate::tree::{Node, Pos, Value};
 
-const STACK_KEYS: &[&str] = &["stack", "region", "parameters", "tags", "resources", "outputs"];
+const STACK_KEYS: &[&str] = &["stack", "region", "parameters", "tags", "resources", "outputs", "moved"];
+const MOVED_KEYS: &[&str] = &["from", "to"];
 const PARAM_KEYS: &[&str] = &["description", "default", "secret"];
 const RESOURCE_KEYS: &[&str] = &["type", "properties", "depends_on", "retain", "protect", "auto_wire"];
 
@@ -86,6 +88,7 @@ impl Reader {
                 "tags" => spec.tags = self.tags(pos, value),
                 "resources" => spec.resources = self.resources(pos, value),
                 "outputs" => spec.outputs = self.outputs(pos, value),
+                "moved" => spec.moved = self.moved(pos, value),
                 _ => self.unknown_key(pos, at, &key, "", STACK_KEYS),
             }
         }
@@ -271,6 +274,62 @@ impl Reader {
             outputs.push((name, json));
         }
         outputs
+    }
+
+    /// `moved:`, a list of `{from: old-id, to: new-id}`.
+    fn moved(&mut self, key_pos: Pos, value: Node) -> Vec<Moved> {
+        let at = key_at("moved");
+        let expected = "a list of `- from: <old id>` / `to: <new id>` entries";
+        let items = match value.value {
+            Value::Seq(items) => items,
+            Value::Null => Vec::new(),
+            _ => {
+                self.wrong_type(key_pos, &value, &at, "`moved`", "a list", expected);
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        for (index, item) in items.into_iter().enumerate() {
+            let entry_at = At::Moved { index, key: "from".into() };
+            let what = format!("moved entry {}", index + 1);
+            let pos = item.pos;
+            self.index.moved.push((pos, Vec::new()));
+            let Some(fields) = self.mapping(pos, item, &entry_at, &what, "a mapping with `from` and `to`") else {
+                continue;
+            };
+            let (mut from, mut to) = (None, None);
+            for Entry { key, pos: field_pos, value } in self.entries(fields, &entry_at, &|_| entry_at.clone(), "key") {
+                let key_at = At::Moved { index, key: key.clone() };
+                let id_expected = "a resource id as a string";
+                match key.as_str() {
+                    "from" | "to" => {
+                        if let Some(m) = self.index.moved.last_mut() {
+                            m.1.push((key.clone(), spot(field_pos, &value)));
+                        }
+                        let v = self.string(field_pos, value, &key_at, &format!("`{key}` of {what}"), id_expected);
+                        if key == "from" { from = v } else { to = v }
+                    }
+                    _ => self.unknown_key(field_pos, entry_at.clone(), &key, &format!(" in {what}"), MOVED_KEYS),
+                }
+            }
+            match (from, to) {
+                (Some(from), Some(to)) => out.push(Moved { from, to }),
+                (from, _) => {
+                    let missing = if from.is_none() { "from" } else { "to" };
+                    if self.diags.0.iter().all(|d| d.at != At::Moved { index, key: missing.into() }) {
+                        self.report(
+                            pos,
+                            Diagnostic::error(
+                                At::Moved { index, key: missing.into() },
+                                format!("{what} has no `{missing}`"),
+                            )
+                            .expected("`from: <the id state knows>` and `to: <its id in the stack now>`"),
+                        );
+                    }
+                }
+            }
+        }
+        out
     }
 
     fn resources(&mut self, key_pos: Pos, value: Node) -> Vec<ResourceSpec> {

@@ -18,7 +18,9 @@ use crate::tree::{Node, Pos, Value};
 /// - `At::Prop`: the value at that path inside `properties`, or the key when
 ///   the value starts on a later line; for a path that does not exist, the
 ///   deepest prefix that does (the `properties` key for an empty prefix);
-/// - `At::Param`, `At::Output`, `At::Tag`: the name key (the tag's key).
+/// - `At::Param`, `At::Output`, `At::Tag`: the name key (the tag's key);
+/// - `At::Moved`: the value of that key of the `moved` entry (the entry
+///   when the key is missing).
 ///
 /// Problems found while reading the file (a YAML syntax error, a duplicate
 /// key, a wrong type) are often somewhere an `At` alone does not pin down:
@@ -47,6 +49,8 @@ pub(crate) struct Index {
     pub outputs: Vec<(String, Pos)>,
     /// Keys of the stack's `tags`.
     pub tags: Vec<(String, Pos)>,
+    /// Entries of `moved`: each one's position and its keys' values.
+    pub moved: Vec<(Pos, Vec<(String, Pos)>)>,
     pub resources: Vec<ResourceIndex>,
     pub pins: Vec<(At, Pos)>,
 }
@@ -82,6 +86,9 @@ impl Index {
             At::Param { name } => find(&self.params, name).or_else(|| stack_key("parameters")),
             At::Output { name } => find(&self.outputs, name).or_else(|| stack_key("outputs")),
             At::Tag { key } => find(&self.tags, key).or_else(|| stack_key("tags")),
+            At::Moved { index, key } => {
+                self.moved.get(*index).map(|(pos, keys)| find(keys, key).unwrap_or(*pos)).or_else(|| stack_key("moved"))
+            }
             At::Resource { id } => self.resource(id).map(|r| r.pos),
             At::ResourceKey { id, key } => self.resource(id).map(|r| find(&r.keys, key).unwrap_or(r.pos)),
             At::Prop { id, path } => self.resource(id).map(|r| match &r.props {

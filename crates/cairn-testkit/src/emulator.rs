@@ -59,6 +59,8 @@ pub fn op_ctx(stack: &str, resource: &str) -> OpCtx {
         notify: Arc::new(|_| {}),
         base_dir: std::path::PathBuf::new(),
         absent: false,
+        adopt: false,
+        state_location: None,
     }
 }
 

@@ -360,3 +360,325 @@ async fn held_calls_never_answer_and_are_signalled_after_taking_effect() {
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
 }
+
+// ---- the strict layer ---------------------------------------------------------
+
+mod strict {
+    use super::*;
+    use aws_sdk_lambda::primitives::Blob;
+    use aws_sdk_lambda::types::{FunctionCode, LastUpdateStatus, Runtime, State, StateReasonCode};
+    use cairn_testkit::proxy::strict::{Strict, rule};
+
+    /// A proxy with only `rules` on, and SDK config through it and direct.
+    async fn with_rules(rules: &[&str]) -> (Proxy, SdkConfig, SdkConfig) {
+        let strict = Strict::only(rules).unwrap_or_else(|e| panic!("{e}"));
+        let upstream = emulator::endpoint();
+        let proxy = Proxy::start_with(&upstream, Faults { strict, ..Faults::default() })
+            .await
+            .unwrap_or_else(|e| panic!("proxy: {e}"));
+        let via = config(&proxy.url(), RetryConfig::disabled()).await;
+        let direct = config(&upstream, RetryConfig::disabled()).await;
+        (proxy, via, direct)
+    }
+
+    fn strict_count(proxy: &Proxy, rule: &str) -> u64 {
+        proxy.stats().injected(&format!("strict:{rule}"))
+    }
+
+    /// An empty zip archive (its end-of-directory record alone).
+    fn empty_zip() -> Blob {
+        let mut zip = vec![0x50, 0x4b, 0x05, 0x06];
+        zip.extend([0u8; 18]);
+        Blob::new(zip)
+    }
+
+    /// A function made straight on the emulator (its role too): its name.
+    async fn function(direct: &SdkConfig, prefix: &str) -> String {
+        let iam = aws_sdk_iam::Client::new(direct);
+        let name = name(prefix);
+        let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        let role = iam.create_role().role_name(&name).assume_role_policy_document(trust).send().await;
+        let role = role.unwrap_or_else(|e| panic!("{e:?}"));
+        let lambda = aws_sdk_lambda::Client::new(direct);
+        lambda
+            .create_function()
+            .function_name(&name)
+            .runtime(Runtime::Python312)
+            .handler("index.handler")
+            .role(role.role().map(|r| r.arn()).unwrap_or_default())
+            .code(FunctionCode::builder().zip_file(empty_zip()).build())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        name
+    }
+
+    #[tokio::test]
+    async fn a_function_is_pending_then_in_progress_and_refuses_changes_meanwhile() {
+        let (proxy, via, direct) = with_rules(&[rule::LAMBDA_PENDING]).await;
+        let lambda = aws_sdk_lambda::Client::new(&via);
+        let iam = aws_sdk_iam::Client::new(&direct);
+        let name = name("px-pending");
+        let trust = r#"{"Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        let role = iam.create_role().role_name(&name).assume_role_policy_document(trust).send().await;
+        let role_arn = role.unwrap_or_else(|e| panic!("{e:?}")).role().map(|r| r.arn().to_string()).unwrap_or_default();
+        let made = lambda
+            .create_function()
+            .function_name(&name)
+            .runtime(Runtime::Python312)
+            .handler("index.handler")
+            .role(role_arn)
+            .code(FunctionCode::builder().zip_file(empty_zip()).build())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!((made.state(), made.state_reason_code()), (Some(&State::Pending), Some(&StateReasonCode::Creating)));
+
+        let update = || lambda.update_function_configuration().function_name(&name).description("next").send();
+        let err = update().await.err().unwrap_or_else(|| panic!("an update of a pending function passed"));
+        assert_eq!(err.code(), Some("ResourceConflictException"), "{err:?}");
+        assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(409));
+        assert!(err.message().is_some_and(|m| m.contains("following state: Pending")), "{err:?}");
+
+        let state = async || {
+            let out = lambda.get_function().function_name(&name).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+            let config = out.configuration().cloned().unwrap_or_else(|| panic!("no configuration"));
+            (config.state().cloned(), config.last_update_status().cloned())
+        };
+        assert_eq!(state().await, (Some(State::Pending), Some(LastUpdateStatus::InProgress)));
+        assert_eq!(state().await.0, Some(State::Pending));
+        assert_eq!(state().await, (Some(State::Active), Some(LastUpdateStatus::Successful)));
+
+        let updated = update().await.unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(updated.last_update_status(), Some(&LastUpdateStatus::InProgress));
+        let code = lambda.update_function_code().function_name(&name).zip_file(empty_zip()).send().await;
+        let err = code.err().unwrap_or_else(|| panic!("an update during an update passed"));
+        assert!(err.message().is_some_and(|m| m.contains("An update is in progress for resource")), "{err:?}");
+        let config = async || {
+            let out = lambda.get_function_configuration().function_name(&name).send().await;
+            out.unwrap_or_else(|e| panic!("{e:?}")).last_update_status().cloned()
+        };
+        assert_eq!(config().await, Some(LastUpdateStatus::InProgress));
+        assert_eq!(config().await, Some(LastUpdateStatus::InProgress));
+        assert_eq!(config().await, Some(LastUpdateStatus::Successful));
+        lambda
+            .update_function_code()
+            .function_name(&name)
+            .zip_file(empty_zip())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(strict_count(&proxy, rule::LAMBDA_PENDING) >= 6, "{:?}", proxy.stats().injected);
+        lambda.delete_function().function_name(&name).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+    }
+
+    #[tokio::test]
+    async fn a_mapping_moves_through_creating_enabling_and_deleting() {
+        let (proxy, via, direct) = with_rules(&[rule::LAMBDA_MAPPING_STATES]).await;
+        let function = function(&direct, "px-esm").await;
+        let sqs = aws_sdk_sqs::Client::new(&direct);
+        let url = sqs.create_queue().queue_name(&function).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(url.queue_url().unwrap_or_default())
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let queue_arn = attrs
+            .attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+            .cloned()
+            .unwrap_or_default();
+        let lambda = aws_sdk_lambda::Client::new(&via);
+        let made = lambda
+            .create_event_source_mapping()
+            .function_name(&function)
+            .event_source_arn(&queue_arn)
+            .batch_size(1)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(made.state(), Some("Creating"));
+        let uuid = made.uuid().unwrap_or_default().to_string();
+
+        let err = lambda.update_event_source_mapping().uuid(&uuid).batch_size(2).send().await.err();
+        let err = err.unwrap_or_else(|| panic!("an update of a mapping being created passed"));
+        assert_eq!(err.code(), Some("ResourceInUseException"), "{err:?}");
+        let err = lambda.delete_event_source_mapping().uuid(&uuid).send().await.err();
+        let err = err.unwrap_or_else(|| panic!("a delete of a mapping being created passed"));
+        assert!(err.message().is_some_and(|m| m.contains("Cannot delete the event source mapping")), "{err:?}");
+
+        let state = async || {
+            let out = lambda.get_event_source_mapping().uuid(&uuid).send().await;
+            out.map(|m| m.state().unwrap_or_default().to_string())
+        };
+        assert_eq!(state().await.ok().as_deref(), Some("Creating"));
+        assert_eq!(state().await.ok().as_deref(), Some("Enabling"));
+        assert_eq!(state().await.ok().as_deref(), Some("Enabled"));
+
+        let deleted = lambda.delete_event_source_mapping().uuid(&uuid).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(deleted.state(), Some("Deleting"));
+        assert_eq!(state().await.ok().as_deref(), Some("Deleting"));
+        assert_eq!(state().await.ok().as_deref(), Some("Deleting"));
+        let gone = state().await.err().unwrap_or_else(|| panic!("the mapping is still there"));
+        assert_eq!(gone.code(), Some("ResourceNotFoundException"), "{gone:?}");
+        assert!(strict_count(&proxy, rule::LAMBDA_MAPPING_STATES) >= 7, "{:?}", proxy.stats().injected);
+    }
+
+    #[tokio::test]
+    async fn an_email_subscription_stays_pending_and_cannot_be_unsubscribed() {
+        let (proxy, via, direct) = with_rules(&[rule::SNS_PENDING_EMAIL]).await;
+        let sns = aws_sdk_sns::Client::new(&via);
+        let topic = sns.create_topic().name(name("px-email")).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+        let topic = topic.topic_arn().unwrap_or_default().to_string();
+        let subscribe = |arn: bool| {
+            sns.subscribe()
+                .topic_arn(&topic)
+                .protocol("email")
+                .endpoint("ops@example.com")
+                .return_subscription_arn(arn)
+                .send()
+        };
+        let out = subscribe(false).await.unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(out.subscription_arn(), Some("pending confirmation"));
+        let out = subscribe(true).await.unwrap_or_else(|e| panic!("{e:?}"));
+        let arn = out.subscription_arn().unwrap_or_default().to_string();
+        assert!(arn.starts_with(&format!("{topic}:")), "{arn}");
+
+        let listed =
+            sns.list_subscriptions_by_topic().topic_arn(&topic).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+        let arns: Vec<&str> = listed.subscriptions().iter().filter_map(|s| s.subscription_arn()).collect();
+        assert_eq!(arns, vec!["PendingConfirmation"]);
+        let attrs = sns.get_subscription_attributes().subscription_arn(&arn).send().await;
+        let attrs = attrs.unwrap_or_else(|e| panic!("{e:?}")).attributes().cloned().unwrap_or_default();
+        assert_eq!(attrs.get("PendingConfirmation").map(String::as_str), Some("true"), "{attrs:?}");
+
+        let err = sns.unsubscribe().subscription_arn(&arn).send().await.err();
+        let err = err.unwrap_or_else(|| panic!("a pending subscription was unsubscribed"));
+        assert_eq!(err.code(), Some("InvalidParameter"), "{err:?}");
+        assert!(err.message().is_some_and(|m| m.contains("pending confirmation")), "{err:?}");
+        // Its topic takes it along.
+        sns.delete_topic().topic_arn(&topic).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+        let left =
+            aws_sdk_sns::Client::new(&direct).list_subscriptions().send().await.unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(left.subscriptions().iter().all(|s| s.subscription_arn() != Some(arn.as_str())));
+        assert!(strict_count(&proxy, rule::SNS_PENDING_EMAIL) >= 5, "{:?}", proxy.stats().injected);
+    }
+
+    #[tokio::test]
+    async fn account_principals_read_back_as_root_arns() {
+        let (proxy, via, _) = with_rules(&[rule::ACCOUNT_PRINCIPAL_REWRITE]).await;
+        let account = emulator::ACCOUNT_ID;
+        let root = format!("arn:aws:iam::{account}:root");
+        let policy = |resource: &str, action: &str| {
+            serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                "Principal": {"AWS": account}, "Action": action, "Resource": resource}]})
+            .to_string()
+        };
+        let principal = |text: Option<&str>| {
+            let doc: serde_json::Value = serde_json::from_str(text.unwrap_or("null")).unwrap_or_default();
+            doc["Statement"][0]["Principal"]["AWS"].as_str().unwrap_or_default().to_string()
+        };
+
+        let sqs = aws_sdk_sqs::Client::new(&via);
+        let queue = sqs.create_queue().queue_name(name("px-root")).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+        let url = queue.queue_url().unwrap_or_default();
+        let key = aws_sdk_sqs::types::QueueAttributeName::Policy;
+        let written = sqs.set_queue_attributes().queue_url(url).attributes(key.clone(), policy("*", "sqs:SendMessage"));
+        written.send().await.unwrap_or_else(|e| panic!("{e:?}"));
+        let read = sqs.get_queue_attributes().queue_url(url).attribute_names(key.clone()).send().await;
+        let read = read.unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(principal(read.attributes().and_then(|a| a.get(&key)).map(String::as_str)), root);
+
+        let sns = aws_sdk_sns::Client::new(&via);
+        let topic = sns.create_topic().name(name("px-root")).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+        let topic = topic.topic_arn().unwrap_or_default();
+        let set = sns.set_topic_attributes().topic_arn(topic).attribute_name("Policy");
+        set.attribute_value(policy(topic, "sns:Publish")).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+        let read = sns.get_topic_attributes().topic_arn(topic).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(principal(read.attributes().and_then(|a| a.get("Policy")).map(String::as_str)), root);
+
+        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&via).force_path_style(true).build());
+        let bucket = name("px-root");
+        s3.create_bucket().bucket(&bucket).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+        let doc = policy(&format!("arn:aws:s3:::{bucket}/*"), "s3:GetObject");
+        s3.put_bucket_policy().bucket(&bucket).policy(doc).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+        let read = s3.get_bucket_policy().bucket(&bucket).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(principal(read.policy()), root);
+        assert_eq!(strict_count(&proxy, rule::ACCOUNT_PRINCIPAL_REWRITE), 3, "{:?}", proxy.stats().injected);
+    }
+
+    #[tokio::test]
+    async fn invalid_tags_are_refused_with_each_services_error() {
+        let (proxy, via, direct) = with_rules(&[rule::INVALID_TAGS]).await;
+        let sns = aws_sdk_sns::Client::new(&via);
+        let topic = name("px-tags");
+        let tag = |k: &str, v: &str| aws_sdk_sns::types::Tag::builder().key(k).value(v).build().ok();
+        let err = sns.create_topic().name(&topic).set_tags(tag("aws:team", "ops").map(|t| vec![t])).send().await.err();
+        let err = err.unwrap_or_else(|| panic!("a reserved tag key passed"));
+        assert_eq!(err.code(), Some("InvalidParameter"), "{err:?}");
+        assert!(
+            !topic_exists(
+                &Clients { sns: aws_sdk_sns::Client::new(&direct), sqs: aws_sdk_sqs::Client::new(&direct) },
+                &topic
+            )
+            .await
+        );
+
+        let sqs = aws_sdk_sqs::Client::new(&via);
+        let mut create = sqs.create_queue().queue_name(name("px-tags"));
+        for i in 0..51 {
+            create = create.tags(format!("k{i}"), "v");
+        }
+        let err = create.send().await.err().unwrap_or_else(|| panic!("51 tags passed"));
+        assert_eq!(err.code(), Some("InvalidParameterValue"), "{err:?}");
+
+        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&via).force_path_style(true).build());
+        let bucket = name("px-tags");
+        s3.create_bucket().bucket(&bucket).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+        let long = aws_sdk_s3::types::Tag::builder().key("note").value("v".repeat(257)).build();
+        let tagging = aws_sdk_s3::types::Tagging::builder().set_tag_set(long.ok().map(|t| vec![t])).build();
+        let err = s3.put_bucket_tagging().bucket(&bucket).set_tagging(tagging.ok()).send().await.err();
+        let err = err.unwrap_or_else(|| panic!("a 257-character value passed"));
+        assert_eq!(err.code(), Some("InvalidTag"), "{err:?}");
+
+        // Good tags pass.
+        sns.create_topic()
+            .name(&topic)
+            .set_tags(tag("team", "ops").map(|t| vec![t]))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(strict_count(&proxy, rule::INVALID_TAGS), 3, "{:?}", proxy.stats().injected);
+    }
+
+    #[tokio::test]
+    async fn bucket_settings_written_together_answer_operation_aborted() {
+        let (proxy, via, _) = with_rules(&[rule::S3_ONE_WRITE_PER_BUCKET]).await;
+        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&via).force_path_style(true).build());
+        let bucket = name("px-abort");
+        s3.create_bucket().bucket(&bucket).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+        let versioning = aws_sdk_s3::types::VersioningConfiguration::builder()
+            .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+            .build();
+        let tag = aws_sdk_s3::types::Tag::builder().key("team").value("ops").build().ok();
+        let tagging = aws_sdk_s3::types::Tagging::builder().set_tag_set(tag.map(|t| vec![t])).build().ok();
+        let (a, b) = tokio::join!(
+            s3.put_bucket_versioning().bucket(&bucket).versioning_configuration(versioning.clone()).send(),
+            s3.put_bucket_tagging().bucket(&bucket).set_tagging(tagging.clone()).send(),
+        );
+        let codes =
+            [a.err().and_then(|e| e.code().map(str::to_string)), b.err().and_then(|e| e.code().map(str::to_string))];
+        assert_eq!(codes.iter().flatten().collect::<Vec<_>>(), vec!["OperationAborted"], "{codes:?}");
+        // One after the other, both pass.
+        s3.put_bucket_versioning()
+            .bucket(&bucket)
+            .versioning_configuration(versioning)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        s3.put_bucket_tagging().bucket(&bucket).set_tagging(tagging).send().await.unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(strict_count(&proxy, rule::S3_ONE_WRITE_PER_BUCKET), 1);
+    }
+}

@@ -142,7 +142,18 @@ pub fn stack_schema(registry: &Registry) -> Json {
             }},
             "tags": {"type": "object", "additionalProperties": {"type": "string"}},
             "resources": {"type": "object", "propertyNames": {"pattern": "^[a-z][a-z0-9-]*$"}, "additionalProperties": {"$ref": "#/$defs/resource"}},
-            "outputs": {"type": "object"}
+            "outputs": {"type": "object"},
+            "moved": {
+                "description": "Resources renamed in the stack: state's `from` is `to` now; apply renames it in state, with no AWS call.",
+                "type": "array",
+                "items": {
+                    "type": "object", "additionalProperties": false, "required": ["from", "to"],
+                    "properties": {
+                        "from": {"type": "string", "pattern": "^[a-z][a-z0-9-]*$", "description": "The id state knows the resource by."},
+                        "to": {"type": "string", "pattern": "^[a-z][a-z0-9-]*$", "description": "Its id in `resources` now."}
+                    }
+                }
+            }
         },
         "$defs": Json::Object({
             let mut d = defs;

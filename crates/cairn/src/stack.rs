@@ -207,6 +207,14 @@ impl Stack {
         });
         Handle { id: id.to_string(), _kind: PhantomData }
     }
+    /// Says that the resource state knows as `old` is now added as `new`:
+    /// the plan shows "moved old -> new" and apply renames it in state,
+    /// with no AWS call, instead of deleting and creating it. Keep the entry
+    /// while any state may still hold `old`; once moved it does nothing.
+    pub fn moved(&mut self, old: &str, new: &str) -> &mut Self {
+        self.spec.moved.push(cairn_engine::spec::Moved { from: old.to_string(), to: new.to_string() });
+        self
+    }
     /// A value published after apply (`cairn output NAME`).
     pub fn output(&mut self, name: &str, value: impl Into<Json>) -> &mut Self {
         self.spec.outputs.push((name.to_string(), value.into()));

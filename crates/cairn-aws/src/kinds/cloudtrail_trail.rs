@@ -743,6 +743,8 @@ mod tests {
             notify: Arc::new(move |m: &str| seen.lock().map(|mut v| v.push(m.to_string())).unwrap_or_default()),
             base_dir: std::path::PathBuf::new(),
             absent: false,
+            adopt: false,
+            state_location: None,
         }
     }
 

@@ -207,6 +207,12 @@ impl TypedKind for Instance {
         let (found, image) = tokio::join!(find_owned(ec2, cx), self.resolve_image(&props.image, &action));
         if let Some(found) = found.map_err(|e| OpError::failed(format!("{action}: {e}")))? {
             let id = found.instance_id().unwrap_or_default().to_string();
+            let tags: std::collections::BTreeMap<String, String> = found
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+                .collect();
+            cx.ensure_owns(&tags, format!("EC2 instance {id}"))?;
             (cx.notify)(&format!("adopting EC2 instance {id}, launched for this resource by an earlier run"));
             if state_of(&found) == "stopped" || state_of(&found) == "stopping" {
                 wait_for(ec2, cx, waits, &id, "stopped", &action).await?;

@@ -151,6 +151,10 @@ impl TypedKind for LogGroup {
 
     // ---- delete ----------------------------------------------------------------
 
+    async fn data_at_risk(&self, _cx: &OpCtx, name: &str, _props: &LogGroupProps) -> Option<String> {
+        self.events_at_risk(name).await
+    }
+
     async fn delete(&self, _cx: &OpCtx, name: &str, _props: &LogGroupProps) -> Result<(), OpError> {
         let logs = self.clients.logs().await;
         match logs.delete_log_group().log_group_name(name).send().await {
@@ -317,6 +321,21 @@ async fn list_tags(logs: &aws_sdk_cloudwatchlogs::Client, arn: &str) -> Result<B
         .await
         .map_err(|e| aws_error("ListTagsForResource", &e).to_string())?;
     Ok(out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())
+}
+
+// ---- what a delete loses (issue 15) ------------------------------------------------
+
+impl LogGroup {
+    /// The stored log events a delete of the group would lose, from one
+    /// DescribeLogGroups (its `storedBytes`, which CloudWatch Logs updates
+    /// with some delay); `None` when nothing is stored or it is unreadable.
+    async fn events_at_risk(&self, name: &str) -> Option<String> {
+        let logs = self.clients.logs().await;
+        let out = logs.describe_log_groups().log_group_name_prefix(name).send().await.ok()?;
+        let group = out.log_groups().iter().find(|g| g.log_group_name() == Some(name))?;
+        let bytes = group.stored_bytes().filter(|b| *b > 0)?;
+        Some(format!("{bytes} bytes of stored log events"))
+    }
 }
 
 #[cfg(test)]

@@ -203,7 +203,7 @@ where
     Fut: std::future::Future<Output = Result<T, aws_smithy_runtime_api::client::result::SdkError<E, R>>> + Send + 'a,
     T: Send + 'a,
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + Send + 'static,
-    R: std::fmt::Debug + Send + 'a,
+    R: crate::error::Answer + Send,
 {
     Box::pin(async move {
         crate::retry::retrying(cx, waits, &what, busy, make).await.map(drop).map_err(|f| f.op_error(&what))

@@ -277,6 +277,11 @@ impl TypedKind for Bucket {
 
     // ---- delete ----------------------------------------------------------------
 
+    /// See [`Bucket::objects_at_risk`] (at the end of this file).
+    async fn data_at_risk(&self, cx: &OpCtx, name: &str, props: &BucketProps) -> Option<String> {
+        self.objects_at_risk(cx, name, props).await
+    }
+
     async fn delete(&self, cx: &OpCtx, name: &str, props: &BucketProps) -> Result<(), OpError> {
         let s3 = self.clients.s3().await;
         let action = format!("deleting S3 bucket {name}");
@@ -969,6 +974,33 @@ fn object_id(key: &str, version: Option<&str>) -> Result<ObjectIdentifier, Strin
         .set_version_id(version.map(ToString::to_string))
         .build()
         .map_err(|e| e.to_string())
+}
+
+// ---- what a delete loses (issue 15) ------------------------------------------------
+
+impl Bucket {
+    /// What a delete of the bucket would remove, from one ListObjectsV2
+    /// page: its objects, or only what CloudTrail delivered (which delete
+    /// empties even without `force_destroy`); `None` when empty or unreadable.
+    async fn objects_at_risk(&self, cx: &OpCtx, name: &str, props: &BucketProps) -> Option<String> {
+        let s3 = self.clients.s3().await;
+        let out = s3.list_objects_v2().bucket(name).send().await.ok()?;
+        let keys: Vec<&str> = out.contents().iter().filter_map(|o| o.key()).collect();
+        if keys.is_empty() {
+            return None;
+        }
+        let more = if out.is_truncated() == Some(true) { " or more" } else { "" };
+        let n = keys.len();
+        let objects = format!("{n}{more} object{}", if n == 1 && more.is_empty() { "" } else { "s" });
+        let account = cx.env.account_id.as_str();
+        Some(if keys.iter().all(|k| delivered_by_cloudtrail(k, account)) && more.is_empty() {
+            format!("{objects}, all CloudTrail log files, which cairn deletes to delete the bucket")
+        } else if props.force_destroy {
+            format!("{objects}, which cairn deletes to delete the bucket (`force_destroy: true`)")
+        } else {
+            format!("{objects}; the delete fails unless the bucket is emptied first or has `force_destroy: true`")
+        })
+    }
 }
 
 #[cfg(test)]

@@ -241,6 +241,11 @@ impl TypedKind for Queue {
 
     // ---- delete ----------------------------------------------------------------
 
+    /// See [`Queue::messages_at_risk`] (at the end of this file).
+    async fn data_at_risk(&self, _cx: &OpCtx, url: &str, _props: &QueueProps) -> Option<String> {
+        self.messages_at_risk(url).await
+    }
+
     async fn delete(&self, _cx: &OpCtx, url: &str, _props: &QueueProps) -> Result<(), OpError> {
         let sqs = self.clients.sqs().await;
         match sqs.delete_queue().queue_url(url).send().await {
@@ -466,6 +471,32 @@ async fn list_tags(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<BTreeMap<Stri
     let out =
         sqs.list_queue_tags().queue_url(url).send().await.map_err(|e| aws_error("ListQueueTags", &e).to_string())?;
     Ok(out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())
+}
+
+// ---- what a delete loses (issue 15) ------------------------------------------------
+
+impl Queue {
+    /// The messages a delete of the queue would lose, from one
+    /// GetQueueAttributes: visible, in flight and delayed (all approximate,
+    /// as SQS counts them); `None` when empty or unreadable.
+    async fn messages_at_risk(&self, url: &str) -> Option<String> {
+        let sqs = self.clients.sqs().await;
+        let out = sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+            .send()
+            .await
+            .ok()?;
+        let attrs = out.attributes()?;
+        let count = |name: QueueAttributeName| attrs.get(&name).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let total = count(QueueAttributeName::ApproximateNumberOfMessages)
+            + count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+            + count(QueueAttributeName::ApproximateNumberOfMessagesDelayed);
+        (total > 0).then(|| format!("{total} message{}", if total == 1 { "" } else { "s" }))
+    }
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ pub fn server_error(protocol: Protocol, unavailable: bool) -> (u16, &'static str
     }
 }
 
-fn xml_escape(s: &str) -> String {
+pub fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -41,7 +41,17 @@ pub mod rule {
     pub const S3_NEW_BUCKET_LAG: &str = "s3-new-bucket-lag";
     pub const SSM_EMPTY_PAGES: &str = "ssm-empty-pages";
     pub const LAMBDA_BLOCKED_RUNTIMES: &str = "lambda-blocked-runtimes";
+    pub const LAMBDA_PENDING: &str = "lambda-pending";
+    pub const LAMBDA_MAPPING_STATES: &str = "lambda-mapping-states";
+    pub const SNS_PENDING_EMAIL: &str = "sns-pending-email";
+    pub const ACCOUNT_PRINCIPAL_REWRITE: &str = "account-principal-rewrite";
+    pub const INVALID_TAGS: &str = "invalid-tags";
+    pub const S3_ONE_WRITE_PER_BUCKET: &str = "s3-one-write-per-bucket";
 }
+
+mod answers;
+mod states;
+mod tags;
 
 /// Every rule, in the order they are checked.
 pub const RULES: &[Rule] = &[
@@ -86,6 +96,49 @@ pub const RULES: &[Rule] = &[
         aws: "CreateFunction and UpdateFunctionConfiguration answer InvalidParameterValueException for a runtime past \
               its block-function-create date (Lambda developer guide, \"Runtime deprecation policy\"); moto accepts any",
     },
+    Rule {
+        name: rule::LAMBDA_PENDING,
+        aws: "after CreateFunction a function is State Pending (StateReasonCode Creating) and after \
+              UpdateFunctionCode/UpdateFunctionConfiguration its LastUpdateStatus is InProgress, for a while; \
+              meanwhile updates, PublishVersion and AddPermission/RemovePermission answer 409 \
+              ResourceConflictException (\"The operation cannot be performed at this time. An update is in progress \
+              for resource: ...\"; Lambda developer guide, \"Lambda function states\"; terraform-provider-aws waits \
+              for Active and Successful); moto answers Active and Successful at once",
+    },
+    Rule {
+        name: rule::LAMBDA_MAPPING_STATES,
+        aws: "an event source mapping is Creating, then Enabling, before Enabled, Updating after an update and \
+              Deleting (still readable) after DeleteEventSourceMapping; UpdateEventSourceMapping and \
+              DeleteEventSourceMapping on one not settled answer ResourceInUseException (\"Cannot update the event \
+              source mapping because it is in use.\"; terraform-provider-aws waits for each state); moto settles at once",
+    },
+    Rule {
+        name: rule::SNS_PENDING_EMAIL,
+        aws: "an email/email-json subscription waits for its owner's confirmation: Subscribe answers \
+              \"pending confirmation\" as SubscriptionArn (the ARN only with ReturnSubscriptionArn=true), the List* \
+              calls show PendingConfirmation, GetSubscriptionAttributes PendingConfirmation=true, and Unsubscribe \
+              answers InvalidParameter (\"Cannot unsubscribe a subscription that is pending confirmation\"; AWS \
+              deletes it after 3 days or with its topic; SNS Subscribe API reference); moto confirms at once",
+    },
+    Rule {
+        name: rule::ACCOUNT_PRINCIPAL_REWRITE,
+        aws: "a policy naming an account as \"AWS\": \"123456789012\" is stored, and read back, as \
+              arn:aws:iam::123456789012:root (IAM user guide, \"AWS JSON policy elements: Principal\"), in queue, \
+              topic, bucket, function and trust policies; moto hands back what was written",
+    },
+    Rule {
+        name: rule::INVALID_TAGS,
+        aws: "creates and tagging calls refuse tags AWS reserves or cannot hold: keys starting with aws:, keys over \
+              128 or values over 256 characters, more than 50 tags (\"Tagging AWS resources\", tag naming limits), \
+              each service with its own error (InvalidParameterValueException, InvalidParameter, InvalidInput, \
+              InvalidTag, ValidationException, ...); moto takes them",
+    },
+    Rule {
+        name: rule::S3_ONE_WRITE_PER_BUCKET,
+        aws: "S3 answers 409 OperationAborted (\"A conflicting conditional operation is currently in progress against \
+              this resource. Please try again.\") to a bucket configuration write while another on the same bucket is \
+              in flight; terraform-provider-aws retries it; moto runs them all",
+    },
 ];
 
 /// Runtimes whose block-create date (Lambda's deprecation table, as AWS
@@ -113,9 +166,9 @@ const BLOCKED_RUNTIMES: &[&str] = &[
     "provided",
 ];
 
-/// How long a log-group write stays in flight at least: AWS is not
-/// instant, and overlapping writes must overlap here too.
-const LOG_GROUP_WRITE: Duration = Duration::from_millis(25);
+/// How long a log-group or bucket configuration write stays in flight at
+/// least: AWS is not instant, and overlapping writes must overlap here too.
+const ONE_WRITE: Duration = Duration::from_millis(25);
 
 /// The token of the empty page [`rule::SSM_EMPTY_PAGES`] answers first.
 const EMPTY_PAGE_TOKEN: &str = "cairn-strict-empty-page";
@@ -204,10 +257,40 @@ pub(super) struct Memory {
     trail_buckets: HashMap<String, String>,
     /// Buckets that got their late delivery already.
     late_delivered: HashSet<String>,
+    /// Bucket configuration writes in flight per bucket.
+    busy_buckets: HashMap<String, u32>,
+    /// Functions and mappings settling.
+    states: states::Memory,
+    /// Pending e-mail subscriptions.
+    answers: answers::Memory,
 }
 
 /// Serves a call the fault layer would forward, with the rules in `strict`.
 pub(super) async fn serve(
+    shared: &Shared,
+    strict: &Strict,
+    call: &Call,
+    parts: hyper::http::request::Parts,
+    body: Bytes,
+    request_id: &str,
+) -> Response<Full<Bytes>> {
+    if strict.is_on(rule::INVALID_TAGS)
+        && call.write
+        && let Some(problem) = tags::problem(&tags::carried(call, &body))
+    {
+        count(shared, rule::INVALID_TAGS);
+        let (status, code) = tags::error_of(call.service.as_deref().unwrap_or(""));
+        return shape::error_response(call, status, code, &problem, request_id);
+    }
+    let answer = serve_rules(shared, strict, call, parts, body, request_id).await;
+    if strict.is_on(rule::ACCOUNT_PRINCIPAL_REWRITE) {
+        return answers::rooted_answer(shared, call, answer).await;
+    }
+    answer
+}
+
+/// [`serve`] past the rules that apply to every service.
+async fn serve_rules(
     shared: &Shared,
     strict: &Strict,
     call: &Call,
@@ -272,26 +355,9 @@ pub(super) async fn serve(
             if call.write && strict.is_on(rule::LOGS_ONE_WRITE_PER_GROUP) && field("logGroupName").is_some() =>
         {
             let group = field("logGroupName").unwrap_or_default();
-            {
-                let mut state = shared.state();
-                let busy = state.strict.busy_groups.entry(group.clone()).or_default();
-                if *busy > 0 {
-                    drop(state);
-                    return refuse(
-                        rule::LOGS_ONE_WRITE_PER_GROUP,
-                        400,
-                        "OperationAbortedException",
-                        "A conflicting operation is currently in progress against this resource. Please try again.",
-                    );
-                }
-                *busy += 1;
-            }
-            tokio::time::sleep(LOG_GROUP_WRITE).await;
-            let answer = forward(shared, call, parts, body, request_id).await;
-            if let Some(busy) = shared.state().strict.busy_groups.get_mut(&group) {
-                *busy = busy.saturating_sub(1);
-            }
-            answer
+            let message = "A conflicting operation is currently in progress against this resource. Please try again.";
+            let refused = (rule::LOGS_ONE_WRITE_PER_GROUP, 400, "OperationAbortedException", message);
+            one_at_a_time(shared, call, parts, body, request_id, Busy::Group(group), refused).await
         }
         ("s3", op) => {
             let bucket = parts.uri.path().trim_start_matches('/').split('/').next().unwrap_or("").to_string();
@@ -304,6 +370,11 @@ pub(super) async fn serve(
             }
             if strict.is_on(rule::S3_NEW_BUCKET_LAG) && shared.state().strict.new_buckets.remove(&bucket) {
                 return refuse(rule::S3_NEW_BUCKET_LAG, 404, "NoSuchBucket", "The specified bucket does not exist");
+            }
+            if strict.is_on(rule::S3_ONE_WRITE_PER_BUCKET) && is_bucket_setting(call, &parts) {
+                let message = "A conflicting conditional operation is currently in progress against this resource. Please try again.";
+                let refused = (rule::S3_ONE_WRITE_PER_BUCKET, 409, "OperationAborted", message);
+                return one_at_a_time(shared, call, parts, body, request_id, Busy::Bucket(bucket), refused).await;
             }
             if op == "DeleteBucket" && strict.is_on(rule::TRAIL_DELIVERS) {
                 let late = {
@@ -329,7 +400,7 @@ pub(super) async fn serve(
                 None => {
                     shared.state().count(&format!("strict:{}", rule::SSM_EMPTY_PAGES));
                     let page = serde_json::json!({"Parameters": [], "NextToken": EMPTY_PAGE_TOKEN});
-                    json_response(call, page)
+                    json_response(call, 200, page)
                 }
                 Some(EMPTY_PAGE_TOKEN) => {
                     let mut json = json.clone();
@@ -353,8 +424,101 @@ pub(super) async fn serve(
             );
             refuse(rule::LAMBDA_BLOCKED_RUNTIMES, 400, "InvalidParameterValueException", &message)
         }
+        ("lambda", _) if strict.is_on(rule::LAMBDA_PENDING) || strict.is_on(rule::LAMBDA_MAPPING_STATES) => {
+            let (functions, mappings) = (strict.is_on(rule::LAMBDA_PENDING), strict.is_on(rule::LAMBDA_MAPPING_STATES));
+            states::serve(shared, (functions, mappings), call, parts, body, request_id, &region).await
+        }
+        ("sns", _) if strict.is_on(rule::SNS_PENDING_EMAIL) => {
+            answers::sns(shared, call, parts, body, request_id).await
+        }
         _ => forward(shared, call, parts, body, request_id).await,
     }
+}
+
+/// What one write at a time is counted by.
+enum Busy {
+    Group(String),
+    Bucket(String),
+}
+
+impl Busy {
+    fn counter<'a>(&self, memory: &'a mut Memory) -> &'a mut u32 {
+        match self {
+            Busy::Group(g) => memory.busy_groups.entry(g.clone()).or_default(),
+            Busy::Bucket(b) => memory.busy_buckets.entry(b.clone()).or_default(),
+        }
+    }
+}
+
+/// Forwards a write unless another on the same group or bucket is in
+/// flight, which is refused with `(rule, status, code, message)`.
+async fn one_at_a_time(
+    shared: &Shared,
+    call: &Call,
+    parts: hyper::http::request::Parts,
+    body: Bytes,
+    request_id: &str,
+    what: Busy,
+    (rule, status, code, message): (&str, u16, &str, &str),
+) -> Response<Full<Bytes>> {
+    {
+        let mut state = shared.state();
+        let busy = what.counter(&mut state.strict);
+        if *busy > 0 {
+            drop(state);
+            count(shared, rule);
+            return shape::error_response(call, status, code, message, request_id);
+        }
+        *busy += 1;
+    }
+    tokio::time::sleep(ONE_WRITE).await;
+    let answer = forward(shared, call, parts, body, request_id).await;
+    let mut state = shared.state();
+    let busy = what.counter(&mut state.strict);
+    *busy = busy.saturating_sub(1);
+    answer
+}
+
+/// Whether an S3 call writes a bucket's configuration (a PUT or DELETE of
+/// a bucket sub-resource such as `?policy` or `?versioning`).
+fn is_bucket_setting(call: &Call, parts: &hyper::http::request::Parts) -> bool {
+    let bucket_only = parts.uri.path().trim_matches('/').split('/').count() == 1;
+    let sub_resource = parts.uri.query().is_some_and(|q| !q.is_empty());
+    let method = parts.method.as_str();
+    call.write && bucket_only && sub_resource && matches!(method, "PUT" | "DELETE")
+}
+
+/// Counts one answer of `rule`.
+fn count(shared: &Shared, rule: &str) {
+    shared.state().count(&format!("strict:{rule}"));
+}
+
+/// A response's JSON body, or the response itself when it has none.
+async fn json_body(
+    answer: Response<Full<Bytes>>,
+) -> Result<(hyper::http::response::Parts, Json), Response<Full<Bytes>>> {
+    let (parts, body) = answer.into_parts();
+    let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    match serde_json::from_slice(&bytes) {
+        Ok(json) => Ok((parts, json)),
+        Err(_) => Err(rebuilt_bytes(parts, bytes)),
+    }
+}
+
+/// A response with a new JSON body.
+fn rebuilt(parts: hyper::http::response::Parts, json: &Json) -> Response<Full<Bytes>> {
+    rebuilt_bytes(parts, Bytes::from(json.to_string()))
+}
+
+/// A response with a new body (and its length).
+fn rebuilt_bytes(mut parts: hyper::http::response::Parts, body: Bytes) -> Response<Full<Bytes>> {
+    parts.headers.insert(hyper::header::CONTENT_LENGTH, body.len().into());
+    Response::from_parts(parts, Full::new(body))
+}
+
+/// A field of a query-protocol form body, decoded.
+fn form_field(form: &str, key: &str) -> Option<String> {
+    form.split('&').filter_map(|p| p.split_once('=')).find(|(k, _)| *k == key).map(|(_, v)| percent_decode(v))
 }
 
 /// The region of a signed request's credential scope.
@@ -369,9 +533,10 @@ fn region(headers: &hyper::HeaderMap) -> String {
         .to_string()
 }
 
-fn json_response(call: &Call, body: Json) -> Response<Full<Bytes>> {
-    let ct = call.content_type.clone().unwrap_or_else(|| "application/x-amz-json-1.1".into());
+fn json_response(call: &Call, status: u16, body: Json) -> Response<Full<Bytes>> {
+    let ct = call.content_type.clone().unwrap_or_else(|| "application/json".into());
     let mut out = Response::new(Full::new(Bytes::from(body.to_string())));
+    *out.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
     if let Ok(v) = hyper::header::HeaderValue::from_str(&ct) {
         out.headers_mut().insert(CONTENT_TYPE, v);
     }

@@ -67,6 +67,8 @@ pub struct ResourceDoc {
     pub action: &'static str,
     pub derived: bool,
     pub physical_id: Option<String>,
+    /// The id state knew it by, when a `moved` entry renames it.
+    pub moved_from: Option<String>,
     /// Fields that differ: `old` is live AWS, `new` what apply sends.
     pub changes: Vec<FieldChange>,
     /// Why live AWS differs from what was last applied.
@@ -110,6 +112,7 @@ pub fn planned(command: &'static str, plan: &Plan, state: &State, path: &Path) -
                 action: action(&r.step),
                 derived: r.derived,
                 physical_id: r.physical_id.clone(),
+                moved_from: r.moved_from.clone(),
                 changes: r.changes.clone(),
                 drift: r.drift.clone().unwrap_or_default(),
                 outcome: if r.step.is_change() { "planned" } else { "unchanged" },
@@ -179,6 +182,7 @@ fn op_name(op: OpKind) -> &'static str {
         OpKind::Update => "update",
         OpKind::Delete => "delete",
         OpKind::Forget => "forget",
+        OpKind::Move => "move",
     }
 }
 
@@ -194,6 +198,7 @@ pub fn recorded(command: &'static str, stack: &str, state: &State, path: &Path) 
             action: "no_op",
             derived: r.derived,
             physical_id: Some(r.physical_id.clone()),
+            moved_from: None,
             changes: Vec::new(),
             drift: Vec::new(),
             outcome: "recorded",

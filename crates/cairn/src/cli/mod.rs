@@ -7,6 +7,7 @@ mod json;
 mod lock;
 mod render;
 mod saved;
+mod state;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
@@ -78,7 +79,10 @@ struct Global {
     /// A parameter value, `name=value`; repeatable.
     #[arg(short = 'p', long = "param", global = true, value_name = "NAME=VALUE", value_parser = parse_param)]
     params: Vec<(String, String)>,
-    /// Where local state is kept.
+    /// Where local state is kept: each stack's is DIR/<stack>.json. Relative
+    /// to the working directory, so run cairn from one place (or set this, or
+    /// CAIRN_STATE_DIR, to one directory): another directory means another
+    /// state, which does not know what this one deployed.
     #[arg(long, global = true, default_value = ".cairn", env = "CAIRN_STATE_DIR", value_name = "DIR")]
     state_dir: PathBuf,
     /// AWS region (else the stack's `region`, else the AWS chain's).
@@ -87,7 +91,7 @@ struct Global {
     /// AWS profile from the shared config files.
     #[arg(long, global = true)]
     profile: Option<String>,
-    /// More output: operations as they start.
+    /// More output: operations as they start, and the raw text of AWS answers cairn could not read.
     #[arg(short, long, global = true)]
     verbose: bool,
     /// Less output: only errors and results.
@@ -177,6 +181,11 @@ enum Command {
         /// stack file changed, or a parameter given differs.
         #[arg(long, value_name = "PLAN.json")]
         plan: Option<PathBuf>,
+        /// Let a create take over a resource tagged for this stack that
+        /// another state made (one applied from another directory or
+        /// --state-dir); without it, such a create is refused.
+        #[arg(long)]
+        adopt: bool,
         /// Operations in flight at once (for each stack).
         #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
         parallelism: u16,
@@ -238,6 +247,39 @@ enum StateCommand {
         #[command(flatten)]
         file: FileArg,
     },
+    /// List the resources state holds: id, type, physical id
+    List {
+        #[command(flatten)]
+        file: FileArg,
+    },
+    /// Print what state holds for one resource, as JSON
+    Show {
+        /// The resource id.
+        id: String,
+        #[command(flatten)]
+        file: FileArg,
+    },
+    /// Forget a resource without deleting it: it stays in AWS, unmanaged
+    Rm {
+        /// The resource id.
+        id: String,
+        #[command(flatten)]
+        file: FileArg,
+    },
+    /// Rename a resource in state (no AWS call); rename it in the stack too
+    Mv {
+        /// The id state knows it by.
+        old: String,
+        /// Its new id.
+        new: String,
+        #[command(flatten)]
+        file: FileArg,
+    },
+    /// Print the whole state as JSON
+    Pull {
+        #[command(flatten)]
+        file: FileArg,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -296,6 +338,11 @@ struct App {
     shared_params: bool,
     /// A plan found changes (for `plan --detailed-exitcode`).
     changes: bool,
+    /// `apply --adopt`.
+    adopt: bool,
+    /// The stack files loaded, by stack name, to locate diagnostics found
+    /// after loading (a `moved` entry that does not fit the state).
+    sources: BTreeMap<String, cairn_stack::Source>,
 }
 
 /// A loaded stack and where its diagnostics point.
@@ -311,8 +358,16 @@ impl App {
             ColorChoice::Never => false,
             ColorChoice::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
         };
-        let style = Style { color, width: render::width() };
-        App { g, origin, style, registry: cairn_aws::registry(), shared_params: false, changes: false }
+        App {
+            g,
+            origin,
+            style: Style { color, width: render::width() },
+            registry: cairn_aws::registry(),
+            shared_params: false,
+            changes: false,
+            adopt: false,
+            sources: BTreeMap::new(),
+        }
     }
 
     fn say(&self, text: &str) {
@@ -341,7 +396,8 @@ impl App {
                 };
                 detailed_exit(code, self.changes, detailed_exitcode)
             }
-            Command::Apply { files, yes, plan, parallelism } => {
+            Command::Apply { files, yes, plan, parallelism, adopt } => {
+                self.adopt = adopt;
                 let parallelism = usize::from(parallelism);
                 match one_or_many(files.files) {
                     Ok(file) => self.cmd_apply(file, yes, plan, parallelism).await,
@@ -358,6 +414,11 @@ impl App {
             }
             Command::Status { file } => self.cmd_status(file.file),
             Command::State(StateCommand::Unlock { file }) => self.cmd_state_unlock(file.file),
+            Command::State(StateCommand::List { file }) => self.cmd_state(file.file, state::Op::List),
+            Command::State(StateCommand::Show { id, file }) => self.cmd_state(file.file, state::Op::Show(id)),
+            Command::State(StateCommand::Rm { id, file }) => self.cmd_state(file.file, state::Op::Rm(id)),
+            Command::State(StateCommand::Mv { old, new, file }) => self.cmd_state(file.file, state::Op::Mv(old, new)),
+            Command::State(StateCommand::Pull { file }) => self.cmd_state(file.file, state::Op::Pull),
             Command::Output { args } => self.cmd_output(args),
             Command::Graph { file, format } => self.cmd_graph(file.file, format),
             Command::Schema => {
@@ -401,6 +462,7 @@ impl App {
                     eprint!("{}", render_diags(&parsed.diagnostics, &parsed.source, self.style.color));
                 }
                 let Some(spec) = spec else { return Err(Exit::Invalid) };
+                self.sources.insert(spec.name.clone(), parsed.source.clone());
                 Ok(Loaded { spec, locator: Box::new(parsed.source) })
             }
         }
@@ -580,10 +642,26 @@ impl App {
         state: &State,
         parallelism: usize,
     ) -> Result<Plan, Exit> {
-        plan::make(provider, v, name, state, parallelism).await.map_err(|e| {
-            eprintln!("error: planning {name}: {e}");
-            Exit::Failed
-        })
+        let location = StateStore::new(&self.g.state_dir, name).path().display().to_string();
+        match plan::make(provider, v, name, state, parallelism).await {
+            Ok(mut p) => {
+                p.state_location = Some(location);
+                Ok(p)
+            }
+            Err(plan::PlanError::Moves(diags)) => {
+                match self.sources.get(name) {
+                    Some(source) => self.report(&diags, source),
+                    None => self.report(&diags, &NoSource),
+                }
+                eprintln!("error: planning {name}: the stack's `moved` entries do not fit its state ({location})");
+                Err(Exit::Invalid)
+            }
+            Err(e) => {
+                let e = if self.g.verbose { e.to_string() } else { cairn_engine::kind::brief(&e.to_string()) };
+                eprintln!("error: planning {name}: {e}");
+                Err(Exit::Failed)
+            }
+        }
     }
 
     async fn cmd_plan(&mut self, file: Option<PathBuf>, out: Option<PathBuf>, parallelism: usize) -> Exit {
@@ -599,7 +677,7 @@ impl App {
         };
         let provider = self.provider(&v.spec);
         let store = self.store(&v.spec);
-        let (_lock, state) = match self.lock_and_load(&store, "plan") {
+        let (_lock, mut state) = match self.lock_and_load(&store, "plan") {
             Ok(x) => x,
             Err(e) => return e,
         };
@@ -608,6 +686,7 @@ impl App {
             Err(e) => return e,
         };
         self.changes = plan.has_changes();
+        state::note_vanished(&store, &mut state, &plan);
         let shown = plan.masked(&v.secrets());
         if self.g.json {
             println!("{}", pretty(&json::planned("plan", &shown, &state, &store.path())));
@@ -677,7 +756,7 @@ impl App {
         };
         let provider = self.provider(&v.spec);
         let store = self.store(&v.spec);
-        let (_lock, state) = match self.lock_and_load(&store, "apply") {
+        let (_lock, mut state) = match self.lock_and_load(&store, "apply") {
             Ok(x) => x,
             Err(e) => return e,
         };
@@ -685,6 +764,7 @@ impl App {
             Ok(p) => p,
             Err(e) => return e,
         };
+        state::note_vanished(&store, &mut state, &plan);
         let job = Job { provider: &provider, v: Some(&v), plan: &plan, state, store: &store };
         self.apply_planned(job, yes, parallelism).await
     }
@@ -724,7 +804,7 @@ impl App {
         };
         let provider = self.provider(&v.spec);
         let store = self.store(&v.spec);
-        let (_lock, state) = match self.lock_and_load(&store, "apply") {
+        let (_lock, mut state) = match self.lock_and_load(&store, "apply") {
             Ok(x) => x,
             Err(e) => return e,
         };
@@ -732,6 +812,7 @@ impl App {
             return refuse(e);
         }
         let plan = saved.plan_for(&state);
+        state::note_vanished(&store, &mut state, &plan);
         let job = Job { provider: &provider, v: Some(&v), plan: &plan, state, store: &store };
         self.apply_planned(job, yes, parallelism).await
     }
@@ -764,10 +845,12 @@ impl App {
         };
         let spec = loaded.spec;
         let store = self.store(&spec);
-        let (_lock, state) = match self.lock_and_load(&store, "destroy") {
+        let (_lock, mut state) = match self.lock_and_load(&store, "destroy") {
             Ok(x) => x,
             Err(e) => return e,
         };
+        // protect and retain as the stack says now.
+        state.take_options(&spec);
         if state.resources.is_empty() {
             if !state.intents.is_empty() {
                 eprintln!("{}", unfinished_creates(&state));
@@ -776,11 +859,7 @@ impl App {
             if self.g.json {
                 println!("{}", pretty(&json::recorded("destroy", &spec.name, &state, &store.path())));
             }
-            self.say(&format!(
-                "Nothing to destroy: stack {} has no resources in {}.\n",
-                spec.name,
-                store.path().display()
-            ));
+            self.say(&nothing_to_destroy(&spec.name, &store));
             return Exit::Ok;
         }
         let provider = self.provider(&spec);
@@ -813,7 +892,7 @@ impl App {
                 eprintln!("{line}");
             }
         });
-        let opts = ExecOptions { parallelism, on_event, cancel: Some(cancel.clone()) };
+        let opts = ExecOptions { parallelism, on_event, cancel: Some(cancel.clone()), adopt: self.adopt };
         let (state, outcome) = exec::apply(job.provider, job.v, job.plan, job.state, job.store, &opts).await;
         // A destroy keeps the state while it records unfinished creates:
         // removing it would lose the only trace of what they may have made.
@@ -916,26 +995,38 @@ impl App {
             };
             targets.push(Target { provider: self.provider(&spec), v, spec, store, _lock: lock, state });
         }
+        // The JSON document lists every stack given, in the order given.
+        let order: Vec<String> = targets.iter().map(|t| t.spec.name.clone()).collect();
+        let mut early: Vec<json::StackDoc> = Vec::new();
         if what == Many::Destroy {
+            for t in &mut targets {
+                t.state.take_options(&t.spec);
+            }
             // A stack with nothing in state has nothing to plan; one whose
             // state holds only unfinished creates cannot be destroyed yet.
             targets.retain(|t| {
                 if !t.state.resources.is_empty() {
                     return true;
                 }
+                let mut doc = json::recorded(verb, &t.spec.name, &t.state, &t.store.path());
                 if t.state.intents.is_empty() {
-                    self.say(&format!(
-                        "Nothing to destroy: stack {} has no resources in {}.\n",
-                        t.spec.name,
-                        t.store.path().display()
-                    ));
+                    self.say(&nothing_to_destroy(&t.spec.name, &t.store));
                 } else {
-                    eprintln!("{}: {}", t.spec.name, unfinished_creates(&t.state));
+                    let why = unfinished_creates(&t.state);
+                    eprintln!("{}: {why}", t.spec.name);
+                    doc.ok = false;
+                    doc.warnings.push(why);
                     worst = Exit::Failed;
                 }
+                early.push(doc);
                 false
             });
         }
+        let in_order = |docs: Vec<json::StackDoc>| {
+            let mut all: Vec<json::StackDoc> = early.iter().cloned().chain(docs).collect();
+            all.sort_by_key(|d| order.iter().position(|n| *n == d.stack));
+            json::many(verb, all)
+        };
         let plans = futures::future::join_all(
             targets.iter().map(|t| self.make_plan(&t.provider, t.v.as_ref(), &t.spec.name, &t.state, parallelism)),
         )
@@ -969,7 +1060,7 @@ impl App {
         }
         if what == Many::Plan {
             if self.g.json {
-                println!("{}", pretty(&json::many(verb, docs)));
+                println!("{}", pretty(&in_order(docs)));
             }
             self.changes = planned.iter().any(|(_, p)| p.has_changes());
             return worst;
@@ -983,7 +1074,7 @@ impl App {
         let todo: Vec<usize> = (0..planned.len()).filter(|&i| planned[i].1.has_changes()).collect();
         if todo.is_empty() {
             if self.g.json {
-                println!("{}", pretty(&json::many(verb, docs)));
+                println!("{}", pretty(&in_order(docs)));
             }
             return worst;
         }
@@ -1018,7 +1109,7 @@ impl App {
             docs[i] = json::applied(doc, &outcome, &after);
         }
         if self.g.json {
-            println!("{}", pretty(&json::many(verb, docs)));
+            println!("{}", pretty(&in_order(docs)));
         }
         worst
     }
@@ -1060,13 +1151,22 @@ impl App {
             if r.protect {
                 flags.push("protect");
             }
+            if r.vanished {
+                flags.push("deleted outside cairn");
+            }
             let flags = if flags.is_empty() { String::new() } else { format!("  [{}]", flags.join(", ")) };
             println!("  {id:width$}  {:24}  {}{flags}", r.kind, r.physical_id);
         }
         if !state.outputs.is_empty() {
             println!("outputs:");
             for (k, v) in &state.outputs {
-                println!("  {k} = {}", plain(v));
+                // Made from a resource found gone: shown, but not as live.
+                let written = loaded.spec.outputs.iter().find(|(name, _)| name == k).map(|(_, w)| w);
+                let stale = written
+                    .and_then(|w| state::stale_because(w, &state))
+                    .map(|id| format!("  (stale: `{id}` was deleted outside cairn)"))
+                    .unwrap_or_default();
+                println!("  {k} = {}{stale}", plain(v));
             }
         }
         Exit::Ok
@@ -1303,6 +1403,16 @@ fn unfinished_creates(state: &State) -> String {
         "error: state records {} create(s) that did not finish: {}; what they made may exist in AWS, where destroy cannot find it\n  = help: run `cairn apply` (it adopts what they made, by its tags), then `cairn destroy` again; state is kept until then",
         ids.len(),
         ids.join(", ")
+    )
+}
+
+/// A destroy with no state: maybe there is none, maybe it is elsewhere.
+fn nothing_to_destroy(stack: &str, store: &StateStore) -> String {
+    format!(
+        "Nothing to destroy: stack {stack} has no resources in {}.\n  = note: state is local to --state-dir (default \
+         .cairn in the working directory); if it was applied with another state (from another directory, or another \
+         --state-dir or CAIRN_STATE_DIR), run destroy there\n",
+        store.path().display()
     )
 }
 

@@ -217,12 +217,14 @@ fn resource_block(out: &mut String, style: Style, r: &PlannedResource, width: us
         Step::Replace { because } => format!("  replace because {} cannot change in place", because.join(", ")),
         Step::Forget => "  forget: retained in AWS, removed from state".to_string(),
         Step::Delete if r.drift.is_some() => "  already gone".to_string(),
+        Step::Create if r.vanished() => format!("  create ({})", cairn_engine::plan::VANISHED),
         _ => String::new(),
     };
     let _ = writeln!(out, "{} {:width$}  {}{}{}", symbol(style, &r.step), r.id, style.dim(&r.kind), derived, note);
     if let Some(drift) = &r.drift {
         match r.step {
             Step::Delete => {}
+            Step::Create if r.vanished() => {}
             // On a create, it says why the resource is created (again).
             Step::Create => {
                 let _ = writeln!(out, "      {}", style.yellow(&format!("note: {}", drift.join("; "))));
@@ -258,15 +260,25 @@ pub fn plan_text(plan: &Plan, style: Style) -> String {
         "{} {} {}",
         style.bold("plan for stack"),
         style.bold(&plan.stack),
-        style.dim(&format!("(account {}, {})", plan.env.account_id, plan.env.region))
+        style.dim(&match &plan.state_location {
+            Some(at) => format!("(account {}, {}; state {at})", plan.env.account_id, plan.env.region),
+            None => format!("(account {}, {})", plan.env.account_id, plan.env.region),
+        })
     );
     for w in &plan.warnings {
         let _ = writeln!(out, "{} {w}", style.yellow("warning:"));
     }
     let width = plan.resources.iter().map(|r| r.id.len()).max().unwrap_or(0);
     let changes: Vec<&PlannedResource> = plan.resources.iter().filter(|r| r.step.is_change()).collect();
+    if !plan.moves.is_empty() {
+        out.push('\n');
+        for m in &plan.moves {
+            let _ = writeln!(out, "{} moved {} -> {}  (in state only, no AWS call)", style.yellow("  >"), m.from, m.to);
+        }
+    }
     if changes.is_empty() {
-        let _ = writeln!(out, "\nNo changes: {} resource(s) match the stack.", plan.resources.len());
+        let what = if plan.moves.is_empty() { "No changes" } else { "No changes in AWS" };
+        let _ = writeln!(out, "\n{what}: {} resource(s) match the stack.", plan.resources.len());
         return out;
     }
     out.push('\n');
@@ -300,6 +312,7 @@ pub fn event_line(e: &Event, style: Style, verbose: bool, scope: &str) -> Option
             ))
         }
         Event::Failed { id, op, error, .. } => {
+            let error = if verbose { error.clone() } else { cairn_engine::kind::brief(error) };
             Some(format!("  {} {} {scope}{id} failed: {error}", style.red("✗"), op.verb()))
         }
         Event::Skipped { id, op, because } => {
@@ -326,7 +339,7 @@ pub fn outcome_text(o: &Outcome, what: &str, style: Style) -> String {
         o.skipped.len()
     );
     for (id, op, e) in &o.failed {
-        let _ = writeln!(out, "  failed: {} {id}: {e}", op.verb());
+        let _ = writeln!(out, "  failed: {} {id}: {}", op.verb(), cairn_engine::kind::brief(&e.to_string()));
     }
     for (id, op, why) in &o.skipped {
         let _ = writeln!(out, "  skipped: {} {id}: {why}", op.verb());
@@ -361,13 +374,21 @@ mod tests {
                 changes,
                 desired: None,
                 drift: Some(vec!["inline_policies".into()]),
+                moved_from: None,
             }],
             live: Default::default(),
             warnings: Vec::new(),
+            moves: Vec::new(),
+            state_location: None,
         }
     }
 
     const NO_COLOR: Style = Style { color: false, width: DEFAULT_WIDTH };
+
+    /// A diff line with its indentation squeezed: `-     "*"` reads `- "*"`.
+    fn squeeze(line: &str) -> String {
+        line.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
 
     /// Seen: every value was cut at 160 characters, so a drifted inline
     /// policy read the same on both sides while `--json` showed an added
@@ -393,7 +414,7 @@ mod tests {
             text.lines().filter(|l| l.trim_start().starts_with(['-', '+']) && !l.contains("-/+")).collect();
         assert_eq!(changed.len(), 3, "{text}");
         assert!(changed[0].trim_start().starts_with("- ") && changed[0].contains(r#""s3:ListBucket","#), "{text}");
-        assert_eq!(changed[1].trim_start(), r#"- "*""#, "the added action is not shown:\n{text}");
+        assert_eq!(squeeze(changed[1]), r#"- "*""#, "the added action is not shown:\n{text}");
         assert!(changed[2].trim_start().starts_with("+ ") && changed[2].ends_with(r#""s3:ListBucket""#), "{text}");
         assert!(text.contains(r#""Sid": "ReadTheBucketOfTheLabAndNothingElse""#), "{text}");
         assert!(!text.contains('…'), "{text}");
@@ -406,9 +427,9 @@ mod tests {
         let text = plan_with(vec![FieldChange { field: "event_pattern".into(), old: Some(old), new: Some(new) }]);
         let text = plan_text(&text, NO_COLOR);
         assert!(text.contains("event_pattern: (document: - now, + after apply)"), "{text}");
-        assert!(text.lines().any(|l| l.trim() == r#"- "running""#), "{text}");
-        assert!(text.lines().any(|l| l.trim() == r#"+ "running","#), "{text}");
-        assert!(text.lines().any(|l| l.trim() == r#"+ "stopped""#), "{text}");
+        assert!(text.lines().any(|l| squeeze(l) == r#"- "running""#), "{text}");
+        assert!(text.lines().any(|l| squeeze(l) == r#"+ "running","#), "{text}");
+        assert!(text.lines().any(|l| squeeze(l) == r#"+ "stopped""#), "{text}");
     }
 
     #[test]
@@ -420,7 +441,8 @@ mod tests {
             new: Some(Json::String(long.clone())),
         };
         let text = plan_text(&plan_with(vec![change]), Style { color: false, width: 60 });
-        assert!(text.lines().all(|l| l.chars().count() <= 60), "{text}");
+        // Every line of the resource (the summary line is fixed text).
+        assert!(text.lines().filter(|l| l.starts_with(' ')).all(|l| l.chars().count() <= 60), "{text}");
         let joined: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
         assert!(joined.contains(&long), "{text}");
         assert!(!text.contains('…'), "{text}");

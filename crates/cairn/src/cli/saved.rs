@@ -99,9 +99,11 @@ fn salt() -> String {
     }
 }
 
-/// The lineage of a state, if this cairn's state carries one.
+/// The lineage of a state that has been written. A state never written
+/// (serial 0) is made anew, with a new lineage, each time it is loaded:
+/// its lineage says nothing yet, and the serial check covers it.
 fn lineage(state: &State) -> Option<String> {
-    serde_json::to_value(state).ok()?.get("lineage")?.as_str().map(str::to_string)
+    if state.serial == 0 { None } else { state.lineage.clone() }
 }
 
 /// What a saved plan is made from.

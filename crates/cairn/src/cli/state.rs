@@ -1,0 +1,172 @@
+//! `cairn state list|show|rm|mv|pull`: inspect and repair a stack's local
+//! state, with no AWS call; and the state facts other commands show (the
+//! resources a plan found deleted outside cairn).
+
+use cairn_engine::diag::did_you_mean;
+use cairn_engine::plan::Plan;
+use cairn_engine::spec::valid_resource_id;
+use cairn_engine::{State, StateStore};
+
+use super::{App, Exit, pretty, state_error};
+
+/// What `cairn state` does besides `unlock`.
+#[derive(Clone, Debug)]
+pub(super) enum Op {
+    List,
+    Show(String),
+    Rm(String),
+    Mv(String, String),
+    Pull,
+}
+
+impl App {
+    pub(super) fn cmd_state(&mut self, file: Option<std::path::PathBuf>, op: Op) -> Exit {
+        let loaded = match self.load(file) {
+            Ok(l) => l,
+            Err(e) => return e,
+        };
+        let spec = loaded.spec;
+        let store = self.store(&spec);
+        match op {
+            Op::List | Op::Show(_) | Op::Pull => {
+                let state = match store.load() {
+                    Ok(s) => s,
+                    Err(e) => return state_error(&e),
+                };
+                match op {
+                    Op::List => self.state_list(&state, &store),
+                    Op::Show(id) => match known(&state, &id, &store) {
+                        Ok(()) => {
+                            println!("{}", pretty(&state.resources[&id]));
+                            Exit::Ok
+                        }
+                        Err(e) => e,
+                    },
+                    _ => {
+                        println!("{}", pretty(&state));
+                        Exit::Ok
+                    }
+                }
+            }
+            Op::Rm(id) => {
+                let (_lock, mut state) = match self.lock_and_load(&store, "state rm") {
+                    Ok(x) => x,
+                    Err(e) => return e,
+                };
+                if let Err(e) = known(&state, &id, &store) {
+                    return e;
+                }
+                let Some(rs) = state.resources.remove(&id) else { return Exit::Invalid };
+                state.intents.remove(&id);
+                if let Err(e) = store.save(&mut state) {
+                    return state_error(&e);
+                }
+                eprintln!(
+                    "Forgot `{id}`: state no longer holds it, and it stays in AWS: {} {}.",
+                    rs.kind, rs.physical_id
+                );
+                if spec.resource(&id).is_some() {
+                    eprintln!(
+                        "warning: the stack still has `{id}`: the next apply creates it, and takes this one back (it \
+                         carries this state's tags); remove `{id}` from the stack to leave it to someone else"
+                    );
+                }
+                Exit::Ok
+            }
+            Op::Mv(from, to) => {
+                let (_lock, mut state) = match self.lock_and_load(&store, "state mv") {
+                    Ok(x) => x,
+                    Err(e) => return e,
+                };
+                if let Err(e) = known(&state, &from, &store) {
+                    return e;
+                }
+                if !valid_resource_id(&to) {
+                    eprintln!(
+                        "error: invalid resource id `{to}`\n  = expected: a lower-case letter, then a-z, 0-9 or `-` (at most 64)"
+                    );
+                    return Exit::Invalid;
+                }
+                if state.resources.contains_key(&to) {
+                    eprintln!(
+                        "error: state already holds `{to}`; nothing was changed\n  = help: `cairn state rm {to}` first if state should forget it"
+                    );
+                    return Exit::Invalid;
+                }
+                state.rename(&from, &to);
+                if let Err(e) = store.save(&mut state) {
+                    return state_error(&e);
+                }
+                eprintln!("Moved `{from}` to `{to}` in state; AWS was not touched.");
+                if spec.resource(&to).is_none() {
+                    eprintln!(
+                        "note: rename `{from}` to `{to}` in the stack too, or the next plan deletes it (a `moved:` entry in the stack does both in one apply)"
+                    );
+                }
+                Exit::Ok
+            }
+        }
+    }
+
+    fn state_list(&self, state: &State, store: &StateStore) -> Exit {
+        if self.g.json {
+            let list: Vec<serde_json::Value> = state
+                .resources
+                .iter()
+                .map(|(id, r)| serde_json::json!({"id": id, "kind": r.kind, "physical_id": r.physical_id}))
+                .collect();
+            println!("{}", pretty(&list));
+            return Exit::Ok;
+        }
+        if state.resources.is_empty() {
+            eprintln!("{} holds no resources.", store.path().display());
+        }
+        let width = state.resources.keys().map(String::len).max().unwrap_or(0);
+        let kinds = state.resources.values().map(|r| r.kind.len()).max().unwrap_or(0);
+        for (id, r) in &state.resources {
+            println!("{id:width$}  {:kinds$}  {}", r.kind, r.physical_id);
+        }
+        Exit::Ok
+    }
+}
+
+/// `Ok` when state holds `id`; else the error, with a near id.
+fn known(state: &State, id: &str, store: &StateStore) -> Result<(), Exit> {
+    if state.resources.contains_key(id) {
+        return Ok(());
+    }
+    let hint = did_you_mean(id, state.resources.keys().map(String::as_str))
+        .map(|c| format!("\n  = help: did you mean `{c}`?"))
+        .unwrap_or_default();
+    eprintln!("error: `{id}` is not in the state ({}){hint}", store.path().display());
+    Err(Exit::Invalid)
+}
+
+/// Records in state the resources the plan found deleted outside cairn, so
+/// that `status` stops showing them (and outputs made from them) as live.
+/// A refresh fact, not a change: the serial stays.
+pub(super) fn note_vanished(store: &StateStore, state: &mut State, plan: &Plan) {
+    let mut changed = false;
+    for r in &plan.resources {
+        if let Some(rs) = state.resources.get_mut(&r.id)
+            && r.vanished()
+            && !rs.vanished
+        {
+            rs.vanished = true;
+            changed = true;
+        }
+    }
+    if changed && let Err(e) = store.save_refreshed(state) {
+        eprintln!("warning: {e}");
+    }
+}
+
+/// Why an output is stale: the first vanished resource it refers to.
+pub(super) fn stale_because(value: &serde_json::Value, state: &State) -> Option<String> {
+    cairn_engine::value::refs_in(value).into_iter().find_map(|(_, r)| match r.ok()?.target {
+        cairn_engine::RefTarget::Resource { id, .. } if state.resources.get(&id).is_some_and(|r| r.vanished) => {
+            Some(id)
+        }
+        _ => None,
+    })
+}
