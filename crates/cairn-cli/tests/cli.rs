@@ -256,9 +256,12 @@ fn several_stacks_in_one_command_apply_plan_and_destroy_side_by_side() -> R {
     let out = run(&["plan", "--detailed-exitcode", "--json"])?;
     assert_eq!(out.status.code(), Some(0), "no changes: {}", String::from_utf8_lossy(&out.stderr));
     let plans: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-    let stacks: Vec<&str> = plans.as_array().into_iter().flatten().filter_map(|p| p["stack"].as_str()).collect();
+    // Several stacks: one document, each stack in the same shape as one alone.
+    assert_eq!(plans["format_version"], "1", "{plans:#}");
+    let stacks: Vec<&str> =
+        plans["stacks"].as_array().into_iter().flatten().filter_map(|p| p["stack"].as_str()).collect();
     assert_eq!(stacks, vec![s1.as_str(), s6.as_str()]);
-    for p in plans.as_array().into_iter().flatten() {
+    for p in plans["stacks"].as_array().into_iter().flatten() {
         assert!(p["resources"].as_array().into_iter().flatten().all(|r| r["action"] == "no_op"), "{p}");
     }
 
@@ -270,7 +273,7 @@ fn several_stacks_in_one_command_apply_plan_and_destroy_side_by_side() -> R {
     assert_eq!(out.status.code(), Some(2), "lab 1 has changes: {}", String::from_utf8_lossy(&out.stderr));
     let plans: serde_json::Value = serde_json::from_slice(&out.stdout)?;
     let actions = |i: usize| -> Vec<String> {
-        plans[i]["resources"].as_array().into_iter().flatten().map(|r| r["action"].to_string()).collect()
+        plans["stacks"][i]["resources"].as_array().into_iter().flatten().map(|r| r["action"].to_string()).collect()
     };
     assert_eq!(actions(0), vec!["\"create\""; 3], "{plans:#}");
     assert!(actions(1).iter().all(|a| a == "\"no_op\""), "{plans:#}");
@@ -291,9 +294,11 @@ fn several_stacks_in_one_command_apply_plan_and_destroy_side_by_side() -> R {
     let out = cairn(&state, &endpoint).args(["destroy", "--yes", "--json"]).arg(&lab6).arg(&lab1).output()?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&format!("Nothing to destroy: stack {s6}")), "{stderr}");
-    // --json with several stacks is one object by stack, even with nothing done.
+    // --json with several stacks is one document listing each, even with nothing done.
     let outcomes: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-    assert!(outcomes["stacks"].is_object(), "{outcomes:#}");
+    let names: Vec<&str> =
+        outcomes["stacks"].as_array().into_iter().flatten().filter_map(|p| p["stack"].as_str()).collect();
+    assert_eq!(names, vec![s6.as_str(), s1.as_str()], "{outcomes:#}");
     Ok(())
 }
 

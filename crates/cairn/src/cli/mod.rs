@@ -3,7 +3,10 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod json;
+mod lock;
 mod render;
+mod saved;
 mod state;
 
 use std::collections::BTreeMap;
@@ -32,7 +35,8 @@ pub enum Exit {
     Ok = 0,
     /// An operation failed.
     Failed = 1,
-    /// Invalid input or usage (with `plan --detailed-exitcode`: changes present).
+    /// Invalid input or usage, or a saved plan refused (with `plan
+    /// --detailed-exitcode`: changes present, and invalid input exits 1).
     Invalid = 2,
     /// State locked or unreadable.
     State = 3,
@@ -49,8 +53,8 @@ impl From<Exit> for ExitCode {
 const EXIT_CODES: &str = "\
 Exit codes:
   0    success (plan --detailed-exitcode: no changes)
-  1    an operation failed
-  2    invalid input or usage (plan --detailed-exitcode: changes present)
+  1    an operation failed (plan --detailed-exitcode: any error, an invalid stack included)
+  2    invalid input or usage, or a saved plan refused (plan --detailed-exitcode: changes present)
   3    state locked or unreadable
   130  interrupted
 
@@ -97,8 +101,13 @@ struct Global {
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
     /// Machine output (JSON) on stdout; human text stays on stderr.
+    /// Documented in docs/json.md, `"format_version": "1"`.
     #[arg(long, global = true)]
     json: bool,
+    /// How long to wait for a stack's lock held by another run (30s, 5m,
+    /// 500ms), saying so while waiting; 0 fails at once.
+    #[arg(long, global = true, default_value = "0", value_name = "DURATION", value_parser = lock::parse_timeout)]
+    lock_timeout: lock::LockTimeout,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -141,10 +150,13 @@ enum Command {
     Plan {
         #[command(flatten)]
         files: FilesArg,
-        /// Save the plan as JSON, for `apply --plan`.
+        /// Save the plan, for `apply --plan PLAN.json`: it holds the stack,
+        /// the parameters (a secret only as a hash) and the state serial it
+        /// was made against.
         #[arg(long, value_name = "PLAN.json")]
         out: Option<PathBuf>,
-        /// Exit 0 when nothing would change, 2 when something would.
+        /// Exit 0 when nothing would change, 2 when something would, and
+        /// 1 on an error (an invalid stack included).
         #[arg(long)]
         detailed_exitcode: bool,
         /// Refresh reads in flight at once (for each stack).
@@ -163,7 +175,10 @@ enum Command {
         /// Apply without asking; required when there is no terminal.
         #[arg(short, long)]
         yes: bool,
-        /// Apply a plan saved with `plan --out` (refused if state changed since).
+        /// Apply exactly a plan saved with `plan --out`; no stack file or
+        /// parameters needed (but a secret parameter, given again). Refused,
+        /// with exit 2 and before any AWS call, if state changed since, the
+        /// stack file changed, or a parameter given differs.
         #[arg(long, value_name = "PLAN.json")]
         plan: Option<PathBuf>,
         /// Let a create take over a resource tagged for this stack that
@@ -321,6 +336,8 @@ struct App {
     /// Several stacks in one command: each takes the parameters it declares
     /// (one declared by none is reported once, by [`App::unclaimed_params`]).
     shared_params: bool,
+    /// A plan found changes (for `plan --detailed-exitcode`).
+    changes: bool,
     /// `apply --adopt`.
     adopt: bool,
     /// The stack files loaded, by stack name, to locate diagnostics found
@@ -344,9 +361,10 @@ impl App {
         App {
             g,
             origin,
-            style: Style { color },
+            style: Style { color, width: render::width() },
             registry: cairn_aws::registry(),
             shared_params: false,
+            changes: false,
             adopt: false,
             sources: BTreeMap::new(),
         }
@@ -371,13 +389,12 @@ impl App {
             }
             Command::Plan { files, out, detailed_exitcode, parallelism } => {
                 let parallelism = usize::from(parallelism);
-                match one_or_many(files.files) {
-                    Ok(file) => self.cmd_plan(file, out, detailed_exitcode, parallelism).await,
+                let code = match one_or_many(files.files) {
+                    Ok(file) => self.cmd_plan(file, out, parallelism).await,
                     Err(_) if out.is_some() => refuse_many("plan --out saves the plan of one stack"),
-                    Err(files) => {
-                        self.cmd_many(Many::Plan { detailed: detailed_exitcode }, files, false, parallelism).await
-                    }
-                }
+                    Err(files) => self.cmd_many(Many::Plan, files, false, parallelism).await,
+                };
+                detailed_exit(code, self.changes, detailed_exitcode)
             }
             Command::Apply { files, yes, plan, parallelism, adopt } => {
                 self.adopt = adopt;
@@ -500,6 +517,14 @@ impl App {
         require_params: bool,
     ) -> Result<(Validated, Box<dyn Locator>), Exit> {
         let loaded = self.load(file)?;
+        self.validated_loaded(loaded, require_params)
+    }
+
+    fn validated_loaded(
+        &mut self,
+        loaded: Loaded,
+        require_params: bool,
+    ) -> Result<(Validated, Box<dyn Locator>), Exit> {
         let params = self.params(&loaded.spec);
         let (v, diags) = validate_with(&loaded.spec, &self.registry, &params, require_params);
         self.report(&diags, loaded.locator.as_ref());
@@ -521,6 +546,30 @@ impl App {
             Some(v) => Ok((v, loaded.locator)),
             None => Err(Exit::Invalid),
         }
+    }
+
+    /// Takes the stack's lock (waiting up to --lock-timeout for another
+    /// run to release it) and loads its state.
+    fn lock_and_load(
+        &self,
+        store: &StateStore,
+        command: &str,
+    ) -> Result<(cairn_engine::state::StateLock, State), Exit> {
+        let lock =
+            lock::lock_waiting(store, command, &self.g.lock_timeout, |line| eprint!("{line}")).map_err(
+                |e| match e {
+                    lock::Refused::State(e) => state_error(&e),
+                    lock::Refused::TimedOut(message) => {
+                        eprintln!("{message}");
+                        Exit::State
+                    }
+                },
+            )?;
+        if let Some(previous) = lock.previous() {
+            eprintln!("note: an earlier run on this stack did not end normally (killed or crashed): {previous}");
+        }
+        let state = store.load().map_err(|e| state_error(&e))?;
+        Ok((lock, state))
     }
 
     fn report(&self, diags: &Diagnostics, locator: &dyn Locator) {
@@ -615,20 +664,20 @@ impl App {
         }
     }
 
-    async fn cmd_plan(
-        &mut self,
-        file: Option<PathBuf>,
-        out: Option<PathBuf>,
-        detailed: bool,
-        parallelism: usize,
-    ) -> Exit {
-        let (v, _) = match self.validated(file) {
+    async fn cmd_plan(&mut self, file: Option<PathBuf>, out: Option<PathBuf>, parallelism: usize) -> Exit {
+        let file = file.or_else(|| self.g.file.clone());
+        let loaded = match self.load(file.clone()) {
+            Ok(l) => l,
+            Err(e) => return e,
+        };
+        let (written, given) = (loaded.spec.clone(), self.params(&loaded.spec));
+        let (v, _) = match self.validated_loaded(loaded, true) {
             Ok(x) => x,
             Err(e) => return e,
         };
         let provider = self.provider(&v.spec);
         let store = self.store(&v.spec);
-        let (_lock, mut state) = match lock_and_load(&store, "plan") {
+        let (_lock, mut state) = match self.lock_and_load(&store, "plan") {
             Ok(x) => x,
             Err(e) => return e,
         };
@@ -636,25 +685,38 @@ impl App {
             Ok(p) => p,
             Err(e) => return e,
         };
+        self.changes = plan.has_changes();
         state::note_vanished(&store, &mut state, &plan);
         let shown = plan.masked(&v.secrets());
         if self.g.json {
-            println!("{}", pretty(&shown));
+            println!("{}", pretty(&json::planned("plan", &shown, &state, &store.path())));
         } else {
             self.say(&render::plan_text(&shown, self.style));
         }
         if let Some(path) = out {
-            if let Err(e) = std::fs::write(&path, pretty(&shown)) {
-                eprintln!("error: writing plan to {}: {e}", path.display());
+            let making = saved::Making {
+                spec: &written,
+                file: file.as_deref().filter(|_| matches!(self.origin, Origin::Yaml)),
+                given: &given,
+                state: &state,
+                state_path: store.path(),
+                plan: &plan,
+                secrets: &v.secrets(),
+            };
+            let written = saved::SavedPlan::new(&making).and_then(|s| {
+                std::fs::write(&path, pretty(&s)).map_err(|e| format!("writing plan to {}: {e}", path.display()))
+            });
+            if let Err(e) = written {
+                eprintln!("error: {e}");
                 return Exit::Failed;
             }
             self.say(&format!(
-                "Saved the plan to {}; apply it with `cairn apply --plan {}`.\n",
+                "Saved the plan to {}; apply exactly this plan with `cairn apply --plan {}`.\n",
                 path.display(),
                 path.display()
             ));
         }
-        if detailed && plan.has_changes() { Exit::Invalid } else { Exit::Ok }
+        Exit::Ok
     }
 
     fn confirm(&self, question: &str, yes: bool) -> Result<(), Exit> {
@@ -685,39 +747,94 @@ impl App {
         saved: Option<PathBuf>,
         parallelism: usize,
     ) -> Exit {
+        if let Some(path) = saved {
+            return self.cmd_apply_saved(file, yes, &path, parallelism).await;
+        }
         let (v, _) = match self.validated(file) {
             Ok(x) => x,
             Err(e) => return e,
         };
         let provider = self.provider(&v.spec);
         let store = self.store(&v.spec);
-        let (_lock, mut state) = match lock_and_load(&store, "apply") {
+        let (_lock, mut state) = match self.lock_and_load(&store, "apply") {
             Ok(x) => x,
             Err(e) => return e,
         };
-        let plan = match saved {
-            Some(path) => match read_saved_plan(&path, &v.spec.name, &state) {
-                Ok(p) => p,
-                Err(e) => return e,
-            },
-            None => match self.make_plan(&provider, Some(&v), &v.spec.name, &state, parallelism).await {
-                Ok(p) => p,
-                Err(e) => return e,
-            },
+        let plan = match self.make_plan(&provider, Some(&v), &v.spec.name, &state, parallelism).await {
+            Ok(p) => p,
+            Err(e) => return e,
         };
         state::note_vanished(&store, &mut state, &plan);
-        self.say(&render::plan_text(&plan.masked(&v.secrets()), self.style));
-        if !plan.has_changes() {
+        let job = Job { provider: &provider, v: Some(&v), plan: &plan, state, store: &store };
+        self.apply_planned(job, yes, parallelism).await
+    }
+
+    /// `apply --plan`: the saved stack and parameters, checked against
+    /// what is given and against state, then exactly the saved plan.
+    async fn cmd_apply_saved(&mut self, file: Option<PathBuf>, yes: bool, path: &Path, parallelism: usize) -> Exit {
+        let refuse = |e: String| {
+            eprintln!("error: {e}");
+            Exit::Invalid
+        };
+        let saved = match saved::SavedPlan::read(path) {
+            Ok(s) => s,
+            Err(e) => return refuse(e),
+        };
+        let file = file.or_else(|| self.g.file.clone());
+        let checked = match &self.origin {
+            Origin::Rust(spec) => match &file {
+                Some(f) => {
+                    Err(format!("this program defines its stack in Rust; it takes no stack file (got {})", f.display()))
+                }
+                None => saved.check_spec(spec),
+            },
+            Origin::Yaml => saved.check_stack_file(file.as_deref()),
+        };
+        if let Err(e) = checked {
+            return refuse(e);
+        }
+        let given = match saved.parameters(&self.g.params, |k| std::env::var(k).ok()) {
+            Ok(g) => g,
+            Err(e) => return refuse(e),
+        };
+        let (v, diags) = validate_with(&saved.spec, &self.registry, &given, true);
+        self.report(&diags, &NoSource);
+        let Some(v) = v else {
+            return refuse(format!("the stack saved in {} is not valid with this cairn", path.display()));
+        };
+        let provider = self.provider(&v.spec);
+        let store = self.store(&v.spec);
+        let (_lock, mut state) = match self.lock_and_load(&store, "apply") {
+            Ok(x) => x,
+            Err(e) => return e,
+        };
+        if let Err(e) = saved.check_state(&state, &store.path()) {
+            return refuse(e);
+        }
+        let plan = saved.plan_for(&state);
+        state::note_vanished(&store, &mut state, &plan);
+        let job = Job { provider: &provider, v: Some(&v), plan: &plan, state, store: &store };
+        self.apply_planned(job, yes, parallelism).await
+    }
+
+    /// Shows a plan, asks, and applies it.
+    async fn apply_planned(&self, job: Job<'_>, yes: bool, parallelism: usize) -> Exit {
+        let shown = match job.v {
+            Some(v) => job.plan.masked(&v.secrets()),
+            None => job.plan.clone(),
+        };
+        self.say(&render::plan_text(&shown, self.style));
+        if !job.plan.has_changes() {
             if self.g.json {
-                println!("{}", pretty(&serde_json::json!({"changes": 0})));
+                let doc = json::planned("apply", &shown, &job.state, &job.store.path());
+                println!("{}", pretty(&json::applied(doc, &exec::Outcome::default(), &job.state)));
             }
             return Exit::Ok;
         }
         if let Err(e) = self.confirm("apply these changes", yes) {
             return e;
         }
-        let job = Job { provider: &provider, v: Some(&v), plan: &plan, state, store: &store };
-        self.execute_one(job, parallelism, "Apply").await
+        self.execute_one(job, &shown, parallelism, "Apply").await
     }
 
     async fn cmd_destroy(&mut self, file: Option<PathBuf>, yes: bool, parallelism: usize) -> Exit {
@@ -728,7 +845,7 @@ impl App {
         };
         let spec = loaded.spec;
         let store = self.store(&spec);
-        let (_lock, mut state) = match lock_and_load(&store, "destroy") {
+        let (_lock, mut state) = match self.lock_and_load(&store, "destroy") {
             Ok(x) => x,
             Err(e) => return e,
         };
@@ -738,6 +855,9 @@ impl App {
             if !state.intents.is_empty() {
                 eprintln!("{}", unfinished_creates(&state));
                 return Exit::Failed;
+            }
+            if self.g.json {
+                println!("{}", pretty(&json::recorded("destroy", &spec.name, &state, &store.path())));
             }
             self.say(&nothing_to_destroy(&spec.name, &store));
             return Exit::Ok;
@@ -752,7 +872,7 @@ impl App {
             return e;
         }
         let job = Job { provider: &provider, v: None, plan: &plan, state, store: &store };
-        self.execute_one(job, parallelism, "Destroy").await
+        self.execute_one(job, &plan, parallelism, "Destroy").await
     }
 
     /// Applies or destroys one stack, printing progress and its outcome;
@@ -764,7 +884,7 @@ impl App {
         what: &str,
         scope: &str,
         cancel: &Arc<AtomicBool>,
-    ) -> (Exit, exec::Outcome) {
+    ) -> (Exit, exec::Outcome, State) {
         let (style, verbose, quiet) = (self.style, self.g.verbose, self.g.quiet);
         let scope_owned = scope.to_string();
         let on_event: exec::EventSink = Arc::new(move |e| {
@@ -799,16 +919,18 @@ impl App {
         } else {
             Exit::Failed
         };
-        (exit, outcome)
+        (exit, outcome, state)
     }
 
     /// [`App::execute`] for a command on one stack, with its own Ctrl-C
-    /// watch and JSON outcome.
-    async fn execute_one(&self, job: Job<'_>, parallelism: usize, what: &str) -> Exit {
+    /// watch and JSON outcome; `shown` is the plan as shown (masked).
+    async fn execute_one(&self, job: Job<'_>, shown: &Plan, parallelism: usize, what: &str) -> Exit {
         let interrupts = Interrupts::watch();
-        let (exit, outcome) = self.execute(job, parallelism, what, "", &interrupts.cancel).await;
+        let path = job.store.path();
+        let (exit, outcome, after) = self.execute(job, parallelism, what, "", &interrupts.cancel).await;
         if self.g.json {
-            println!("{}", pretty(&outcome));
+            let command = if what == "Destroy" { "destroy" } else { "apply" };
+            println!("{}", pretty(&json::applied(json::planned(command, shown, &after, &path), &outcome, &after)));
         }
         exit
     }
@@ -860,19 +982,22 @@ impl App {
             }
         }
         let verb = match what {
-            Many::Plan { .. } => "plan",
+            Many::Plan => "plan",
             Many::Apply => "apply",
             Many::Destroy => "destroy",
         };
         let mut targets = Vec::new();
         for (_, v, spec) in loaded {
             let store = self.store(&spec);
-            let (lock, state) = match lock_and_load(&store, verb) {
+            let (lock, state) = match self.lock_and_load(&store, verb) {
                 Ok(x) => x,
                 Err(e) => return e,
             };
             targets.push(Target { provider: self.provider(&spec), v, spec, store, _lock: lock, state });
         }
+        // The JSON document lists every stack given, in the order given.
+        let order: Vec<String> = targets.iter().map(|t| t.spec.name.clone()).collect();
+        let mut early: Vec<json::StackDoc> = Vec::new();
         if what == Many::Destroy {
             for t in &mut targets {
                 t.state.take_options(&t.spec);
@@ -883,15 +1008,25 @@ impl App {
                 if !t.state.resources.is_empty() {
                     return true;
                 }
+                let mut doc = json::recorded(verb, &t.spec.name, &t.state, &t.store.path());
                 if t.state.intents.is_empty() {
                     self.say(&nothing_to_destroy(&t.spec.name, &t.store));
                 } else {
-                    eprintln!("{}: {}", t.spec.name, unfinished_creates(&t.state));
+                    let why = unfinished_creates(&t.state);
+                    eprintln!("{}: {why}", t.spec.name);
+                    doc.ok = false;
+                    doc.warnings.push(why);
                     worst = Exit::Failed;
                 }
+                early.push(doc);
                 false
             });
         }
+        let in_order = |docs: Vec<json::StackDoc>| {
+            let mut all: Vec<json::StackDoc> = early.iter().cloned().chain(docs).collect();
+            all.sort_by_key(|d| order.iter().position(|n| *n == d.stack));
+            json::many(verb, all)
+        };
         let plans = futures::future::join_all(
             targets.iter().map(|t| self.make_plan(&t.provider, t.v.as_ref(), &t.spec.name, &t.state, parallelism)),
         )
@@ -905,7 +1040,7 @@ impl App {
             }
         }
         worst = worse(worst, unplanned);
-        if unplanned != Exit::Ok && !matches!(what, Many::Plan { .. }) {
+        if unplanned != Exit::Ok && what != Many::Plan {
             eprintln!("error: nothing was changed: every stack must be planned before any is changed");
             return worst;
         }
@@ -916,37 +1051,34 @@ impl App {
                 None => p.clone(),
             })
             .collect();
-        if let Many::Plan { detailed } = what {
-            if self.g.json {
-                println!("{}", pretty(&shown));
-            } else {
-                for p in &shown {
-                    self.say(&render::plan_text(p, self.style));
-                }
-            }
-            // A stack that could not be planned says more than changes in another.
-            let changes = planned.iter().any(|(_, p)| p.has_changes());
-            return if worst == Exit::Ok && detailed && changes { Exit::Invalid } else { worst };
-        }
+        let docs: Vec<json::StackDoc> =
+            planned.iter().zip(&shown).map(|((t, _), p)| json::planned(verb, p, &t.state, &t.store.path())).collect();
         for p in &shown {
-            self.say(&render::plan_text(p, self.style));
-        }
-        // With --json: `{"stacks": {name: outcome}}`, `{"changes": 0}` for a
-        // stack with nothing to do.
-        let mut outcomes = serde_json::Map::new();
-        for (t, p) in &planned {
-            if !p.has_changes() {
-                outcomes.insert(t.spec.name.clone(), serde_json::json!({"changes": 0}));
+            if what != Many::Plan || !self.g.json {
+                self.say(&render::plan_text(p, self.style));
             }
         }
-        planned.retain(|(_, p)| p.has_changes());
-        if planned.is_empty() {
+        if what == Many::Plan {
             if self.g.json {
-                println!("{}", pretty(&serde_json::json!({"stacks": outcomes})));
+                println!("{}", pretty(&in_order(docs)));
+            }
+            self.changes = planned.iter().any(|(_, p)| p.has_changes());
+            return worst;
+        }
+        // Stacks with nothing to do are reported as they are.
+        let mut docs: Vec<json::StackDoc> = docs
+            .into_iter()
+            .zip(&planned)
+            .map(|(d, (t, _))| json::applied(d, &exec::Outcome::default(), &t.state))
+            .collect();
+        let todo: Vec<usize> = (0..planned.len()).filter(|&i| planned[i].1.has_changes()).collect();
+        if todo.is_empty() {
+            if self.g.json {
+                println!("{}", pretty(&in_order(docs)));
             }
             return worst;
         }
-        let names: Vec<&str> = planned.iter().map(|(t, _)| t.spec.name.as_str()).collect();
+        let names: Vec<&str> = todo.iter().map(|&i| planned[i].0.spec.name.as_str()).collect();
         let question = match what {
             Many::Destroy => format!("destroy every resource of stacks {}", names.join(", ")),
             _ => format!("apply these changes to stacks {}", names.join(", ")),
@@ -957,7 +1089,7 @@ impl App {
         let interrupts = Interrupts::watch();
         let label = if what == Many::Destroy { "Destroy" } else { "Apply" };
         let app = &*self;
-        let runs = planned.iter_mut().map(|(t, p)| {
+        let runs = planned.iter_mut().filter(|(_, p)| p.has_changes()).map(|(t, p)| {
             let job = Job {
                 provider: &t.provider,
                 v: t.v.as_ref(),
@@ -971,12 +1103,13 @@ impl App {
             async move { app.execute(job, parallelism, &what, &scope, cancel).await }
         });
         let results = futures::future::join_all(runs).await;
-        for ((t, _), (exit, outcome)) in planned.iter().zip(results) {
+        for (&i, (exit, outcome, after)) in todo.iter().zip(results) {
             worst = worse(worst, exit);
-            outcomes.insert(t.spec.name.clone(), serde_json::to_value(&outcome).unwrap_or_default());
+            let doc = json::planned(verb, &shown[i], &after, &planned[i].0.store.path());
+            docs[i] = json::applied(doc, &outcome, &after);
         }
         if self.g.json {
-            println!("{}", pretty(&serde_json::json!({"stacks": outcomes})));
+            println!("{}", pretty(&in_order(docs)));
         }
         worst
     }
@@ -992,7 +1125,7 @@ impl App {
             Err(e) => return state_error(&e),
         };
         if self.g.json {
-            println!("{}", pretty(&state));
+            println!("{}", pretty(&json::recorded("status", &loaded.spec.name, &state, &store.path())));
             return Exit::Ok;
         }
         if state.resources.is_empty() {
@@ -1199,7 +1332,7 @@ struct Job<'a> {
 /// The commands that work on several stacks at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Many {
-    Plan { detailed: bool },
+    Plan,
     Apply,
     Destroy,
 }
@@ -1222,6 +1355,17 @@ fn one_or_many(files: Vec<PathBuf>) -> Result<Option<PathBuf>, Vec<PathBuf>> {
 fn refuse_many(why: &str) -> Exit {
     eprintln!("error: several stack files given, but {why}\n  = help: give one stack file");
     Exit::Invalid
+}
+
+/// `plan --detailed-exitcode`: 2 means changes, so an error that would
+/// exit 2 (invalid input) exits 1; without the flag, the code as it is.
+fn detailed_exit(code: Exit, changes: bool, detailed: bool) -> Exit {
+    match code {
+        _ if !detailed => code,
+        Exit::Ok if changes => Exit::Invalid,
+        Exit::Invalid => Exit::Failed,
+        other => other,
+    }
 }
 
 /// The exit code that says more (codes rank as their numbers: 130 > 3 > 2 > 1 > 0).
@@ -1248,15 +1392,6 @@ impl Drop for Interrupts {
     fn drop(&mut self) {
         self.watcher.abort();
     }
-}
-
-fn lock_and_load(store: &StateStore, command: &str) -> Result<(cairn_engine::state::StateLock, State), Exit> {
-    let lock = store.lock(command).map_err(|e| state_error(&e))?;
-    if let Some(previous) = lock.previous() {
-        eprintln!("note: an earlier run on this stack did not end normally (killed or crashed): {previous}");
-    }
-    let state = store.load().map_err(|e| state_error(&e))?;
-    Ok((lock, state))
 }
 
 /// What a destroy cannot remove: creates a killed or failed run left
@@ -1287,29 +1422,6 @@ fn state_error(e: &StateError) -> Exit {
         StateError::Io { .. } => Exit::Failed,
         _ => Exit::State,
     }
-}
-
-fn read_saved_plan(path: &Path, stack: &str, state: &State) -> Result<Plan, Exit> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        eprintln!("error: reading plan {}: {e}", path.display());
-        Exit::Invalid
-    })?;
-    let plan: Plan = serde_json::from_str(&text).map_err(|e| {
-        eprintln!("error: {} is not a cairn plan: {e}", path.display());
-        Exit::Invalid
-    })?;
-    if plan.stack != stack {
-        eprintln!("error: {} is a plan for stack {}, not {stack}", path.display(), plan.stack);
-        return Err(Exit::Invalid);
-    }
-    if plan.state_serial != state.serial {
-        eprintln!(
-            "error: the saved plan is stale: it was made against state serial {}, and state is now at {}\n  = help: run `cairn plan --out` again",
-            plan.state_serial, state.serial
-        );
-        return Err(Exit::Invalid);
-    }
-    Ok(plan)
 }
 
 /// First Ctrl-C: stop scheduling, let in-flight calls finish, save state.

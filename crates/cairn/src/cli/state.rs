@@ -7,7 +7,7 @@ use cairn_engine::plan::Plan;
 use cairn_engine::spec::valid_resource_id;
 use cairn_engine::{State, StateStore};
 
-use super::{App, Exit, lock_and_load, pretty, state_error};
+use super::{App, Exit, pretty, state_error};
 
 /// What `cairn state` does besides `unlock`.
 #[derive(Clone, Debug)]
@@ -49,7 +49,7 @@ impl App {
                 }
             }
             Op::Rm(id) => {
-                let (_lock, mut state) = match lock_and_load(&store, "state rm") {
+                let (_lock, mut state) = match self.lock_and_load(&store, "state rm") {
                     Ok(x) => x,
                     Err(e) => return e,
                 };
@@ -74,7 +74,7 @@ impl App {
                 Exit::Ok
             }
             Op::Mv(from, to) => {
-                let (_lock, mut state) = match lock_and_load(&store, "state mv") {
+                let (_lock, mut state) = match self.lock_and_load(&store, "state mv") {
                     Ok(x) => x,
                     Err(e) => return e,
                 };
