@@ -186,13 +186,18 @@ impl Clients {
             .await
     }
 
+    /// Lambda's client paces its control-plane calls below Lambda's
+    /// 15-a-second quota (see [`crate::pace`]).
     #[cfg(feature = "lambda")]
     pub async fn lambda(&self) -> &aws_sdk_lambda::Client {
         let config = self.config().await;
         self.lambda
             .get_or_init(|| async {
                 aws_sdk_lambda::Client::from_conf(
-                    aws_sdk_lambda::config::Builder::from(config).interceptor(NameCalls).build(),
+                    aws_sdk_lambda::config::Builder::from(config)
+                        .interceptor(NameCalls)
+                        .http_client(crate::pace::paced_https_client())
+                        .build(),
                 )
             })
             .await

@@ -6,7 +6,9 @@
 
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextMut;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextMut,
+};
 use aws_smithy_runtime_api::client::orchestrator::{HttpResponse, Metadata};
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -133,19 +135,33 @@ pub(crate) fn is_not_found<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> 
     err.code().is_some_and(|c| NOT_FOUND_CODES.contains(&c))
 }
 
-/// `Service.Operation` of a call, kept on its raw response by [`NameCalls`].
+/// `Service.Operation` of a call, kept on its request and raw response by
+/// [`NameCalls`].
 #[derive(Clone, Debug)]
-struct CallName(String);
+pub(crate) struct CallName(pub(crate) String);
 
-/// Puts the service and operation on every response, so that an answer the
-/// SDK cannot read can still be named (the SDK's error does not say which
-/// operation it came from). Added to every client in [`crate::clients`].
+/// Puts the service and operation on every request, for the pacing of
+/// [`crate::pace`], and on every response, so that an answer the SDK cannot
+/// read can still be named (the SDK's error does not say which operation it
+/// came from). Added to every client in [`crate::clients`].
 #[derive(Debug)]
 pub(crate) struct NameCalls;
 
 impl Intercept for NameCalls {
     fn name(&self) -> &'static str {
         "cairn::NameCalls"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(m) = cfg.load::<Metadata>() {
+            context.request_mut().add_extension(CallName(format!("{}.{}", m.service(), m.name())));
+        }
+        Ok(())
     }
 
     fn modify_before_deserialization(

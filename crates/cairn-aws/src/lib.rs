@@ -17,6 +17,7 @@ pub mod glue;
 pub mod kinds;
 mod limits;
 mod normalize;
+mod pace;
 mod provider;
 mod retry;
 mod tags;

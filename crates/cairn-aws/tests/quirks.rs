@@ -875,3 +875,27 @@ async fn a_permission_whose_create_answer_was_lost_is_adopted() {
     ])
     .await;
 }
+
+/// Seen (issue 19, item 15): nothing kept cairn under Lambda's 15 requests
+/// a second per API, so a wide apply spent its retries on throttling. Forty
+/// control-plane calls at once through the strict layer's `lambda-rate`
+/// (AWS's quota) all pass, and none of them was throttled.
+#[tokio::test]
+async fn lambda_calls_at_once_are_paced_under_the_quota() {
+    use cairn_testkit::proxy::strict::{Strict, rule};
+    let strict = Strict::only(&[rule::LAMBDA_RATE]).unwrap();
+    let proxy = Proxy::start_with(&emulator::endpoint(), Faults { strict, ..Faults::default() }).await.unwrap();
+    let provider = AwsProvider::new(AwsOptions { endpoint_url: Some(proxy.url()), ..AwsOptions::default() });
+    let lambda = provider.clients().lambda().await.clone();
+
+    let calls = (0..40).map(|_| {
+        let lambda = lambda.clone();
+        async move { lambda.list_event_source_mappings().send().await }
+    });
+    let answers = futures::future::join_all(calls).await;
+
+    let failed: Vec<_> = answers.iter().filter_map(|a| a.as_ref().err()).collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_eq!(proxy.stats().calls("lambda:ListEventSourceMappings"), 40, "one try each");
+    assert_eq!(proxy.stats().injected(&format!("strict:{}", rule::LAMBDA_RATE)), 0);
+}

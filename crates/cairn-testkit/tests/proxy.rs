@@ -711,4 +711,27 @@ mod strict {
         let url = again.queue_url().unwrap_or_default().to_string();
         sqs.delete_queue().queue_url(&url).send().await.unwrap_or_else(|e| panic!("{e:?}"));
     }
+
+    /// Past 15 control-plane calls a second per API, Lambda answers 429
+    /// TooManyRequestsException; other APIs have their own allowance.
+    #[tokio::test]
+    async fn lambda_calls_past_the_quota_are_throttled() {
+        let (proxy, via, _) = with_rules(&[rule::LAMBDA_RATE]).await;
+        let lambda = aws_sdk_lambda::Client::new(&via);
+        let mut calls = tokio::task::JoinSet::new();
+        for _ in 0..30 {
+            calls.spawn(lambda.list_event_source_mappings().send());
+        }
+        let answers = calls.join_all().await;
+        let codes: Vec<Option<String>> =
+            answers.iter().map(|a| a.as_ref().err().and_then(|e| e.code().map(str::to_string))).collect();
+        let passed = codes.iter().filter(|c| c.is_none()).count();
+        assert!((15..=16).contains(&passed), "{codes:?}");
+        assert!(codes.iter().flatten().all(|c| c == "TooManyRequestsException"), "{codes:?}");
+        assert_eq!(strict_count(&proxy, rule::LAMBDA_RATE), (30 - passed) as u64);
+        lambda.list_functions().send().await.unwrap_or_else(|e| panic!("another API: {e:?}"));
+        // A second later the allowance is back.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        lambda.list_event_source_mappings().send().await.unwrap_or_else(|e| panic!("{e:?}"));
+    }
 }

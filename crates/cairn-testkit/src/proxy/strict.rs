@@ -48,6 +48,7 @@ pub mod rule {
     pub const INVALID_TAGS: &str = "invalid-tags";
     pub const S3_ONE_WRITE_PER_BUCKET: &str = "s3-one-write-per-bucket";
     pub const SQS_DELETED_RECENTLY: &str = "sqs-deleted-recently";
+    pub const LAMBDA_RATE: &str = "lambda-rate";
 }
 
 mod answers;
@@ -148,6 +149,12 @@ pub const RULES: &[Rule] = &[
               name\"), while requests involving the dying queue \"might succeed\" (DeleteQueue API reference): \
               GetQueueUrl, ListQueueTags and GetQueueAttributes still answer with its old tags; moto frees the name \
               at once (held 3 s here, not 60, to keep tests short)",
+    },
+    Rule {
+        name: rule::LAMBDA_RATE,
+        aws: "Lambda's control plane answers 429 TooManyRequestsException (\"Rate exceeded\") past 15 requests a \
+              second per API and region, GetFunction past 100, invocations aside (Lambda quotas, \"API requests\"); \
+              moto answers every call",
     },
 ];
 
@@ -275,6 +282,44 @@ pub(super) struct Memory {
     answers: answers::Memory,
     /// Queues deleted moments ago.
     queues: queues::Memory,
+    /// Lambda's request-rate buckets, by region and operation.
+    lambda_rate: HashMap<String, RateBucket>,
+}
+
+/// A token bucket of [`rule::LAMBDA_RATE`]: tokens left, and when counted.
+#[derive(Debug)]
+struct RateBucket {
+    tokens: f64,
+    at: std::time::Instant,
+}
+
+/// Lambda's quota for an operation, in requests a second (also its burst),
+/// or `None` for calls outside the control-plane quota.
+fn lambda_quota(operation: &str) -> Option<f64> {
+    match operation {
+        "Invoke" | "InvokeAsync" | "InvokeWithResponseStream" => None,
+        "GetFunction" => Some(100.0),
+        _ => Some(15.0),
+    }
+}
+
+/// Whether a Lambda call is within its quota, spending a token if so.
+fn within_lambda_rate(shared: &Shared, region: &str, operation: &str) -> bool {
+    let Some(quota) = lambda_quota(operation) else { return true };
+    let now = std::time::Instant::now();
+    let mut state = shared.state();
+    let bucket = state
+        .strict
+        .lambda_rate
+        .entry(format!("{region} {operation}"))
+        .or_insert(RateBucket { tokens: quota, at: now });
+    bucket.tokens = (bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * quota).min(quota);
+    bucket.at = now;
+    if bucket.tokens < 1.0 {
+        return false;
+    }
+    bucket.tokens -= 1.0;
+    true
 }
 
 /// Serves a call the fault layer would forward, with the rules in `strict`.
@@ -293,6 +338,13 @@ pub(super) async fn serve(
         count(shared, rule::INVALID_TAGS);
         let (status, code) = tags::error_of(call.service.as_deref().unwrap_or(""));
         return shape::error_response(call, status, code, &problem, request_id);
+    }
+    if strict.is_on(rule::LAMBDA_RATE)
+        && call.service.as_deref() == Some("lambda")
+        && !within_lambda_rate(shared, &region(&parts.headers), &call.operation)
+    {
+        count(shared, rule::LAMBDA_RATE);
+        return shape::error_response(call, 429, "TooManyRequestsException", "Rate exceeded", request_id);
     }
     let answer = serve_rules(shared, strict, call, parts, body, request_id).await;
     if strict.is_on(rule::ACCOUNT_PRINCIPAL_REWRITE) {
