@@ -413,10 +413,13 @@ fn endpoint_problem(protocol: &str, endpoint: &str) -> Option<PropError> {
     if unresolved(endpoint) {
         return None;
     }
+    if matches!(protocol, "email" | "email-json") {
+        return email_problem(endpoint).map(|why| {
+            PropError::new(&["endpoint"], format!("`{endpoint}` is not a valid {protocol} endpoint: {why}"))
+                .expected("an e-mail address such as ops@example.com")
+        });
+    }
     let (ok, expected) = match protocol {
-        "email" | "email-json" => {
-            (endpoint.contains('@') && !endpoint.starts_with('@') && !endpoint.ends_with('@'), "an email address")
-        }
         "http" => (endpoint.starts_with("http://"), "a URL starting with http://"),
         "https" => (endpoint.starts_with("https://"), "a URL starting with https://"),
         "sms" => (
@@ -430,6 +433,52 @@ fn endpoint_problem(protocol: &str, endpoint: &str) -> Option<PropError> {
     (!ok).then(|| {
         PropError::new(&["endpoint"], format!("`{endpoint}` is not a valid {protocol} endpoint")).expected(expected)
     })
+}
+
+/// Why `address` is not an e-mail address SNS accepts (an RFC 5322
+/// addr-spec in its dot-atom form: `local@domain.tld`), or `None`.
+fn email_problem(address: &str) -> Option<&'static str> {
+    const LOCAL_CHARS: &str = "!#$%&'*+/=?^_`{|}~-.";
+    if address.chars().any(char::is_whitespace) {
+        return Some("it contains a space");
+    }
+    let Some((local, domain)) = address.split_once('@') else {
+        return Some("it has no `@`");
+    };
+    if domain.contains('@') {
+        return Some("it has more than one `@`");
+    }
+    if local.is_empty() || local.len() > 64 {
+        return Some("the part before `@` must be 1 to 64 characters");
+    }
+    if !local.chars().all(|c| c.is_ascii_alphanumeric() || LOCAL_CHARS.contains(c)) {
+        return Some("the part before `@` has a character an address cannot hold");
+    }
+    if local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+        return Some("the part before `@` cannot start or end with a dot, or hold two in a row");
+    }
+    if domain.is_empty()
+        || domain.len() > 253
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+        || domain.contains("..")
+    {
+        return Some("the domain must be names separated by single dots");
+    }
+    let labels: Vec<&str> = domain.split('.').collect();
+    if labels.len() < 2 {
+        return Some("the domain needs a dot (example.com)");
+    }
+    let label_ok = |l: &str| {
+        (1..=63).contains(&l.len())
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if !labels.iter().all(|l| label_ok(l)) {
+        return Some("each name of the domain is letters, digits and inner hyphens, 1 to 63 of them");
+    }
+    None
 }
 
 fn observed(id: &SubscriptionId, props: SubscriptionProps) -> Observed<SubscriptionProps> {
@@ -505,6 +554,38 @@ mod tests {
         );
         assert!(check(json!({"topic": TOPIC, "protocol": "sqs", "endpoint": "arn:aws:sqs:us-east-1:1:q", "raw_message_delivery": true})).is_ok());
         assert!(check(json!({"topic": TOPIC, "protocol": "sms", "endpoint": "+15555550100"})).is_ok());
+    }
+
+    /// Seen: `ops@@example`, `ops @example.com` and `ops@@example..com`
+    /// passed validate.
+    #[test]
+    fn email_endpoints_must_be_addresses_sns_accepts() {
+        for good in
+            ["ops@example.com", "first.last+lab@mail.example.co.uk", "o'neil@example.org", "a@b.c", "x_1@ex-ample.io"]
+        {
+            assert_eq!(email_problem(good), None, "{good}");
+        }
+        let bad = [
+            ("ops@@example", "more than one `@`"),
+            ("ops @example.com", "a space"),
+            ("ops@@example..com", "more than one `@`"),
+            ("ops@example..com", "single dots"),
+            ("ops@example", "needs a dot"),
+            ("ops.example.com", "no `@`"),
+            ("@example.com", "1 to 64"),
+            (".ops@example.com", "start or end with a dot"),
+            ("ops..x@example.com", "two in a row"),
+            ("ops(x)@example.com", "cannot hold"),
+            ("ops@-example.com", "inner hyphens"),
+            ("ops@exa_mple.com", "inner hyphens"),
+        ];
+        for (address, why) in bad {
+            let problem = email_problem(address);
+            assert!(problem.is_some_and(|p| p.contains(why)), "{address}: {problem:?}");
+        }
+        let errs = check(json!({"topic": TOPIC, "protocol": "email-json", "endpoint": "ops@@example"})).err();
+        let message = errs.unwrap_or_default().first().map(|e| e.message.clone()).unwrap_or_default();
+        assert!(message.contains("is not a valid email-json endpoint: it has more than one `@`"), "{message}");
     }
 
     #[test]
