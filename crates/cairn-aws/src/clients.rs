@@ -4,7 +4,6 @@ use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig};
 use tokio::sync::OnceCell;
 
 use crate::error::NameCalls;
-use crate::provider::AwsOptions;
 use crate::retry::Waits;
 
 /// Attempts per call for the SDK's standard retry mode: the default of 3 is
@@ -15,6 +14,22 @@ use crate::retry::Waits;
 /// three tries would fail once in 64; labs 3 and 6 passed on every seed
 /// tried.
 const MAX_ATTEMPTS: u32 = 8;
+
+/// Where to find credentials, which region to act in and which endpoint to
+/// call; `None` leaves the choice to the standard AWS chain (environment,
+/// profile files, SSO, IMDS).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AwsOptions {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    /// One endpoint for every service (an emulator, or a proxy in front of
+    /// it), as `AWS_ENDPOINT_URL` would give, without touching the process
+    /// environment; `None` keeps the chain's choice.
+    pub endpoint_url: Option<String>,
+    /// How long waits for AWS to catch up may last; the default is for real
+    /// use, tests against an emulator shorten it.
+    pub waits: Waits,
+}
 
 /// The shared AWS configuration and one client per service, each built once
 /// on first use; building this value loads nothing.

@@ -22,6 +22,6 @@ mod provider;
 mod retry;
 mod tags;
 
-pub use clients::Clients;
-pub use provider::{AwsOptions, AwsProvider, partition_for_region, registry};
+pub use clients::{AwsOptions, Clients};
+pub use provider::{AwsProvider, partition_for_region, registry};
 pub use retry::Waits;

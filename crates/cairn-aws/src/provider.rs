@@ -7,25 +7,8 @@ use async_trait::async_trait;
 use cairn_engine::kind::{Environment, OpError, Provider, Registry};
 use tokio::sync::OnceCell;
 
-use crate::clients::Clients;
+use crate::clients::{AwsOptions, Clients};
 use crate::error::aws_error;
-use crate::retry::Waits;
-
-/// Where to find credentials, which region to act in and which endpoint to
-/// call; `None` leaves the choice to the standard AWS chain (environment,
-/// profile files, SSO, IMDS).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AwsOptions {
-    pub region: Option<String>,
-    pub profile: Option<String>,
-    /// One endpoint for every service (an emulator, or a proxy in front of
-    /// it), as `AWS_ENDPOINT_URL` would give, without touching the process
-    /// environment; `None` keeps the chain's choice.
-    pub endpoint_url: Option<String>,
-    /// How long waits for AWS to catch up may last; the default is for real
-    /// use, tests against an emulator shorten it.
-    pub waits: Waits,
-}
 
 /// cairn's AWS provider. Building one loads no configuration; the first
 /// operation (or [`Provider::environment`]) does.

@@ -190,12 +190,16 @@ pub fn render(diags: &Diagnostics, locator: &dyn Locator, color: bool) -> String
     let (red, yellow, cyan, bold, reset) =
         if color { ("\x1b[31m", "\x1b[33m", "\x1b[36m", "\x1b[1m", "\x1b[0m") } else { ("", "", "", "", "") };
     let mut out = String::new();
-    for d in &diags.0 {
+    // In the order of the file, as a reader goes through it; the ones with
+    // no place in it last, in the order found.
+    let mut located: Vec<(Option<SourceLoc>, &Diagnostic)> =
+        diags.0.iter().map(|d| (locator.locate(&d.at), d)).collect();
+    located.sort_by_key(|(loc, _)| loc.as_ref().map_or((1, 0, 0), |l| (0, l.line, l.col)));
+    for (loc, d) in located {
         let (label, c) = match d.severity {
             Severity::Error => ("error", red),
             Severity::Warning => ("warning", yellow),
         };
-        let loc = locator.locate(&d.at);
         match &loc {
             Some(l) => out.push_str(&format!("{bold}{l}{reset}: {c}{bold}{label}{reset}: {}\n", d.message)),
             None => out.push_str(&format!("{c}{bold}{label}{reset}: {} (at {})\n", d.message, d.at)),
@@ -266,6 +270,26 @@ mod tests {
         assert_eq!(did_you_mean("aws:sns:Topik", kinds), Some("aws:sns:Topic"));
         assert_eq!(did_you_mean("aws:s3:Bucket", kinds), None);
         assert_eq!(did_you_mean("anr", ["arn", "name"]), Some("arn"));
+    }
+
+    /// Seen: validation errors were not sorted by line.
+    #[test]
+    fn diagnostics_are_rendered_in_file_order() {
+        struct ByResource;
+        impl Locator for ByResource {
+            fn locate(&self, at: &At) -> Option<SourceLoc> {
+                let At::Resource { id } = at else { return None };
+                let line = id.parse().ok()?;
+                Some(SourceLoc { file: "s.yaml".into(), line, col: 1, line_text: None })
+            }
+        }
+        let mut d = Diagnostics::default();
+        for id in ["12", "none", "3", "7"] {
+            d.push(Diagnostic::error(At::Resource { id: id.into() }, format!("problem {id}")));
+        }
+        let text = render(&d, &ByResource, false);
+        let order: Vec<&str> = text.lines().filter_map(|l| l.split("problem ").nth(1)).collect();
+        assert_eq!(order, vec!["3", "7", "12", "none (at resource `none`)"], "{text}");
     }
 
     #[test]
