@@ -324,3 +324,113 @@ fn state_commands_inspect_and_repair_state() -> R {
     expect(&rig.run(&["destroy", "--yes"])?, 0);
     Ok(())
 }
+
+fn set_visibility_timeout(url: &str, seconds: u32) {
+    runtime().block_on(async {
+        let c = clients();
+        c.sqs()
+            .await
+            .set_queue_attributes()
+            .queue_url(url)
+            .attributes("VisibilityTimeout".into(), seconds.to_string())
+            .send()
+            .await
+            .expect("the queue's attribute set");
+    });
+}
+
+fn visibility_timeout(url: &str) -> Option<String> {
+    runtime().block_on(async {
+        let c = clients();
+        let out = c
+            .sqs()
+            .await
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names("VisibilityTimeout".into())
+            .send()
+            .await
+            .ok()?;
+        out.attributes()?.iter().find(|(k, _)| k.as_str() == "VisibilityTimeout").map(|(_, v)| v.clone())
+    })
+}
+
+/// `--target` (issue 15 item 5): plan and apply limited to a resource and
+/// what it depends on, destroy to a resource and what depends on it, each
+/// with a warning; an unknown id is refused with a suggestion.
+#[test]
+fn target_limits_plan_apply_and_destroy_to_a_resource_and_what_it_needs() -> R {
+    let rig = Rig::new("target")?;
+    rig.write(&topic_and_queue(false))?;
+    let stderr = expect(&rig.run(&["plan", "--target", "job"])?, 2);
+    assert!(stderr.contains("--target `job` is not a resource") && stderr.contains("did you mean `jobs`?"), "{stderr}");
+
+    let stderr = expect(&rig.run(&["apply", "--yes", "--target", "jobs"])?, 0);
+    assert!(stderr.contains("limited by --target to `jobs`"), "{stderr}");
+    let held: Vec<String> =
+        rig.state_json()?["resources"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+    assert_eq!(held, vec!["jobs"], "{stderr}");
+
+    // The subscription depends on both: targeting it brings the topic too.
+    let stderr = expect(&rig.run(&["plan", "--target", "feed"])?, 0);
+    assert!(stderr.contains("Plan: 2 to create, 0 to update, 0 to replace, 0 to delete, 1 unchanged."), "{stderr}");
+    expect(&rig.run(&["apply", "--yes"])?, 0);
+
+    // Destroying the queue takes the subscription that depends on it.
+    let stderr = expect(&rig.run(&["destroy", "--yes", "--target", "jobs"])?, 0);
+    assert!(stderr.contains("limited by --target to `jobs` and what depends on them"), "{stderr}");
+    let held: Vec<String> =
+        rig.state_json()?["resources"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+    assert_eq!(held, vec!["alerts"], "{stderr}");
+    assert_eq!(queue_url(&rig.queue_name("jobs")), None);
+
+    expect(&rig.run(&["destroy", "--yes"])?, 0);
+    Ok(())
+}
+
+/// `--refresh-only` (issue 15 item 5): drift and a resource deleted outside
+/// cairn are shown against state; `apply --refresh-only` writes them into
+/// state and changes nothing in AWS; the next plain plan then shows what
+/// the stack still wants.
+#[test]
+fn refresh_only_shows_drift_and_accepts_it_into_state_without_changing_aws() -> R {
+    let rig = Rig::new("refresh")?;
+    rig.write(
+        "resources:\n  jobs:\n    type: aws:sqs:Queue\n    properties:\n      visibility_timeout: 30\n  spare:\n    type: aws:sqs:Queue\n",
+    )?;
+    expect(&rig.run(&["apply", "--yes"])?, 0);
+    let url = queue_url(&rig.queue_name("jobs")).ok_or("no queue")?;
+    set_visibility_timeout(&url, 45);
+    delete_queue(&queue_url(&rig.queue_name("spare")).ok_or("no spare queue")?);
+    let before = rig.state_json()?;
+
+    let out = rig.run(&["plan", "--refresh-only", "--detailed-exitcode"])?;
+    let stderr = expect(&out, 2);
+    assert!(stderr.contains("refresh-only plan for stack"), "{stderr}");
+    assert!(stderr.contains("visibility_timeout: 30 -> 45"), "{stderr}");
+    assert!(stderr.contains("spare  aws:sqs:Queue  forget: deleted outside cairn, removed from state"), "{stderr}");
+    assert_eq!(rig.state_json()?["resources"], before["resources"], "a plan writes nothing");
+
+    let out = rig.run(&["plan", "--refresh-only", "--json"])?;
+    expect(&out, 0);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(doc["refresh_only"], true, "{doc:#}");
+    assert_eq!(doc["summary"]["update"], 1, "{doc:#}");
+    assert_eq!(doc["summary"]["forget"], 1, "{doc:#}");
+
+    let stderr = expect(&rig.run(&["apply", "--refresh-only", "--yes"])?, 0);
+    assert!(stderr.contains("1 resource(s) updated, 1 forgotten; AWS was not changed"), "{stderr}");
+    let after = rig.state_json()?;
+    assert_eq!(after["resources"]["jobs"]["props"]["visibility_timeout"], 45, "{after:#}");
+    assert_eq!(after["resources"].get("spare"), None, "{after:#}");
+    assert_eq!(visibility_timeout(&url).as_deref(), Some("45"), "AWS was changed");
+
+    let stderr = expect(&rig.run(&["plan", "--refresh-only"])?, 0);
+    assert!(stderr.contains("No changes outside cairn"), "{stderr}");
+    // The stack still says 30, and the spare queue is to be made again.
+    let stderr = expect(&rig.run(&["plan"])?, 0);
+    assert!(stderr.contains("visibility_timeout: 45 -> 30"), "{stderr}");
+    assert!(stderr.contains("Plan: 1 to create, 1 to update"), "{stderr}");
+    expect(&rig.run(&["destroy", "--yes"])?, 0);
+    Ok(())
+}

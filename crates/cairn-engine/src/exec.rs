@@ -437,15 +437,7 @@ pub async fn apply(
 
     // Outputs, from what now exists.
     if let Some(v) = stack {
-        let attrs = shared.attrs();
-        let known = Known { params: &v.params, env, stack: &v.spec.name, attrs: &attrs };
-        let outputs: BTreeMap<String, Json> = v
-            .spec
-            .outputs
-            .iter()
-            .map(|(k, val)| (k.clone(), resolve(val, &known)))
-            .filter(|(_, val)| !has_unknown(val))
-            .collect();
+        let outputs = outputs(v, env, &shared.attrs());
         let changed = shared.state.lock().map(|st| st.outputs != outputs).unwrap_or(false);
         if changed && let Err(e) = shared.update(|st| st.outputs = outputs).await {
             outcome.failed.push(("outputs".into(), OpKind::Update, e));
@@ -456,6 +448,22 @@ pub async fn apply(
     outcome.elapsed_ms = started.elapsed().as_millis();
     let state = shared.state.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     (state, outcome)
+}
+
+/// The stack's outputs from the attributes known: those that still refer
+/// to something unknown are left out.
+pub fn outputs(
+    v: &Validated,
+    env: &Environment,
+    attrs: &BTreeMap<String, BTreeMap<String, Json>>,
+) -> BTreeMap<String, Json> {
+    let known = Known { params: &v.params, env, stack: &v.spec.name, attrs };
+    v.spec
+        .outputs
+        .iter()
+        .map(|(k, val)| (k.clone(), resolve(val, &known)))
+        .filter(|(_, val)| !has_unknown(val))
+        .collect()
 }
 
 /// Keeps what a refresh learned without any AWS write: a physical id or

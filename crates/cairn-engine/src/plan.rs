@@ -116,6 +116,10 @@ pub struct Plan {
     /// Where the state the plan was made against is kept, for its header.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_location: Option<String>,
+    /// A refresh-only plan ([`refresh_only`]): its steps change state
+    /// only, never AWS.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refresh_only: bool,
 }
 
 impl Plan {
@@ -419,6 +423,7 @@ pub fn plan(
         warnings,
         moves,
         state_location: None,
+        refresh_only: false,
     }
 }
 
@@ -563,6 +568,20 @@ pub async fn make(
     state: &State,
     parallelism: usize,
 ) -> Result<Plan, PlanError> {
+    make_targeted(provider, stack, stack_name, state, parallelism, &[]).await
+}
+
+/// [`make`], limited to `targets` (`--target`) and what they need (see
+/// [`select`]) when any is given: the protect checks and data-loss
+/// warnings see only what the limited plan would do.
+pub async fn make_targeted(
+    provider: &dyn Provider,
+    stack: Option<&Validated>,
+    stack_name: &str,
+    state: &State,
+    parallelism: usize,
+    targets: &[String],
+) -> Result<Plan, PlanError> {
     if let Some(v) = stack {
         let diags = check_moves(&v.spec, state);
         if diags.has_errors() {
@@ -572,8 +591,9 @@ pub async fn make(
     // Deletes of protected resources are known from state and the stack
     // alone: refused before any AWS call.
     let offline = Environment { account_id: String::new(), region: String::new(), partition: String::new() };
-    let refused =
-        protected(&plan(provider.registry(), stack, stack_name, state, BTreeMap::new(), &offline), stack, state);
+    let mut offline_plan = plan(provider.registry(), stack, stack_name, state, BTreeMap::new(), &offline);
+    select(&mut offline_plan, stack, state, targets);
+    let refused = protected(&offline_plan, stack, state);
     if !refused.is_empty() {
         return Err(PlanError::Protected(refused));
     }
@@ -581,34 +601,9 @@ pub async fn make(
     let moved_state = stack.map(|v| moved(state, &applicable_moves(&v.spec, state)));
     let state = moved_state.as_ref().unwrap_or(state);
     let tags = stack.map(|v| v.spec.tags.clone()).unwrap_or_default();
-    // The account and region the state was last applied to, if it says.
-    let recorded = match (&state.account_id, &state.region, &state.partition) {
-        (Some(account_id), Some(region), Some(partition)) if !state.resources.is_empty() => {
-            Some(Environment { account_id: account_id.clone(), region: region.clone(), partition: partition.clone() })
-        }
-        _ => None,
-    };
-    let (env, live) = match recorded {
-        // Learning the account takes a round trip: overlap it with the reads,
-        // which assume the recorded account, and read again if it differs.
-        Some(assumed) => {
-            let (env, live) =
-                futures::join!(provider.environment(), refresh(provider, state, &tags, &assumed, parallelism));
-            let env = env.map_err(PlanError::Environment)?;
-            if env == assumed {
-                (env, live)
-            } else {
-                (env.clone(), refresh(provider, state, &tags, &env, parallelism).await)
-            }
-        }
-        None => {
-            let env = provider.environment().await.map_err(PlanError::Environment)?;
-            let live = refresh(provider, state, &tags, &env, parallelism).await;
-            (env, live)
-        }
-    };
-    let live = live.map_err(PlanError::Refresh)?;
+    let (env, live) = read_live(provider, state, &tags, parallelism).await?;
     let mut p = plan(provider.registry(), stack, stack_name, original, live, &env);
+    select(&mut p, stack, original, targets);
     let refused = protected(&p, stack, original);
     if !refused.is_empty() {
         return Err(PlanError::Protected(refused));
@@ -625,6 +620,168 @@ pub async fn make(
         ));
     }
     Ok(p)
+}
+
+/// The account the credentials are for, and every resource of state as AWS
+/// has it now (read concurrently; one that is gone is absent).
+pub async fn read_live(
+    provider: &dyn Provider,
+    state: &State,
+    stack_tags: &BTreeMap<String, String>,
+    parallelism: usize,
+) -> Result<(Environment, BTreeMap<String, Live>), PlanError> {
+    // The account and region the state was last applied to, if it says.
+    let recorded = match (&state.account_id, &state.region, &state.partition) {
+        (Some(account_id), Some(region), Some(partition)) if !state.resources.is_empty() => {
+            Some(Environment { account_id: account_id.clone(), region: region.clone(), partition: partition.clone() })
+        }
+        _ => None,
+    };
+    let (env, live) = match recorded {
+        // Learning the account takes a round trip: overlap it with the reads,
+        // which assume the recorded account, and read again if it differs.
+        Some(assumed) => {
+            let (env, live) =
+                futures::join!(provider.environment(), refresh(provider, state, stack_tags, &assumed, parallelism));
+            let env = env.map_err(PlanError::Environment)?;
+            if env == assumed {
+                (env, live)
+            } else {
+                (env.clone(), refresh(provider, state, stack_tags, &env, parallelism).await)
+            }
+        }
+        None => {
+            let env = provider.environment().await.map_err(PlanError::Environment)?;
+            let live = refresh(provider, state, stack_tags, &env, parallelism).await;
+            (env, live)
+        }
+    };
+    Ok((env, live.map_err(PlanError::Refresh)?))
+}
+
+/// The ids a plan limited to `targets` keeps. Applying (a stack given):
+/// each target and everything it depends on, so that its references
+/// resolve; a target the stack no longer has (a delete) brings what in
+/// state depends on it and is deleted too. Destroying: each target and
+/// everything in state that depends on it, which cannot outlive it.
+pub fn targeted(stack: Option<&Validated>, state: &State, targets: &[String]) -> BTreeSet<String> {
+    let in_stack = |id: &str| stack.is_some_and(|v| v.spec.resource(id).is_some());
+    let state_dependents = |id: &str| -> Vec<String> {
+        state
+            .resources
+            .iter()
+            .filter(|(d, rs)| rs.depends_on.iter().any(|x| x == id) && !in_stack(d))
+            .map(|(d, _)| d.clone())
+            .collect()
+    };
+    let mut keep = BTreeSet::new();
+    let mut todo: Vec<String> = targets.to_vec();
+    while let Some(id) = todo.pop() {
+        if !keep.insert(id.clone()) {
+            continue;
+        }
+        match stack {
+            Some(v) if in_stack(&id) => todo.extend(v.graph.deps_of(&id).cloned()),
+            _ => todo.extend(state_dependents(&id)),
+        }
+    }
+    keep
+}
+
+/// Limits `plan` to `targets` and what they need ([`targeted`]), saying so
+/// in its warnings; no targets leaves it whole.
+pub fn select(plan: &mut Plan, stack: Option<&Validated>, state: &State, targets: &[String]) {
+    if targets.is_empty() {
+        return;
+    }
+    let keep = targeted(stack, state, targets);
+    let before = plan.resources.len();
+    plan.resources.retain(|r| keep.contains(&r.id));
+    let left_out = before - plan.resources.len();
+    let needed = if stack.is_some() { "what they depend on" } else { "what depends on them" };
+    plan.warnings.push(format!(
+        "limited by --target to {} and {needed}; {left_out} other resource(s) were left out of this plan, which may \
+         therefore not be complete: run plan without --target before you rely on the stack being as written",
+        targets.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
+    ));
+}
+
+/// A refresh-only plan: for each resource of state, what AWS has that
+/// state does not record. A resource whose props differ is an update of
+/// state (`old` what state holds, `new` what AWS has); one gone from AWS
+/// is forgotten. Nothing in AWS is changed by applying it
+/// ([`accept_refresh`]).
+pub fn refresh_only(stack_name: &str, state: &State, live: BTreeMap<String, Live>, env: &Environment) -> Plan {
+    let resources = state
+        .resources
+        .iter()
+        .map(|(id, rs)| {
+            let base = PlannedResource {
+                id: id.clone(),
+                kind: rs.kind.clone(),
+                step: Step::NoOp,
+                derived: rs.derived,
+                physical_id: Some(rs.physical_id.clone()),
+                changes: Vec::new(),
+                desired: None,
+                drift: None,
+                moved_from: None,
+            };
+            match live.get(id) {
+                None => PlannedResource { step: Step::Forget, drift: Some(vec![VANISHED.to_string()]), ..base },
+                Some(l) => {
+                    let changes = changed_fields(&l.props, &rs.props);
+                    if changes.is_empty() {
+                        base
+                    } else {
+                        let fields: Vec<String> = changes.iter().map(|c| c.field.clone()).collect();
+                        PlannedResource {
+                            step: Step::Update { fields: fields.clone() },
+                            physical_id: Some(l.physical_id.clone()),
+                            changes,
+                            drift: Some(fields),
+                            ..base
+                        }
+                    }
+                }
+            }
+        })
+        .collect();
+    Plan {
+        stack: stack_name.to_string(),
+        state_serial: state.serial,
+        env: env.clone(),
+        resources,
+        live,
+        warnings: Vec::new(),
+        moves: Vec::new(),
+        state_location: None,
+        refresh_only: true,
+    }
+}
+
+/// Writes what a [`refresh_only`] plan found into state: props, attributes
+/// and physical ids as AWS has them, and resources gone from AWS
+/// forgotten. Returns whether state changed.
+pub fn accept_refresh(state: &mut State, plan: &Plan) -> bool {
+    let mut changed = false;
+    for r in &plan.resources {
+        match (&r.step, plan.live.get(&r.id)) {
+            (Step::Forget, _) => changed |= state.resources.remove(&r.id).is_some(),
+            (_, Some(l)) => {
+                if let Some(rs) = state.resources.get_mut(&r.id) {
+                    let before = (rs.props.clone(), rs.attrs.clone(), rs.physical_id.clone(), rs.vanished);
+                    rs.props = l.props.clone();
+                    rs.attrs = l.attrs.clone();
+                    rs.physical_id = l.physical_id.clone();
+                    rs.vanished = false;
+                    changed |= before != (rs.props.clone(), rs.attrs.clone(), rs.physical_id.clone(), rs.vanished);
+                }
+            }
+            (_, None) => {}
+        }
+    }
+    changed
 }
 
 /// The warnings of [`crate::kind::Kind::data_at_risk`] for every resource

@@ -455,3 +455,100 @@ async fn state_records_the_account_and_a_plan_for_another_account_warns() -> R {
     assert!(pl.warnings.iter().any(|w| w.contains("999999999999") && w.contains("000000000000")), "{pl:?}");
     Ok(())
 }
+
+/// `--target` (issue 15 item 5): an apply limited to one resource makes it
+/// and what it depends on, and nothing else; a destroy limited to one
+/// deletes it and what depends on it, and leaves the rest in state.
+#[tokio::test]
+async fn a_targeted_apply_and_destroy_touch_only_the_targets_and_what_they_need() -> R {
+    let dir = tempfile::tempdir()?;
+    let p = FakeProvider::default();
+    let s = stack(vec![
+        thing("base", json!({})),
+        thing("mid", json!({"up": "${base.arn}"})),
+        thing("top", json!({"up": "${mid.arn}"})),
+        thing("other", json!({})),
+    ]);
+    let v = valid(&p, &s);
+    let store = StateStore::new(dir.path(), "t");
+    let state = store.load()?;
+    let targets = vec!["mid".to_string()];
+    let pl = plan::make_targeted(&p, Some(&v), "t", &state, 16, &targets).await?;
+    let ids: Vec<&str> = pl.resources.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, vec!["base", "mid"], "the target and what it depends on");
+    assert!(pl.warnings.iter().any(|w| w.contains("limited by --target to `mid`")), "{:?}", pl.warnings);
+    let (st, out) = exec::apply(&p, Some(&v), &pl, state, &store, &ExecOptions::default()).await;
+    assert!(out.ok(), "{out:?}");
+    assert_eq!(st.resources.keys().cloned().collect::<Vec<_>>(), vec!["base", "mid"]);
+    assert_eq!(p.cloud.writes(), vec!["create base", "create mid"]);
+
+    // The rest, then a destroy of `mid`: `top` depends on it and goes too.
+    apply_with(&p, Some(&v), &store, 16).await;
+    p.cloud.clear_calls();
+    let state = store.load()?;
+    let pl = plan::make_targeted(&p, None, "t", &state, 16, &targets).await?;
+    let ids: Vec<&str> = pl.resources.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, vec!["top", "mid"], "the target and its dependents, dependents first");
+    let (st, out) = exec::apply(&p, None, &pl, state, &store, &ExecOptions::default()).await;
+    assert!(out.ok(), "{out:?}");
+    assert_eq!(p.cloud.writes(), vec!["delete top", "delete mid"]);
+    assert_eq!(st.resources.keys().cloned().collect::<Vec<_>>(), vec!["base", "other"]);
+    Ok(())
+}
+
+/// A protected resource outside the targets does not stop a targeted
+/// destroy; a protected target does.
+#[tokio::test]
+async fn a_targeted_destroy_is_refused_only_for_a_protected_target() -> R {
+    let dir = tempfile::tempdir()?;
+    let p = FakeProvider::default();
+    let mut kept = thing("kept", json!({}));
+    kept.options.protect = true;
+    let v = valid(&p, &stack(vec![kept, thing("scratch", json!({}))]));
+    let store = StateStore::new(dir.path(), "t");
+    apply_with(&p, Some(&v), &store, 16).await;
+    let state = store.load()?;
+    let pl = plan::make_targeted(&p, None, "t", &state, 16, &["scratch".to_string()]).await?;
+    assert_eq!(pl.resources.len(), 1);
+    let refused = plan::make_targeted(&p, None, "t", &state, 16, &["kept".to_string()]).await;
+    assert!(matches!(refused, Err(plan::PlanError::Protected(_))), "{refused:?}");
+    Ok(())
+}
+
+/// `--refresh-only` (issue 15 item 5): drift and resources deleted outside
+/// cairn are shown as changes to state, and accepting them writes state
+/// with no call to AWS but reads.
+#[tokio::test]
+async fn a_refresh_only_plan_shows_drift_and_accepting_it_changes_state_only() -> R {
+    let dir = tempfile::tempdir()?;
+    let p = FakeProvider::default();
+    let v = valid(&p, &stack(vec![thing("a", json!({"value": 1})), thing("b", json!({})), thing("c", json!({}))]));
+    let store = StateStore::new(dir.path(), "t");
+    apply_with(&p, Some(&v), &store, 16).await;
+    {
+        let mut objects = p.cloud.objects.lock().map_err(|e| e.to_string())?;
+        objects.insert("arn:fake:t-a".into(), json!({"name": "t-a", "value": 2}));
+        objects.remove("arn:fake:t-b");
+    }
+    p.cloud.clear_calls();
+    let mut state = store.load()?;
+    let (env, live) = plan::read_live(&p, &state, &BTreeMap::new(), 16).await?;
+    let pl = plan::refresh_only("t", &state, live, &env);
+    let steps: Vec<(&str, &Step)> = pl.resources.iter().map(|r| (r.id.as_str(), &r.step)).collect();
+    assert_eq!(
+        steps,
+        vec![("a", &Step::Update { fields: vec!["value".into()] }), ("b", &Step::Forget), ("c", &Step::NoOp)]
+    );
+    let change = &pl.resources[0].changes[0];
+    assert_eq!((change.old.clone(), change.new.clone()), (Some(json!(1)), Some(json!(2))), "state -> AWS");
+    assert!(plan::accept_refresh(&mut state, &pl));
+    assert_eq!(state.resources["a"].props["value"], 2);
+    assert!(!state.resources.contains_key("b"));
+    assert!(p.cloud.writes().is_empty(), "{:?}", p.cloud.writes());
+    // Accepted: nothing more to accept.
+    let (env, live) = plan::read_live(&p, &state, &BTreeMap::new(), 16).await?;
+    let again = plan::refresh_only("t", &state, live, &env);
+    assert!(!again.has_changes());
+    assert!(!plan::accept_refresh(&mut state, &again));
+    Ok(())
+}

@@ -35,6 +35,11 @@ pub struct StackDoc {
     pub ok: bool,
     /// How long the apply or destroy took; `null` for plan and status.
     pub elapsed_ms: Option<u64>,
+    /// Present (true) for `--refresh-only`: each action is a change to state
+    /// only (`update`: state takes what AWS has, `old` is what state held and
+    /// `new` what AWS has; `forget`: deleted outside cairn), never to AWS.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub refresh_only: bool,
 }
 
 /// Where the state is, and its serial after the command.
@@ -132,6 +137,7 @@ pub fn planned(command: &'static str, plan: &Plan, state: &State, path: &Path) -
         warnings: plan.warnings.clone(),
         ok: true,
         elapsed_ms: None,
+        refresh_only: plan.refresh_only,
     }
 }
 
@@ -223,6 +229,7 @@ pub fn recorded(command: &'static str, stack: &str, state: &State, path: &Path) 
         warnings: Vec::new(),
         ok: true,
         elapsed_ms: None,
+        refresh_only: false,
     }
 }
 

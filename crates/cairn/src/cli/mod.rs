@@ -5,6 +5,7 @@
 
 mod json;
 mod lock;
+mod refresh;
 mod render;
 mod saved;
 mod state;
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use cairn_aws::{AwsOptions, AwsProvider};
-use cairn_engine::diag::{Locator, NoSource, render as render_diags};
+use cairn_engine::diag::{Locator, NoSource, did_you_mean, render as render_diags};
 use cairn_engine::exec::{self, ExecOptions};
 use cairn_engine::kind::{Provider, Registry};
 use cairn_engine::plan::{self, Plan};
@@ -135,6 +136,17 @@ struct FilesArg {
     files: Vec<PathBuf>,
 }
 
+/// `--target`, for plan, apply and destroy.
+#[derive(Args, Debug, Clone, Default)]
+struct TargetArg {
+    /// Limit the plan to this resource id and what it needs: for plan and
+    /// apply, what it depends on; for destroy, what depends on it.
+    /// Repeatable; one stack only. For exceptional repairs: the rest of the
+    /// stack is left as it is, so run a whole plan afterwards.
+    #[arg(long = "target", id = "target", value_name = "ID")]
+    ids: Vec<String>,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Check the stack offline: no AWS call, no credentials needed.
@@ -159,6 +171,13 @@ enum Command {
         /// 1 on an error (an invalid stack included).
         #[arg(long)]
         detailed_exitcode: bool,
+        #[command(flatten)]
+        target: TargetArg,
+        /// Show only what changed in AWS outside cairn (drift, and resources
+        /// deleted there) against what state records, and nothing of the
+        /// stack's own changes; `apply --refresh-only` writes it into state.
+        #[arg(long, conflicts_with_all = ["out", "target"])]
+        refresh_only: bool,
         /// Refresh reads in flight at once (for each stack).
         #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
         parallelism: u16,
@@ -186,6 +205,13 @@ enum Command {
         /// --state-dir); without it, such a create is refused.
         #[arg(long)]
         adopt: bool,
+        #[command(flatten)]
+        target: TargetArg,
+        /// Accept what changed in AWS outside cairn into state (as `plan
+        /// --refresh-only` shows it): props and attributes as AWS has them,
+        /// and resources deleted there forgotten. AWS is not changed.
+        #[arg(long, conflicts_with_all = ["plan", "target", "adopt"])]
+        refresh_only: bool,
         /// Operations in flight at once (for each stack).
         #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
         parallelism: u16,
@@ -200,6 +226,8 @@ enum Command {
         /// Destroy without asking; required when there is no terminal.
         #[arg(short, long)]
         yes: bool,
+        #[command(flatten)]
+        target: TargetArg,
         /// Operations in flight at once (for each stack).
         #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
         parallelism: u16,
@@ -340,6 +368,8 @@ struct App {
     changes: bool,
     /// `apply --adopt`.
     adopt: bool,
+    /// `--target` ids: plans keep only these and what they need.
+    targets: Vec<String>,
     /// The stack files loaded, by stack name, to locate diagnostics found
     /// after loading (a `moved` entry that does not fit the state).
     sources: BTreeMap<String, cairn_stack::Source>,
@@ -366,6 +396,7 @@ impl App {
             shared_params: false,
             changes: false,
             adopt: false,
+            targets: Vec::new(),
             sources: BTreeMap::new(),
         }
     }
@@ -387,28 +418,44 @@ impl App {
                 );
                 Exit::Invalid
             }
-            Command::Plan { files, out, detailed_exitcode, parallelism } => {
+            Command::Plan { files, out, detailed_exitcode, target, refresh_only, parallelism } => {
                 let parallelism = usize::from(parallelism);
+                self.targets = target.ids;
                 let code = match one_or_many(files.files) {
+                    Ok(file) if refresh_only => self.cmd_refresh_only(file, None, parallelism).await,
                     Ok(file) => self.cmd_plan(file, out, parallelism).await,
                     Err(_) if out.is_some() => refuse_many("plan --out saves the plan of one stack"),
+                    Err(_) if refresh_only => refuse_many("--refresh-only works on one stack"),
+                    Err(_) if !self.targets.is_empty() => refuse_many("--target names resources of one stack"),
                     Err(files) => self.cmd_many(Many::Plan, files, false, parallelism).await,
                 };
                 detailed_exit(code, self.changes, detailed_exitcode)
             }
-            Command::Apply { files, yes, plan, parallelism, adopt } => {
+            Command::Apply { files, yes, plan, parallelism, adopt, target, refresh_only } => {
                 self.adopt = adopt;
+                self.targets = target.ids;
                 let parallelism = usize::from(parallelism);
                 match one_or_many(files.files) {
+                    Ok(_) if plan.is_some() && !self.targets.is_empty() => {
+                        eprintln!(
+                            "error: --target cannot change a saved plan\n  = help: make the plan with `cairn plan --target ID --out FILE`"
+                        );
+                        Exit::Invalid
+                    }
+                    Ok(file) if refresh_only => self.cmd_refresh_only(file, Some(yes), parallelism).await,
                     Ok(file) => self.cmd_apply(file, yes, plan, parallelism).await,
                     Err(_) if plan.is_some() => refuse_many("apply --plan applies the saved plan of one stack"),
+                    Err(_) if refresh_only => refuse_many("--refresh-only works on one stack"),
+                    Err(_) if !self.targets.is_empty() => refuse_many("--target names resources of one stack"),
                     Err(files) => self.cmd_many(Many::Apply, files, yes, parallelism).await,
                 }
             }
-            Command::Destroy { files, yes, parallelism } => {
+            Command::Destroy { files, yes, target, parallelism } => {
                 let parallelism = usize::from(parallelism);
+                self.targets = target.ids;
                 match one_or_many(files.files) {
                     Ok(file) => self.cmd_destroy(file, yes, parallelism).await,
+                    Err(_) if !self.targets.is_empty() => refuse_many("--target names resources of one stack"),
                     Err(files) => self.cmd_many(Many::Destroy, files, yes, parallelism).await,
                 }
             }
@@ -643,25 +690,57 @@ impl App {
         parallelism: usize,
     ) -> Result<Plan, Exit> {
         let location = StateStore::new(&self.g.state_dir, name).path().display().to_string();
-        match plan::make(provider, v, name, state, parallelism).await {
+        self.check_targets(v, state)?;
+        match plan::make_targeted(provider, v, name, state, parallelism, &self.targets).await {
             Ok(mut p) => {
                 p.state_location = Some(location);
                 Ok(p)
             }
-            Err(plan::PlanError::Moves(diags)) => {
+            Err(e) => Err(self.plan_error(name, &location, e)),
+        }
+    }
+
+    /// Reports why a plan could not be made; the exit code to end with.
+    fn plan_error(&self, name: &str, location: &str, e: plan::PlanError) -> Exit {
+        match e {
+            plan::PlanError::Moves(diags) => {
                 match self.sources.get(name) {
                     Some(source) => self.report(&diags, source),
                     None => self.report(&diags, &NoSource),
                 }
                 eprintln!("error: planning {name}: the stack's `moved` entries do not fit its state ({location})");
-                Err(Exit::Invalid)
+                Exit::Invalid
             }
-            Err(e) => {
+            e => {
                 let e = if self.g.verbose { e.to_string() } else { cairn_engine::kind::brief(&e.to_string()) };
                 eprintln!("error: planning {name}: {e}");
-                Err(Exit::Failed)
+                Exit::Failed
             }
         }
+    }
+
+    /// Every `--target` must name a resource of the stack or of its state
+    /// (of state only, for destroy).
+    fn check_targets(&self, v: Option<&Validated>, state: &State) -> Result<(), Exit> {
+        let mut known: Vec<&str> = state.resources.keys().map(String::as_str).collect();
+        if let Some(v) = v {
+            known.extend(v.spec.resources.iter().map(|r| r.id.as_str()));
+        }
+        for t in &self.targets {
+            if known.contains(&t.as_str()) {
+                continue;
+            }
+            let hint = did_you_mean(t, known.iter().copied())
+                .map(|c| format!("\n  = help: did you mean `{c}`?"))
+                .unwrap_or_default();
+            let place = if v.is_some() { "the stack or its state" } else { "the stack's state" };
+            eprintln!(
+                "error: --target `{t}` is not a resource of {place}\n  = expected: one of {}{hint}",
+                if known.is_empty() { "(none)".to_string() } else { known.join(", ") }
+            );
+            return Err(Exit::Invalid);
+        }
+        Ok(())
     }
 
     async fn cmd_plan(&mut self, file: Option<PathBuf>, out: Option<PathBuf>, parallelism: usize) -> Exit {
@@ -868,7 +947,12 @@ impl App {
             Err(e) => return e,
         };
         self.say(&render::plan_text(&plan, self.style));
-        if let Err(e) = self.confirm(&format!("destroy every resource of stack {}", spec.name), yes) {
+        let question = if self.targets.is_empty() {
+            format!("destroy every resource of stack {}", spec.name)
+        } else {
+            format!("destroy the resources of stack {} listed above", spec.name)
+        };
+        if let Err(e) = self.confirm(&question, yes) {
             return e;
         }
         let job = Job { provider: &provider, v: None, plan: &plan, state, store: &store };
@@ -1449,5 +1533,18 @@ fn plain(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod clap_tests {
+    use super::*;
+
+    /// clap checks its own definitions (argument ids named in conflicts,
+    /// duplicate flags) only when a command is built: here, not first in a
+    /// user's hands.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
     }
 }

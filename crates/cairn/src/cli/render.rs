@@ -178,7 +178,7 @@ fn document_diff(out: &mut String, style: Style, field: &str, old: Option<&Json>
     }
 }
 
-fn change_lines(out: &mut String, style: Style, c: &FieldChange) {
+pub(super) fn change_lines(out: &mut String, style: Style, c: &FieldChange) {
     let (old, new) = (c.old.as_ref(), c.new.as_ref());
     let docs = (old.map(document), new.map(document));
     let is_doc = |d: &Option<Option<Json>>| matches!(d, Some(Some(_)));
@@ -214,7 +214,15 @@ fn symbol(style: Style, step: &Step) -> String {
 fn resource_block(out: &mut String, style: Style, r: &PlannedResource, width: usize) {
     let derived = if r.derived { " (derived)" } else { "" };
     let note = match &r.step {
-        Step::Replace { because } => format!("  replace because {} cannot change in place", because.join(", ")),
+        // The engine deletes the old one before it creates the new one
+        // (names are kept, and most are unique): say so, since what
+        // depends on it is without it meanwhile.
+        Step::Replace { because } => {
+            format!("  replace because {} cannot change in place (deleted first, then created)", because.join(", "))
+        }
+        Step::Forget if r.drift.as_ref().is_some_and(|d| d.iter().any(|x| x == cairn_engine::plan::VANISHED)) => {
+            format!("  forget: {}, removed from state", cairn_engine::plan::VANISHED)
+        }
         Step::Forget => "  forget: retained in AWS, removed from state".to_string(),
         Step::Delete if r.drift.is_some() => "  already gone".to_string(),
         Step::Create if r.vanished() => format!("  create ({})", cairn_engine::plan::VANISHED),
@@ -258,7 +266,7 @@ pub fn plan_text(plan: &Plan, style: Style) -> String {
     let _ = writeln!(
         out,
         "{} {} {}",
-        style.bold("plan for stack"),
+        style.bold(if plan.refresh_only { "refresh-only plan for stack" } else { "plan for stack" }),
         style.bold(&plan.stack),
         style.dim(&match &plan.state_location {
             Some(at) => format!("(account {}, {}; state {at})", plan.env.account_id, plan.env.region),
@@ -276,6 +284,9 @@ pub fn plan_text(plan: &Plan, style: Style) -> String {
             let _ = writeln!(out, "{} moved {} -> {}  (in state only, no AWS call)", style.yellow("  >"), m.from, m.to);
         }
     }
+    if plan.refresh_only {
+        return refresh_only_text(out, plan, style, &changes, width);
+    }
     if changes.is_empty() {
         let what = if plan.moves.is_empty() { "No changes" } else { "No changes in AWS" };
         let _ = writeln!(out, "\n{what}: {} resource(s) match the stack.", plan.resources.len());
@@ -288,6 +299,30 @@ pub fn plan_text(plan: &Plan, style: Style) -> String {
     let (c, u, r, d) = plan.counts();
     let same = plan.resources.len() - c - u - r - d;
     let _ = writeln!(out, "\nPlan: {c} to create, {u} to update, {r} to replace, {d} to delete, {same} unchanged.");
+    out
+}
+
+/// The body of a refresh-only plan: what changed in AWS outside cairn,
+/// each change shown as state now (`-`) and after (`+`, what AWS has).
+fn refresh_only_text(mut out: String, plan: &Plan, style: Style, changes: &[&PlannedResource], width: usize) -> String {
+    if changes.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nNo changes outside cairn: AWS matches what state records for {} resource(s).",
+            plan.resources.len()
+        );
+        return out;
+    }
+    out.push('\n');
+    for r in changes {
+        resource_block(&mut out, style, r, width);
+    }
+    let (_, updated, _, forgotten) = plan.counts();
+    let _ = writeln!(
+        out,
+        "\nRefresh only: {updated} changed outside cairn (state takes what AWS has), {forgotten} deleted outside \
+         cairn (state forgets them). `apply --refresh-only` writes this into state; AWS is not changed."
+    );
     out
 }
 
@@ -380,6 +415,7 @@ mod tests {
             warnings: Vec::new(),
             moves: Vec::new(),
             state_location: None,
+            refresh_only: false,
         }
     }
 
@@ -430,6 +466,15 @@ mod tests {
         assert!(text.lines().any(|l| squeeze(l) == r#"- "running""#), "{text}");
         assert!(text.lines().any(|l| squeeze(l) == r#"+ "running","#), "{text}");
         assert!(text.lines().any(|l| squeeze(l) == r#"+ "stopped""#), "{text}");
+    }
+
+    /// Seen: the plan did not say in which order a replace happens.
+    #[test]
+    fn a_replace_says_it_deletes_first() {
+        let mut plan = plan_with(Vec::new());
+        plan.resources[0].step = Step::Replace { because: vec!["name".into()] };
+        let text = plan_text(&plan, NO_COLOR);
+        assert!(text.contains("replace because name cannot change in place (deleted first, then created)"), "{text}");
     }
 
     #[test]
