@@ -240,6 +240,19 @@ pub trait Kind: Send + Sync {
     async fn data_at_risk(&self, _cx: &OpCtx, _physical_id: &str, _props: &Json) -> Option<String> {
         None
     }
+    /// The tags the live resource carries, for `cairn import`; `Ok(None)` for
+    /// a kind whose resources carry no tags (the default). `physical_id` is
+    /// as [`Kind::read`] returns it; a resource that is gone is an error that
+    /// says so.
+    async fn live_tags(&self, _cx: &OpCtx, _physical_id: &str) -> Result<Option<BTreeMap<String, String>>, OpError> {
+        Ok(None)
+    }
+    /// Adds `tags` to the live resource (setting those keys' values),
+    /// removing nothing and changing nothing else; for `cairn import`. Never
+    /// called for a kind whose [`Kind::live_tags`] is `None`.
+    async fn add_tags(&self, _cx: &OpCtx, _physical_id: &str, _tags: &BTreeMap<String, String>) -> Result<(), OpError> {
+        Ok(())
+    }
     /// Reads several resources of this kind, one result per item and in
     /// their order, for kinds whose API describes many in one call. The
     /// default reads them one after another.
@@ -298,6 +311,16 @@ pub trait TypedKind: Send + Sync + 'static {
     /// See [`Kind::data_at_risk`].
     async fn data_at_risk(&self, _cx: &OpCtx, _physical_id: &str, _props: &Self::Props) -> Option<String> {
         None
+    }
+
+    /// See [`Kind::live_tags`].
+    async fn live_tags(&self, _cx: &OpCtx, _physical_id: &str) -> Result<Option<BTreeMap<String, String>>, OpError> {
+        Ok(None)
+    }
+
+    /// See [`Kind::add_tags`].
+    async fn add_tags(&self, _cx: &OpCtx, _physical_id: &str, _tags: &BTreeMap<String, String>) -> Result<(), OpError> {
+        Ok(())
     }
 
     /// How many resources [`TypedKind::read_many`] takes at once (see
@@ -396,6 +419,12 @@ impl<K: TypedKind> Kind for Typed<K> {
     async fn data_at_risk(&self, cx: &OpCtx, physical_id: &str, props: &Json) -> Option<String> {
         let p = from_json(K::TYPE, props).ok()?;
         self.0.data_at_risk(cx, physical_id, &p).await
+    }
+    async fn live_tags(&self, cx: &OpCtx, physical_id: &str) -> Result<Option<BTreeMap<String, String>>, OpError> {
+        self.0.live_tags(cx, physical_id).await
+    }
+    async fn add_tags(&self, cx: &OpCtx, physical_id: &str, tags: &BTreeMap<String, String>) -> Result<(), OpError> {
+        self.0.add_tags(cx, physical_id, tags).await
     }
     fn read_batch(&self) -> usize {
         K::READ_BATCH.max(1)

@@ -56,6 +56,24 @@ impl Kind for RecordingKind {
         self.record("delete", cx);
         self.inner.delete(cx, physical_id, props).await
     }
+    async fn live_tags(
+        &self,
+        cx: &OpCtx,
+        physical_id: &str,
+    ) -> Result<Option<std::collections::BTreeMap<String, String>>, OpError> {
+        // A read, as `writes` counts it.
+        self.record("read", cx);
+        self.inner.live_tags(cx, physical_id).await
+    }
+    async fn add_tags(
+        &self,
+        cx: &OpCtx,
+        physical_id: &str,
+        tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), OpError> {
+        self.record("add_tags", cx);
+        self.inner.add_tags(cx, physical_id, tags).await
+    }
 }
 
 /// Wraps a provider, logging every kind operation.

@@ -17,7 +17,7 @@ use crate::error::aws_error;
 use crate::kinds::{found_nothing, known_name, unresolved};
 use crate::normalize::optional_text;
 use crate::retry::{Bound, Wait, retrying};
-use crate::tags::tag_changes;
+use crate::tags::{add_tags_to, live_tags_of, tag_changes};
 
 // ---- props -----------------------------------------------------------------
 
@@ -313,6 +313,20 @@ impl TypedKind for Trail {
 
     // ---- delete ----------------------------------------------------------------
 
+    // ---- tags, for import -------------------------------------------------------
+
+    async fn live_tags(&self, _cx: &OpCtx, arn: &str) -> Result<Option<BTreeMap<String, String>>, OpError> {
+        let ct = self.clients.cloudtrail().await;
+        let what = format!("CloudTrail trail {}", name_from_arn(arn));
+        live_tags_of(&what, self.find(arn), |_| trail_tags(ct, arn)).await
+    }
+
+    async fn add_tags(&self, _cx: &OpCtx, arn: &str, tags: &BTreeMap<String, String>) -> Result<(), OpError> {
+        let ct = self.clients.cloudtrail().await;
+        let what = format!("CloudTrail trail {}", name_from_arn(arn));
+        add_tags_to(&what, self.find(arn), |_, action| async move { set_tags(ct, arn, tags, &action).await }).await
+    }
+
     async fn delete(&self, _cx: &OpCtx, arn: &str, _props: &TrailProps) -> Result<(), OpError> {
         let ct = self.clients.cloudtrail().await;
         // By name: moto ignores DeleteTrail given an ARN (AWS takes either).
@@ -387,13 +401,7 @@ impl Trail {
         }
         let live_tags = trail_tags(ct, arn).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
         let changes = tag_changes(&live_tags, &cx.tags);
-        if !changes.set.is_empty() {
-            let mut req = ct.add_tags().resource_id(arn);
-            for (k, v) in &changes.set {
-                req = req.tags_list(ct_tag(k, v).map_err(|e| OpError::failed(format!("{action}: {e}")))?);
-            }
-            req.send().await.map_err(|e| aws_error(&format!("{action}: tagging"), &e))?;
-        }
+        set_tags(ct, arn, &changes.set, &format!("{action}: tagging")).await?;
         if !changes.remove.is_empty() {
             let mut req = ct.remove_tags().resource_id(arn);
             for k in &changes.remove {
@@ -648,6 +656,25 @@ fn observed(arn: String, props: TrailProps) -> Observed<TrailProps> {
 
 fn ct_tag(k: &str, v: &str) -> Result<Tag, String> {
     Tag::builder().key(k).value(v).build().map_err(|e| format!("tag {k}: {e}"))
+}
+
+/// Sets these tags on the trail (AddTags), leaving its others alone; errors
+/// start with `action`.
+async fn set_tags(
+    ct: &aws_sdk_cloudtrail::Client,
+    arn: &str,
+    tags: &BTreeMap<String, String>,
+    action: &str,
+) -> Result<(), OpError> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let mut req = ct.add_tags().resource_id(arn);
+    for (k, v) in tags {
+        req = req.tags_list(ct_tag(k, v).map_err(|e| OpError::failed(format!("{action}: {e}")))?);
+    }
+    req.send().await.map_err(|e| aws_error(action, &e))?;
+    Ok(())
 }
 
 // ---- finders -----------------------------------------------------------------

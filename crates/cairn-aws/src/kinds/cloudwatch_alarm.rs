@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::clients::Clients;
 use crate::error::{aws_error, is_not_found};
 use crate::kinds::{found_nothing, known_name, unresolved};
-use crate::tags::tag_changes;
+use crate::tags::{add_tags_to, live_tags_of, tag_changes};
 
 // ---- props -----------------------------------------------------------------
 
@@ -303,6 +303,24 @@ impl TypedKind for Alarm {
         Ok(observed(name, &arn, new.clone()))
     }
 
+    // ---- tags, for import -------------------------------------------------------
+
+    async fn live_tags(&self, _cx: &OpCtx, name: &str) -> Result<Option<BTreeMap<String, String>>, OpError> {
+        let cw = self.clients.cloudwatch().await;
+        live_tags_of(&format!("CloudWatch alarm {name}"), find_alarm_arn(cw, name), |arn| async move {
+            list_tags(cw, &arn).await
+        })
+        .await
+    }
+
+    async fn add_tags(&self, _cx: &OpCtx, name: &str, tags: &BTreeMap<String, String>) -> Result<(), OpError> {
+        let cw = self.clients.cloudwatch().await;
+        add_tags_to(&format!("CloudWatch alarm {name}"), find_alarm_arn(cw, name), |arn, action| async move {
+            set_tags(cw, &arn, tags, &action).await
+        })
+        .await
+    }
+
     // ---- delete ----------------------------------------------------------------
 
     async fn delete(&self, _cx: &OpCtx, name: &str, _props: &AlarmProps) -> Result<(), OpError> {
@@ -364,15 +382,7 @@ impl Alarm {
         let cw = self.clients.cloudwatch().await;
         let live_tags = list_tags(cw, arn).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
         let changes = tag_changes(&live_tags, &cx.tags);
-        if !changes.set.is_empty() {
-            let tags = changes.set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-            cw.tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(tags))
-                .send()
-                .await
-                .map_err(|e| aws_error(&format!("{action}: tagging"), &e))?;
-        }
+        set_tags(cw, arn, &changes.set, &format!("{action}: tagging")).await?;
         if !changes.remove.is_empty() {
             cw.untag_resource()
                 .resource_arn(arn)
@@ -480,6 +490,28 @@ async fn find_alarm(cw: &aws_sdk_cloudwatch::Client, name: &str) -> Result<Optio
     let out =
         cw.describe_alarms().alarm_names(name).send().await.map_err(|e| aws_error("DescribeAlarms", &e).to_string())?;
     Ok(out.metric_alarms().iter().find(|a| a.alarm_name() == Some(name)).cloned())
+}
+
+/// The ARN of the alarm of that name (tagging calls take it; the physical
+/// id is the name), or `None`.
+async fn find_alarm_arn(cw: &aws_sdk_cloudwatch::Client, name: &str) -> Result<Option<String>, String> {
+    Ok(find_alarm(cw, name).await?.map(|a| a.alarm_arn().unwrap_or_default().to_string()))
+}
+
+/// Sets these tags on the alarm (TagResource), leaving its others alone;
+/// errors start with `action`.
+async fn set_tags(
+    cw: &aws_sdk_cloudwatch::Client,
+    arn: &str,
+    tags: &BTreeMap<String, String>,
+    action: &str,
+) -> Result<(), OpError> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let tags = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+    cw.tag_resource().resource_arn(arn).set_tags(Some(tags)).send().await.map_err(|e| aws_error(action, &e))?;
+    Ok(())
 }
 
 /// The alarm's tags.

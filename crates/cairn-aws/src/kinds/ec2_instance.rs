@@ -26,9 +26,10 @@ use serde_json::Value;
 
 use crate::clients::Clients;
 use crate::error::aws_error;
-use crate::kinds::ec2_security_group::set_tags;
+use crate::kinds::ec2_security_group::{create_tags, set_tags, tags_of};
 use crate::kinds::unresolved;
 use crate::retry::{self, Backoff, Bound, Wait, Waits, retrying};
+use crate::tags::{add_tags_to, live_tags_of};
 
 // ---- props -----------------------------------------------------------------
 
@@ -278,6 +279,24 @@ impl TypedKind for Instance {
         self.converge(cx, id, new, &action).await
     }
 
+    // ---- tags, for import -------------------------------------------------------
+
+    /// From DescribeInstances, which carries the tags.
+    async fn live_tags(&self, _cx: &OpCtx, id: &str) -> Result<Option<BTreeMap<String, String>>, OpError> {
+        let ec2 = self.clients.ec2().await;
+        live_tags_of(&format!("EC2 instance {id}"), find_live(ec2, id), |i| async move { Ok(tags_of(i.tags())) }).await
+    }
+
+    /// Tags the instance only, not its volumes: create tags them, but
+    /// import must change nothing but the instance's own tags.
+    async fn add_tags(&self, _cx: &OpCtx, id: &str, tags: &BTreeMap<String, String>) -> Result<(), OpError> {
+        let ec2 = self.clients.ec2().await;
+        add_tags_to(&format!("EC2 instance {id}"), find_live(ec2, id), |_, action| async move {
+            create_tags(ec2, id, tags, &action).await
+        })
+        .await
+    }
+
     // ---- delete ----------------------------------------------------------------
 
     async fn delete(&self, cx: &OpCtx, id: &str, _props: &InstanceProps) -> Result<(), OpError> {
@@ -524,10 +543,6 @@ fn state_of(i: &AwsInstance) -> &str {
     i.state().and_then(|s| s.name()).map_or("", InstanceStateName::as_str)
 }
 
-fn tags_of(tags: &[Tag]) -> BTreeMap<String, String> {
-    tags.iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect()
-}
-
 /// Props as AWS reports them, in the canonical form `check` produces: the
 /// image as written (`ssm:` parameters resolve to new AMIs over time, which
 /// must not replace the instance), and what was left to AWS's defaults
@@ -646,6 +661,12 @@ async fn find_by_id(ec2: &aws_sdk_ec2::Client, id: &str) -> Result<Option<AwsIns
         Err(e) if code_in(&e, NOT_FOUND) => Ok(None),
         Err(e) => Err(aws_error("DescribeInstances", &e).to_string()),
     }
+}
+
+/// The instance, or `None` when EC2 does not know it or it is terminated
+/// (a terminated instance lingers in DescribeInstances for an hour).
+async fn find_live(ec2: &aws_sdk_ec2::Client, id: &str) -> Result<Option<AwsInstance>, String> {
+    Ok(find_by_id(ec2, id).await?.filter(|i| !matches!(state_of(i), "terminated" | "shutting-down")))
 }
 
 /// A live (not terminated) instance tagged as this stack's resource.

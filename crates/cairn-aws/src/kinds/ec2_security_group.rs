@@ -19,7 +19,7 @@ use serde_json::Value;
 use crate::clients::Clients;
 use crate::error::aws_error;
 use crate::kinds::unresolved;
-use crate::tags::tag_changes;
+use crate::tags::{add_tags_to, live_tags_of, tag_changes};
 
 // ---- props -----------------------------------------------------------------
 
@@ -247,6 +247,23 @@ impl TypedKind for SecurityGroup {
         Ok(observed(&cx.env, id.to_string(), new.clone()))
     }
 
+    // ---- tags, for import -------------------------------------------------------
+
+    /// From DescribeSecurityGroups, which carries the tags.
+    async fn live_tags(&self, _cx: &OpCtx, id: &str) -> Result<Option<BTreeMap<String, String>>, OpError> {
+        let ec2 = self.clients.ec2().await;
+        live_tags_of(&format!("EC2 security group {id}"), find_by_id(ec2, id), |g| async move { Ok(tags_of(g.tags())) })
+            .await
+    }
+
+    async fn add_tags(&self, _cx: &OpCtx, id: &str, tags: &BTreeMap<String, String>) -> Result<(), OpError> {
+        let ec2 = self.clients.ec2().await;
+        add_tags_to(&format!("EC2 security group {id}"), find_by_id(ec2, id), |_, action| async move {
+            create_tags(ec2, id, tags, &action).await
+        })
+        .await
+    }
+
     // ---- delete ----------------------------------------------------------------
 
     async fn delete(&self, cx: &OpCtx, id: &str, _props: &SecurityGroupProps) -> Result<(), OpError> {
@@ -337,15 +354,7 @@ pub(crate) async fn set_tags(
     action: &str,
 ) -> Result<(), OpError> {
     let changes = tag_changes(live, want);
-    if !changes.set.is_empty() {
-        let tags = changes.set.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-        ec2.create_tags()
-            .resources(id)
-            .set_tags(Some(tags))
-            .send()
-            .await
-            .map_err(|e| aws_error(&format!("{action}: tagging"), &e))?;
-    }
+    create_tags(ec2, id, &changes.set, &format!("{action}: tagging")).await?;
     if !changes.remove.is_empty() {
         let tags = changes.remove.iter().map(|k| Tag::builder().key(k).build()).collect();
         ec2.delete_tags()
@@ -355,6 +364,22 @@ pub(crate) async fn set_tags(
             .await
             .map_err(|e| aws_error(&format!("{action}: untagging"), &e))?;
     }
+    Ok(())
+}
+
+/// Sets these tags on the resource (CreateTags), leaving its others alone;
+/// errors start with `action`.
+pub(crate) async fn create_tags(
+    ec2: &aws_sdk_ec2::Client,
+    id: &str,
+    tags: &BTreeMap<String, String>,
+    action: &str,
+) -> Result<(), OpError> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let tags = tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+    ec2.create_tags().resources(id).set_tags(Some(tags)).send().await.map_err(|e| aws_error(action, &e))?;
     Ok(())
 }
 
@@ -539,7 +564,7 @@ fn props_from_group(group: &AwsGroup, last: &SecurityGroupProps) -> SecurityGrou
     }
 }
 
-fn tags_of(tags: &[Tag]) -> BTreeMap<String, String> {
+pub(crate) fn tags_of(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect()
 }
 

@@ -19,7 +19,7 @@ use crate::clients::Clients;
 use crate::error::{aws_error, is_not_found};
 use crate::kinds::{found_nothing, known_name, known_str, unresolved};
 use crate::normalize::{optional_text, parse_document};
-use crate::tags::tag_changes;
+use crate::tags::{add_tags_to, live_tags_of, tag_changes};
 
 // ---- props -----------------------------------------------------------------
 
@@ -217,12 +217,7 @@ impl TypedKind for Rule {
         let mut req = put_rule_request(events, &name, &bus, props, adopting);
         if !adopting {
             for (k, v) in &cx.tags {
-                let tag = sdk::Tag::builder()
-                    .key(k)
-                    .value(v)
-                    .build()
-                    .map_err(|e| OpError::failed(format!("{action}: tag {k}: {e}")))?;
-                req = req.tags(tag);
+                req = req.tags(event_tag(k, v).map_err(|e| OpError::failed(format!("{action}: {e}")))?);
             }
         }
         let out = req.send().await.map_err(|e| aws_error(&action, &e))?;
@@ -276,6 +271,25 @@ impl TypedKind for Rule {
         Ok(observed(arn.to_string(), name.to_string(), new.clone()))
     }
 
+    // ---- tags, for import -------------------------------------------------------
+
+    async fn live_tags(&self, _cx: &OpCtx, arn: &str) -> Result<Option<BTreeMap<String, String>>, OpError> {
+        let events = self.clients.events().await;
+        let what = format!("EventBridge rule {}", parse_rule_arn(arn).map_or(arn, |(_, name)| name));
+        live_tags_of(&what, find_rule(events, arn), |_| list_tags(events, arn)).await
+    }
+
+    async fn add_tags(&self, _cx: &OpCtx, arn: &str, tags: &BTreeMap<String, String>) -> Result<(), OpError> {
+        let events = self.clients.events().await;
+        let what = format!("EventBridge rule {}", parse_rule_arn(arn).map_or(arn, |(_, name)| name));
+        add_tags_to(
+            &what,
+            find_rule(events, arn),
+            |_, action| async move { set_tags(events, arn, tags, &action).await },
+        )
+        .await
+    }
+
     // ---- delete ----------------------------------------------------------------
 
     async fn delete(&self, _cx: &OpCtx, arn: &str, _props: &RuleProps) -> Result<(), OpError> {
@@ -310,18 +324,7 @@ impl Rule {
         let events = self.clients.events().await;
         let live = list_tags(events, arn).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
         let changes = tag_changes(&live, &cx.tags);
-        if !changes.set.is_empty() {
-            let mut req = events.tag_resource().resource_arn(arn);
-            for (k, v) in &changes.set {
-                let tag = sdk::Tag::builder()
-                    .key(k)
-                    .value(v)
-                    .build()
-                    .map_err(|e| OpError::failed(format!("{action}: tag {k}: {e}")))?;
-                req = req.tags(tag);
-            }
-            req.send().await.map_err(|e| aws_error(&format!("{action}: tagging"), &e))?;
-        }
+        set_tags(events, arn, &changes.set, &format!("{action}: tagging")).await?;
         if !changes.remove.is_empty() {
             events
                 .untag_resource()
@@ -997,6 +1000,35 @@ async fn remove_targets(
         }
     }
     Ok(())
+}
+
+fn event_tag(k: &str, v: &str) -> Result<sdk::Tag, String> {
+    sdk::Tag::builder().key(k).value(v).build().map_err(|e| format!("tag {k}: {e}"))
+}
+
+/// Sets these tags on the rule (TagResource), leaving its others alone;
+/// errors start with `action`.
+async fn set_tags(
+    events: &aws_sdk_eventbridge::Client,
+    arn: &str,
+    tags: &BTreeMap<String, String>,
+    action: &str,
+) -> Result<(), OpError> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let mut req = events.tag_resource().resource_arn(arn);
+    for (k, v) in tags {
+        req = req.tags(event_tag(k, v).map_err(|e| OpError::failed(format!("{action}: {e}")))?);
+    }
+    req.send().await.map_err(|e| aws_error(action, &e))?;
+    Ok(())
+}
+
+/// The rule `arn` names, or `None`, for import.
+async fn find_rule(events: &aws_sdk_eventbridge::Client, arn: &str) -> Result<Option<DescribeRuleOutput>, String> {
+    let (bus, name) = parse_rule_arn(arn).ok_or_else(|| format!("`{arn}` is not a rule ARN"))?;
+    describe_rule(events, name, bus).await
 }
 
 async fn list_tags(events: &aws_sdk_eventbridge::Client, arn: &str) -> Result<BTreeMap<String, String>, String> {

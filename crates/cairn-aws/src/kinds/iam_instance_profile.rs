@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::clients::Clients;
 use crate::error::{aws_error, is_not_found};
 use crate::kinds::unresolved;
-use crate::tags::tag_changes;
+use crate::tags::{add_tags_to, live_tags_of, tag_changes};
 
 // ---- props -----------------------------------------------------------------
 
@@ -89,12 +89,7 @@ impl TypedKind for InstanceProfile {
         let iam = self.clients.iam().await;
         let action = format!("creating IAM instance profile {name}");
 
-        let tags = cx
-            .tags
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| format!("tag {k}: {e}")))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+        let tags = iam_tags(&cx.tags).map_err(|e| OpError::failed(format!("{action}: {e}")))?;
         let out = match iam.create_instance_profile().instance_profile_name(&name).set_tags(Some(tags)).send().await {
             Ok(out) => out,
             // CreateInstanceProfile fails on an existing name, so no look
@@ -157,6 +152,24 @@ impl TypedKind for InstanceProfile {
         self.converge(cx, &live, new, &action).await
     }
 
+    // ---- tags, for import -------------------------------------------------------
+
+    /// From GetInstanceProfile, which carries the tags (moto lacks
+    /// ListInstanceProfileTags).
+    async fn live_tags(&self, _cx: &OpCtx, name: &str) -> Result<Option<BTreeMap<String, String>>, OpError> {
+        let iam = self.clients.iam().await;
+        live_tags_of(&format!("IAM instance profile {name}"), find_profile(iam, name), |p| async move { Ok(p.tags) })
+            .await
+    }
+
+    async fn add_tags(&self, _cx: &OpCtx, name: &str, tags: &BTreeMap<String, String>) -> Result<(), OpError> {
+        let iam = self.clients.iam().await;
+        add_tags_to(&format!("IAM instance profile {name}"), find_profile(iam, name), |_, action| async move {
+            set_tags(iam, name, tags, &action).await
+        })
+        .await
+    }
+
     // ---- delete ----------------------------------------------------------------
 
     async fn delete(&self, _cx: &OpCtx, name: &str, _props: &InstanceProfileProps) -> Result<(), OpError> {
@@ -210,20 +223,7 @@ impl InstanceProfile {
             }
         }
         let changes = tag_changes(&live.tags, &cx.tags);
-        if !changes.set.is_empty() {
-            let tags = changes
-                .set
-                .iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| format!("tag {k}: {e}")))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| OpError::failed(format!("{action}: {e}")))?;
-            iam.tag_instance_profile()
-                .instance_profile_name(name)
-                .set_tags(Some(tags))
-                .send()
-                .await
-                .map_err(|e| aws_error(&format!("{action}: tagging"), &e))?;
-        }
+        set_tags(iam, name, &changes.set, &format!("{action}: tagging")).await?;
         if !changes.remove.is_empty() {
             iam.untag_instance_profile()
                 .instance_profile_name(name)
@@ -236,7 +236,32 @@ impl InstanceProfile {
     }
 }
 
+/// Sets these tags on the profile (TagInstanceProfile), leaving its others
+/// alone; errors start with `action`.
+async fn set_tags(
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+    tags: &BTreeMap<String, String>,
+    action: &str,
+) -> Result<(), OpError> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let tags = iam_tags(tags).map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+    iam.tag_instance_profile()
+        .instance_profile_name(name)
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .map_err(|e| aws_error(action, &e))?;
+    Ok(())
+}
+
 // ---- pure helpers ------------------------------------------------------------
+
+fn iam_tags(tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, String> {
+    tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| format!("tag {k}: {e}"))).collect()
+}
 
 fn observed(live: &LiveProfile, props: InstanceProfileProps) -> Observed<InstanceProfileProps> {
     let mut attrs = BTreeMap::new();

@@ -22,7 +22,7 @@ use crate::error::{aws_error, is_not_found};
 use crate::kinds::{Call, all, call_retrying, unresolved};
 use crate::normalize::{optional_text, parse_document, policy_as_read};
 use crate::retry::{Bound, Wait, Waits, retrying};
-use crate::tags::tag_changes;
+use crate::tags::{add_tags_to, live_tags_of, tag_changes};
 
 // ---- props -----------------------------------------------------------------
 
@@ -257,6 +257,24 @@ impl TypedKind for Role {
         Ok(observed(&role, new.clone()))
     }
 
+    // ---- tags, for import -------------------------------------------------------
+
+    async fn live_tags(&self, _cx: &OpCtx, name: &str) -> Result<Option<BTreeMap<String, String>>, OpError> {
+        let iam = self.clients.iam().await;
+        live_tags_of(&format!("IAM role {name}"), find_role(iam, name), |_| role_tags(iam, name)).await
+    }
+
+    async fn add_tags(&self, cx: &OpCtx, name: &str, tags: &BTreeMap<String, String>) -> Result<(), OpError> {
+        let iam = self.clients.iam().await;
+        add_tags_to(&format!("IAM role {name}"), find_role(iam, name), |_, action| async move {
+            if tags.is_empty() {
+                return Ok(());
+            }
+            tag_role(cx, self.clients.waits(), iam, name, tags, action)?.await
+        })
+        .await
+    }
+
     // ---- delete ----------------------------------------------------------------
 
     async fn delete(&self, cx: &OpCtx, name: &str, props: &RoleProps) -> Result<(), OpError> {
@@ -420,15 +438,7 @@ impl Role {
         }
         let changes = tag_changes(&live_tags, &cx.tags);
         if !changes.set.is_empty() {
-            let tags = changes
-                .set
-                .iter()
-                .map(|(k, v)| iam_tag(k, v))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| OpError::failed(format!("{action}: {e}")))?;
-            calls.push(call_retrying(cx, waits, format!("{action}: tagging"), iam_busy, move || {
-                iam.tag_role().role_name(name).set_tags(Some(tags.clone())).send()
-            }));
+            calls.push(tag_role(cx, waits, iam, name, &changes.set, format!("{action}: tagging"))?);
         }
         if !changes.remove.is_empty() {
             let keys = changes.remove;
@@ -438,6 +448,27 @@ impl Role {
         }
         all(calls).await
     }
+}
+
+/// The TagRole call that sets these tags on the role, leaving its others
+/// alone, sent again while IAM is busy with the role; errors start with
+/// `what`.
+fn tag_role<'a>(
+    cx: &'a OpCtx,
+    waits: &'a Waits,
+    iam: &'a aws_sdk_iam::Client,
+    name: &'a str,
+    tags: &BTreeMap<String, String>,
+    what: String,
+) -> Result<Call<'a>, OpError> {
+    let tags = tags
+        .iter()
+        .map(|(k, v)| iam_tag(k, v))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| OpError::failed(format!("{what}: {e}")))?;
+    Ok(call_retrying(cx, waits, what, iam_busy, move || {
+        iam.tag_role().role_name(name).set_tags(Some(tags.clone())).send()
+    }))
 }
 
 // ---- pure helpers ------------------------------------------------------------

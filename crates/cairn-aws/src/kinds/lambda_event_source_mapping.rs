@@ -16,10 +16,11 @@ use serde_json::Value;
 
 use crate::clients::Clients;
 use crate::error::{aws_error, is_not_found};
+use crate::kinds::lambda_function::set_tags;
 use crate::kinds::lambda_function::{already_exists, retrying};
 use crate::kinds::unresolved;
 use crate::retry::{self, Backoff, Waits};
-use crate::tags::tag_changes;
+use crate::tags::{add_tags_to, live_tags_of, tag_changes};
 
 // ---- props -----------------------------------------------------------------
 
@@ -222,6 +223,23 @@ impl TypedKind for EventSourceMapping {
         self.converge(cx, &live, new, &action).await
     }
 
+    // ---- tags, for import -------------------------------------------------------
+
+    async fn live_tags(&self, _cx: &OpCtx, uuid: &str) -> Result<Option<BTreeMap<String, String>>, OpError> {
+        let lambda = self.clients.lambda().await;
+        let what = format!("Lambda event source mapping {uuid}");
+        live_tags_of(&what, find_mapping_arn(lambda, uuid), |arn| async move { mapping_tags(lambda, &arn).await }).await
+    }
+
+    async fn add_tags(&self, _cx: &OpCtx, uuid: &str, tags: &BTreeMap<String, String>) -> Result<(), OpError> {
+        let lambda = self.clients.lambda().await;
+        let what = format!("Lambda event source mapping {uuid}");
+        add_tags_to(&what, find_mapping_arn(lambda, uuid), |arn, action| async move {
+            set_tags(lambda, &arn, tags, &action).await
+        })
+        .await
+    }
+
     // ---- delete ----------------------------------------------------------------
 
     async fn delete(&self, cx: &OpCtx, uuid: &str, _props: &EventSourceMappingProps) -> Result<(), OpError> {
@@ -327,15 +345,7 @@ impl EventSourceMapping {
         };
         let tags = mapping_tags(lambda, &live.arn).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
         let changes = tag_changes(&tags, &cx.tags);
-        if !changes.set.is_empty() {
-            lambda
-                .tag_resource()
-                .resource(&live.arn)
-                .set_tags(Some(changes.set.into_iter().collect()))
-                .send()
-                .await
-                .map_err(|e| aws_error(&format!("{action}: tagging"), &e))?;
-        }
+        set_tags(lambda, &live.arn, &changes.set, &format!("{action}: tagging")).await?;
         if !changes.remove.is_empty() {
             lambda
                 .untag_resource()
@@ -526,6 +536,17 @@ async fn same_mappings(
             Some((uuid, m.event_source_mapping_arn().unwrap_or_default().to_string()))
         })
         .collect())
+}
+
+/// The ARN of the mapping (tagging calls take it; the physical id is its
+/// UUID), or `None` when it is gone or being deleted; for import.
+async fn find_mapping_arn(lambda: &aws_sdk_lambda::Client, uuid: &str) -> Result<Option<String>, String> {
+    match find_mapping(lambda, uuid).await? {
+        None => Ok(None),
+        Some(live) if live.state == "Deleting" => Ok(None),
+        Some(live) if live.arn.is_empty() => Err("GetEventSourceMapping returned no mapping ARN".to_string()),
+        Some(live) => Ok(Some(live.arn)),
+    }
 }
 
 async fn mapping_tags(lambda: &aws_sdk_lambda::Client, arn: &str) -> Result<BTreeMap<String, String>, String> {

@@ -31,7 +31,7 @@ use crate::error::{aws_error, is_not_found};
 use crate::kinds::unresolved;
 use crate::normalize::optional_text;
 use crate::retry::{self, Backoff, Bound, Failed, Wait, Waits};
-use crate::tags::tag_changes;
+use crate::tags::{add_tags_to, live_tags_of, tag_changes};
 
 // ---- props -----------------------------------------------------------------
 
@@ -477,6 +477,23 @@ impl TypedKind for Function {
         self.converge(cx, name, &live, new, &action).await
     }
 
+    // ---- tags, for import -------------------------------------------------------
+
+    /// From GetFunction, which carries the tags and the ARN tagging takes.
+    async fn live_tags(&self, _cx: &OpCtx, name: &str) -> Result<Option<BTreeMap<String, String>>, OpError> {
+        let lambda = self.clients.lambda().await;
+        live_tags_of(&format!("Lambda function {name}"), find_function(lambda, name), |f| async move { Ok(f.tags) })
+            .await
+    }
+
+    async fn add_tags(&self, _cx: &OpCtx, name: &str, tags: &BTreeMap<String, String>) -> Result<(), OpError> {
+        let lambda = self.clients.lambda().await;
+        add_tags_to(&format!("Lambda function {name}"), find_function(lambda, name), |f, action| async move {
+            set_tags(lambda, &f.arn, tags, &action).await
+        })
+        .await
+    }
+
     // ---- delete ----------------------------------------------------------------
 
     async fn delete(&self, cx: &OpCtx, name: &str, _props: &FunctionProps) -> Result<(), OpError> {
@@ -553,15 +570,7 @@ impl Function {
             put_concurrency(lambda, cx, waits, name, want.reserved_concurrency, action).await?;
         }
         let tags = tag_changes(&live.tags, &cx.tags);
-        if !tags.set.is_empty() {
-            lambda
-                .tag_resource()
-                .resource(&live.arn)
-                .set_tags(Some(tags.set.into_iter().collect()))
-                .send()
-                .await
-                .map_err(|e| aws_error(&format!("{action}: tagging"), &e))?;
-        }
+        set_tags(lambda, &live.arn, &tags.set, &format!("{action}: tagging")).await?;
         if !tags.remove.is_empty() {
             lambda
                 .untag_resource()
@@ -1063,6 +1072,22 @@ impl LiveFunction {
             code_error: None,
         }
     }
+}
+
+/// Sets these tags on the function or event source mapping `arn` names
+/// (TagResource), leaving its others alone; errors start with `action`.
+pub(crate) async fn set_tags(
+    lambda: &aws_sdk_lambda::Client,
+    arn: &str,
+    tags: &BTreeMap<String, String>,
+    action: &str,
+) -> Result<(), OpError> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let tags = tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    lambda.tag_resource().resource(arn).set_tags(Some(tags)).send().await.map_err(|e| aws_error(action, &e))?;
+    Ok(())
 }
 
 /// The function, or `None` when it does not exist.

@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::clients::Clients;
 use crate::error::{aws_error, is_not_found};
 use crate::kinds::unresolved;
-use crate::tags::tag_changes;
+use crate::tags::{add_tags_to, live_tags_of, tag_changes};
 
 // ---- props -----------------------------------------------------------------
 
@@ -131,6 +131,23 @@ impl TypedKind for LogGroup {
         Ok(Some(observed(&arn, props_from_group(&group, name, last))))
     }
 
+    // ---- tags, for import -------------------------------------------------------
+
+    async fn live_tags(&self, cx: &OpCtx, name: &str) -> Result<Option<BTreeMap<String, String>>, OpError> {
+        let logs = self.clients.logs().await;
+        let arn = log_group_arn(&cx.env, name);
+        live_tags_of(&format!("log group {name}"), find_log_group(logs, name), |_| list_tags(logs, &arn)).await
+    }
+
+    async fn add_tags(&self, cx: &OpCtx, name: &str, tags: &BTreeMap<String, String>) -> Result<(), OpError> {
+        let logs = self.clients.logs().await;
+        let arn = log_group_arn(&cx.env, name);
+        add_tags_to(&format!("log group {name}"), find_log_group(logs, name), |_, action| async move {
+            set_tags(logs, &arn, tags, &action).await
+        })
+        .await
+    }
+
     // ---- update ----------------------------------------------------------------
 
     async fn update(
@@ -222,14 +239,7 @@ impl LogGroup {
         }
         let live_tags = list_tags(logs, arn).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
         let changes = tag_changes(&live_tags, &cx.tags);
-        if !changes.set.is_empty() {
-            logs.tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(changes.set.into_iter().collect()))
-                .send()
-                .await
-                .map_err(|e| aws_error(&format!("{action}: tagging"), &e))?;
-        }
+        set_tags(logs, arn, &changes.set, &format!("{action}: tagging")).await?;
         if !changes.remove.is_empty() {
             logs.untag_resource()
                 .resource_arn(arn)
@@ -310,6 +320,22 @@ async fn find_log_group(logs: &aws_sdk_cloudwatchlogs::Client, name: &str) -> Re
             _ => return Ok(None),
         }
     }
+}
+
+/// Sets these tags on the group (TagResource, by its ARN without `:*`),
+/// leaving its others alone; errors start with `action`.
+async fn set_tags(
+    logs: &aws_sdk_cloudwatchlogs::Client,
+    arn: &str,
+    tags: &BTreeMap<String, String>,
+    action: &str,
+) -> Result<(), OpError> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let tags = tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    logs.tag_resource().resource_arn(arn).set_tags(Some(tags)).send().await.map_err(|e| aws_error(action, &e))?;
+    Ok(())
 }
 
 /// The group's tags, by its ARN without `:*`.

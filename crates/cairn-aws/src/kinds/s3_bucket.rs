@@ -23,6 +23,7 @@ use crate::error::aws_error;
 use crate::kinds::{Call, all, call_retrying, unresolved, validate_policy};
 use crate::normalize::{parse_document, policy_as_read};
 use crate::retry::{Backoff, Bound, Wait, human};
+use crate::tags::{add_tags_to, live_tags_of};
 
 // ---- props -----------------------------------------------------------------
 
@@ -282,6 +283,36 @@ impl TypedKind for Bucket {
         self.objects_at_risk(cx, name, props).await
     }
 
+    // ---- tags, for import -------------------------------------------------------
+
+    async fn live_tags(&self, _cx: &OpCtx, name: &str) -> Result<Option<BTreeMap<String, String>>, OpError> {
+        let s3 = self.clients.s3().await;
+        live_tags_of(&format!("S3 bucket {name}"), exists(s3, name), |()| bucket_tags(s3, name)).await
+    }
+
+    /// PutBucketTagging replaces the whole set: the live set is read, `tags`
+    /// merged in, and the merged set put back, so nothing is removed. A
+    /// write to the bucket's tags between the read and the put would be
+    /// lost; S3 offers nothing better (no conditional tagging call).
+    async fn add_tags(&self, cx: &OpCtx, name: &str, tags: &BTreeMap<String, String>) -> Result<(), OpError> {
+        let s3 = self.clients.s3().await;
+        add_tags_to(&format!("S3 bucket {name}"), exists(s3, name), |(), action| async move {
+            let live = bucket_tags(s3, name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+            let mut merged = live.clone();
+            merged.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+            let merged = with_system_tags(&live, &merged);
+            if merged == live {
+                return Ok(());
+            }
+            let put = tagging_of(&merged).map_err(|e| OpError::failed(format!("{action}: {e}")))?;
+            call_retrying(cx, self.clients.waits(), action, s3_busy, move || {
+                s3.put_bucket_tagging().bucket(name).tagging(put.clone()).send()
+            })
+            .await
+        })
+        .await
+    }
+
     async fn delete(&self, cx: &OpCtx, name: &str, props: &BucketProps) -> Result<(), OpError> {
         let s3 = self.clients.s3().await;
         let action = format!("deleting S3 bucket {name}");
@@ -368,18 +399,11 @@ impl Bucket {
             Fresh::No => s3_busy,
         };
         let mut first: Vec<Call<'_>> = Vec::new();
-        if live_tags != cx.tags {
-            // PutBucketTagging replaces the whole set.
-            let mut tagging = Tagging::builder();
-            for (k, v) in &cx.tags {
-                let tag = Tag::builder()
-                    .key(k)
-                    .value(v)
-                    .build()
-                    .map_err(|e| OpError::failed(format!("{action}: tag {k}: {e}")))?;
-                tagging = tagging.tag_set(tag);
-            }
-            let tagging = tagging.build().map_err(|e| OpError::failed(format!("{action}: tags: {e}")))?;
+        // PutBucketTagging replaces the whole set, and S3 refuses one that
+        // leaves out the bucket's system tags (see `with_system_tags`).
+        let want_tags = with_system_tags(&live_tags, &cx.tags);
+        if live_tags != want_tags {
+            let tagging = tagging_of(&want_tags).map_err(|e| OpError::failed(format!("{action}: {e}")))?;
             first.push(call_retrying(cx, waits, format!("{action}: tagging"), s3_busy, move || {
                 s3.put_bucket_tagging().bucket(name).tagging(tagging.clone()).send()
             }));
@@ -850,6 +874,15 @@ async fn bucket_exists(s3: &aws_sdk_s3::Client, name: &str) -> Result<bool, Exis
     }
 }
 
+/// `Some` when the bucket exists, for import; another account's is an error.
+async fn exists(s3: &aws_sdk_s3::Client, name: &str) -> Result<Option<()>, String> {
+    match bucket_exists(s3, name).await {
+        Ok(found) => Ok(found.then_some(())),
+        Err(Existence::OtherAccount) => Err("it belongs to another AWS account".to_string()),
+        Err(Existence::Failed(e)) => Err(e),
+    }
+}
+
 fn status_of<E>(e: &SdkError<E, aws_smithy_runtime_api::http::Response>) -> Option<u16> {
     e.raw_response().map(|r| r.status().as_u16())
 }
@@ -864,6 +897,32 @@ fn versioning_in_raw_body<E>(e: &SdkError<E, aws_smithy_runtime_api::http::Respo
         return None;
     }
     Some(body.contains("<Status>Enabled</Status>"))
+}
+
+/// The whole set to put so that a bucket that carries `live` carries `tags`
+/// too: `tags`, and the bucket's system tags (`aws:*`, such as
+/// `aws:cloudformation:stack-name` on a bucket CloudFormation made). A
+/// requester can neither add a system tag (S3 answers InvalidTag "Your
+/// TagKey cannot be prefixed with aws:") nor leave out one the bucket has
+/// (InvalidTag "System Tags cannot be removed by requester"), so the
+/// bucket's own go back unchanged and none of `tags` is one.
+fn with_system_tags(live: &BTreeMap<String, String>, tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let system = live.iter().filter(|(k, _)| is_system_tag(k));
+    let user = tags.iter().filter(|(k, _)| !is_system_tag(k));
+    system.chain(user).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+fn is_system_tag(key: &str) -> bool {
+    key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
+}
+
+/// A PutBucketTagging document holding exactly `tags`.
+fn tagging_of(tags: &BTreeMap<String, String>) -> Result<Tagging, String> {
+    let mut tagging = Tagging::builder();
+    for (k, v) in tags {
+        tagging = tagging.tag_set(Tag::builder().key(k).value(v).build().map_err(|e| format!("tag {k}: {e}"))?);
+    }
+    tagging.build().map_err(|e| format!("tags: {e}"))
 }
 
 /// The bucket's tags; a bucket without any reads as an empty set.
@@ -1007,6 +1066,22 @@ impl Bucket {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect()
+    }
+
+    /// S3 refuses a put that drops a system tag or adds one.
+    #[test]
+    fn a_put_keeps_the_buckets_system_tags_and_adds_none() {
+        let live = tags(&[("aws:cloudformation:stack-name", "cf"), ("old", "1")]);
+        let want = tags(&[("cairn:stack", "s"), ("AWS:made-up", "x")]);
+        assert_eq!(
+            with_system_tags(&live, &want),
+            tags(&[("aws:cloudformation:stack-name", "cf"), ("cairn:stack", "s")])
+        );
+        assert_eq!(with_system_tags(&BTreeMap::new(), &want), tags(&[("cairn:stack", "s")]));
+    }
 
     fn check(props: Value) -> Result<BucketProps, Vec<PropError>> {
         let kind = cairn_engine::kind::typed(Bucket::new(Arc::new(Clients::new(crate::AwsOptions::default()))));

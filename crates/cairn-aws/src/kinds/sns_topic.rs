@@ -14,7 +14,7 @@ use crate::clients::Clients;
 use crate::error::{aws_error, is_not_found};
 use crate::kinds::{found_nothing, known_name, sns_default_statement, unresolved, validate_policy};
 use crate::normalize::{optional_text, parse_document, policy_as_read};
-use crate::tags::tag_changes;
+use crate::tags::{add_tags_to, live_tags_of, tag_changes};
 
 // ---- props -----------------------------------------------------------------
 
@@ -180,6 +180,21 @@ impl TypedKind for Topic {
         Ok(observed(arn.to_string(), new.clone()))
     }
 
+    // ---- tags, for import -------------------------------------------------------
+
+    async fn live_tags(&self, _cx: &OpCtx, arn: &str) -> Result<Option<BTreeMap<String, String>>, OpError> {
+        let sns = self.clients.sns().await;
+        let what = format!("SNS topic {}", name_from_arn(arn));
+        live_tags_of(&what, find_topic(sns, arn), |_| list_tags(sns, arn)).await
+    }
+
+    async fn add_tags(&self, _cx: &OpCtx, arn: &str, tags: &BTreeMap<String, String>) -> Result<(), OpError> {
+        let sns = self.clients.sns().await;
+        let what = format!("SNS topic {}", name_from_arn(arn));
+        add_tags_to(&what, find_topic(sns, arn), |_, action| async move { set_tags(sns, arn, tags, &action).await })
+            .await
+    }
+
     // ---- delete ----------------------------------------------------------------
 
     async fn delete(&self, _cx: &OpCtx, arn: &str, _props: &TopicProps) -> Result<(), OpError> {
@@ -190,6 +205,25 @@ impl TypedKind for Topic {
             Err(e) => Err(aws_error(&format!("deleting SNS topic {}", name_from_arn(arn)), &e)),
         }
     }
+}
+
+/// Sets these tags on the topic (TagResource), leaving its others alone;
+/// errors start with `action`.
+async fn set_tags(
+    sns: &aws_sdk_sns::Client,
+    arn: &str,
+    tags: &BTreeMap<String, String>,
+    action: &str,
+) -> Result<(), OpError> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let mut req = sns.tag_resource().resource_arn(arn);
+    for (k, v) in tags {
+        req = req.tags(sns_tag(k, v).map_err(|e| OpError::failed(format!("{action}: {e}")))?);
+    }
+    req.send().await.map_err(|e| aws_error(action, &e))?;
+    Ok(())
 }
 
 impl Topic {
@@ -214,13 +248,7 @@ impl Topic {
         }
         let live_tags = list_tags(sns, arn).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
         let changes = tag_changes(&live_tags, &cx.tags);
-        if !changes.set.is_empty() {
-            let mut req = sns.tag_resource().resource_arn(arn);
-            for (k, v) in &changes.set {
-                req = req.tags(sns_tag(k, v).map_err(|e| OpError::failed(format!("{action}: {e}")))?);
-            }
-            req.send().await.map_err(|e| aws_error(&format!("{action}: tagging"), &e))?;
-        }
+        set_tags(sns, arn, &changes.set, &format!("{action}: tagging")).await?;
         if !changes.remove.is_empty() {
             sns.untag_resource()
                 .resource_arn(arn)

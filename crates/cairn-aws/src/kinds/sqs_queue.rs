@@ -17,7 +17,7 @@ use crate::error::aws_error;
 use crate::kinds::{found_nothing, known_name, unresolved, validate_policy};
 use crate::normalize::{parse_document, policy_as_read};
 use crate::retry::{Bound, Wait, retrying};
-use crate::tags::tag_changes;
+use crate::tags::{add_tags_to, live_tags_of, tag_changes};
 
 // ---- props -----------------------------------------------------------------
 
@@ -221,6 +221,22 @@ impl TypedKind for Queue {
         Ok(Some(observed(url, &arn, props_from_attributes(&attrs, url, last))))
     }
 
+    // ---- tags, for import -------------------------------------------------------
+
+    async fn live_tags(&self, _cx: &OpCtx, url: &str) -> Result<Option<BTreeMap<String, String>>, OpError> {
+        let sqs = self.clients.sqs().await;
+        live_tags_of(&format!("SQS queue {}", name_from_url(url)), find_attributes(sqs, url), |_| list_tags(sqs, url))
+            .await
+    }
+
+    async fn add_tags(&self, _cx: &OpCtx, url: &str, tags: &BTreeMap<String, String>) -> Result<(), OpError> {
+        let sqs = self.clients.sqs().await;
+        add_tags_to(&format!("SQS queue {}", name_from_url(url)), find_attributes(sqs, url), |_, action| async move {
+            set_tags(sqs, url, tags, &action).await
+        })
+        .await
+    }
+
     // ---- update ----------------------------------------------------------------
 
     async fn update(
@@ -300,14 +316,7 @@ impl Queue {
         }
         let live_tags = list_tags(sqs, url).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
         let changes = tag_changes(&live_tags, &cx.tags);
-        if !changes.set.is_empty() {
-            sqs.tag_queue()
-                .queue_url(url)
-                .set_tags(Some(changes.set.into_iter().collect()))
-                .send()
-                .await
-                .map_err(|e| aws_error(&format!("{action}: tagging"), &e))?;
-        }
+        set_tags(sqs, url, &changes.set, &format!("{action}: tagging")).await?;
         if !changes.remove.is_empty() {
             sqs.untag_queue()
                 .queue_url(url)
@@ -487,6 +496,22 @@ async fn find_attributes(
         Err(e) if is_missing_queue(e.code()) => Ok(None),
         Err(e) => Err(aws_error("GetQueueAttributes", &e).to_string()),
     }
+}
+
+/// Sets these tags on the queue (TagQueue), leaving its others alone; errors
+/// start with `action`.
+async fn set_tags(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    tags: &BTreeMap<String, String>,
+    action: &str,
+) -> Result<(), OpError> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let tags = tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    sqs.tag_queue().queue_url(url).set_tags(Some(tags)).send().await.map_err(|e| aws_error(action, &e))?;
+    Ok(())
 }
 
 /// The queue's tags.

@@ -17,7 +17,7 @@ use crate::clients::Clients;
 use crate::error::aws_error;
 use crate::kinds::unresolved;
 use crate::normalize::optional_text;
-use crate::tags::tag_changes;
+use crate::tags::{add_tags_to, live_tags_of, tag_changes};
 
 // ---- props -----------------------------------------------------------------
 
@@ -195,6 +195,22 @@ impl TypedKind for Parameter {
         Ok(observed(&cx.env, name, new.clone()))
     }
 
+    // ---- tags, for import -------------------------------------------------------
+
+    async fn live_tags(&self, _cx: &OpCtx, name: &str) -> Result<Option<BTreeMap<String, String>>, OpError> {
+        let ssm = self.clients.ssm().await;
+        live_tags_of(&format!("SSM parameter {name}"), parameter_exists(ssm, name), |()| parameter_tags(ssm, name))
+            .await
+    }
+
+    async fn add_tags(&self, _cx: &OpCtx, name: &str, tags: &BTreeMap<String, String>) -> Result<(), OpError> {
+        let ssm = self.clients.ssm().await;
+        add_tags_to(&format!("SSM parameter {name}"), parameter_exists(ssm, name), |(), action| async move {
+            set_tags(ssm, name, tags, &action).await
+        })
+        .await
+    }
+
     // ---- delete ----------------------------------------------------------------
 
     async fn delete(&self, _cx: &OpCtx, name: &str, _props: &ParameterProps) -> Result<(), OpError> {
@@ -232,13 +248,7 @@ impl Parameter {
         }
         let live_tags = parameter_tags(ssm, name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
         let changes = tag_changes(&live_tags, &cx.tags);
-        if !changes.set.is_empty() {
-            let mut req = ssm.add_tags_to_resource().resource_type(ResourceTypeForTagging::Parameter).resource_id(name);
-            for (k, v) in &changes.set {
-                req = req.tags(ssm_tag(k, v).map_err(|e| OpError::failed(format!("{action}: {e}")))?);
-            }
-            req.send().await.map_err(|e| aws_error(&format!("{action}: tagging"), &e))?;
-        }
+        set_tags(ssm, name, &changes.set, &format!("{action}: tagging")).await?;
         if !changes.remove.is_empty() {
             ssm.remove_tags_from_resource()
                 .resource_type(ResourceTypeForTagging::Parameter)
@@ -341,7 +351,35 @@ fn ssm_tag(k: &str, v: &str) -> Result<Tag, String> {
     Tag::builder().key(k).value(v).build().map_err(|e| format!("tag {k}: {e}"))
 }
 
+/// Sets these tags on the parameter (AddTagsToResource), leaving its others
+/// alone; errors start with `action`.
+async fn set_tags(
+    ssm: &aws_sdk_ssm::Client,
+    name: &str,
+    tags: &BTreeMap<String, String>,
+    action: &str,
+) -> Result<(), OpError> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let mut req = ssm.add_tags_to_resource().resource_type(ResourceTypeForTagging::Parameter).resource_id(name);
+    for (k, v) in tags {
+        req = req.tags(ssm_tag(k, v).map_err(|e| OpError::failed(format!("{action}: {e}")))?);
+    }
+    req.send().await.map_err(|e| aws_error(action, &e))?;
+    Ok(())
+}
+
 // ---- finders -----------------------------------------------------------------
+
+/// `Some` when the parameter exists.
+async fn parameter_exists(ssm: &aws_sdk_ssm::Client, name: &str) -> Result<Option<()>, String> {
+    match ssm.get_parameter().name(name).send().await {
+        Ok(_) => Ok(Some(())),
+        Err(e) if e.code() == Some(NOT_FOUND) => Ok(None),
+        Err(e) => Err(aws_error("GetParameter", &e).to_string()),
+    }
+}
 
 /// The parameter's tags.
 async fn parameter_tags(ssm: &aws_sdk_ssm::Client, name: &str) -> Result<BTreeMap<String, String>, String> {
