@@ -434,3 +434,79 @@ fn refresh_only_shows_drift_and_accepts_it_into_state_without_changing_aws() -> 
     expect(&rig.run(&["destroy", "--yes"])?, 0);
     Ok(())
 }
+
+fn queue_tags(url: &str) -> std::collections::BTreeMap<String, String> {
+    runtime().block_on(async {
+        let c = clients();
+        let out = c.sqs().await.list_queue_tags().queue_url(url).send().await.expect("the queue's tags");
+        out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+    })
+}
+
+/// `cairn import` (issue 15 item 5): a queue made by hand is read, tagged
+/// as the stack's (its own tags kept), recorded, and shown against the
+/// stack; what cannot be imported is refused with nothing changed.
+#[test]
+fn import_takes_a_live_resource_under_the_stack_and_refuses_what_it_must_not() -> R {
+    let rig = Rig::new("import")?;
+    rig.write(&topic_and_queue(false))?;
+    let name = rig.queue_name("jobs");
+    let url = runtime().block_on(async {
+        let c = clients();
+        let out = c
+            .sqs()
+            .await
+            .create_queue()
+            .queue_name(&name)
+            .attributes("VisibilityTimeout".into(), "45".to_string())
+            .tags("owner", "someone")
+            .send()
+            .await
+            .expect("a queue made by hand");
+        out.queue_url().map(String::from).expect("its URL")
+    });
+
+    let stderr = expect(&rig.run(&["import", "feed", "arn:aws:sns:us-east-1:123456789012:x:y"])?, 2);
+    assert!(stderr.contains("`feed` refers to `alerts`, `jobs`, which state does not hold yet"), "{stderr}");
+    let stderr = expect(&rig.run(&["import", "job", &url])?, 2);
+    assert!(stderr.contains("did you mean `jobs`?"), "{stderr}");
+    let stderr = expect(&rig.run(&["import", "jobs", &format!("{url}-nope")])?, 1);
+    assert!(stderr.contains("no aws:sqs:Queue"), "{stderr}");
+    assert!(
+        !rig.state.join(format!("{}.json", rig.stack)).exists() || rig.state_json()?["resources"].get("jobs").is_none()
+    );
+
+    let stderr = expect(&rig.run(&["import", "jobs", &url])?, 0);
+    assert!(stderr.contains("Imported `jobs` (aws:sqs:Queue"), "{stderr}");
+    assert!(stderr.contains("tagged: cairn:resource, cairn:stack, cairn:state"), "{stderr}");
+    assert!(stderr.contains("tags not in the stack were kept (owner)"), "{stderr}");
+    assert!(stderr.contains("It differs from the stack"), "{stderr}");
+    let state = rig.state_json()?;
+    assert_eq!(state["resources"]["jobs"]["physical_id"], url.as_str(), "{state:#}");
+    let tags = queue_tags(&url);
+    assert_eq!(tags.get("cairn:stack"), Some(&rig.stack), "{tags:?}");
+    assert_eq!(tags.get("cairn:resource").map(String::as_str), Some("jobs"), "{tags:?}");
+    assert_eq!(tags.get("cairn:state"), state["lineage"].as_str().map(String::from).as_ref(), "{tags:?}");
+    assert_eq!(tags.get("owner").map(String::as_str), Some("someone"), "{tags:?}");
+    assert_eq!(visibility_timeout(&url).as_deref(), Some("45"), "import changed the queue");
+
+    let stderr = expect(&rig.run(&["import", "jobs", &url])?, 2);
+    assert!(stderr.contains("state already holds `jobs`"), "{stderr}");
+    // Another stack may not take it.
+    let other = Rig::new("import-other")?;
+    other.write(&topic_and_queue(false))?;
+    let stderr = expect(&other.run(&["import", "jobs", &url])?, 1);
+    assert!(stderr.contains(&format!("it belongs to cairn stack `{}`", rig.stack)), "{stderr}");
+    // Nor another state of this one, unless told to.
+    let elsewhere = rig.dir.path().join("elsewhere");
+    let stderr = expect(&rig.run_in(&elsewhere, &["import", "jobs", &url])?, 1);
+    assert!(stderr.contains("in another state"), "{stderr}");
+
+    // The next plan changes the queue to what the stack says.
+    let stderr = expect(&rig.run(&["plan"])?, 0);
+    assert!(stderr.contains("visibility_timeout: 45 -> 30"), "{stderr}");
+    expect(&rig.run(&["apply", "--yes"])?, 0);
+    expect(&rig.run(&["destroy", "--yes"])?, 0);
+    assert_eq!(queue_url(&name), None, "the imported queue is destroyed with the stack");
+    Ok(())
+}

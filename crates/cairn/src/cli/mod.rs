@@ -3,6 +3,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod import;
 mod json;
 mod lock;
 mod refresh;
@@ -240,6 +241,30 @@ enum Command {
     /// Inspect and repair the local state of a stack (no AWS call).
     #[command(subcommand)]
     State(StateCommand),
+    /// Take a resource that exists in AWS under the stack's management.
+    ///
+    /// ID is the resource's id in the stack; PHYSICAL-ID is how AWS knows
+    /// it, in the form `cairn state list` shows (see below). cairn reads it,
+    /// refuses it if its tags say another cairn stack or state owns it, adds
+    /// the stack's tags (`cairn:stack`, `cairn:resource`, the state's lineage
+    /// and the stack's `tags:`; its other tags are kept until its next
+    /// update), records it in state, and shows how it differs from the stack:
+    /// the next apply makes those changes. Nothing else of it is changed.
+    /// Its references must be known: import or apply what it refers to first.
+    #[command(after_help = import::PHYSICAL_IDS)]
+    Import {
+        /// The resource's id in the stack, e.g. `jobs`.
+        id: String,
+        /// How AWS knows it, e.g. a queue's URL or a role's name.
+        #[arg(value_name = "PHYSICAL-ID")]
+        physical_id: String,
+        /// Take it although its tags say another state of this stack made
+        /// it (forget it there afterwards: `cairn state rm ID`).
+        #[arg(long)]
+        adopt: bool,
+        #[command(flatten)]
+        file: FileArg,
+    },
     /// Print the stack's outputs, or one output's value (for scripts).
     Output {
         /// `[STACK.yaml] [NAME]` (with -f, or from a Rust program, just `[NAME]`).
@@ -458,6 +483,10 @@ impl App {
                     Err(_) if !self.targets.is_empty() => refuse_many("--target names resources of one stack"),
                     Err(files) => self.cmd_many(Many::Destroy, files, yes, parallelism).await,
                 }
+            }
+            Command::Import { id, physical_id, adopt, file } => {
+                self.adopt = adopt;
+                self.cmd_import(file.file, &id, &physical_id).await
             }
             Command::Status { file } => self.cmd_status(file.file),
             Command::State(StateCommand::Unlock { file }) => self.cmd_state_unlock(file.file),
