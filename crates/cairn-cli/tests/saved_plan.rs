@@ -265,8 +265,7 @@ fn json_outputs_share_one_versioned_schema() -> R {
     assert_eq!(noop["outputs"], applied["outputs"]);
     let refresh = checked(&validator, "plan --refresh-only --json", &run(&["plan", "--refresh-only"])?)?;
     assert_eq!((&refresh["refresh_only"], &refresh["summary"]["unchanged"]), (&Value::from(true), &Value::from(3)));
-    let accepted =
-        checked(&validator, "apply --refresh-only --json", &run(&["apply", "--refresh-only", "--yes"])?)?;
+    let accepted = checked(&validator, "apply --refresh-only --json", &run(&["apply", "--refresh-only", "--yes"])?)?;
     assert_eq!(keys(&accepted), keys(&refresh), "{accepted:#}");
     assert_eq!(accepted["outputs"], applied["outputs"]);
     let status = checked(

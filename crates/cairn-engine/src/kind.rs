@@ -216,6 +216,13 @@ pub trait Kind: Send + Sync {
     async fn update(&self, cx: &OpCtx, physical_id: &str, old: &Json, new: &Json) -> Result<Live, OpError>;
     /// Deleting something already gone is success.
     async fn delete(&self, cx: &OpCtx, physical_id: &str, props: &Json) -> Result<(), OpError>;
+    /// Deletes a resource found by its tags, with no state to say what it
+    /// was (`cairn sweep`, `destroy --from-tags`): [`Kind::delete`] with the
+    /// props that let it delete whatever the resource holds. The default
+    /// refuses.
+    async fn delete_found(&self, _cx: &OpCtx, _physical_id: &str) -> Result<(), OpError> {
+        Err(OpError::failed(format!("a {} cannot be deleted without its state", self.type_name())))
+    }
     /// How many resources of this kind [`Kind::read_many`] takes at once; 1
     /// (the default) means one at a time.
     fn read_batch(&self) -> usize {
@@ -280,7 +287,15 @@ pub trait TypedKind: Send + Sync + 'static {
     const ATTRIBUTES: &'static [&'static str];
     /// Top-level props that force a replacement; `*` means all.
     const REPLACE_ON: &'static [&'static str];
-    type Props: Serialize + DeserializeOwned + JsonSchema + Clone + Send + Sync;
+    type Props: Serialize + DeserializeOwned + JsonSchema + Clone + Default + Send + Sync;
+
+    /// The props [`Kind::delete_found`] deletes with: what is known of a
+    /// resource found by its tags alone. The default knows nothing; a kind
+    /// whose delete keeps what it holds unless told (a bucket's objects)
+    /// says here that a sweep deletes it all.
+    fn found_props() -> Self::Props {
+        Self::Props::default()
+    }
 
     /// Fills defaults (such as the physical name) before anything compares.
     fn defaults(_props: &mut Self::Props, _cx: &NameCtx<'_>) {}
@@ -415,6 +430,9 @@ impl<K: TypedKind> Kind for Typed<K> {
     }
     async fn absent(&self, cx: &OpCtx, props: &Json) -> Option<bool> {
         self.0.absent(cx, props).await
+    }
+    async fn delete_found(&self, cx: &OpCtx, physical_id: &str) -> Result<(), OpError> {
+        self.0.delete(cx, physical_id, &K::found_props()).await
     }
     async fn data_at_risk(&self, cx: &OpCtx, physical_id: &str, props: &Json) -> Option<String> {
         let p = from_json(K::TYPE, props).ok()?;

@@ -293,6 +293,50 @@ pub fn civil_date(days: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
+/// The days from 1970-01-01 of a civil date (the inverse of
+/// [`civil_date`]).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = if month > 2 { month - 3 } else { month + 9 };
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Unix seconds of an RFC 3339 UTC time as cairn writes it
+/// (`2026-12-07T15:04:05Z`); `None` for anything else.
+pub fn parse_utc(text: &str) -> Option<i64> {
+    let t = text.strip_suffix('Z')?;
+    let (date, time) = t.split_once('T')?;
+    let num = |s: &str, len: usize| {
+        (s.len() == len && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse::<i64>().ok()).flatten()
+    };
+    let mut d = date.split('-');
+    let (y, mo, da) = (num(d.next()?, 4)?, num(d.next()?, 2)?, num(d.next()?, 2)?);
+    let mut c = time.split(':');
+    let (h, mi, se) = (num(c.next()?, 2)?, num(c.next()?, 2)?, num(c.next()?, 2)?);
+    if d.next().is_some()
+        || c.next().is_some()
+        || !(1..=12).contains(&mo)
+        || !(1..=31).contains(&da)
+        || h > 23
+        || mi > 59
+        || se > 60
+    {
+        return None;
+    }
+    Some(days_from_civil(y, mo, da) * 86_400 + h * 3600 + mi * 60 + se)
+}
+
+/// `2026-12-07T15:04:05Z` from Unix seconds.
+pub fn format_utc(secs: i64) -> String {
+    let rem = secs.rem_euclid(86_400);
+    let date = civil_date(secs.div_euclid(86_400));
+    format!("{date}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
 impl StateStore {
     pub fn new(dir: impl Into<PathBuf>, stack: &str) -> Self {
         StateStore { dir: dir.into(), stack: stack.to_string() }
@@ -450,6 +494,17 @@ impl StateStore {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn utc_times_read_back_as_written() {
+        for secs in [0_i64, 951_782_400, 1_796_655_845, 4_102_444_800] {
+            assert_eq!(super::parse_utc(&super::format_utc(secs)), Some(secs));
+        }
+        assert_eq!(super::format_utc(1_796_655_845), "2026-12-07T15:04:05Z");
+        for bad in ["2026-12-07 15:04:05Z", "2026-12-07T15:04:05", "2026-13-07T15:04:05Z", "26-12-07T15:04:05Z"] {
+            assert_eq!(super::parse_utc(bad), None, "{bad}");
+        }
+    }
+
     use super::*;
 
     #[test]

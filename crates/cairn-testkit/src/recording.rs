@@ -56,6 +56,10 @@ impl Kind for RecordingKind {
         self.record("delete", cx);
         self.inner.delete(cx, physical_id, props).await
     }
+    async fn delete_found(&self, cx: &OpCtx, physical_id: &str) -> Result<(), OpError> {
+        self.record("delete", cx);
+        self.inner.delete_found(cx, physical_id).await
+    }
     async fn live_tags(
         &self,
         cx: &OpCtx,

@@ -171,6 +171,12 @@ impl TypedKind for Bucket {
     const REPLACE_ON: &'static [&'static str] = &["name"];
     type Props = BucketProps;
 
+    /// A sweep deletes what cairn made, objects (every version) included:
+    /// the user asked for it with `--yes` after seeing the list.
+    fn found_props() -> BucketProps {
+        BucketProps { force_destroy: true, ..BucketProps::default() }
+    }
+
     // The default name depends on the account and region, which offline
     // checks do not know: it is chosen at create time, see `default_name`.
     fn defaults(_props: &mut BucketProps, _cx: &NameCtx<'_>) {}
