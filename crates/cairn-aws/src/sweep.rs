@@ -128,15 +128,19 @@ enum Parsed {
     /// Kind and physical id.
     Known(&'static str, String),
     /// An SQS queue: its URL needs a GetQueueUrl.
+    #[cfg(feature = "sqs")]
     Queue { name: String, account: String },
     /// An SSM parameter whose ARN has one level, `parameter/x`: the name is
     /// `x` or `/x`, which the ARN does not tell apart.
+    #[cfg(feature = "ssm")]
     FlatParameter(String),
 }
 
 /// The kind and physical id (or what to look up for it) an ARN names, for
 /// the kinds this build offers; `None` for anything else (not cairn's, a
 /// Lambda version, an SNS subscription, an S3 object...).
+// Builds without sqs leave the account unused.
+#[allow(unused_variables)]
 fn classify(arn: &str) -> Option<Parsed> {
     let mut parts = arn.splitn(6, ':');
     let (Some("arn"), Some(_partition), Some(service), Some(_region), Some(account), Some(resource)) =
@@ -228,6 +232,7 @@ fn type_of<K: cairn_engine::kind::TypedKind>() -> &'static str {
 
 /// The kind and physical id of what [`classify`] found; `None` when the
 /// resource is gone by now.
+#[allow(unused_variables)]
 async fn resolve(clients: &Clients, parsed: Parsed) -> Result<Option<(&'static str, String)>, OpError> {
     match parsed {
         Parsed::Known(kind, id) => Ok(Some((kind, id))),
@@ -239,9 +244,9 @@ async fn resolve(clients: &Clients, parsed: Parsed) -> Result<Option<(&'static s
                 req = req.queue_owner_aws_account_id(&account);
             }
             match req.send().await {
-                Ok(out) => Ok(out
-                    .queue_url()
-                    .map(|url| (type_of::<crate::kinds::sqs_queue::Queue>(), url.to_string()))),
+                Ok(out) => {
+                    Ok(out.queue_url().map(|url| (type_of::<crate::kinds::sqs_queue::Queue>(), url.to_string())))
+                }
                 Err(e) if is_gone(&e) || e.code() == Some("AWS.SimpleQueueService.NonExistentQueue") => Ok(None),
                 Err(e) => Err(aws_error("GetQueueUrl", &e)),
             }
@@ -411,7 +416,8 @@ mod own {
             .send()
             .await
             .map_err(|e| aws_error("DescribeTrails", &e))?;
-        let arns: Vec<String> = out.trail_list().iter().filter_map(|t| t.trail_arn().map(ToString::to_string)).collect();
+        let arns: Vec<String> =
+            out.trail_list().iter().filter_map(|t| t.trail_arn().map(ToString::to_string)).collect();
         let found = futures::stream::iter(arns)
             .map(|arn| async move {
                 let tags = match ct.list_tags().resource_id_list(&arn).send().await {

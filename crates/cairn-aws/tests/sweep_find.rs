@@ -148,8 +148,15 @@ async fn finds_each_kind_by_its_stack_tag() {
     let (other_role, _) =
         create(&provider, "aws:iam:Role", &other, "role", json!({"trusted_by": ["lambda.amazonaws.com"]})).await;
     let sqs = clients.sqs().await;
-    let untagged_queue =
-        sqs.create_queue().queue_name(format!("{stack}-untagged")).send().await.unwrap().queue_url().unwrap().to_string();
+    let untagged_queue = sqs
+        .create_queue()
+        .queue_name(format!("{stack}-untagged"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string();
     let untagged_topic = clients
         .sns()
         .await
