@@ -10,15 +10,12 @@
 use std::collections::BTreeMap;
 
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use cairn_engine::kind::OpError;
+use cairn_engine::kind::{OpError, TAG_STACK as STACK_TAG};
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt, TryStreamExt};
 
 use crate::clients::Clients;
 use crate::error::aws_error;
-
-/// The tag every resource cairn made carries: the name of its stack.
-pub const STACK_TAG: &str = "cairn:stack";
 
 /// Per-resource tag calls in flight at once.
 const CONCURRENCY: usize = 8;
