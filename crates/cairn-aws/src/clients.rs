@@ -37,6 +37,7 @@ pub struct Clients {
     options: AwsOptions,
     config: OnceCell<SdkConfig>,
     sts: OnceCell<aws_sdk_sts::Client>,
+    tagging: OnceCell<aws_sdk_resourcegroupstagging::Client>,
     #[cfg(feature = "sns")]
     sns: OnceCell<aws_sdk_sns::Client>,
     #[cfg(feature = "events")]
@@ -67,6 +68,7 @@ impl Clients {
             options,
             config: OnceCell::new(),
             sts: OnceCell::new(),
+            tagging: OnceCell::new(),
             #[cfg(feature = "sns")]
             sns: OnceCell::new(),
             #[cfg(feature = "events")]
@@ -124,6 +126,19 @@ impl Clients {
             .get_or_init(|| async {
                 aws_sdk_sts::Client::from_conf(
                     aws_sdk_sts::config::Builder::from(config).interceptor(NameCalls).build(),
+                )
+            })
+            .await
+    }
+
+    /// The Resource Groups Tagging API, which finds resources by their tags
+    /// across services (what `cairn sweep` starts from).
+    pub async fn tagging(&self) -> &aws_sdk_resourcegroupstagging::Client {
+        let config = self.config().await;
+        self.tagging
+            .get_or_init(|| async {
+                aws_sdk_resourcegroupstagging::Client::from_conf(
+                    aws_sdk_resourcegroupstagging::config::Builder::from(config).interceptor(NameCalls).build(),
                 )
             })
             .await

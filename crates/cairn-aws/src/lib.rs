@@ -20,6 +20,7 @@ mod normalize;
 mod pace;
 mod provider;
 mod retry;
+pub mod sweep;
 mod tags;
 
 pub use clients::{AwsOptions, Clients};
