@@ -346,6 +346,9 @@ pub async fn apply(
     state.region = Some(env.region.clone());
     state.partition = Some(env.partition.clone());
     let lineage = state.lineage().to_string();
+    // The expiry the resources carry after this apply: the plan's new one,
+    // or the one recorded (which updates must keep, not strip).
+    let expires = plan.expires.clone().or_else(|| state.expires.clone());
     let shared = Shared::new(state, store);
     let mut outcome = Outcome::default();
     if !moves.is_empty() {
@@ -362,6 +365,9 @@ pub async fn apply(
     }
     let mut stack_tags = stack.map(|v| v.spec.tags.clone()).unwrap_or_default();
     stack_tags.insert(crate::kind::TAG_STATE.to_string(), lineage);
+    if let Some(e) = &expires {
+        stack_tags.insert(crate::kind::TAG_EXPIRES.to_string(), e.clone());
+    }
     let sink = opts.on_event.clone();
     let adopt = |id: &str| opts.adopt || unfinished.contains(id);
     let looks = early_looks(provider, plan, &ops, &nodes, env, &stack_tags, opts.parallelism);
@@ -435,6 +441,11 @@ pub async fn apply(
         }
     }
 
+    if let Some(e) = &plan.expires {
+        let touched: std::collections::BTreeSet<&str> = ops.iter().map(|o| o.id.as_str()).collect();
+        outcome.failed.extend(move_expiry(provider, plan, &shared, &stack_tags, &touched, e, opts).await);
+    }
+
     // Outputs, from what now exists.
     if let Some(v) = stack {
         let outputs = outputs(v, env, &shared.attrs());
@@ -448,6 +459,55 @@ pub async fn apply(
     outcome.elapsed_ms = started.elapsed().as_millis();
     let state = shared.state.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     (state, outcome)
+}
+
+/// Moves the expiry: tags with it every resource this apply did not create
+/// or update (those carry it already), then records it in state. Returns
+/// the failures.
+async fn move_expiry(
+    provider: &dyn Provider,
+    plan: &Plan,
+    shared: &Shared<'_>,
+    stack_tags: &BTreeMap<String, String>,
+    touched: &std::collections::BTreeSet<&str>,
+    expires: &str,
+    opts: &ExecOptions,
+) -> Vec<(String, OpKind, String)> {
+    let untouched: Vec<(String, String, String)> = shared
+        .state
+        .lock()
+        .map(|st| {
+            st.resources
+                .iter()
+                .filter(|(id, _)| !touched.contains(id.as_str()))
+                .map(|(id, rs)| (id.clone(), rs.kind.clone(), rs.physical_id.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let tag: BTreeMap<String, String> =
+        [(crate::kind::TAG_EXPIRES.to_string(), expires.to_string())].into_iter().collect();
+    let tagging = untouched.into_iter().map(|(id, kind, pid)| {
+        let tag = &tag;
+        async move {
+            let k = provider.registry().get(&kind)?;
+            let cx = op_ctx(stack_tags, &plan.stack, &id, &plan.env, Arc::new(|_| {}));
+            match k.add_tags(&cx, &pid, tag).await {
+                Ok(()) => None,
+                Err(e) => Some((id, OpKind::Update, format!("setting its expiry tag: {e}"))),
+            }
+        }
+    });
+    let mut failed: Vec<_> = futures::stream::iter(tagging)
+        .buffer_unordered(opts.parallelism.max(1))
+        .filter_map(|r| async { r })
+        .collect()
+        .await;
+    if failed.is_empty()
+        && let Err(e) = shared.update(|st| st.expires = Some(expires.to_string())).await
+    {
+        failed.push(("state".into(), OpKind::Update, e));
+    }
+    failed
 }
 
 /// The stack's outputs from the attributes known: those that still refer

@@ -53,6 +53,9 @@ pub const TAG_RESOURCE: &str = "cairn:resource";
 /// The lineage of the state that created the resource
 /// ([`crate::state::State::lineage`]).
 pub const TAG_STATE: &str = "cairn:state";
+/// When the stack may be swept, RFC 3339 UTC: set by an apply with a time
+/// to live ([`crate::spec::StackSpec::ttl`]).
+pub const TAG_EXPIRES: &str = "cairn:expires";
 
 impl OpCtx {
     /// Whether live tags say the resource belongs to this stack and id.

@@ -120,6 +120,11 @@ pub struct Plan {
     /// only, never AWS.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub refresh_only: bool,
+    /// The expiry apply sets (RFC 3339 UTC) on state and, as
+    /// `cairn:expires`, on every taggable resource: now plus the stack's
+    /// time to live. `None` leaves the recorded one as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
 }
 
 impl Plan {
@@ -138,7 +143,7 @@ impl Plan {
     }
 
     pub fn has_changes(&self) -> bool {
-        !self.moves.is_empty() || self.resources.iter().any(|r| r.step.is_change())
+        !self.moves.is_empty() || self.expires.is_some() || self.resources.iter().any(|r| r.step.is_change())
     }
     pub fn counts(&self) -> (usize, usize, usize, usize) {
         let mut c = (0, 0, 0, 0);
@@ -424,6 +429,7 @@ pub fn plan(
         moves,
         state_location: None,
         refresh_only: false,
+        expires: None,
     }
 }
 
@@ -757,6 +763,7 @@ pub fn refresh_only(stack_name: &str, state: &State, live: BTreeMap<String, Live
         moves: Vec::new(),
         state_location: None,
         refresh_only: true,
+        expires: None,
     }
 }
 

@@ -20,6 +20,11 @@ pub struct StackSpec {
     /// Tags put on every taggable resource, besides cairn's ownership tags.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// How long the stack may live after each apply (`4h`, `2d`): apply
+    /// records the time it ends on state and tags every taggable resource
+    /// `cairn:expires` with it, for `cairn sweep --expired`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<String>,
     /// In the order written.
     #[serde(default)]
     pub resources: Vec<ResourceSpec>,
@@ -34,6 +39,28 @@ pub struct StackSpec {
     /// content, so never serialized.
     #[serde(skip)]
     pub base_dir: Option<PathBuf>,
+}
+
+/// Seconds of a time to live written `30m`, `4h`, `2d` or `1w` (a number
+/// and one unit), at least a minute and at most a year.
+pub fn parse_ttl(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let expected = || format!("expected a duration such as 30m, 4h, 2d or 1w, got `{text}`");
+    let n: u64 = digits.parse().map_err(|_| expected())?;
+    let unit = match unit {
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return Err(expected()),
+    };
+    let secs = n.saturating_mul(unit);
+    if !(60..=366 * 86_400).contains(&secs) {
+        return Err(format!("a time to live of `{text}` is out of range: from 1m to 366d"));
+    }
+    Ok(secs)
 }
 
 /// A resource id that changed: what state knows as `from` is `to` in the

@@ -48,6 +48,11 @@ pub struct State {
     pub resources: BTreeMap<String, ResourceState>,
     #[serde(default)]
     pub outputs: BTreeMap<String, Json>,
+    /// When the stack may be swept (RFC 3339 UTC), as the last apply with
+    /// a time to live set it; every taggable resource carries it as
+    /// `cairn:expires`. Kept until another apply with a time to live moves it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
     /// Creates started but not known to have finished: a run killed (or a
     /// response lost) between the AWS call and the state write leaves one
     /// here, and the next create of that id adopts what it finds.

@@ -13,7 +13,7 @@ use cairn_engine::{At, Diagnostic, Diagnostics, Json, ParamSpec, PathSeg, Resour
 use crate::source::{Index, ResourceIndex, spot};
 use crate::tree::{Node, Pos, Value};
 
-const STACK_KEYS: &[&str] = &["stack", "region", "parameters", "tags", "resources", "outputs", "moved"];
+const STACK_KEYS: &[&str] = &["stack", "region", "ttl", "parameters", "tags", "resources", "outputs", "moved"];
 const MOVED_KEYS: &[&str] = &["from", "to"];
 const PARAM_KEYS: &[&str] = &["description", "default", "secret"];
 const RESOURCE_KEYS: &[&str] = &["type", "properties", "depends_on", "retain", "protect", "auto_wire"];
@@ -83,6 +83,9 @@ impl Reader {
                 "region" => {
                     spec.region =
                         self.opt_string(pos, value, &at, "`region`", "an AWS region as a string, like us-east-1");
+                }
+                "ttl" => {
+                    spec.ttl = self.opt_string(pos, value, &at, "`ttl`", "a duration as a string, like 4h or 2d");
                 }
                 "parameters" => spec.parameters = self.parameters(pos, value),
                 "tags" => spec.tags = self.tags(pos, value),

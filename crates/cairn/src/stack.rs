@@ -170,6 +170,13 @@ impl Stack {
         self.spec.region = Some(region.to_string());
         self
     }
+    /// How long the stack may live after each apply (`4h`, `2d`): every
+    /// taggable resource is tagged `cairn:expires`, for `cairn sweep
+    /// --expired`. `apply --ttl` overrides it.
+    pub fn ttl(&mut self, ttl: &str) -> &mut Self {
+        self.spec.ttl = Some(ttl.to_string());
+        self
+    }
     /// Where relative paths in props (a function's code directory) start;
     /// by default the working directory.
     pub fn base_dir(&mut self, dir: impl Into<std::path::PathBuf>) -> &mut Self {

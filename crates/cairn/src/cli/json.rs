@@ -40,6 +40,10 @@ pub struct StackDoc {
     /// `new` what AWS has; `forget`: deleted outside cairn), never to AWS.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub refresh_only: bool,
+    /// Present when the command sets the stack's expiry (a time to live):
+    /// the time, RFC 3339 UTC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
 }
 
 /// Where the state is, and its serial after the command.
@@ -138,6 +142,7 @@ pub fn planned(command: &'static str, plan: &Plan, state: &State, path: &Path) -
         ok: true,
         elapsed_ms: None,
         refresh_only: plan.refresh_only,
+        expires: plan.expires.clone(),
     }
 }
 
@@ -230,6 +235,7 @@ pub fn recorded(command: &'static str, stack: &str, state: &State, path: &Path) 
         ok: true,
         elapsed_ms: None,
         refresh_only: false,
+        expires: state.expires.clone(),
     }
 }
 

@@ -10,6 +10,7 @@ mod refresh;
 mod render;
 mod saved;
 mod state;
+mod sweep;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
@@ -106,6 +107,12 @@ struct Global {
     /// Documented in docs/json.md, `"format_version": "1"`.
     #[arg(long, global = true)]
     json: bool,
+    /// How long the stack may live after this apply (30m, 4h, 2d, 1w),
+    /// overriding the stack's `ttl:`: state records the time, and every
+    /// taggable resource is tagged `cairn:expires` with it, for `cairn sweep
+    /// --expired`. Each apply with a time to live moves it.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_ttl_arg)]
+    ttl: Option<String>,
     /// How long to wait for a stack's lock held by another run (30s, 5m,
     /// 500ms), saying so while waiting; 0 fails at once.
     #[arg(long, global = true, default_value = "0", value_name = "DURATION", value_parser = lock::parse_timeout)]
@@ -229,6 +236,12 @@ enum Command {
         yes: bool,
         #[command(flatten)]
         target: TargetArg,
+        /// Destroy stack NAME from its tags alone, for a stack whose state
+        /// is lost: every resource tagged `cairn:stack` = NAME in the
+        /// region, dependents first (as `cairn sweep --stack NAME --yes`).
+        /// Refused when this state directory has the stack's state.
+        #[arg(long, value_name = "NAME", conflicts_with = "target")]
+        from_tags: Option<String>,
         /// Operations in flight at once (for each stack).
         #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
         parallelism: u16,
@@ -264,6 +277,37 @@ enum Command {
         adopt: bool,
         #[command(flatten)]
         file: FileArg,
+    },
+    /// Find what cairn made in AWS by its tags, whatever state says; with --yes, delete it.
+    ///
+    /// Lists every resource carrying cairn's `cairn:stack` tag in the region
+    /// (IAM roles and instance profiles too), grouped by stack, each stack
+    /// marked expired (its `cairn:expires` time has passed), orphaned (no
+    /// state for it in --state-dir) or live. Nothing without that tag is ever
+    /// listed or deleted. Without --yes nothing is deleted. With --yes, every
+    /// listed resource is deleted with the same code as destroy, dependents
+    /// first (mappings, subscriptions, filters, alarms and rules; then
+    /// trails, functions and instances; then the rest; roles last), buckets
+    /// emptied of every version; exit 1 names whatever is left. Metric
+    /// filters, Lambda permissions and SNS subscriptions carry no tags: they
+    /// go with their log group, function or topic.
+    #[command(verbatim_doc_comment)]
+    Sweep {
+        /// Only this stack; repeatable.
+        #[arg(long = "stack", value_name = "NAME")]
+        stacks: Vec<String>,
+        /// Only stacks whose `cairn:expires` time has passed.
+        #[arg(long)]
+        expired: bool,
+        /// Only resources carrying this tag, e.g. `lab=6`; repeatable (all must match).
+        #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_param)]
+        tags: Vec<(String, String)>,
+        /// Delete what is listed; without it, only list.
+        #[arg(short, long)]
+        yes: bool,
+        /// Deletes in flight at once.
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+        parallelism: u16,
     },
     /// Print the stack's outputs, or one output's value (for scripts).
     Output {
@@ -341,6 +385,10 @@ enum GraphFormat {
     Mermaid,
     /// `{"stack", "resources": [{"id", "kind", "depends_on"}]}`, for scripts (also `--json`).
     Json,
+}
+
+fn parse_ttl_arg(s: &str) -> Result<String, String> {
+    cairn_engine::spec::parse_ttl(s).map(|_| s.trim().to_string())
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {
@@ -475,7 +523,34 @@ impl App {
                     Err(files) => self.cmd_many(Many::Apply, files, yes, parallelism).await,
                 }
             }
-            Command::Destroy { files, yes, target, parallelism } => {
+            Command::Destroy { files, yes, from_tags: Some(stack), parallelism, .. } => {
+                if !files.files.is_empty() || self.g.file.is_some() {
+                    eprintln!(
+                        "error: --from-tags destroys by tags, with no stack file\n  = help: `cairn destroy --from-tags {stack} --yes`, or `cairn destroy FILE` to destroy from state"
+                    );
+                    return Exit::Invalid;
+                }
+                let state = StateStore::new(&self.g.state_dir, &stack).path();
+                if state.exists() {
+                    eprintln!(
+                        "error: stack {stack} has state here ({}); --from-tags is for a stack whose state is lost\n  = help: `cairn destroy STACK.yaml` destroys it from its state",
+                        state.display()
+                    );
+                    return Exit::Invalid;
+                }
+                let sweep = sweep::Sweep {
+                    stacks: vec![stack],
+                    yes,
+                    parallelism: usize::from(parallelism),
+                    ..sweep::Sweep::default()
+                };
+                self.cmd_sweep(sweep).await
+            }
+            Command::Sweep { stacks, expired, tags, yes, parallelism } => {
+                let sweep = sweep::Sweep { stacks, expired, tags, yes, parallelism: usize::from(parallelism) };
+                self.cmd_sweep(sweep).await
+            }
+            Command::Destroy { files, yes, target, parallelism, .. } => {
                 let parallelism = usize::from(parallelism);
                 self.targets = target.ids;
                 match one_or_many(files.files) {
@@ -723,6 +798,16 @@ impl App {
         match plan::make_targeted(provider, v, name, state, parallelism, &self.targets).await {
             Ok(mut p) => {
                 p.state_location = Some(location);
+                // The time to live runs from now: each apply with one moves it.
+                let ttl = self.g.ttl.as_ref().or_else(|| v.and_then(|v| v.spec.ttl.as_ref()));
+                if let Some(secs) = ttl.and_then(|t| cairn_engine::spec::parse_ttl(t).ok()) {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_secs())
+                        .unwrap_or(0);
+                    let at = i64::try_from(now.saturating_add(secs)).unwrap_or(i64::MAX);
+                    p.expires = Some(cairn_engine::state::format_utc(at));
+                }
                 Ok(p)
             }
             Err(e) => Err(self.plan_error(name, &location, e)),
@@ -1252,6 +1337,9 @@ impl App {
             state.serial,
             store.path().display()
         );
+        if let Some(at) = &state.expires {
+            println!("expires {at}: `cairn sweep --expired` removes it after that");
+        }
         let width = state.resources.keys().map(String::len).max().unwrap_or(0);
         for (id, r) in &state.resources {
             let mut flags = Vec::new();

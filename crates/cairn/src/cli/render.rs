@@ -276,6 +276,13 @@ pub fn plan_text(plan: &Plan, style: Style) -> String {
     for w in &plan.warnings {
         let _ = writeln!(out, "{} {w}", style.yellow("warning:"));
     }
+    if let Some(at) = &plan.expires {
+        let _ = writeln!(
+            out,
+            "{} {at}: apply sets it on state and tags every taggable resource `cairn:expires`",
+            style.yellow("expires:")
+        );
+    }
     let width = plan.resources.iter().map(|r| r.id.len()).max().unwrap_or(0);
     let changes: Vec<&PlannedResource> = plan.resources.iter().filter(|r| r.step.is_change()).collect();
     if !plan.moves.is_empty() {
@@ -290,6 +297,9 @@ pub fn plan_text(plan: &Plan, style: Style) -> String {
     if changes.is_empty() {
         let what = if plan.moves.is_empty() { "No changes" } else { "No changes in AWS" };
         let _ = writeln!(out, "\n{what}: {} resource(s) match the stack.", plan.resources.len());
+        if plan.expires.is_some() {
+            let _ = writeln!(out, "Apply moves their expiry (a tag on each), nothing else.");
+        }
         return out;
     }
     out.push('\n');
@@ -416,6 +426,7 @@ mod tests {
             moves: Vec::new(),
             state_location: None,
             refresh_only: false,
+            expires: None,
         }
     }
 

@@ -1,0 +1,201 @@
+//! Tear-down by tags through the binary (issue 16): `cairn sweep` lists
+//! what cairn made by its ownership tags and deletes nothing without
+//! `--yes`; `cairn destroy --from-tags` removes a stack whose state is lost,
+//! dependents first; nothing of another stack, and nothing untagged, is
+//! touched. Every sweep here names its stack: the emulator is shared by
+//! tests running at once.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use cairn::aws::{AwsOptions, Clients};
+use cairn_testkit::emulator;
+
+type R = Result<(), Box<dyn std::error::Error>>;
+
+const LAB6: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../stacks/lab6-sqs-lambda.yaml");
+
+fn cairn(state_dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));
+    c.env("AWS_ENDPOINT_URL", emulator::endpoint())
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .env_remove("CAIRN_STATE_DIR")
+        .env("NO_COLOR", "1")
+        .arg("--state-dir")
+        .arg(state_dir)
+        .stdin(Stdio::null());
+    c
+}
+
+fn expect(out: &Output, code: i32) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}\nstdout: {}", String::from_utf8_lossy(&out.stdout));
+    stderr
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime")
+}
+
+fn clients() -> Clients {
+    Clients::new(AwsOptions { endpoint_url: Some(emulator::endpoint()), ..AwsOptions::default() })
+}
+
+fn queue_exists(name: &str) -> bool {
+    runtime().block_on(async { clients().sqs().await.get_queue_url().queue_name(name).send().await.is_ok() })
+}
+
+fn role_exists(name: &str) -> bool {
+    runtime().block_on(async { clients().iam().await.get_role().role_name(name).send().await.is_ok() })
+}
+
+/// Lab 6 (queues, role, log group, function, mapping) under `stack`.
+fn lab6(dir: &Path, stack: &str) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+    let file = dir.join(format!("{stack}.yaml"));
+    std::fs::write(
+        &file,
+        std::fs::read_to_string(LAB6)?.replace("stack: lab6-sqs-lambda", &format!("stack: {stack}")),
+    )?;
+    Ok(file)
+}
+
+#[test]
+fn sweep_lists_by_tags_and_destroy_from_tags_removes_a_stack_whose_state_is_lost() -> R {
+    let dir = tempfile::tempdir()?;
+    let state = dir.path().join("state");
+    let stack = emulator::unique_stack("sweep");
+    let other = emulator::unique_stack("keep");
+    expect(&cairn(&state).arg("apply").arg(lab6(dir.path(), &stack)?).arg("--yes").output()?, 0);
+    std::fs::write(
+        dir.path().join("other.yaml"),
+        format!("stack: {other}\nresources:\n  jobs:\n    type: aws:sqs:Queue\n"),
+    )?;
+    expect(&cairn(&state).arg("apply").arg(dir.path().join("other.yaml")).arg("--yes").output()?, 0);
+    // Named like the stack's, made by hand: no tags, never touched.
+    let untagged = format!("{stack}-handmade");
+    runtime().block_on(async { clients().sqs().await.create_queue().queue_name(&untagged).send().await })?;
+
+    // A dry run lists the stack's resources, with where its state is.
+    let stderr = expect(&cairn(&state).args(["sweep", "--stack", &stack]).output()?, 0);
+    for (kind, id) in [
+        ("aws:sqs:Queue", "jobs"),
+        ("aws:sqs:Queue", "dead-letters"),
+        ("aws:iam:Role", "role"),
+        ("aws:lambda:Function", "worker"),
+        ("aws:lambda:EventSourceMapping", "trigger"),
+        ("aws:logs:LogGroup", "logs"),
+    ] {
+        assert!(stderr.lines().any(|l| l.contains(kind) && l.contains(&format!("  {id}  "))), "{kind} {id}:\n{stderr}");
+    }
+    assert!(stderr.contains(&format!("stack {stack}  live (state ")), "{stderr}");
+    assert!(stderr.contains("Dry run: nothing was deleted"), "{stderr}");
+    assert!(!stderr.contains(&other) && !stderr.contains(&untagged), "{stderr}");
+    assert!(queue_exists(&format!("{stack}-jobs")), "a dry run deleted");
+
+    // The state is lost: destroy by tags, dependents first.
+    std::fs::remove_file(state.join(format!("{stack}.json")))?;
+    let stderr = expect(&cairn(&state).args(["sweep", "--stack", &stack]).output()?, 0);
+    assert!(stderr.contains(&format!("stack {stack}  orphaned: no state in")), "{stderr}");
+    let stderr = expect(&cairn(&state).args(["destroy", "--from-tags", &stack, "--yes"]).output()?, 0);
+    let at = |what: &str| stderr.find(&format!("deleted {stack}/{what} ")).unwrap_or(usize::MAX);
+    assert!(at("trigger") < at("jobs") && at("trigger") < at("worker") && at("worker") < at("role"), "{stderr}");
+    assert!(at("role") < usize::MAX, "{stderr}");
+    assert!(!queue_exists(&format!("{stack}-jobs")) && !queue_exists(&format!("{stack}-dead-letters")));
+    assert!(!role_exists(&format!("{stack}-role")), "{stderr}");
+    let stderr = expect(&cairn(&state).args(["sweep", "--stack", &stack]).output()?, 0);
+    assert!(stderr.contains("Nothing to sweep"), "{stderr}");
+    assert!(queue_exists(&untagged) && queue_exists(&format!("{other}-jobs")), "something not the stack's went");
+
+    // A stack whose state is here is destroyed from it, not from tags.
+    let stderr = expect(&cairn(&state).args(["destroy", "--from-tags", &other, "--yes"]).output()?, 2);
+    assert!(stderr.contains("has state"), "{stderr}");
+    expect(&cairn(&state).arg("destroy").arg(dir.path().join("other.yaml")).arg("--yes").output()?, 0);
+    runtime().block_on(async {
+        let c = clients();
+        let found = c.sqs().await.get_queue_url().queue_name(&untagged).send().await;
+        if let Some(url) = found.ok().and_then(|o| o.queue_url().map(String::from)) {
+            let _ = c.sqs().await.delete_queue().queue_url(url).send().await;
+        }
+    });
+    Ok(())
+}
+
+fn queue_tags(name: &str) -> std::collections::BTreeMap<String, String> {
+    runtime().block_on(async {
+        let c = clients();
+        let Ok(url) = c.sqs().await.get_queue_url().queue_name(name).send().await else { return Default::default() };
+        let url = url.queue_url().unwrap_or_default().to_string();
+        let tags = c.sqs().await.list_queue_tags().queue_url(url).send().await.ok();
+        tags.and_then(|t| t.tags().map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())).unwrap_or_default()
+    })
+}
+
+fn now() -> i64 {
+    i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0))
+        .unwrap_or(0)
+}
+
+/// The expiry a queue's tag says, as seconds from now.
+fn expires_in(name: &str) -> Option<i64> {
+    queue_tags(name).get("cairn:expires").and_then(|t| cairn::engine::state::parse_utc(t)).map(|t| t - now())
+}
+
+/// A time to live (issue 16 item 1): every taggable resource carries
+/// `cairn:expires`, state records it, the plan shows it, another TTL moves
+/// it on resources that do not otherwise change, and `sweep --expired`
+/// finds the stack once it has passed.
+#[test]
+fn a_ttl_tags_every_resource_and_sweep_finds_the_stack_once_expired() -> R {
+    let dir = tempfile::tempdir()?;
+    let state = dir.path().join("state");
+    let stack = emulator::unique_stack("ttl");
+    let file = dir.path().join("s.yaml");
+    std::fs::write(&file, format!("stack: {stack}\nttl: 5x\nresources:\n  jobs:\n    type: aws:sqs:Queue\n"))?;
+    let stderr = expect(&cairn(&state).arg("validate").arg(&file).output()?, 2);
+    assert!(stderr.contains("s.yaml:2:1") && stderr.contains("expected a duration such as 30m, 4h"), "{stderr}");
+
+    std::fs::write(
+        &file,
+        format!(
+            "stack: {stack}\nttl: 4h\nresources:\n  jobs:\n    type: aws:sqs:Queue\n  alerts:\n    type: aws:sns:Topic\n  feed:\n    type: aws:sns:Subscription\n    properties:\n      topic: ${{alerts.arn}}\n      protocol: sqs\n      endpoint: ${{jobs.arn}}\n"
+        ),
+    )?;
+    let stderr = expect(&cairn(&state).arg("plan").arg(&file).output()?, 0);
+    assert!(stderr.contains("expires: "), "{stderr}");
+    expect(&cairn(&state).arg("apply").arg(&file).arg("--yes").output()?, 0);
+    let queue = format!("{stack}-jobs");
+    let left = expires_in(&queue).ok_or("no cairn:expires tag")?;
+    assert!((4 * 3600 - 120..=4 * 3600).contains(&left), "expires in {left}s");
+    let recorded: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(state.join(format!("{stack}.json")))?)?;
+    assert_eq!(recorded["expires"].as_str(), queue_tags(&queue).get("cairn:expires").map(String::as_str));
+
+    // Another TTL moves it, on resources the plan leaves alone too.
+    expect(&cairn(&state).arg("apply").arg(&file).args(["--ttl", "2d", "--yes"]).output()?, 0);
+    let left = expires_in(&queue).ok_or("no cairn:expires tag")?;
+    assert!((2 * 86_400 - 120..=2 * 86_400).contains(&left), "expires in {left}s");
+    let stderr = expect(&cairn(&state).args(["sweep", "--stack", &stack]).output()?, 0);
+    assert!(stderr.contains(&format!("stack {stack}  live, expires in")), "{stderr}");
+    let stderr = expect(&cairn(&state).args(["sweep", "--stack", &stack, "--expired"]).output()?, 0);
+    assert!(stderr.contains("Nothing to sweep"), "{stderr}");
+
+    // Its time passed (set by hand here): the stack is expired.
+    runtime().block_on(async {
+        let c = clients();
+        let found = c.sqs().await.get_queue_url().queue_name(&queue).send().await.map_err(|e| format!("{e:?}"))?;
+        let url = found.queue_url().unwrap_or_default().to_string();
+        let tagged =
+            c.sqs().await.tag_queue().queue_url(url).tags("cairn:expires", "2026-01-01T00:00:00Z").send().await;
+        tagged.map(|_| ()).map_err(|e| format!("{e:?}"))
+    })?;
+    let stderr = expect(&cairn(&state).args(["sweep", "--stack", &stack, "--expired"]).output()?, 0);
+    assert!(
+        stderr.contains(&format!("stack {stack}  expired ")) && stderr.contains("(2026-01-01T00:00:00Z)"),
+        "{stderr}"
+    );
+    expect(&cairn(&state).arg("destroy").arg(&file).arg("--yes").output()?, 0);
+    Ok(())
+}
