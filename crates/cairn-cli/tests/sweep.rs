@@ -199,3 +199,28 @@ fn a_ttl_tags_every_resource_and_sweep_finds_the_stack_once_expired() -> R {
     expect(&cairn(&state).arg("destroy").arg(&file).arg("--yes").output()?, 0);
     Ok(())
 }
+
+/// IAM is global: a stack that has nothing but a role in this region (it
+/// may live in another) is listed only when named, never swept by default.
+#[test]
+fn a_stack_with_only_iam_resources_here_is_swept_only_when_named() -> R {
+    let dir = tempfile::tempdir()?;
+    let state = dir.path().join("state");
+    let stack = emulator::unique_stack("iamonly");
+    let file = dir.path().join("s.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "stack: {stack}\nresources:\n  role:\n    type: aws:iam:Role\n    properties:\n      trusted_by: [lambda.amazonaws.com]\n"
+        ),
+    )?;
+    expect(&cairn(&state).arg("apply").arg(&file).arg("--yes").output()?, 0);
+    // Filtered by a tag, not by name: the stack is not named.
+    let stderr = expect(&cairn(&state).args(["sweep", "--tag", &format!("cairn:stack={stack}"), "--yes"]).output()?, 0);
+    assert!(stderr.contains("left alone, having only global IAM resources") && stderr.contains(&stack), "{stderr}");
+    assert!(role_exists(&format!("{stack}-role")), "{stderr}");
+    let stderr = expect(&cairn(&state).args(["sweep", "--stack", &stack]).output()?, 0);
+    assert!(stderr.contains(&format!("stack {stack}  live")), "{stderr}");
+    expect(&cairn(&state).arg("destroy").arg(&file).arg("--yes").output()?, 0);
+    Ok(())
+}

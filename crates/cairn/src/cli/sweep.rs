@@ -48,6 +48,11 @@ fn wave(kind: &str) -> u8 {
     }
 }
 
+/// Whether a kind is global (IAM), found from every region.
+fn global(kind: &str) -> bool {
+    kind.starts_with("aws:iam:")
+}
+
 /// One stack's resources as found, and what is known of it.
 struct Group<'a> {
     stack: &'a str,
@@ -128,6 +133,24 @@ impl App {
             .collect();
         if sweep.expired {
             groups.retain(|g| g.expires.is_some_and(|e| e <= now));
+        }
+        // IAM is global: a stack with nothing else here may well live in
+        // another region, and losing its roles would break it there. Such
+        // a stack is swept only when named.
+        let mut elsewhere = Vec::new();
+        groups.retain(|g| {
+            let keep = sweep.stacks.iter().any(|s| s == g.stack) || g.resources.iter().any(|f| !global(f.kind));
+            if !keep {
+                elsewhere.push(format!("{} ({} IAM resource(s))", g.stack, g.resources.len()));
+            }
+            keep
+        });
+        if !elsewhere.is_empty() {
+            self.say(&format!(
+                "note: left alone, having only global IAM resources (their stack may live in another region; name it \
+                 with --stack to sweep it): {}\n",
+                elsewhere.join(", ")
+            ));
         }
         let total: usize = groups.iter().map(|g| g.resources.len()).sum();
         if self.g.json && !sweep.yes {
