@@ -63,6 +63,31 @@ pub async fn find(clients: &Clients, stack: Option<&str>) -> Result<Vec<Found>, 
     Ok(found)
 }
 
+/// The regions enabled for the account (EC2 DescribeRegions), for
+/// `cairn sweep --all-regions`.
+pub async fn enabled_regions(clients: &Clients) -> Result<Vec<String>, OpError> {
+    #[cfg(feature = "ec2")]
+    {
+        let out = clients
+            .ec2()
+            .await
+            .describe_regions()
+            .send()
+            .await
+            .map_err(|e| aws_error("listing the account's regions (ec2:DescribeRegions)", &e))?;
+        let mut regions: Vec<String> = out.regions().iter().filter_map(|r| r.region_name().map(String::from)).collect();
+        regions.sort();
+        Ok(regions)
+    }
+    #[cfg(not(feature = "ec2"))]
+    {
+        let _ = clients;
+        Err(OpError::failed(
+            "listing the account's regions needs cairn built with its ec2 feature; name them with --region",
+        ))
+    }
+}
+
 /// Whether tags mark a resource of the stack asked for (any stack when `None`).
 fn wanted(tags: &BTreeMap<String, String>, stack: Option<&str>) -> bool {
     match (tags.get(STACK_TAG), stack) {

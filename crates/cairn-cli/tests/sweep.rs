@@ -224,3 +224,59 @@ fn a_stack_with_only_iam_resources_here_is_swept_only_when_named() -> R {
     expect(&cairn(&state).arg("destroy").arg(&file).arg("--yes").output()?, 0);
     Ok(())
 }
+
+/// Several regions (issue 16 item 2): `--region` more than once, or
+/// `--all-regions`, searches each; IAM, global, is listed once; `--yes`
+/// deletes each resource in its own region. Other commands take one region.
+#[test]
+fn sweep_searches_several_regions_and_deletes_each_resource_in_its_own() -> R {
+    let dir = tempfile::tempdir()?;
+    let state = dir.path().join("state");
+    let stack = emulator::unique_stack("regions");
+    let file = dir.path().join("s.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "stack: {stack}\nresources:\n  jobs:\n    type: aws:sqs:Queue\n  role:\n    type: aws:iam:Role\n    properties:\n      trusted_by: [lambda.amazonaws.com]\n"
+        ),
+    )?;
+    expect(&cairn(&state).arg("apply").arg(&file).arg("--yes").output()?, 0);
+    // The same stack's queue in another region, as a second apply there would leave it.
+    let west = Clients::new(AwsOptions {
+        endpoint_url: Some(emulator::endpoint()),
+        region: Some("us-west-2".into()),
+        ..AwsOptions::default()
+    });
+    let west_queue = format!("{stack}-west");
+    runtime().block_on(async {
+        west.sqs()
+            .await
+            .create_queue()
+            .queue_name(&west_queue)
+            .tags("cairn:stack", &stack)
+            .tags("cairn:resource", "west")
+            .send()
+            .await
+    })?;
+
+    let stderr =
+        expect(&cairn(&state).args(["plan", "--region", "us-east-1", "--region", "us-west-2"]).arg(&file).output()?, 2);
+    assert!(stderr.contains("--region is given 2 times"), "{stderr}");
+
+    let stderr = expect(&cairn(&state).args(["sweep", "--stack", &stack, "--all-regions"]).output()?, 0);
+    assert!(stderr.contains("us-west-2") && stderr.contains("eu-west-1"), "every region searched:\n{stderr}");
+    assert!(stderr.contains(&format!("stack {stack}  live (state")) && stderr.contains("3 resource(s)"), "{stderr}");
+    assert!(stderr.lines().any(|l| l.contains(&west_queue) && l.ends_with("(us-west-2)")), "{stderr}");
+    assert_eq!(stderr.lines().filter(|l| l.contains("aws:iam:Role")).count(), 1, "IAM listed once:\n{stderr}");
+
+    let args = ["sweep", "--stack", &stack, "--region", "us-east-1", "--region", "us-west-2", "--yes"];
+    let stderr = expect(&cairn(&state).args(args).output()?, 0);
+    assert!(stderr.contains("Swept 3 resource(s)"), "{stderr}");
+    assert!(stderr.contains("forgets the 2 resource(s) swept; it held nothing else and is removed"), "{stderr}");
+    assert!(!state.join(format!("{stack}.json")).exists(), "the state still claims what was swept");
+    assert!(!queue_exists(&format!("{stack}-jobs")) && !role_exists(&format!("{stack}-role")), "{stderr}");
+    let west_left =
+        runtime().block_on(async { west.sqs().await.get_queue_url().queue_name(&west_queue).send().await.is_ok() });
+    assert!(!west_left, "the other region's queue is left:\n{stderr}");
+    Ok(())
+}

@@ -88,9 +88,10 @@ struct Global {
     /// state, which does not know what this one deployed.
     #[arg(long, global = true, default_value = ".cairn", env = "CAIRN_STATE_DIR", value_name = "DIR")]
     state_dir: PathBuf,
-    /// AWS region (else the stack's `region`, else the AWS chain's).
-    #[arg(long, global = true)]
-    region: Option<String>,
+    /// AWS region (else the stack's `region`, else the AWS chain's);
+    /// `sweep` takes it more than once.
+    #[arg(long = "region", global = true, value_name = "REGION", action = clap::ArgAction::Append)]
+    regions: Vec<String>,
     /// AWS profile from the shared config files.
     #[arg(long, global = true)]
     profile: Option<String>,
@@ -302,6 +303,10 @@ enum Command {
         /// Only resources carrying this tag, e.g. `lab=6`; repeatable (all must match).
         #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_param)]
         tags: Vec<(String, String)>,
+        /// Search every region enabled for the account (instead of --region,
+        /// which may be given more than once; default: the configured region).
+        #[arg(long)]
+        all_regions: bool,
         /// Delete what is listed; without it, only list.
         #[arg(short, long)]
         yes: bool,
@@ -481,6 +486,13 @@ impl App {
     }
 
     async fn dispatch(mut self, command: Command) -> Exit {
+        if self.g.regions.len() > 1 && !matches!(command, Command::Sweep { .. }) {
+            eprintln!(
+                "error: --region is given {} times; a stack works in one region\n  = help: only `cairn sweep` searches several",
+                self.g.regions.len()
+            );
+            return Exit::Invalid;
+        }
         match command {
             Command::Validate { files } => self.cmd_validate_all(files),
             Command::Plan { files, .. } | Command::Apply { files, .. } | Command::Destroy { files, .. }
@@ -546,8 +558,9 @@ impl App {
                 };
                 self.cmd_sweep(sweep).await
             }
-            Command::Sweep { stacks, expired, tags, yes, parallelism } => {
-                let sweep = sweep::Sweep { stacks, expired, tags, yes, parallelism: usize::from(parallelism) };
+            Command::Sweep { stacks, expired, tags, all_regions, yes, parallelism } => {
+                let parallelism = usize::from(parallelism);
+                let sweep = sweep::Sweep { stacks, expired, tags, all_regions, yes, parallelism };
                 self.cmd_sweep(sweep).await
             }
             Command::Destroy { files, yes, target, parallelism, .. } => {
@@ -731,7 +744,7 @@ impl App {
 
     fn provider(&self, spec: &StackSpec) -> AwsProvider {
         AwsProvider::new(AwsOptions {
-            region: self.g.region.clone().or_else(|| spec.region.clone()),
+            region: self.g.regions.last().cloned().or_else(|| spec.region.clone()),
             profile: self.g.profile.clone(),
             ..AwsOptions::default()
         })

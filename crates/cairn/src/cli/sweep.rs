@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use cairn_aws::AwsProvider;
 use cairn_aws::sweep::{Found, find};
-use cairn_engine::kind::{Provider, TAG_EXPIRES, TAG_RESOURCE, TAG_STACK};
+use cairn_engine::kind::{Environment, Provider, TAG_EXPIRES, TAG_RESOURCE, TAG_STACK};
 use cairn_engine::plan::op_ctx;
 use cairn_engine::state::{format_utc, parse_utc};
 use futures::StreamExt;
@@ -26,6 +26,8 @@ pub(super) struct Sweep {
     pub expired: bool,
     /// Only resources carrying every one of these tags.
     pub tags: Vec<(String, String)>,
+    /// Every region enabled for the account, not only those given.
+    pub all_regions: bool,
     /// Delete; otherwise only list.
     pub yes: bool,
     pub parallelism: usize,
@@ -56,7 +58,8 @@ fn global(kind: &str) -> bool {
 /// One stack's resources as found, and what is known of it.
 struct Group<'a> {
     stack: &'a str,
-    resources: Vec<&'a Found>,
+    /// Each with the index of the place (region) it was found in.
+    resources: Vec<(usize, &'a Found)>,
     /// The earliest `cairn:expires` among them.
     expires: Option<i64>,
     /// Where its state would be, if there is one here.
@@ -81,37 +84,89 @@ fn span(secs: i64) -> String {
     }
 }
 
+/// A region searched: its provider (whose kinds delete there) and account.
+struct Place {
+    provider: AwsProvider,
+    env: Environment,
+}
+
 impl App {
-    pub(super) async fn cmd_sweep(&mut self, sweep: Sweep) -> Exit {
-        let provider = AwsProvider::new(cairn_aws::AwsOptions {
-            region: self.g.region.clone(),
+    /// The regions to search: every enabled one, those given, or the
+    /// configured one (`None`).
+    async fn sweep_regions(&self, all: bool) -> Result<Vec<Option<String>>, Exit> {
+        if !all {
+            return Ok(if self.g.regions.is_empty() {
+                vec![None]
+            } else {
+                self.g.regions.iter().cloned().map(Some).collect()
+            });
+        }
+        let provider = self.provider_in(self.g.regions.first().cloned());
+        match cairn_aws::sweep::enabled_regions(&provider.clients()).await {
+            Ok(regions) => Ok(regions.into_iter().map(Some).collect()),
+            Err(e) => {
+                eprintln!("error: {}", cairn_engine::kind::brief(&e.to_string()));
+                Err(Exit::Failed)
+            }
+        }
+    }
+
+    fn provider_in(&self, region: Option<String>) -> AwsProvider {
+        AwsProvider::new(cairn_aws::AwsOptions {
+            region,
             profile: self.g.profile.clone(),
             ..cairn_aws::AwsOptions::default()
-        });
-        let env = match provider.environment().await {
-            Ok(e) => e,
-            Err(e) => {
-                eprintln!("error: finding the account: {}", cairn_engine::kind::brief(&e.to_string()));
-                return Exit::Failed;
-            }
-        };
+        })
+    }
+
+    /// Searches one region: its place, and what cairn made there.
+    async fn search(&self, region: Option<String>, only: Option<&str>) -> Result<(Place, Vec<Found>), String> {
+        let provider = self.provider_in(region.clone());
+        let env = provider.environment().await.map_err(|e| {
+            format!("finding the account{}: {e}", region.as_ref().map(|r| format!(" in {r}")).unwrap_or_default())
+        })?;
         self.say(&format!("Looking for what cairn made in account {}, {} …\n", env.account_id, env.region));
+        let found = find(&provider.clients(), only)
+            .await
+            .map_err(|e| format!("finding cairn's resources in {}: {e}", env.region))?;
+        Ok((Place { provider, env }, found))
+    }
+
+    pub(super) async fn cmd_sweep(&mut self, sweep: Sweep) -> Exit {
+        let regions = match self.sweep_regions(sweep.all_regions).await {
+            Ok(r) => r,
+            Err(e) => return e,
+        };
         let only = match sweep.stacks.as_slice() {
             [one] => Some(one.as_str()),
             _ => None,
         };
-        let found = match find(&provider.clients(), only).await {
-            Ok(f) => f,
-            Err(e) => {
-                let e = if self.g.verbose { e.to_string() } else { cairn_engine::kind::brief(&e.to_string()) };
-                eprintln!("error: finding cairn's resources: {e}");
-                return Exit::Failed;
+        let searched = futures::future::join_all(regions.into_iter().map(|r| self.search(r, only))).await;
+        let mut places = Vec::new();
+        let mut found: Vec<(usize, Found)> = Vec::new();
+        // IAM is global: every region finds the same roles; keep them once.
+        let mut seen_global = std::collections::BTreeSet::new();
+        for result in searched {
+            let (place, in_place) = match result {
+                Ok(x) => x,
+                Err(e) => {
+                    let e = if self.g.verbose { e } else { cairn_engine::kind::brief(&e) };
+                    eprintln!("error: {e}");
+                    return Exit::Failed;
+                }
+            };
+            places.push(place);
+            for f in in_place {
+                if global(f.kind) && !seen_global.insert((f.kind, f.physical_id.clone())) {
+                    continue;
+                }
+                found.push((places.len() - 1, f));
             }
-        };
+        }
         let now = now();
         // Never anything without cairn's stack tag, whatever the finder says.
-        let mut by_stack: BTreeMap<&str, Vec<&Found>> = BTreeMap::new();
-        for f in &found {
+        let mut by_stack: BTreeMap<&str, Vec<(usize, &Found)>> = BTreeMap::new();
+        for (place, f) in &found {
             let Some(stack) = f.tags.get(TAG_STACK) else { continue };
             if !sweep.stacks.is_empty() && !sweep.stacks.contains(stack) {
                 continue;
@@ -119,14 +174,14 @@ impl App {
             if !sweep.tags.iter().all(|(k, v)| f.tags.get(k) == Some(v)) {
                 continue;
             }
-            by_stack.entry(stack.as_str()).or_default().push(f);
+            by_stack.entry(stack.as_str()).or_default().push((*place, f));
         }
         let mut groups: Vec<Group<'_>> = by_stack
             .into_iter()
             .map(|(stack, mut resources)| {
-                resources.sort_by_key(|f| (wave(f.kind), f.kind, f.physical_id.clone()));
+                resources.sort_by_key(|(p, f)| (wave(f.kind), f.kind, *p, f.physical_id.clone()));
                 let expires =
-                    resources.iter().filter_map(|f| f.tags.get(TAG_EXPIRES)).filter_map(|t| parse_utc(t)).min();
+                    resources.iter().filter_map(|(_, f)| f.tags.get(TAG_EXPIRES)).filter_map(|t| parse_utc(t)).min();
                 let path = cairn_engine::StateStore::new(&self.g.state_dir, stack).path();
                 Group { stack, resources, expires, state: path.exists().then_some(path) }
             })
@@ -134,12 +189,12 @@ impl App {
         if sweep.expired {
             groups.retain(|g| g.expires.is_some_and(|e| e <= now));
         }
-        // IAM is global: a stack with nothing else here may well live in
-        // another region, and losing its roles would break it there. Such
-        // a stack is swept only when named.
+        // IAM is global: a stack with nothing else where we looked may well
+        // live in another region, and losing its roles would break it there.
+        // Such a stack is swept only when named.
         let mut elsewhere = Vec::new();
         groups.retain(|g| {
-            let keep = sweep.stacks.iter().any(|s| s == g.stack) || g.resources.iter().any(|f| !global(f.kind));
+            let keep = sweep.stacks.iter().any(|s| s == g.stack) || g.resources.iter().any(|(_, f)| !global(f.kind));
             if !keep {
                 elsewhere.push(format!("{} ({} IAM resource(s))", g.stack, g.resources.len()));
             }
@@ -153,10 +208,12 @@ impl App {
             ));
         }
         let total: usize = groups.iter().map(|g| g.resources.len()).sum();
+        let region_names: Vec<&str> = places.iter().map(|p| p.env.region.as_str()).collect();
         if self.g.json && !sweep.yes {
-            println!("{}", pretty(&listing(&groups, now)));
+            println!("{}", pretty(&listing(&groups, now, &region_names)));
         }
-        self.say(&listing_text(&groups, now, &self.g.state_dir));
+        let show_region = places.len() > 1;
+        self.say(&listing_text(&groups, now, &self.g.state_dir, show_region.then_some(&region_names[..])));
         if total == 0 {
             self.say("Nothing to sweep.\n");
             return Exit::Ok;
@@ -167,9 +224,25 @@ impl App {
             ));
             return Exit::Ok;
         }
-        let left = self.delete_found(&provider, &env, &groups, sweep.parallelism).await;
+        // A stack whose state is here is locked first (an apply of it may be
+        // running), and its state then forgets what was deleted.
+        let mut locks = Vec::new();
+        for g in groups.iter().filter(|g| g.state.is_some()) {
+            let store = cairn_engine::StateStore::new(&self.g.state_dir, g.stack);
+            match self.lock_and_load(&store, "sweep") {
+                Ok((lock, _)) => locks.push((g.stack, store, lock)),
+                Err(e) => {
+                    eprintln!("error: nothing was deleted: the state of stack {} could not be locked", g.stack);
+                    return e;
+                }
+            }
+        }
+        let left = self.delete_found(&places, &groups, sweep.parallelism).await;
+        for (stack, store, _lock) in &locks {
+            forget_swept(store, stack, &groups, &left, self.g.quiet);
+        }
         if self.g.json {
-            let mut doc = listing(&groups, now);
+            let mut doc = listing(&groups, now, &region_names);
             doc["left"] = serde_json::json!(
                 left.iter()
                     .map(|(f, e)| serde_json::json!({"kind": f.kind, "physical_id": f.physical_id, "error": e}))
@@ -190,12 +263,11 @@ impl App {
     }
 
     /// Deletes every group's resources, wave by wave, each wave's at once
-    /// (bounded); a resource whose wave-mates failed is still tried, but a
-    /// later wave waits for the earlier one. Returns what is left.
+    /// (bounded), each in its own region; a later wave waits for the
+    /// earlier one. Returns what is left.
     async fn delete_found<'a>(
         &self,
-        provider: &AwsProvider,
-        env: &cairn_engine::kind::Environment,
+        places: &[Place],
         groups: &[Group<'a>],
         parallelism: usize,
     ) -> Vec<(&'a Found, String)> {
@@ -204,11 +276,12 @@ impl App {
         for w in 0..=3u8 {
             let jobs = groups
                 .iter()
-                .flat_map(|g| g.resources.iter().map(move |f| (g.stack, *f)))
-                .filter(|(_, f)| wave(f.kind) == w);
-            let runs = jobs.map(|(stack, f)| async move {
+                .flat_map(|g| g.resources.iter().map(move |(p, f)| (g.stack, *p, *f)))
+                .filter(|(_, _, f)| wave(f.kind) == w);
+            let runs = jobs.map(|(stack, p, f)| async move {
+                let place = &places[p];
                 let id = f.tags.get(TAG_RESOURCE).cloned().unwrap_or_else(|| f.physical_id.clone());
-                let Some(kind) = provider.registry().get(f.kind) else {
+                let Some(kind) = place.provider.registry().get(f.kind) else {
                     return (f, Err(format!("this cairn has no kind {}", f.kind)));
                 };
                 let scope = format!("{stack}/{id}");
@@ -218,7 +291,7 @@ impl App {
                         eprintln!("  {} {notify_scope}: {m}", style.yellow("…"));
                     }
                 });
-                let cx = op_ctx(&BTreeMap::new(), stack, &id, env, notify);
+                let cx = op_ctx(&BTreeMap::new(), stack, &id, &place.env, notify);
                 let t0 = Instant::now();
                 let r =
                     kind.delete_found(&cx, &f.physical_id).await.map_err(|e| cairn_engine::kind::brief(&e.to_string()));
@@ -243,8 +316,55 @@ impl App {
     }
 }
 
-/// The listing as text, one block per stack.
-fn listing_text(groups: &[Group<'_>], now: i64, state_dir: &std::path::Path) -> String {
+/// Removes from a stack's state what the sweep deleted (and the state
+/// itself once it holds nothing), so that it does not claim what is gone.
+fn forget_swept(
+    store: &cairn_engine::StateStore,
+    stack: &str,
+    groups: &[Group<'_>],
+    left: &[(&Found, String)],
+    quiet: bool,
+) {
+    let Some(g) = groups.iter().find(|g| g.stack == stack) else { return };
+    let gone: std::collections::BTreeSet<(&str, &str)> = g
+        .resources
+        .iter()
+        .filter(|(_, f)| !left.iter().any(|(l, _)| std::ptr::eq(*l, *f)))
+        .map(|(_, f)| (f.kind, f.physical_id.as_str()))
+        .collect();
+    let mut state = match store.load() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("warning: the state of {stack} was not updated: {e}");
+            return;
+        }
+    };
+    let before = state.resources.len();
+    state.resources.retain(|_, r| !gone.contains(&(r.kind.as_str(), r.physical_id.as_str())));
+    let forgotten = before - state.resources.len();
+    if forgotten == 0 {
+        return;
+    }
+    let result = if state.resources.is_empty() && state.intents.is_empty() {
+        store.remove()
+    } else {
+        state.outputs.clear();
+        store.save(&mut state)
+    };
+    match result {
+        Err(e) => eprintln!("warning: the state of {stack} was not updated: {e}"),
+        Ok(()) if !quiet => eprintln!(
+            "State of {stack} ({}) forgets the {forgotten} resource(s) swept{}.",
+            store.path().display(),
+            if state.resources.is_empty() { "; it held nothing else and is removed" } else { "" }
+        ),
+        Ok(()) => {}
+    }
+}
+
+/// The listing as text, one block per stack; with `regions`, each
+/// resource's region too.
+fn listing_text(groups: &[Group<'_>], now: i64, state_dir: &std::path::Path, regions: Option<&[&str]>) -> String {
     let mut out = String::new();
     for g in groups {
         let class = match (g.expires, &g.state) {
@@ -255,10 +375,15 @@ fn listing_text(groups: &[Group<'_>], now: i64, state_dir: &std::path::Path) -> 
         };
         let _ = writeln!(out, "\nstack {}  {}  {} resource(s)", g.stack, class, g.resources.len());
         let id_of = |f: &Found| f.tags.get(TAG_RESOURCE).map_or("?", String::as_str).to_string();
-        let width = g.resources.iter().map(|f| f.kind.len()).max().unwrap_or(0);
-        let id_width = g.resources.iter().map(|f| id_of(f).len()).max().unwrap_or(0);
-        for f in &g.resources {
-            let _ = writeln!(out, "  {:width$}  {:id_width$}  {}", f.kind, id_of(f), f.physical_id);
+        let width = g.resources.iter().map(|(_, f)| f.kind.len()).max().unwrap_or(0);
+        let id_width = g.resources.iter().map(|(_, f)| id_of(f).len()).max().unwrap_or(0);
+        for (p, f) in &g.resources {
+            let region = match regions {
+                Some(_) if global(f.kind) => "  (global)".to_string(),
+                Some(r) => format!("  ({})", r.get(*p).copied().unwrap_or("?")),
+                None => String::new(),
+            };
+            let _ = writeln!(out, "  {:width$}  {:id_width$}  {}{region}", f.kind, id_of(f), f.physical_id);
         }
     }
     out.push('\n');
@@ -266,7 +391,7 @@ fn listing_text(groups: &[Group<'_>], now: i64, state_dir: &std::path::Path) -> 
 }
 
 /// The listing for `--json`.
-fn listing(groups: &[Group<'_>], now: i64) -> serde_json::Value {
+fn listing(groups: &[Group<'_>], now: i64, regions: &[&str]) -> serde_json::Value {
     let stacks: Vec<serde_json::Value> = groups
         .iter()
         .map(|g| {
@@ -275,14 +400,15 @@ fn listing(groups: &[Group<'_>], now: i64) -> serde_json::Value {
                 "expires": g.expires.map(format_utc),
                 "expired": g.expires.is_some_and(|e| e <= now),
                 "state": g.state.as_ref().map(|p| p.display().to_string()),
-                "resources": g.resources.iter().map(|f| serde_json::json!({
+                "resources": g.resources.iter().map(|(p, f)| serde_json::json!({
                     "id": f.tags.get(TAG_RESOURCE),
                     "kind": f.kind,
                     "physical_id": f.physical_id,
                     "arn": f.arn,
+                    "region": if global(f.kind) { None } else { regions.get(*p).copied() },
                 })).collect::<Vec<_>>(),
             })
         })
         .collect();
-    serde_json::json!({"format_version": super::json::FORMAT_VERSION, "command": "sweep", "stacks": stacks})
+    serde_json::json!({"format_version": super::json::FORMAT_VERSION, "command": "sweep", "regions": regions, "stacks": stacks})
 }
