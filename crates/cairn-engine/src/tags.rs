@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::diag::{At, Diagnostic};
-use crate::kind::{TAG_RESOURCE, TAG_STACK, TAG_STATE};
+use crate::kind::{TAG_EXPIRES, TAG_RESOURCE, TAG_STACK, TAG_STATE};
 
 /// What a tag key or value may hold, in the words of the error.
 pub const ALLOWED: &str = "letters, digits, spaces and `_ . : / = + - @`";
@@ -45,9 +45,11 @@ pub fn check_stack_tags(tags: &BTreeMap<String, String>) -> Vec<Diagnostic> {
                 .expected("a key that does not start with `aws:` in any case")
                 .suggest(suggestion),
             );
-        } else if CAIRN_TAGS.contains(&key.as_str()) {
+        } else if CAIRN_TAGS.contains(&key.as_str()) || key == TAG_EXPIRES {
             diags.push(Diagnostic::error(at(), format!("tag key `{key}` is set by cairn on every resource")).expected(
-                format!("keys other than `{TAG_STACK}`, `{TAG_RESOURCE}` and `{TAG_STATE}`: cairn uses them to know what it owns"),
+                format!(
+                    "keys other than `{TAG_STACK}`, `{TAG_RESOURCE}`, `{TAG_STATE}` and `{TAG_EXPIRES}`: cairn uses them to know what it owns"
+                ),
             ));
         }
         let key_len = key.chars().count();
@@ -76,6 +78,23 @@ pub fn check_stack_tags(tags: &BTreeMap<String, String>) -> Vec<Diagnostic> {
         }
     }
     diags
+}
+
+/// With a time to live cairn adds `cairn:expires` too: the stack's tags
+/// must leave room for it.
+pub fn check_expiry_room(tags: &BTreeMap<String, String>) -> Option<Diagnostic> {
+    let room = MAX_TAGS - CAIRN_TAGS.len() - 1;
+    (tags.len() > room).then(|| {
+        Diagnostic::error(
+            At::StackKey { key: "tags".into() },
+            format!(
+                "the stack has {} tags: with cairn's three and `{TAG_EXPIRES}` for its time to live, every resource would carry {}",
+                tags.len(),
+                tags.len() + CAIRN_TAGS.len() + 1
+            ),
+        )
+        .expected(format!("at most {room} tags with a time to live: AWS allows {MAX_TAGS} per resource"))
+    })
 }
 
 /// AWS's tag pattern, `[\p{L}\p{Z}\p{N}_.:/=+\-@]`: letters, separators
@@ -167,6 +186,15 @@ mod tests {
             let d = one(&[(key, "mine")]);
             assert_eq!(d.message, format!("tag key `{key}` is set by cairn on every resource"));
         }
+    }
+
+    #[test]
+    fn a_time_to_live_needs_room_for_its_tag_and_its_key_is_cairns() {
+        let many = |n: usize| -> BTreeMap<String, String> { (0..n).map(|i| (format!("t{i}"), "x".into())).collect() };
+        assert_eq!(check_expiry_room(&many(46)), None);
+        let d = check_expiry_room(&many(47)).unwrap();
+        assert!(d.message.contains("every resource would carry 51"), "{}", d.message);
+        assert!(one(&[("cairn:expires", "2026-01-01T00:00:00Z")]).message.contains("is set by cairn"));
     }
 
     #[test]

@@ -813,6 +813,12 @@ impl App {
                 p.state_location = Some(location);
                 // The time to live runs from now: each apply with one moves it.
                 let ttl = self.g.ttl.as_ref().or_else(|| v.and_then(|v| v.spec.ttl.as_ref()));
+                if let Some(v) = v.filter(|_| ttl.is_some() || state.expires.is_some())
+                    && let Some(d) = cairn_engine::tags::check_expiry_room(&v.spec.tags)
+                {
+                    eprintln!("error: {}\n  = expected: {}", d.message, d.expected.unwrap_or_default());
+                    return Err(Exit::Invalid);
+                }
                 if let Some(secs) = ttl.and_then(|t| cairn_engine::spec::parse_ttl(t).ok()) {
                     let now = std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
