@@ -88,6 +88,17 @@ pub async fn enabled_regions(clients: &Clients) -> Result<Vec<String>, OpError> 
     }
 }
 
+/// Runs `look` on every item, a few at once, keeping what it finds.
+async fn each<T, F, Fut>(items: Vec<T>, look: F) -> Result<Vec<Found>, OpError>
+where
+    F: FnMut(T) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<Found>, OpError>>,
+{
+    let found: Vec<Option<Found>> =
+        futures::stream::iter(items).map(look).buffer_unordered(CONCURRENCY).try_collect().await?;
+    Ok(found.into_iter().flatten().collect())
+}
+
 /// Whether tags mark a resource of the stack asked for (any stack when `None`).
 fn wanted(tags: &BTreeMap<String, String>, stack: Option<&str>) -> bool {
     match (tags.get(STACK_TAG), stack) {
@@ -126,22 +137,18 @@ async fn by_tagging_api(clients: &Clients, stack: Option<&str>) -> Result<Vec<Fo
             _ => break,
         }
     }
-    let found = futures::stream::iter(mappings)
-        .map(|m| async move {
-            let arn = m.resource_arn().unwrap_or_default().to_string();
-            let tags: BTreeMap<String, String> =
-                m.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
-            if !wanted(&tags, stack) {
-                return Ok(None);
-            }
-            let Some(parsed) = classify(&arn) else { return Ok(None) };
-            let Some((kind, physical_id)) = resolve(clients, parsed).await? else { return Ok(None) };
-            Ok::<_, OpError>(Some(Found { kind, physical_id, arn, tags }))
-        })
-        .buffer_unordered(CONCURRENCY)
-        .try_collect::<Vec<_>>()
-        .await?;
-    Ok(found.into_iter().flatten().collect())
+    each(mappings, |m| async move {
+        let arn = m.resource_arn().unwrap_or_default().to_string();
+        let tags: BTreeMap<String, String> =
+            m.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+        if !wanted(&tags, stack) {
+            return Ok(None);
+        }
+        let Some(parsed) = classify(&arn) else { return Ok(None) };
+        let Some((kind, physical_id)) = resolve(clients, parsed).await? else { return Ok(None) };
+        Ok::<_, OpError>(Some(Found { kind, physical_id, arn, tags }))
+    })
+    .await
 }
 
 /// What an ARN from the Tagging API names, as far as the ARN alone tells.
@@ -309,26 +316,22 @@ mod own {
             .try_collect()
             .await
             .map_err(|e| aws_error("ListRoles", &e))?;
-        let found = futures::stream::iter(roles)
-            .filter(|r| std::future::ready(!r.path().starts_with("/aws-service-role/")))
-            .map(|role| async move {
-                let name = role.role_name().to_string();
-                let tags = match iam.list_role_tags().role_name(&name).send().await {
-                    Ok(out) => out.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
-                    Err(e) if is_gone(&e) => return Ok(None),
-                    Err(e) => return Err(aws_error("ListRoleTags", &e)),
-                };
-                Ok(wanted(&tags, stack).then(|| Found {
-                    kind: type_of::<crate::kinds::iam_role::Role>(),
-                    physical_id: name,
-                    arn: role.arn().to_string(),
-                    tags,
-                }))
-            })
-            .buffer_unordered(CONCURRENCY)
-            .try_collect::<Vec<_>>()
-            .await?;
-        Ok(found.into_iter().flatten().collect())
+        let roles: Vec<_> = roles.into_iter().filter(|r| !r.path().starts_with("/aws-service-role/")).collect();
+        each(roles, |role| async move {
+            let name = role.role_name().to_string();
+            let tags = match iam.list_role_tags().role_name(&name).send().await {
+                Ok(out) => out.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
+                Err(e) if is_gone(&e) => return Ok(None),
+                Err(e) => return Err(aws_error("ListRoleTags", &e)),
+            };
+            Ok(wanted(&tags, stack).then(|| Found {
+                kind: type_of::<crate::kinds::iam_role::Role>(),
+                physical_id: name,
+                arn: role.arn().to_string(),
+                tags,
+            }))
+        })
+        .await
     }
 
     /// IAM instance profiles, by ListInstanceProfiles (which may omit tags)
@@ -345,28 +348,24 @@ mod own {
             .try_collect()
             .await
             .map_err(|e| aws_error("ListInstanceProfiles", &e))?;
-        let found = futures::stream::iter(profiles)
-            .map(|p| async move {
-                let name = p.instance_profile_name().to_string();
-                let tags = match iam.get_instance_profile().instance_profile_name(&name).send().await {
-                    Ok(out) => out
-                        .instance_profile()
-                        .map(|p| p.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
-                        .unwrap_or_default(),
-                    Err(e) if is_gone(&e) => return Ok(None),
-                    Err(e) => return Err(aws_error("GetInstanceProfile", &e)),
-                };
-                Ok(wanted(&tags, stack).then(|| Found {
-                    kind: type_of::<crate::kinds::iam_instance_profile::InstanceProfile>(),
-                    physical_id: name,
-                    arn: p.arn().to_string(),
-                    tags,
-                }))
-            })
-            .buffer_unordered(CONCURRENCY)
-            .try_collect::<Vec<_>>()
-            .await?;
-        Ok(found.into_iter().flatten().collect())
+        each(profiles, |p| async move {
+            let name = p.instance_profile_name().to_string();
+            let tags = match iam.get_instance_profile().instance_profile_name(&name).send().await {
+                Ok(out) => out
+                    .instance_profile()
+                    .map(|p| p.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
+                    .unwrap_or_default(),
+                Err(e) if is_gone(&e) => return Ok(None),
+                Err(e) => return Err(aws_error("GetInstanceProfile", &e)),
+            };
+            Ok(wanted(&tags, stack).then(|| Found {
+                kind: type_of::<crate::kinds::iam_instance_profile::InstanceProfile>(),
+                physical_id: name,
+                arn: p.arn().to_string(),
+                tags,
+            }))
+        })
+        .await
     }
 
     /// EventBridge rules on every bus, by ListEventBuses, ListRules and
@@ -408,24 +407,20 @@ mod own {
                 }
             }
         }
-        let found = futures::stream::iter(arns)
-            .map(|arn| async move {
-                let tags = match events.list_tags_for_resource().resource_arn(&arn).send().await {
-                    Ok(out) => out.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
-                    Err(e) if is_gone(&e) => return Ok(None),
-                    Err(e) => return Err(aws_error("ListTagsForResource", &e)),
-                };
-                Ok(wanted(&tags, stack).then(|| Found {
-                    kind: type_of::<crate::kinds::events_rule::Rule>(),
-                    physical_id: arn.clone(),
-                    arn,
-                    tags,
-                }))
-            })
-            .buffer_unordered(CONCURRENCY)
-            .try_collect::<Vec<_>>()
-            .await?;
-        Ok(found.into_iter().flatten().collect())
+        each(arns, |arn| async move {
+            let tags = match events.list_tags_for_resource().resource_arn(&arn).send().await {
+                Ok(out) => out.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
+                Err(e) if is_gone(&e) => return Ok(None),
+                Err(e) => return Err(aws_error("ListTagsForResource", &e)),
+            };
+            Ok(wanted(&tags, stack).then(|| Found {
+                kind: type_of::<crate::kinds::events_rule::Rule>(),
+                physical_id: arn.clone(),
+                arn,
+                tags,
+            }))
+        })
+        .await
     }
 
     /// CloudTrail trails whose home is this region, by DescribeTrails and ListTags.
@@ -440,29 +435,25 @@ mod own {
             .map_err(|e| aws_error("DescribeTrails", &e))?;
         let arns: Vec<String> =
             out.trail_list().iter().filter_map(|t| t.trail_arn().map(ToString::to_string)).collect();
-        let found = futures::stream::iter(arns)
-            .map(|arn| async move {
-                let tags = match ct.list_tags().resource_id_list(&arn).send().await {
-                    Ok(out) => out
-                        .resource_tag_list()
-                        .iter()
-                        .flat_map(|r| r.tags_list())
-                        .map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string()))
-                        .collect(),
-                    Err(e) if is_gone(&e) => return Ok(None),
-                    Err(e) => return Err(aws_error("ListTags", &e)),
-                };
-                Ok(wanted(&tags, stack).then(|| Found {
-                    kind: type_of::<crate::kinds::cloudtrail_trail::Trail>(),
-                    physical_id: arn.clone(),
-                    arn,
-                    tags,
-                }))
-            })
-            .buffer_unordered(CONCURRENCY)
-            .try_collect::<Vec<_>>()
-            .await?;
-        Ok(found.into_iter().flatten().collect())
+        each(arns, |arn| async move {
+            let tags = match ct.list_tags().resource_id_list(&arn).send().await {
+                Ok(out) => out
+                    .resource_tag_list()
+                    .iter()
+                    .flat_map(|r| r.tags_list())
+                    .map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string()))
+                    .collect(),
+                Err(e) if is_gone(&e) => return Ok(None),
+                Err(e) => return Err(aws_error("ListTags", &e)),
+            };
+            Ok(wanted(&tags, stack).then(|| Found {
+                kind: type_of::<crate::kinds::cloudtrail_trail::Trail>(),
+                physical_id: arn.clone(),
+                arn,
+                tags,
+            }))
+        })
+        .await
     }
 
     /// Lambda event source mappings, by ListEventSourceMappings and ListTags;
@@ -478,29 +469,25 @@ mod own {
             .try_collect()
             .await
             .map_err(|e| aws_error("ListEventSourceMappings", &e))?;
-        let found = futures::stream::iter(mappings)
-            .filter(|m| std::future::ready(m.state() != Some("Deleting")))
-            .map(|m| async move {
-                let (Some(uuid), Some(arn)) = (m.uuid(), m.event_source_mapping_arn()) else {
-                    return Ok(None); // no ARN, no tags to tell whose it is
-                };
-                let tags = match lambda.list_tags().resource(arn).send().await {
-                    Ok(out) => out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
-                    Err(e) if is_gone(&e) => return Ok(None),
-                    Err(e) => return Err(aws_error("ListTags", &e)),
-                }
-                .unwrap_or_default();
-                Ok(wanted(&tags, stack).then(|| Found {
-                    kind: type_of::<crate::kinds::lambda_event_source_mapping::EventSourceMapping>(),
-                    physical_id: uuid.to_string(),
-                    arn: arn.to_string(),
-                    tags,
-                }))
-            })
-            .buffer_unordered(CONCURRENCY)
-            .try_collect::<Vec<_>>()
-            .await?;
-        Ok(found.into_iter().flatten().collect())
+        let mappings: Vec<_> = mappings.into_iter().filter(|m| m.state() != Some("Deleting")).collect();
+        each(mappings, |m| async move {
+            let (Some(uuid), Some(arn)) = (m.uuid(), m.event_source_mapping_arn()) else {
+                return Ok(None); // no ARN, no tags to tell whose it is
+            };
+            let tags = match lambda.list_tags().resource(arn).send().await {
+                Ok(out) => out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+                Err(e) if is_gone(&e) => return Ok(None),
+                Err(e) => return Err(aws_error("ListTags", &e)),
+            }
+            .unwrap_or_default();
+            Ok(wanted(&tags, stack).then(|| Found {
+                kind: type_of::<crate::kinds::lambda_event_source_mapping::EventSourceMapping>(),
+                physical_id: uuid.to_string(),
+                arn: arn.to_string(),
+                tags,
+            }))
+        })
+        .await
     }
 
     /// Drops instances that are terminated or shutting down (they linger in
