@@ -1,10 +1,13 @@
-//! `cairn state list|show|rm|mv|pull`: inspect and repair a stack's local
+//! `cairn state list|show|rm|mv|pull|unlock`: inspect and repair a stack's local
 //! state, with no AWS call; and the state facts other commands show (the
 //! resources a plan found deleted outside cairn).
+
+use std::path::PathBuf;
 
 use cairn_engine::diag::did_you_mean;
 use cairn_engine::plan::Plan;
 use cairn_engine::spec::valid_resource_id;
+use cairn_engine::state::LockStatus;
 use cairn_engine::{State, StateStore};
 
 use super::{App, Exit, pretty, state_error};
@@ -106,6 +109,61 @@ impl App {
                 Exit::Ok
             }
         }
+    }
+
+    pub(super) fn cmd_state_unlock(&mut self, file: Option<PathBuf>) -> Exit {
+        let loaded = match self.load(file) {
+            Ok(l) => l,
+            Err(e) => return e,
+        };
+        let name = loaded.spec.name.clone();
+        let store = self.store(&loaded.spec);
+        let status = match store.unlock() {
+            Ok(s) => s,
+            Err(e) => return state_error(&e),
+        };
+        let (holder, stale) = match &status {
+            LockStatus::Held { holder } => (Some(holder.as_str()), None),
+            LockStatus::Free { stale } => (None, stale.as_deref()),
+        };
+        // Interrupted creates, for a lock left by a killed run; state that
+        // cannot be read is reported but does not change the answer.
+        let intents: Vec<String> = match store.load() {
+            Ok(state) => state.intents.into_keys().collect(),
+            Err(e) => {
+                eprintln!("warning: {e}");
+                Vec::new()
+            }
+        };
+        if self.g.json {
+            println!(
+                "{}",
+                pretty(&serde_json::json!({
+                    "stack": name, "locked": holder.is_some(), "holder": holder, "stale": stale,
+                    "cleared": stale.is_some(), "interrupted_creates": intents,
+                }))
+            );
+        }
+        if let Some(holder) = holder {
+            eprintln!(
+                "error: stack `{name}` is locked by a running cairn: {holder}\n  = help: nothing was changed; wait for that run to finish, or end that process (the OS releases the lock when it ends)"
+            );
+            return Exit::State;
+        }
+        match stale {
+            Some(note) => self.say(&format!(
+                "Stack {name} is not locked. The lock file still named a run that did not end normally (killed or crashed): {note}. Cleared that note.\n"
+            )),
+            None => self.say(&format!("Stack {name} is not locked; there was nothing to clear.\n")),
+        }
+        if !intents.is_empty() {
+            self.say(&format!(
+                "State records {} create(s) that did not finish: {}; `cairn apply` adopts what they made.\n",
+                intents.len(),
+                intents.join(", ")
+            ));
+        }
+        Exit::Ok
     }
 
     fn state_list(&self, state: &State, store: &StateStore) -> Exit {
