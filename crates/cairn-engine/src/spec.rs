@@ -41,15 +41,16 @@ pub struct StackSpec {
     pub base_dir: Option<PathBuf>,
 }
 
-/// Seconds of a time to live written `30m`, `4h`, `2d` or `1w` (a number
-/// and one unit), at least a minute and at most a year.
+/// Seconds of a time to live written `90s`, `30m`, `4h`, `2d` or `1w` (a
+/// number and one unit), at least a second and at most 366 days.
 pub fn parse_ttl(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (digits, unit) = t.split_at(split);
-    let expected = || format!("expected a duration such as 30m, 4h, 2d or 1w, got `{text}`");
+    let expected = || format!("expected a duration such as 90s, 30m, 4h, 2d or 1w, got `{text}`");
     let n: u64 = digits.parse().map_err(|_| expected())?;
     let unit = match unit {
+        "s" => 1,
         "m" => 60,
         "h" => 3600,
         "d" => 86_400,
@@ -57,8 +58,8 @@ pub fn parse_ttl(text: &str) -> Result<u64, String> {
         _ => return Err(expected()),
     };
     let secs = n.saturating_mul(unit);
-    if !(60..=366 * 86_400).contains(&secs) {
-        return Err(format!("a time to live of `{text}` is out of range: from 1m to 366d"));
+    if !(1..=366 * 86_400).contains(&secs) {
+        return Err(format!("a time to live of `{text}` is out of range: from 1s to 366d"));
     }
     Ok(secs)
 }

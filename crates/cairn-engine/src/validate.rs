@@ -194,7 +194,7 @@ pub fn validate_with(
     diags.0.extend(check_moved(spec));
     if let Some(ttl) = &spec.ttl {
         if let Err(e) = crate::spec::parse_ttl(ttl) {
-            diags.push(Diagnostic::error(At::StackKey { key: "ttl".into() }, e).expected("30m, 4h, 2d or 1w"));
+            diags.push(Diagnostic::error(At::StackKey { key: "ttl".into() }, e).expected("90s, 30m, 4h, 2d or 1w"));
         }
         diags.0.extend(crate::tags::check_expiry_room(&spec.tags));
     }

@@ -136,7 +136,7 @@ pub fn stack_schema(registry: &Registry) -> Json {
         "properties": {
             "stack": {"type": "string", "pattern": "^[a-z][a-z0-9-]{0,39}$"},
             "region": {"type": "string"},
-            "ttl": {"type": "string", "pattern": "^[0-9]+[mhdw]$", "description": "How long the stack may live after each apply (30m, 4h, 2d, 1w): every taggable resource is tagged cairn:expires, for `cairn sweep --expired`."},
+            "ttl": {"type": "string", "pattern": "^[0-9]+[smhdw]$", "description": "How long the stack may live after each apply (90s, 30m, 4h, 2d, 1w): every taggable resource is tagged cairn:expires, for `cairn sweep --expired`."},
             "parameters": {"type": "object", "additionalProperties": {
                 "type": "object", "additionalProperties": false,
                 "properties": {"description": {"type": "string"}, "default": {}, "secret": {"type": "boolean"}}

@@ -137,7 +137,7 @@ struct Global {
     /// Documented in docs/json.md, `"format_version": "1"`.
     #[arg(long, global = true)]
     json: bool,
-    /// How long the stack may live after this apply (30m, 4h, 2d, 1w),
+    /// How long the stack may live after this apply (90s, 30m, 4h, 2d, 1w),
     /// overriding the stack's `ttl:`: state records the time, and every
     /// taggable resource is tagged `cairn:expires` with it, for `cairn sweep
     /// --expired`. Each apply with a time to live moves it.
