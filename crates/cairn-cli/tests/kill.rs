@@ -103,9 +103,11 @@ impl Run {
             .arg("--state-dir")
             .arg(&self.state_dir)
             .args(args)
-            .arg(&self.file)
-            .args(self.lab.params)
             .stdin(Stdio::null());
+        // A sweep takes no stack file: it finds the stack by its tags.
+        if args.first() != Some(&"sweep") {
+            c.arg(&self.file).args(self.lab.params);
+        }
         c
     }
 
@@ -602,5 +604,29 @@ async fn two_stacks_applied_together_stop_together_on_one_interrupt() -> R {
         assert_eq!(inventory(&run.stack).await?, Inventory::new(), "destroy left resources of {}", run.stack);
         assert!(!run.state_exists(), "state removed once nothing is left");
     }
+    Ok(())
+}
+
+/// A sweep of a stack whose state is lost, killed once its first delete
+/// reached AWS (issue 16): run again, it finds by their tags what is left
+/// and finishes; nothing of the stack remains.
+#[tokio::test(flavor = "multi_thread")]
+async fn lab6_sweep_killed_half_way_finishes_when_run_again() -> R {
+    let run = Run::new(&LAB6, "k6s")?;
+    let out = run.cairn(&["apply", "--yes"])?;
+    assert_eq!(out.status.code(), Some(0), "apply:\n{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_dir_all(&run.state_dir)?;
+
+    let killed = run.kill_at(&["sweep", "--stack", run.stack.as_str(), "--yes"], "Delete*", true).await?;
+    assert!(killed.held.rsplit(':').next().unwrap_or_default().starts_with("Delete"), "{}", killed.held);
+    let left: usize = run.counts().await?.values().sum();
+    let all: usize = run.expected().values().sum();
+    assert!(left > 0 && left < all, "half-way: {left} of {all} things left\n{}", killed.log);
+
+    let out = run.cairn(&["sweep", "--stack", run.stack.as_str(), "--yes"])?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "sweep again:\n{stderr}");
+    assert!(stderr.contains("nothing of 1 stack(s) is left"), "{stderr}");
+    assert_eq!(run.counts().await?, BTreeMap::new(), "{stderr}");
     Ok(())
 }
