@@ -26,7 +26,8 @@ impl App {
             Ok(mut p) => {
                 p.state_location = Some(location);
                 // The time to live runs from now: each apply with one moves it.
-                let ttl = self.g.ttl.as_ref().or_else(|| v.and_then(|v| v.spec.ttl.as_ref()));
+                // (Not for a destroy: what it leaves has nothing to expire.)
+                let ttl = v.and_then(|v| self.g.ttl.as_ref().or(v.spec.ttl.as_ref()));
                 if let Some(v) = v.filter(|_| ttl.is_some() || state.expires.is_some())
                     && let Some(d) = cairn_engine::tags::check_expiry_room(&v.spec.tags)
                 {
