@@ -418,6 +418,9 @@ fn refresh_only_shows_drift_and_accepts_it_into_state_without_changing_aws() -> 
     assert_eq!(doc["summary"]["update"], 1, "{doc:#}");
     assert_eq!(doc["summary"]["forget"], 1, "{doc:#}");
 
+    // Read in another region, everything looks deleted: refused.
+    let stderr = expect(&rig.run(&["apply", "--refresh-only", "--yes", "--region", "us-west-2"])?, 2);
+    assert!(stderr.contains("applied to region us-east-1, but this run reads region us-west-2"), "{stderr}");
     let stderr = expect(&rig.run(&["apply", "--refresh-only", "--yes"])?, 0);
     assert!(stderr.contains("1 resource(s) updated, 1 forgotten; AWS was not changed"), "{stderr}");
     let after = rig.state_json()?;

@@ -426,3 +426,41 @@ fn sweep_expired_removes_only_the_stack_whose_time_is_up() -> R {
     expect(&cairn(&state).arg("destroy").arg(dir.path().join(format!("{long}.yaml"))).arg("--yes").output()?, 0);
     Ok(())
 }
+
+/// What the user meant to keep is never swept: a resource the stack's state
+/// marks protect, and one `retain` left in AWS when destroy forgot it.
+#[test]
+fn sweep_keeps_protected_and_retained_resources() -> R {
+    let dir = tempfile::tempdir()?;
+    let state = dir.path().join("state");
+    let stack = emulator::unique_stack("keep");
+    let file = dir.path().join("s.yaml");
+    let write = |keep: &str| {
+        std::fs::write(
+            &file,
+            format!(
+                "stack: {stack}\nresources:\n  kept:\n    type: aws:sqs:Queue\n    {keep}: true\n  scratch:\n    type: aws:sqs:Queue\n"
+            ),
+        )
+    };
+    write("protect")?;
+    expect(&cairn(&state).arg("apply").arg(&file).arg("--yes").output()?, 0);
+    let stderr = expect(&cairn(&state).args(["sweep", "--stack", &stack, "--yes"]).output()?, 0);
+    assert!(stderr.contains(&format!("kept, being protected or retained: {stack}/kept")), "{stderr}");
+    assert!(queue_exists(&format!("{stack}-kept")) && !queue_exists(&format!("{stack}-scratch")), "{stderr}");
+
+    // Retained: destroy forgets it and leaves it; a sweep leaves it too.
+    write("retain")?;
+    expect(&cairn(&state).arg("apply").arg(&file).arg("--yes").output()?, 0);
+    expect(&cairn(&state).arg("destroy").arg(&file).arg("--yes").output()?, 0);
+    assert_eq!(queue_tags(&format!("{stack}-kept")).get("cairn:retained").map(String::as_str), Some("true"));
+    let stderr = expect(&cairn(&state).args(["sweep", "--stack", &stack, "--yes"]).output()?, 0);
+    assert!(stderr.contains("Nothing to sweep") && queue_exists(&format!("{stack}-kept")), "{stderr}");
+    runtime().block_on(async {
+        let c = clients();
+        if let Ok(found) = c.sqs().await.get_queue_url().queue_name(format!("{stack}-kept")).send().await {
+            let _ = c.sqs().await.delete_queue().queue_url(found.queue_url().unwrap_or_default()).send().await;
+        }
+    });
+    Ok(())
+}

@@ -441,8 +441,15 @@ pub async fn apply(
         }
     }
 
-    if let Some(e) = &plan.expires {
-        let touched: std::collections::BTreeSet<&str> = ops.iter().map(|o| o.id.as_str()).collect();
+    // Only the creates and updates that succeeded carry the new expiry;
+    // everything else still in state is tagged now. Not after a Ctrl-C.
+    if let Some(e) = plan.expires.as_ref().filter(|_| !outcome.interrupted) {
+        let touched: std::collections::BTreeSet<&str> = outcome
+            .done
+            .iter()
+            .filter(|(_, op)| matches!(op, OpKind::Create | OpKind::Update))
+            .map(|(id, _)| id.as_str())
+            .collect();
         outcome.failed.extend(move_expiry(provider, plan, &shared, &stack_tags, &touched, e, opts).await);
     }
 
@@ -453,7 +460,11 @@ pub async fn apply(
         if changed && let Err(e) = shared.update(|st| st.outputs = outputs).await {
             outcome.failed.push(("outputs".into(), OpKind::Update, e));
         }
-    } else if let Err(e) = shared.update(|st| st.outputs.clear()).await {
+    } else if shared.state.lock().is_ok_and(|st| st.resources.is_empty())
+        && let Err(e) = shared.update(|st| st.outputs.clear()).await
+    {
+        // A destroy of everything: no outputs left. (A targeted one keeps
+        // them: the stack is not known here to tell which it ended.)
         outcome.failed.push(("outputs".into(), OpKind::Delete, e));
     }
     outcome.elapsed_ms = started.elapsed().as_millis();
@@ -479,7 +490,8 @@ async fn move_expiry(
         .map(|st| {
             st.resources
                 .iter()
-                .filter(|(id, _)| !touched.contains(id.as_str()))
+                // What the refresh found gone (left out by --target) has no tag to move.
+                .filter(|(id, _)| !touched.contains(id.as_str()) && plan.live.contains_key(id.as_str()))
                 .map(|(id, rs)| (id.clone(), rs.kind.clone(), rs.physical_id.clone()))
                 .collect()
         })
@@ -654,6 +666,15 @@ async fn run_op(
             Ok(Some(rs.physical_id))
         }
         OpKind::Forget => {
+            // It stays in AWS with cairn's tags: mark it, so that a sweep
+            // by those tags never deletes what was meant to be kept.
+            if let Some(rs) = prior.as_ref().filter(|_| plan.live.contains_key(&o.id)) {
+                let mark: BTreeMap<String, String> =
+                    [(crate::kind::TAG_RETAINED.to_string(), "true".to_string())].into_iter().collect();
+                if let Err(e) = kind.add_tags(&cx, &rs.physical_id, &mark).await {
+                    (cx.notify)(&format!("could not tag it {}: {e}", crate::kind::TAG_RETAINED));
+                }
+            }
             shared
                 .update(|st| {
                     st.resources.remove(&o.id);

@@ -56,6 +56,9 @@ pub const TAG_STATE: &str = "cairn:state";
 /// When the stack may be swept, RFC 3339 UTC: set by an apply with a time
 /// to live ([`crate::spec::StackSpec::ttl`]).
 pub const TAG_EXPIRES: &str = "cairn:expires";
+/// Put on a resource that `retain` left in AWS when cairn forgot it: its
+/// ownership tags stay, and `cairn sweep` leaves it alone.
+pub const TAG_RETAINED: &str = "cairn:retained";
 
 impl OpCtx {
     /// Whether live tags say the resource belongs to this stack and id.

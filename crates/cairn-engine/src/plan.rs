@@ -668,17 +668,13 @@ pub async fn read_live(
 /// The ids a plan limited to `targets` keeps. Applying (a stack given):
 /// each target and everything it depends on, so that its references
 /// resolve; a target the stack no longer has (a delete) brings what in
-/// state depends on it and is deleted too. Destroying: each target and
+/// state depends on it (deleted too, or updated to stop referring to it,
+/// before it goes). Destroying: each target and
 /// everything in state that depends on it, which cannot outlive it.
 pub fn targeted(stack: Option<&Validated>, state: &State, targets: &[String]) -> BTreeSet<String> {
     let in_stack = |id: &str| stack.is_some_and(|v| v.spec.resource(id).is_some());
     let state_dependents = |id: &str| -> Vec<String> {
-        state
-            .resources
-            .iter()
-            .filter(|(d, rs)| rs.depends_on.iter().any(|x| x == id) && !in_stack(d))
-            .map(|(d, _)| d.clone())
-            .collect()
+        state.resources.iter().filter(|(_, rs)| rs.depends_on.iter().any(|x| x == id)).map(|(d, _)| d.clone()).collect()
     };
     let mut keep = BTreeSet::new();
     let mut todo: Vec<String> = targets.to_vec();

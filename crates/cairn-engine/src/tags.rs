@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::diag::{At, Diagnostic};
-use crate::kind::{TAG_EXPIRES, TAG_RESOURCE, TAG_STACK, TAG_STATE};
+use crate::kind::{TAG_EXPIRES, TAG_RESOURCE, TAG_RETAINED, TAG_STACK, TAG_STATE};
 
 /// What a tag key or value may hold, in the words of the error.
 pub const ALLOWED: &str = "letters, digits, spaces and `_ . : / = + - @`";
@@ -45,10 +45,10 @@ pub fn check_stack_tags(tags: &BTreeMap<String, String>) -> Vec<Diagnostic> {
                 .expected("a key that does not start with `aws:` in any case")
                 .suggest(suggestion),
             );
-        } else if CAIRN_TAGS.contains(&key.as_str()) || key == TAG_EXPIRES {
+        } else if CAIRN_TAGS.contains(&key.as_str()) || key == TAG_EXPIRES || key == TAG_RETAINED {
             diags.push(Diagnostic::error(at(), format!("tag key `{key}` is set by cairn on every resource")).expected(
                 format!(
-                    "keys other than `{TAG_STACK}`, `{TAG_RESOURCE}`, `{TAG_STATE}` and `{TAG_EXPIRES}`: cairn uses them to know what it owns"
+                    "keys other than `{TAG_STACK}`, `{TAG_RESOURCE}`, `{TAG_STATE}`, `{TAG_EXPIRES}` and `{TAG_RETAINED}`: cairn uses them to know what it owns"
                 ),
             ));
         }

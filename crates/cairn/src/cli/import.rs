@@ -92,9 +92,21 @@ impl App {
             );
             return Exit::Invalid;
         }
+        if let Some(recorded) = state.account_id.as_ref().filter(|a| **a != env.account_id) {
+            eprintln!(
+                "error: the state of {} was applied to account {recorded}, but these credentials are for account {}; \
+                 nothing was changed\n  = help: import with the credentials the stack was applied with",
+                v.spec.name, env.account_id
+            );
+            return Exit::Invalid;
+        }
         let lineage = state.lineage().to_string();
         let mut stack_tags = v.spec.tags.clone();
         stack_tags.insert(TAG_STATE.to_string(), lineage);
+        // The stack's expiry, which every resource of it carries.
+        if let Some(at) = &state.expires {
+            stack_tags.insert(cairn_engine::kind::TAG_EXPIRES.to_string(), at.clone());
+        }
         let mut cx: OpCtx = op_ctx(&stack_tags, &v.spec.name, id, &env, Arc::new(|m: &str| eprintln!("  … {m}")));
         cx.base_dir = v.spec.base_dir.clone().unwrap_or_default();
         cx.state_location = Some(store.path().display().to_string());

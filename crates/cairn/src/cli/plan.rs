@@ -41,6 +41,11 @@ impl App {
                         .unwrap_or(0);
                     let at = i64::try_from(now.saturating_add(secs)).unwrap_or(i64::MAX);
                     p.expires = Some(cairn_engine::state::format_utc(at));
+                } else if let (Some(at), Some(_)) = (&state.expires, v) {
+                    p.warnings.push(format!(
+                        "the stack expires {at}, as an earlier apply with a time to live set: `cairn sweep --expired` \
+                         removes it after that; apply with a longer --ttl to move it"
+                    ));
                 }
                 Ok(p)
             }
@@ -74,6 +79,8 @@ impl App {
         if let Some(v) = v {
             known.extend(v.spec.resources.iter().map(|r| r.id.as_str()));
         }
+        known.sort_unstable();
+        known.dedup();
         for t in &self.targets {
             if known.contains(&t.as_str()) {
                 continue;

@@ -34,6 +34,21 @@ impl App {
             Ok(x) => x,
             Err(e) => return self.plan_error(&name, &location, e),
         };
+        // Read with the wrong account or region, everything looks deleted:
+        // accepting that would make state forget what still exists.
+        let elsewhere = [(&state.account_id, &env.account_id, "account"), (&state.region, &env.region, "region")]
+            .into_iter()
+            .find(|(recorded, now, _)| recorded.as_ref().is_some_and(|r| r != *now));
+        if let Some((recorded, now, what)) = elsewhere
+            && !state.resources.is_empty()
+        {
+            eprintln!(
+                "error: the state of {name} was applied to {what} {}, but this run reads {what} {now}; nothing was \
+                 changed\n  = help: use the credentials (--profile) and --region the stack was applied with",
+                recorded.as_deref().unwrap_or_default()
+            );
+            return Exit::Invalid;
+        }
         let mut found = plan::refresh_only(&name, &state, live, &env);
         found.state_location = Some(location);
         self.changes = found.has_changes();

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use cairn_aws::AwsProvider;
 use cairn_aws::sweep::{Found, find};
-use cairn_engine::kind::{Environment, Provider, TAG_EXPIRES, TAG_RESOURCE, TAG_STACK};
+use cairn_engine::kind::{Environment, Provider, TAG_EXPIRES, TAG_RESOURCE, TAG_RETAINED, TAG_STACK};
 use cairn_engine::plan::op_ctx;
 use cairn_engine::state::{format_utc, parse_utc};
 use futures::StreamExt;
@@ -175,6 +175,31 @@ impl App {
                 continue;
             }
             by_stack.entry(stack.as_str()).or_default().push((*place, f));
+        }
+        // What the user meant to keep is never swept: a resource `retain`
+        // left in AWS (tagged so when cairn forgot it), and what the stack's
+        // state here marks protect or retain.
+        let mut kept: Vec<String> = Vec::new();
+        for (stack, resources) in &mut by_stack {
+            let held = cairn_engine::StateStore::new(&self.g.state_dir, stack).load().ok();
+            let marked = |f: &Found| {
+                let in_state = held
+                    .as_ref()
+                    .and_then(|s| s.resources.values().find(|r| r.kind == f.kind && r.physical_id == f.physical_id));
+                f.tags.contains_key(TAG_RETAINED) || in_state.is_some_and(|r| r.protect || r.retain)
+            };
+            resources.retain(|(_, f)| {
+                let keep = marked(f);
+                if keep {
+                    let id = f.tags.get(TAG_RESOURCE).map_or("?", String::as_str);
+                    kept.push(format!("{stack}/{id} ({})", f.kind));
+                }
+                !keep
+            });
+        }
+        by_stack.retain(|_, r| !r.is_empty());
+        if !kept.is_empty() {
+            self.say(&format!("note: kept, being protected or retained: {}\n", kept.join(", ")));
         }
         let mut groups: Vec<Group<'_>> = by_stack
             .into_iter()
@@ -341,6 +366,14 @@ fn forget_swept(
     };
     let before = state.resources.len();
     state.resources.retain(|_, r| !gone.contains(&(r.kind.as_str(), r.physical_id.as_str())));
+    // What carries no tags (a subscription, a metric filter, a Lambda
+    // permission) went with the parent it depends on.
+    let held: Vec<String> = state.resources.keys().cloned().collect();
+    state.resources.retain(|_, r| {
+        let untagged =
+            matches!(r.kind.as_str(), "aws:sns:Subscription" | "aws:logs:MetricFilter" | "aws:lambda:Permission");
+        !(untagged && !r.depends_on.is_empty() && r.depends_on.iter().all(|d| !held.contains(d)))
+    });
     let forgotten = before - state.resources.len();
     if forgotten == 0 {
         return;
