@@ -448,6 +448,7 @@ fn sweep_keeps_protected_and_retained_resources() -> R {
     let stderr = expect(&cairn(&state).args(["sweep", "--stack", &stack, "--yes"]).output()?, 0);
     assert!(stderr.contains(&format!("kept, being protected or retained: {stack}/kept")), "{stderr}");
     assert!(queue_exists(&format!("{stack}-kept")) && !queue_exists(&format!("{stack}-scratch")), "{stderr}");
+    assert!(stderr.contains("Swept 1 resource(s); the 1 kept above stay."), "{stderr}");
 
     // Retained: destroy forgets it and leaves it; a sweep leaves it too.
     write("retain")?;

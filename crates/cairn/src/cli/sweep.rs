@@ -276,7 +276,12 @@ impl App {
             println!("{}", pretty(&doc));
         }
         if left.is_empty() {
-            self.say(&format!("Swept {total} resource(s); nothing of {} stack(s) is left.\n", groups.len()));
+            let rest = if kept.is_empty() {
+                format!("nothing of {} stack(s) is left", groups.len())
+            } else {
+                format!("the {} kept above stay", kept.len())
+            };
+            self.say(&format!("Swept {total} resource(s); {rest}.\n"));
             return Exit::Ok;
         }
         let mut text = format!("error: {} of {total} resource(s) are left:\n", left.len());
