@@ -261,7 +261,8 @@ fn describe_note(text: &str) -> Option<String> {
     })
 }
 
-fn unix_now() -> u64 {
+/// Seconds since the Unix epoch, now (0 if the clock is before it).
+pub fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 

@@ -151,7 +151,16 @@ impl App {
             added = add.into_keys().collect();
             kept = tags.keys().filter(|k| !cx.tags.contains_key(*k) && !k.starts_with("aws:")).cloned().collect();
         }
-        let changes = changed_fields(&desired, &live.props);
+        // Masked once, for every output below.
+        let secrets = v.secrets();
+        let changes: Vec<FieldChange> = changed_fields(&desired, &live.props)
+            .into_iter()
+            .map(|c| FieldChange {
+                field: c.field,
+                old: c.old.map(|x| cairn_engine::value::mask(&x, &secrets)),
+                new: c.new.map(|x| cairn_engine::value::mask(&x, &secrets)),
+            })
+            .collect();
         state.resources.insert(
             id.to_string(),
             ResourceState {
@@ -181,14 +190,6 @@ impl App {
             .filter(|f| kind.replace_on().contains(&"*") || kind.replace_on().contains(f))
             .collect();
         if self.g.json {
-            let masked: Vec<FieldChange> = changes
-                .iter()
-                .map(|c| FieldChange {
-                    field: c.field.clone(),
-                    old: c.old.as_ref().map(|x| cairn_engine::value::mask(x, &v.secrets())),
-                    new: c.new.as_ref().map(|x| cairn_engine::value::mask(x, &v.secrets())),
-                })
-                .collect();
             println!(
                 "{}",
                 pretty(&serde_json::json!({
@@ -199,7 +200,7 @@ impl App {
                     "kind": spec.kind,
                     "physical_id": live.physical_id,
                     "tags_added": added,
-                    "changes": masked,
+                    "changes": changes,
                     "replace_because": forced,
                 }))
             );
@@ -223,12 +224,7 @@ impl App {
         } else {
             text.push_str("  It differs from the stack; the next apply makes it as the stack says:\n");
             for c in &changes {
-                let c = FieldChange {
-                    field: c.field.clone(),
-                    old: c.old.as_ref().map(|x| cairn_engine::value::mask(x, &v.secrets())),
-                    new: c.new.as_ref().map(|x| cairn_engine::value::mask(x, &v.secrets())),
-                };
-                render::change_lines(&mut text, self.style, &c);
+                render::change_lines(&mut text, self.style, c);
             }
             if !forced.is_empty() {
                 text.push_str(&format!(

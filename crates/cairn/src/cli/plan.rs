@@ -35,10 +35,7 @@ impl App {
                     return Err(Exit::Invalid);
                 }
                 if let Some(secs) = ttl.and_then(|t| cairn_engine::spec::parse_ttl(t).ok()) {
-                    let now = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map(|d| d.as_secs())
-                        .unwrap_or(0);
+                    let now = cairn_engine::state::unix_now();
                     let at = i64::try_from(now.saturating_add(secs)).unwrap_or(i64::MAX);
                     p.expires = Some(cairn_engine::state::format_utc(at));
                 } else if let (Some(at), Some(_)) = (&state.expires, v) {

@@ -67,10 +67,7 @@ struct Group<'a> {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    i64::try_from(cairn_engine::state::unix_now()).unwrap_or(i64::MAX)
 }
 
 /// `3h`, `2d`: how long ago or ahead, roughly.
