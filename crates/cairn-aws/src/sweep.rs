@@ -1,11 +1,20 @@
 //! Finding every resource cairn made, by its tags, for `cairn sweep`.
 //!
-//! The Resource Groups Tagging API finds most kinds in one paged call. What
-//! it does not cover is listed kind by kind: IAM (global, not in the API),
-//! Lambda event source mappings, and EventBridge rules and CloudTrail
-//! trails (which AWS's API covers but the emulator's does not; listing them
-//! on AWS too costs a few calls and makes the emulator tests mean
-//! something). Results are deduplicated by kind and physical id.
+//! One listing wave per service and region: the Resource Groups Tagging
+//! API finds most kinds in one paged call, and each of the others is listed
+//! by its own paged call, all at once. What the Tagging API does not cover
+//! is listed kind by kind: IAM (global, not in the API; one paged
+//! GetAccountAuthorizationDetails gives every role with its tags), SQS
+//! queue URLs (one ListQueues), Lambda event source mappings, and
+//! EventBridge rules and CloudTrail trails (which AWS's API covers but the
+//! emulator's does not; listing them on AWS too costs a few calls and makes
+//! the emulator tests mean something). Per-resource calls are left only
+//! where a service has no bulk read of tags: an EventBridge rule's tags, an
+//! event source mapping's (asked only of mappings on a function or queue
+//! cairn made), an instance profile's when its listing omits them (asked
+//! only of profiles holding a cairn role or none), and an SSM parameter
+//! whose one-level ARN does not say whether its name starts with `/`.
+//! Results are deduplicated by kind and physical id.
 
 use std::collections::BTreeMap;
 
@@ -36,25 +45,35 @@ pub struct Found {
     pub tags: BTreeMap<String, String>,
 }
 
-/// Every resource in the clients' region (plus IAM, which is global) whose
-/// tags include `cairn:stack`, and, when `stack` is Some, whose `cairn:stack` is that.
-/// Sorted by kind, then physical id.
-pub async fn find(clients: &Clients, stack: Option<&str>) -> Result<Vec<Found>, OpError> {
-    let mut lookups: Vec<BoxFuture<'_, Result<Vec<Found>, OpError>>> = vec![by_tagging_api(clients, stack).boxed()];
+/// Every resource in the clients' region (plus IAM, which is global, when
+/// `global` is true: a search of several regions asks for it once) whose
+/// tags include `cairn:stack`, and, when `stacks` is not empty, whose
+/// `cairn:stack` is one of them. Sorted by kind, then physical id.
+pub async fn find(clients: &Clients, stacks: &[String], global: bool) -> Result<Vec<Found>, OpError> {
+    // The first wave: every listing at once.
+    let mut lookups: Vec<BoxFuture<'_, Result<Vec<Found>, OpError>>> = Vec::new();
     #[cfg(feature = "iam")]
-    {
-        lookups.push(own::iam_roles(clients, stack).boxed());
-        lookups.push(own::iam_instance_profiles(clients, stack).boxed());
+    if global {
+        lookups.push(own::iam(clients, stacks).boxed());
     }
     #[cfg(feature = "events")]
-    lookups.push(own::events_rules(clients, stack).boxed());
+    lookups.push(own::events_rules(clients, stacks).boxed());
     #[cfg(feature = "cloudtrail")]
-    lookups.push(own::cloudtrail_trails(clients, stack).boxed());
-    #[cfg(feature = "lambda")]
-    lookups.push(own::lambda_mappings(clients, stack).boxed());
+    lookups.push(own::cloudtrail_trails(clients, stacks).boxed());
+    let _ = global;
+    let (tagged, queues, mappings, listed) = futures::try_join!(
+        tagging_api(clients, stacks),
+        own::queue_urls(clients),
+        own::lambda_mappings(clients),
+        futures::future::try_join_all(lookups),
+    )?;
+
+    // The second: what the listings left to ask.
+    let found_by_api = resolve_all(clients, tagged, &queues).await?;
+    let on_mappings = own::mappings_of(clients, stacks, mappings, &found_by_api).await?;
 
     let mut all: BTreeMap<(&'static str, String), Found> = BTreeMap::new();
-    for found in futures::future::try_join_all(lookups).await?.into_iter().flatten() {
+    for found in found_by_api.into_iter().chain(on_mappings).chain(listed.into_iter().flatten()) {
         all.entry((found.kind, found.physical_id.clone())).or_insert(found);
     }
     let found: Vec<Found> = all.into_values().collect();
@@ -99,13 +118,24 @@ where
     Ok(found.into_iter().flatten().collect())
 }
 
+/// An event source mapping as listed.
+#[allow(dead_code)]
+struct Mapping {
+    uuid: String,
+    arn: String,
+    function: String,
+    source: String,
+}
+
+/// Tags as a map.
+#[allow(dead_code)]
+fn tag_map<'a>(tags: impl Iterator<Item = (&'a str, &'a str)>) -> BTreeMap<String, String> {
+    tags.map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
 /// Whether tags mark a resource of the stack asked for (any stack when `None`).
-fn wanted(tags: &BTreeMap<String, String>, stack: Option<&str>) -> bool {
-    match (tags.get(STACK_TAG), stack) {
-        (None, _) => false,
-        (Some(_), None) => true,
-        (Some(s), Some(want)) => s == want,
-    }
+fn wanted(tags: &BTreeMap<String, String>, stacks: &[String]) -> bool {
+    tags.get(STACK_TAG).is_some_and(|s| stacks.is_empty() || stacks.contains(s))
 }
 
 /// Whether an error says the resource is gone (deleted between a list and
@@ -116,36 +146,53 @@ fn is_gone<E: ProvideErrorMetadata>(e: &E) -> bool {
 
 // ---- the Resource Groups Tagging API -----------------------------------------
 
-async fn by_tagging_api(clients: &Clients, stack: Option<&str>) -> Result<Vec<Found>, OpError> {
+/// One resource as the Tagging API gives it: ARN and tags.
+type Tagged = (String, BTreeMap<String, String>);
+
+/// Every resource the Tagging API knows with a `cairn:stack` tag (of `stack`).
+async fn tagging_api(clients: &Clients, stacks: &[String]) -> Result<Vec<Tagged>, OpError> {
     use aws_sdk_resourcegroupstagging::types::TagFilter;
 
     let api = clients.tagging().await;
-    let filter = TagFilter::builder().key(STACK_TAG).set_values(stack.map(|s| vec![s.to_string()])).build();
-    let mut mappings = Vec::new();
+    // The API takes up to 20 values; more stacks are filtered here.
+    let values = (1..=20).contains(&stacks.len()).then(|| stacks.to_vec());
+    let filter = TagFilter::builder().key(STACK_TAG).set_values(values).build();
+    let mut found = Vec::new();
     let mut token: Option<String> = None;
     loop {
         let out = api
             .get_resources()
             .tag_filters(filter.clone())
+            .resources_per_page(100)
             .set_pagination_token(token.clone())
             .send()
             .await
             .map_err(|e| aws_error("GetResources", &e))?;
-        mappings.extend(out.resource_tag_mapping_list().iter().cloned());
+        for m in out.resource_tag_mapping_list() {
+            let tags: BTreeMap<String, String> =
+                m.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+            if wanted(&tags, stacks) {
+                found.push((m.resource_arn().unwrap_or_default().to_string(), tags));
+            }
+        }
         match out.pagination_token() {
             Some(t) if !t.is_empty() => token = Some(t.to_string()),
             _ => break,
         }
     }
-    each(mappings, |m| async move {
-        let arn = m.resource_arn().unwrap_or_default().to_string();
-        let tags: BTreeMap<String, String> =
-            m.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
-        if !wanted(&tags, stack) {
-            return Ok(None);
-        }
+    Ok(found)
+}
+
+/// The kinds and physical ids of what the Tagging API found, queue URLs
+/// from the listing of queues.
+async fn resolve_all(
+    clients: &Clients,
+    tagged: Vec<Tagged>,
+    queues: &BTreeMap<(String, String), String>,
+) -> Result<Vec<Found>, OpError> {
+    each(tagged, |(arn, tags)| async move {
         let Some(parsed) = classify(&arn) else { return Ok(None) };
-        let Some((kind, physical_id)) = resolve(clients, parsed).await? else { return Ok(None) };
+        let Some((kind, physical_id)) = resolve(clients, parsed, queues).await? else { return Ok(None) };
         Ok::<_, OpError>(Some(Found { kind, physical_id, arn, tags }))
     })
     .await
@@ -156,7 +203,7 @@ async fn by_tagging_api(clients: &Clients, stack: Option<&str>) -> Result<Vec<Fo
 enum Parsed {
     /// Kind and physical id.
     Known(&'static str, String),
-    /// An SQS queue: its URL needs a GetQueueUrl.
+    /// An SQS queue: its URL is looked up in the listing of queues.
     #[cfg(feature = "sqs")]
     Queue { name: String, account: String },
     /// An SSM parameter whose ARN has one level, `parameter/x`: the name is
@@ -260,25 +307,19 @@ fn type_of<K: cairn_engine::kind::TypedKind>() -> &'static str {
 }
 
 /// The kind and physical id of what [`classify`] found; `None` when the
-/// resource is gone by now.
+/// resource is gone by now. `queues` maps (account, name) to URL.
 #[allow(unused_variables)]
-async fn resolve(clients: &Clients, parsed: Parsed) -> Result<Option<(&'static str, String)>, OpError> {
+async fn resolve(
+    clients: &Clients,
+    parsed: Parsed,
+    queues: &BTreeMap<(String, String), String>,
+) -> Result<Option<(&'static str, String)>, OpError> {
     match parsed {
         Parsed::Known(kind, id) => Ok(Some((kind, id))),
+        // Not listed: deleted since the Tagging API (which lags) saw it.
         #[cfg(feature = "sqs")]
         Parsed::Queue { name, account } => {
-            let sqs = clients.sqs().await;
-            let mut req = sqs.get_queue_url().queue_name(&name);
-            if !account.is_empty() {
-                req = req.queue_owner_aws_account_id(&account);
-            }
-            match req.send().await {
-                Ok(out) => {
-                    Ok(out.queue_url().map(|url| (type_of::<crate::kinds::sqs_queue::Queue>(), url.to_string())))
-                }
-                Err(e) if is_gone(&e) || e.code() == Some("AWS.SimpleQueueService.NonExistentQueue") => Ok(None),
-                Err(e) => Err(aws_error("GetQueueUrl", &e)),
-            }
+            Ok(queues.get(&(account, name)).map(|url| (type_of::<crate::kinds::sqs_queue::Queue>(), url.clone())))
         }
         #[cfg(feature = "ssm")]
         Parsed::FlatParameter(flat) => {
@@ -303,75 +344,124 @@ mod own {
     #![allow(unused_imports)]
     use super::*;
 
-    /// IAM roles, by ListRoles and ListRoleTags (ListRoles omits tags).
+    /// IAM roles, with their tags, by one paged GetAccountAuthorizationDetails
+    /// (ListRoles omits tags); then instance profiles by ListInstanceProfiles.
+    /// A profile's listing may omit its tags (AWS's does; the emulator's does
+    /// not): then they are read by GetInstanceProfile, as the kind reads them
+    /// (moto lacks ListInstanceProfileTags), but only for profiles that hold a
+    /// role cairn made or none, since cairn's profile always holds its role
+    /// and the sweep removes that role before the profile is gone.
     /// Service-linked roles (path `/aws-service-role/`) are AWS's, never cairn's.
     #[cfg(feature = "iam")]
-    pub(super) async fn iam_roles(clients: &Clients, stack: Option<&str>) -> Result<Vec<Found>, OpError> {
+    pub(super) async fn iam(clients: &Clients, stacks: &[String]) -> Result<Vec<Found>, OpError> {
+        use aws_sdk_iam::types::EntityType;
+
         let iam = clients.iam().await;
-        let roles: Vec<_> = iam
-            .list_roles()
+        let pages: Vec<_> = iam
+            .get_account_authorization_details()
+            .filter(EntityType::Role)
+            .max_items(1000)
             .into_paginator()
-            .items()
             .send()
             .try_collect()
             .await
-            .map_err(|e| aws_error("ListRoles", &e))?;
-        let roles: Vec<_> = roles.into_iter().filter(|r| !r.path().starts_with("/aws-service-role/")).collect();
-        each(roles, |role| async move {
-            let name = role.role_name().to_string();
-            let tags = match iam.list_role_tags().role_name(&name).send().await {
-                Ok(out) => out.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect(),
-                Err(e) if is_gone(&e) => return Ok(None),
-                Err(e) => return Err(aws_error("ListRoleTags", &e)),
-            };
-            Ok(wanted(&tags, stack).then(|| Found {
-                kind: type_of::<crate::kinds::iam_role::Role>(),
-                physical_id: name,
-                arn: role.arn().to_string(),
-                tags,
-            }))
-        })
-        .await
-    }
-
-    /// IAM instance profiles, by ListInstanceProfiles (which may omit tags)
-    /// and GetInstanceProfile, which carries them, as the kind reads them
-    /// (moto lacks ListInstanceProfileTags).
-    #[cfg(feature = "iam")]
-    pub(super) async fn iam_instance_profiles(clients: &Clients, stack: Option<&str>) -> Result<Vec<Found>, OpError> {
-        let iam = clients.iam().await;
+            .map_err(|e| aws_error("GetAccountAuthorizationDetails", &e))?;
+        let mut found = Vec::new();
+        let mut cairn_roles = std::collections::BTreeSet::new();
+        for role in pages.iter().flat_map(|p| p.role_detail_list()) {
+            let (Some(name), Some(arn)) = (role.role_name(), role.arn()) else { continue };
+            if role.path().is_some_and(|p| p.starts_with("/aws-service-role/")) {
+                continue;
+            }
+            let tags = tag_map(role.tags().iter().map(|t| (t.key(), t.value())));
+            if tags.contains_key(STACK_TAG) {
+                cairn_roles.insert(name.to_string());
+            }
+            if wanted(&tags, stacks) {
+                found.push(Found {
+                    kind: type_of::<crate::kinds::iam_role::Role>(),
+                    physical_id: name.to_string(),
+                    arn: arn.to_string(),
+                    tags,
+                });
+            }
+        }
         let profiles: Vec<_> = iam
             .list_instance_profiles()
+            .max_items(1000)
             .into_paginator()
             .items()
             .send()
             .try_collect()
             .await
             .map_err(|e| aws_error("ListInstanceProfiles", &e))?;
-        each(profiles, |p| async move {
+        let cairn_roles = &cairn_roles;
+        let iam = &iam;
+        let profiles = each(profiles, |p| async move {
             let name = p.instance_profile_name().to_string();
-            let tags = match iam.get_instance_profile().instance_profile_name(&name).send().await {
-                Ok(out) => out
-                    .instance_profile()
-                    .map(|p| p.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
-                    .unwrap_or_default(),
-                Err(e) if is_gone(&e) => return Ok(None),
-                Err(e) => return Err(aws_error("GetInstanceProfile", &e)),
+            let listed = tag_map(p.tags().iter().map(|t| (t.key(), t.value())));
+            let tags = if !listed.is_empty() {
+                listed
+            } else if p.roles().iter().all(|r| cairn_roles.contains(r.role_name())) {
+                match iam.get_instance_profile().instance_profile_name(&name).send().await {
+                    Ok(out) => out
+                        .instance_profile()
+                        .map(|p| tag_map(p.tags().iter().map(|t| (t.key(), t.value()))))
+                        .unwrap_or_default(),
+                    Err(e) if is_gone(&e) => return Ok(None),
+                    Err(e) => return Err(aws_error("GetInstanceProfile", &e)),
+                }
+            } else {
+                return Ok(None); // holds a role cairn did not make
             };
-            Ok(wanted(&tags, stack).then(|| Found {
+            Ok(wanted(&tags, stacks).then(|| Found {
                 kind: type_of::<crate::kinds::iam_instance_profile::InstanceProfile>(),
                 physical_id: name,
                 arn: p.arn().to_string(),
                 tags,
             }))
         })
-        .await
+        .await?;
+        found.extend(profiles);
+        Ok(found)
+    }
+
+    /// Every queue's URL by (account, name), by one paged ListQueues.
+    pub(super) async fn queue_urls(clients: &Clients) -> Result<BTreeMap<(String, String), String>, OpError> {
+        #[cfg(feature = "sqs")]
+        {
+            let urls: Vec<String> = clients
+                .sqs()
+                .await
+                .list_queues()
+                .max_results(1000)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| aws_error("ListQueues", &e))?;
+            // `https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`
+            Ok(urls
+                .into_iter()
+                .filter_map(|url| {
+                    let mut parts = url.rsplitn(3, '/');
+                    let (name, account) = (parts.next()?.to_string(), parts.next()?.to_string());
+                    Some(((account, name), url))
+                })
+                .collect())
+        }
+        #[cfg(not(feature = "sqs"))]
+        {
+            let _ = clients;
+            Ok(BTreeMap::new())
+        }
     }
 
     /// EventBridge rules on every bus, by ListEventBuses, ListRules and
     /// ListTagsForResource.
     #[cfg(feature = "events")]
-    pub(super) async fn events_rules(clients: &Clients, stack: Option<&str>) -> Result<Vec<Found>, OpError> {
+    pub(super) async fn events_rules(clients: &Clients, stacks: &[String]) -> Result<Vec<Found>, OpError> {
         let events = clients.events().await;
         let mut buses = Vec::new();
         let mut token: Option<String> = None;
@@ -395,7 +485,14 @@ mod own {
         for bus in &buses {
             let mut token: Option<String> = None;
             loop {
-                let out = match events.list_rules().event_bus_name(bus).set_next_token(token.take()).send().await {
+                let out = match events
+                    .list_rules()
+                    .event_bus_name(bus)
+                    .limit(100)
+                    .set_next_token(token.take())
+                    .send()
+                    .await
+                {
                     Ok(out) => out,
                     Err(e) if is_gone(&e) => break,
                     Err(e) => return Err(aws_error("ListRules", &e)),
@@ -413,7 +510,7 @@ mod own {
                 Err(e) if is_gone(&e) => return Ok(None),
                 Err(e) => return Err(aws_error("ListTagsForResource", &e)),
             };
-            Ok(wanted(&tags, stack).then(|| Found {
+            Ok(wanted(&tags, stacks).then(|| Found {
                 kind: type_of::<crate::kinds::events_rule::Rule>(),
                 physical_id: arn.clone(),
                 arn,
@@ -423,9 +520,10 @@ mod own {
         .await
     }
 
-    /// CloudTrail trails whose home is this region, by DescribeTrails and ListTags.
+    /// CloudTrail trails whose home is this region, by DescribeTrails and
+    /// ListTags, which takes 20 trails a call.
     #[cfg(feature = "cloudtrail")]
-    pub(super) async fn cloudtrail_trails(clients: &Clients, stack: Option<&str>) -> Result<Vec<Found>, OpError> {
+    pub(super) async fn cloudtrail_trails(clients: &Clients, stacks: &[String]) -> Result<Vec<Found>, OpError> {
         let ct = clients.cloudtrail().await;
         let out = ct
             .describe_trails()
@@ -435,59 +533,142 @@ mod own {
             .map_err(|e| aws_error("DescribeTrails", &e))?;
         let arns: Vec<String> =
             out.trail_list().iter().filter_map(|t| t.trail_arn().map(ToString::to_string)).collect();
-        each(arns, |arn| async move {
-            let tags = match ct.list_tags().resource_id_list(&arn).send().await {
-                Ok(out) => out
-                    .resource_tag_list()
-                    .iter()
-                    .flat_map(|r| r.tags_list())
-                    .map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string()))
-                    .collect(),
-                Err(e) if is_gone(&e) => return Ok(None),
+        let mut found = Vec::new();
+        for chunk in arns.chunks(20) {
+            let out = match ct.list_tags().set_resource_id_list(Some(chunk.to_vec())).send().await {
+                Ok(out) => out,
+                // One of them went since DescribeTrails: ask one by one.
+                Err(e) if is_gone(&e) && chunk.len() > 1 => {
+                    for arn in chunk {
+                        found.extend(trail_tags(ct, std::slice::from_ref(arn), stacks).await?);
+                    }
+                    continue;
+                }
+                Err(e) if is_gone(&e) => continue,
                 Err(e) => return Err(aws_error("ListTags", &e)),
             };
-            Ok(wanted(&tags, stack).then(|| Found {
-                kind: type_of::<crate::kinds::cloudtrail_trail::Trail>(),
-                physical_id: arn.clone(),
-                arn,
-                tags,
-            }))
-        })
-        .await
+            found.extend(trails_found(&out, stacks));
+        }
+        Ok(found)
     }
 
-    /// Lambda event source mappings, by ListEventSourceMappings and ListTags;
-    /// one being deleted is gone.
-    #[cfg(feature = "lambda")]
-    pub(super) async fn lambda_mappings(clients: &Clients, stack: Option<&str>) -> Result<Vec<Found>, OpError> {
-        let lambda = clients.lambda().await;
-        let mappings: Vec<_> = lambda
-            .list_event_source_mappings()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| aws_error("ListEventSourceMappings", &e))?;
-        let mappings: Vec<_> = mappings.into_iter().filter(|m| m.state() != Some("Deleting")).collect();
-        each(mappings, |m| async move {
-            let (Some(uuid), Some(arn)) = (m.uuid(), m.event_source_mapping_arn()) else {
-                return Ok(None); // no ARN, no tags to tell whose it is
-            };
-            let tags = match lambda.list_tags().resource(arn).send().await {
-                Ok(out) => out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
-                Err(e) if is_gone(&e) => return Ok(None),
-                Err(e) => return Err(aws_error("ListTags", &e)),
+    #[cfg(feature = "cloudtrail")]
+    async fn trail_tags(
+        ct: &aws_sdk_cloudtrail::Client,
+        arns: &[String],
+        stacks: &[String],
+    ) -> Result<Vec<Found>, OpError> {
+        match ct.list_tags().set_resource_id_list(Some(arns.to_vec())).send().await {
+            Ok(out) => Ok(trails_found(&out, stacks)),
+            Err(e) if is_gone(&e) => Ok(Vec::new()),
+            Err(e) => Err(aws_error("ListTags", &e)),
+        }
+    }
+
+    #[cfg(feature = "cloudtrail")]
+    fn trails_found(out: &aws_sdk_cloudtrail::operation::list_tags::ListTagsOutput, stacks: &[String]) -> Vec<Found> {
+        out.resource_tag_list()
+            .iter()
+            .filter_map(|r| {
+                let arn = r.resource_id()?.to_string();
+                let tags = tag_map(r.tags_list().iter().map(|t| (t.key(), t.value().unwrap_or_default())));
+                wanted(&tags, stacks).then(|| Found {
+                    kind: type_of::<crate::kinds::cloudtrail_trail::Trail>(),
+                    physical_id: arn.clone(),
+                    arn,
+                    tags,
+                })
+            })
+            .collect()
+    }
+
+    /// Every Lambda event source mapping not being deleted, by one paged
+    /// ListEventSourceMappings.
+    pub(super) async fn lambda_mappings(clients: &Clients) -> Result<Vec<Mapping>, OpError> {
+        #[cfg(feature = "lambda")]
+        {
+            let mappings: Vec<_> = clients
+                .lambda()
+                .await
+                .list_event_source_mappings()
+                .max_items(10_000)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| aws_error("ListEventSourceMappings", &e))?;
+            Ok(mappings
+                .into_iter()
+                .filter(|m| m.state() != Some("Deleting"))
+                .filter_map(|m| {
+                    Some(Mapping {
+                        uuid: m.uuid()?.to_string(),
+                        // No ARN, no tags to tell whose it is.
+                        arn: m.event_source_mapping_arn()?.to_string(),
+                        function: m.function_arn().unwrap_or_default().to_string(),
+                        source: m.event_source_arn().unwrap_or_default().to_string(),
+                    })
+                })
+                .collect())
+        }
+        #[cfg(not(feature = "lambda"))]
+        {
+            let _ = clients;
+            Ok(Vec::new())
+        }
+    }
+
+    /// The mappings cairn made, of those on a function or queue it made (as
+    /// found by the Tagging API), by their tags (ListTags each).
+    pub(super) async fn mappings_of(
+        clients: &Clients,
+        stacks: &[String],
+        mappings: Vec<Mapping>,
+        found: &[Found],
+    ) -> Result<Vec<Found>, OpError> {
+        #[cfg(feature = "lambda")]
+        {
+            let function = type_of::<crate::kinds::lambda_function::Function>();
+            let parents: std::collections::BTreeSet<&str> = found
+                .iter()
+                .filter(|f| f.kind == function || f.kind == "aws:sqs:Queue")
+                .map(|f| if f.kind == function { f.physical_id.as_str() } else { f.arn.as_str() })
+                .collect();
+            // A function ARN may carry a version: `...:function:NAME[:QUALIFIER]`.
+            fn function_name(arn: &str) -> Option<&str> {
+                arn.split(":function:").nth(1).map(|r| r.split(':').next().unwrap_or(r))
             }
-            .unwrap_or_default();
-            Ok(wanted(&tags, stack).then(|| Found {
-                kind: type_of::<crate::kinds::lambda_event_source_mapping::EventSourceMapping>(),
-                physical_id: uuid.to_string(),
-                arn: arn.to_string(),
-                tags,
-            }))
-        })
-        .await
+            let candidates: Vec<Mapping> = mappings
+                .into_iter()
+                .filter(|m| {
+                    function_name(&m.function).is_some_and(|n| parents.contains(n))
+                        || parents.contains(m.source.as_str())
+                })
+                .collect();
+            let lambda = clients.lambda().await;
+            let lambda = &lambda;
+            each(candidates, |m| async move {
+                let tags = match lambda.list_tags().resource(&m.arn).send().await {
+                    Ok(out) => out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+                    Err(e) if is_gone(&e) => return Ok(None),
+                    Err(e) => return Err(aws_error("ListTags", &e)),
+                }
+                .unwrap_or_default();
+                Ok(wanted(&tags, stacks).then(|| Found {
+                    kind: type_of::<crate::kinds::lambda_event_source_mapping::EventSourceMapping>(),
+                    physical_id: m.uuid,
+                    arn: m.arn,
+                    tags,
+                }))
+            })
+            .await
+        }
+        #[cfg(not(feature = "lambda"))]
+        {
+            let _ = (clients, stacks, mappings, found);
+            Ok(Vec::new())
+        }
     }
 
     /// Drops instances that are terminated or shutting down (they linger in
@@ -542,10 +723,11 @@ mod tests {
     #[test]
     fn wanted_needs_the_stack_tag_and_the_stack_asked_for() {
         let tags = BTreeMap::from([(STACK_TAG.to_string(), "a".to_string())]);
-        assert!(wanted(&tags, None));
-        assert!(wanted(&tags, Some("a")));
-        assert!(!wanted(&tags, Some("b")));
-        assert!(!wanted(&BTreeMap::new(), None));
+        assert!(wanted(&tags, &[]));
+        assert!(wanted(&tags, &["a".to_string()]));
+        assert!(wanted(&tags, &["b".to_string(), "a".to_string()]));
+        assert!(!wanted(&tags, &["b".to_string()]));
+        assert!(!wanted(&BTreeMap::new(), &[]));
     }
 
     #[test]

@@ -169,7 +169,7 @@ async fn finds_each_kind_by_its_stack_tag() {
         .unwrap()
         .to_string();
 
-    let found = find(&clients, Some(&stack)).await.unwrap();
+    let found = find(&clients, std::slice::from_ref(&stack), true).await.unwrap();
     assert_eq!(ids(&found), want, "found for {stack}: {found:#?}");
     assert_eq!(found.len(), want.len(), "no duplicates: {found:#?}");
     for f in &found {
@@ -181,7 +181,7 @@ async fn finds_each_kind_by_its_stack_tag() {
     assert_eq!(arn_of("aws:sqs:Queue"), queue_arn);
     assert_eq!(arn_of("aws:iam:Role"), role_arn);
 
-    let all = ids(&find(&clients, None).await.unwrap());
+    let all = ids(&find(&clients, &[], true).await.unwrap());
     assert!(all.is_superset(&want), "find(None) misses some of {stack}'s: {:?}", want.difference(&all));
     assert!(all.contains(&pair("aws:sqs:Queue", &other_queue)), "find(None) misses {other}'s queue");
     assert!(all.contains(&pair("aws:iam:Role", &other_role)), "find(None) misses {other}'s role");
@@ -189,7 +189,7 @@ async fn finds_each_kind_by_its_stack_tag() {
     assert!(!all.contains(&pair("aws:sns:Topic", &untagged_topic)), "found an untagged topic");
     assert!(!all.contains(&pair("aws:ec2:Instance", &gone)), "found a terminated instance");
 
-    let theirs = ids(&find(&clients, Some(&other)).await.unwrap());
+    let theirs = ids(&find(&clients, std::slice::from_ref(&other), true).await.unwrap());
     let expected = BTreeSet::from([pair("aws:sqs:Queue", &other_queue), pair("aws:iam:Role", &other_role)]);
     assert_eq!(theirs, expected);
 }

@@ -13,8 +13,6 @@ use cairn_testkit::emulator;
 
 type R = Result<(), Box<dyn std::error::Error>>;
 
-const LAB6: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../stacks/lab6-sqs-lambda.yaml");
-
 fn cairn(state_dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));
     c.env("AWS_ENDPOINT_URL", emulator::endpoint())
@@ -28,6 +26,13 @@ fn cairn(state_dir: &Path) -> Command {
         .arg(state_dir)
         .stdin(Stdio::null());
     c
+}
+
+/// The listing's header line of a stack (`stack NAME  age 3h  live (state …)  4 resource(s)`),
+/// empty when it is not listed.
+fn header<'a>(listing: &'a str, stack: &str) -> &'a str {
+    let start = format!("stack {stack}  ");
+    listing.lines().find(|l| l.starts_with(&start)).unwrap_or_default()
 }
 
 fn expect(out: &Output, code: i32) -> String {
@@ -54,10 +59,16 @@ fn role_exists(name: &str) -> bool {
 
 /// Lab 6 (queues, role, log group, function, mapping) under `stack`.
 fn lab6(dir: &Path, stack: &str) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+    lab(dir, "lab6-sqs-lambda", stack)
+}
+
+/// A lab's stack file (`lab1-notifications`...) under another stack name.
+fn lab(dir: &Path, lab: &str, stack: &str) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+    let source = format!("{}/../../stacks/{lab}.yaml", env!("CARGO_MANIFEST_DIR"));
     let file = dir.join(format!("{stack}.yaml"));
     std::fs::write(
         &file,
-        std::fs::read_to_string(LAB6)?.replace("stack: lab6-sqs-lambda", &format!("stack: {stack}")),
+        std::fs::read_to_string(source)?.replace(&format!("stack: {lab}"), &format!("stack: {stack}")),
     )?;
     Ok(file)
 }
@@ -90,7 +101,7 @@ fn sweep_lists_by_tags_and_destroy_from_tags_removes_a_stack_whose_state_is_lost
     ] {
         assert!(stderr.lines().any(|l| l.contains(kind) && l.contains(&format!("  {id}  "))), "{kind} {id}:\n{stderr}");
     }
-    assert!(stderr.contains(&format!("stack {stack}  live (state ")), "{stderr}");
+    assert!(header(&stderr, &stack).contains("  live (state "), "{stderr}");
     assert!(stderr.contains("Dry run: nothing was deleted"), "{stderr}");
     assert!(!stderr.contains(&other) && !stderr.contains(&untagged), "{stderr}");
     assert!(queue_exists(&format!("{stack}-jobs")), "a dry run deleted");
@@ -98,7 +109,7 @@ fn sweep_lists_by_tags_and_destroy_from_tags_removes_a_stack_whose_state_is_lost
     // The state is lost: destroy by tags, dependents first.
     std::fs::remove_file(state.join(format!("{stack}.json")))?;
     let stderr = expect(&cairn(&state).args(["sweep", "--stack", &stack]).output()?, 0);
-    assert!(stderr.contains(&format!("stack {stack}  orphaned: no state in")), "{stderr}");
+    assert!(header(&stderr, &stack).contains("  orphaned: no state in"), "{stderr}");
     let stderr = expect(&cairn(&state).args(["destroy", "--from-tags", &stack, "--yes"]).output()?, 0);
     let at = |what: &str| stderr.find(&format!("deleted {stack}/{what} ")).unwrap_or(usize::MAX);
     assert!(at("trigger") < at("jobs") && at("trigger") < at("worker") && at("worker") < at("role"), "{stderr}");
@@ -178,7 +189,7 @@ fn a_ttl_tags_every_resource_and_sweep_finds_the_stack_once_expired() -> R {
     let left = expires_in(&queue).ok_or("no cairn:expires tag")?;
     assert!((2 * 86_400 - 120..=2 * 86_400).contains(&left), "expires in {left}s");
     let stderr = expect(&cairn(&state).args(["sweep", "--stack", &stack]).output()?, 0);
-    assert!(stderr.contains(&format!("stack {stack}  live, expires in")), "{stderr}");
+    assert!(header(&stderr, &stack).contains("  live, expires in"), "{stderr}");
     let stderr = expect(&cairn(&state).args(["sweep", "--stack", &stack, "--expired"]).output()?, 0);
     assert!(stderr.contains("Nothing to sweep"), "{stderr}");
 
@@ -192,10 +203,7 @@ fn a_ttl_tags_every_resource_and_sweep_finds_the_stack_once_expired() -> R {
         tagged.map(|_| ()).map_err(|e| format!("{e:?}"))
     })?;
     let stderr = expect(&cairn(&state).args(["sweep", "--stack", &stack, "--expired"]).output()?, 0);
-    assert!(
-        stderr.contains(&format!("stack {stack}  expired ")) && stderr.contains("(2026-01-01T00:00:00Z)"),
-        "{stderr}"
-    );
+    assert!(header(&stderr, &stack).contains("  expired ") && stderr.contains("(2026-01-01T00:00:00Z)"), "{stderr}");
     expect(&cairn(&state).arg("destroy").arg(&file).arg("--yes").output()?, 0);
     Ok(())
 }
@@ -220,7 +228,7 @@ fn a_stack_with_only_iam_resources_here_is_swept_only_when_named() -> R {
     assert!(stderr.contains("left alone, having only global IAM resources") && stderr.contains(&stack), "{stderr}");
     assert!(role_exists(&format!("{stack}-role")), "{stderr}");
     let stderr = expect(&cairn(&state).args(["sweep", "--stack", &stack]).output()?, 0);
-    assert!(stderr.contains(&format!("stack {stack}  live")), "{stderr}");
+    assert!(header(&stderr, &stack).contains("  live (state "), "{stderr}");
     expect(&cairn(&state).arg("destroy").arg(&file).arg("--yes").output()?, 0);
     Ok(())
 }
@@ -248,6 +256,8 @@ fn sweep_searches_several_regions_and_deletes_each_resource_in_its_own() -> R {
         ..AwsOptions::default()
     });
     let west_queue = format!("{stack}-west");
+    let held: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(state.join(format!("{stack}.json")))?)?;
+    let lineage = held["lineage"].as_str().ok_or("no lineage in state")?;
     runtime().block_on(async {
         west.sqs()
             .await
@@ -255,6 +265,7 @@ fn sweep_searches_several_regions_and_deletes_each_resource_in_its_own() -> R {
             .queue_name(&west_queue)
             .tags("cairn:stack", &stack)
             .tags("cairn:resource", "west")
+            .tags("cairn:state", lineage)
             .send()
             .await
     })?;
@@ -265,7 +276,8 @@ fn sweep_searches_several_regions_and_deletes_each_resource_in_its_own() -> R {
 
     let stderr = expect(&cairn(&state).args(["sweep", "--stack", &stack, "--all-regions"]).output()?, 0);
     assert!(stderr.contains("us-west-2") && stderr.contains("eu-west-1"), "every region searched:\n{stderr}");
-    assert!(stderr.contains(&format!("stack {stack}  live (state")) && stderr.contains("3 resource(s)"), "{stderr}");
+    assert!(header(&stderr, &stack).contains("  live (state "), "{stderr}");
+    assert!(stderr.contains("3 resource(s)"), "one deployment, in two regions:\n{stderr}");
     assert!(stderr.lines().any(|l| l.contains(&west_queue) && l.ends_with("(us-west-2)")), "{stderr}");
     assert_eq!(stderr.lines().filter(|l| l.contains("aws:iam:Role")).count(), 1, "IAM listed once:\n{stderr}");
 
@@ -298,16 +310,11 @@ fn labs_1_3_and_6_whose_state_is_lost_are_swept_to_nothing_and_nothing_else() ->
     ];
     let untaggable = ["aws:sns:Subscription", "aws:logs:MetricFilter", "aws:lambda:Permission"];
     let mut expected = std::collections::BTreeMap::new();
-    for (lab, stack) in &labs {
-        let source = format!("{}/../../stacks/{lab}.yaml", env!("CARGO_MANIFEST_DIR"));
-        let file = dir.path().join(format!("{stack}.yaml"));
-        std::fs::write(
-            &file,
-            std::fs::read_to_string(source)?.replace(&format!("stack: {lab}"), &format!("stack: {stack}")),
-        )?;
+    for (name, stack) in &labs {
+        let file = lab(dir.path(), name, stack)?;
         let mut apply = cairn(&state);
         apply.arg("apply").arg(&file).arg("--yes");
-        if *lab != "lab6-sqs-lambda" {
+        if *name != "lab6-sqs-lambda" {
             apply.args(["-p", "email=ops@example.com"]);
         }
         expect(&apply.output()?, 0);
@@ -463,5 +470,175 @@ fn sweep_keeps_protected_and_retained_resources() -> R {
             let _ = c.sqs().await.delete_queue().queue_url(found.queue_url().unwrap_or_default()).send().await;
         }
     });
+    Ok(())
+}
+
+/// Deployments and ages (issue 16 item 2): the same stack applied from two
+/// state directories is two groups, each told apart by its lineage, and the
+/// state here claims only its own; `--older-than` goes by the time in the
+/// lineage, and leaves out (saying so) a lineage from before cairn wrote one.
+#[test]
+fn sweep_groups_by_deployment_and_older_than_goes_by_the_lineage_time() -> R {
+    let dir = tempfile::tempdir()?;
+    let (here, there) = (dir.path().join("here"), dir.path().join("there"));
+    let stack = emulator::unique_stack("deploys");
+    let file = dir.path().join("s.yaml");
+    std::fs::write(&file, format!("stack: {stack}\nresources:\n  jobs:\n    type: aws:sqs:Queue\n"))?;
+    expect(&cairn(&here).arg("apply").arg(&file).arg("--yes").output()?, 0);
+    // The same stack from another state directory, its queue named apart.
+    let other = dir.path().join("other.yaml");
+    std::fs::write(
+        &other,
+        format!(
+            "stack: {stack}\nresources:\n  jobs:\n    type: aws:sqs:Queue\n    properties:\n      name: {stack}-b\n"
+        ),
+    )?;
+    expect(&cairn(&there).arg("apply").arg(&other).arg("--yes").output()?, 0);
+    let lineage_of = |state: &Path| -> Result<String, Box<dyn std::error::Error>> {
+        let held: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(state.join(format!("{stack}.json")))?)?;
+        Ok(held["lineage"].as_str().ok_or("no lineage")?.to_string())
+    };
+    let (mine, theirs) = (lineage_of(&here)?, lineage_of(&there)?);
+
+    let out = cairn(&here).args(["sweep", "--stack", &stack, "--json"]).output()?;
+    expect(&out, 0);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let groups = doc["stacks"].as_array().ok_or("no stacks")?;
+    assert_eq!(groups.len(), 2, "two deployments: {doc:#}");
+    let group = |lineage: &str| groups.iter().find(|g| g["lineage"] == lineage).cloned().unwrap_or_default();
+    assert_eq!(group(&mine)["class"], "live", "{doc:#}");
+    assert_eq!(group(&theirs)["class"], "orphaned", "{doc:#}");
+    assert_eq!(group(&theirs)["other_state_lineage"], mine.as_str(), "{doc:#}");
+    assert!(group(&mine)["age_seconds"].as_i64().is_some_and(|a| (0..600).contains(&a)), "{doc:#}");
+
+    // Ages: one deployment two years old, one from before lineages held a time.
+    let (old, unknown) = (format!("{stack}-old"), format!("{stack}-unknown"));
+    runtime().block_on(async {
+        let c = clients();
+        let sqs = c.sqs().await;
+        for (name, lineage) in
+            [(&old, "20241201T000000Z-0123456789abcdef"), (&unknown, "0123456789abcdef0123456789abcdef")]
+        {
+            sqs.create_queue()
+                .queue_name(name)
+                .tags("cairn:stack", format!("{stack}-aged"))
+                .tags("cairn:resource", "jobs")
+                .tags("cairn:state", lineage)
+                .send()
+                .await
+                .map_err(|e| format!("{e:?}"))?;
+        }
+        Ok::<_, String>(())
+    })?;
+    let aged = format!("{stack}-aged");
+    let stderr = expect(&cairn(&here).args(["sweep", "--stack", &aged, "--older-than", "2d"]).output()?, 0);
+    assert!(stderr.contains(&old) && !stderr.contains(&format!("{unknown}\n")), "{stderr}");
+    assert!(stderr.contains("created 2024-12-01T00:00:00Z") || stderr.contains("age "), "{stderr}");
+    assert!(stderr.contains("note: left out, their age unknown"), "{stderr}");
+    let stderr = expect(&cairn(&here).args(["sweep", "--stack", &stack, "--older-than", "1h"]).output()?, 0);
+    assert!(stderr.contains("Nothing to sweep"), "a deployment made now is not an hour old:\n{stderr}");
+    let stderr = expect(&cairn(&here).args(["sweep", "--stack", &aged]).output()?, 0);
+    assert!(stderr.contains("age unknown"), "{stderr}");
+
+    // Clean up: each deployment by its own means.
+    expect(&cairn(&here).args(["sweep", "--stack", &aged, "--yes"]).output()?, 0);
+    expect(&cairn(&here).arg("destroy").arg(&file).arg("--yes").output()?, 0);
+    expect(&cairn(&there).arg("destroy").arg(&other).arg("--yes").output()?, 0);
+    assert!(!queue_exists(&old) && !queue_exists(&format!("{stack}-b")) && !queue_exists(&format!("{stack}-jobs")));
+    Ok(())
+}
+
+/// The sweep's cost (issue 16 done-when): counted through the proxy, a
+/// search of two regions makes one wave of listing calls per service and
+/// region (IAM, global, once), and that wave does not grow with what it
+/// finds. Only where a service has no bulk read of tags is there a call
+/// per resource, and only for rules and for mappings on cairn's functions.
+/// Two regions no other test uses keep the counts to this test's stacks.
+#[test]
+fn a_sweep_lists_each_service_once_per_region_whatever_it_finds() -> R {
+    let dir = tempfile::tempdir()?;
+    let state = dir.path().join("state");
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let proxy = rt.block_on(cairn_testkit::proxy::Proxy::start(&emulator::endpoint()))?;
+    let regions = ["ap-northeast-2", "eu-central-1"];
+    // Named, as every sweep here: the Tagging API filters on the names, so
+    // other tests' stacks do not change its pages.
+    let stacks = [
+        ("lab6-sqs-lambda", emulator::unique_stack("cost6"), regions[0]),
+        ("lab3-access-alerts", emulator::unique_stack("cost3"), regions[0]),
+        ("lab1-notifications", emulator::unique_stack("cost1"), regions[1]),
+    ];
+    let sweep = |label: &str| -> Result<(cairn_testkit::proxy::Stats, String), Box<dyn std::error::Error>> {
+        proxy.reset_stats();
+        let mut run = cairn(&state);
+        run.env("AWS_ENDPOINT_URL", proxy.url()).args(["sweep", "--region", regions[0], "--region", regions[1]]);
+        for (_, stack, _) in &stacks {
+            run.args(["--stack", stack]);
+        }
+        let out = run.output()?;
+        let stderr = expect(&out, 0);
+        let stats = proxy.stats();
+        eprintln!("{label}: {:#}", stats.to_json());
+        Ok((stats, stderr))
+    };
+    let (before, _) = sweep("before")?;
+
+    for (name, stack, region) in &stacks {
+        let file = lab(dir.path(), name, stack)?;
+        let mut apply = cairn(&state);
+        apply.args(["apply", "--yes", "--region", region]).arg(&file);
+        if *name != "lab6-sqs-lambda" {
+            apply.args(["-p", "email=ops@example.com"]);
+        }
+        expect(&apply.output()?, 0);
+    }
+    let (after, stderr) = sweep("after")?;
+    for (_, stack, _) in &stacks {
+        assert!(!header(&stderr, stack).is_empty(), "{stack} not found:\n{stderr}");
+    }
+    assert_eq!(after.writes, 0, "a dry run writes nothing: {:#}", after.to_json());
+
+    // Every rule's tags are read, whose-ever it is: as many as both regions hold.
+    let rules_there: usize = runtime().block_on(async {
+        let mut n = 0;
+        for region in regions {
+            let c = Clients::new(AwsOptions {
+                endpoint_url: Some(emulator::endpoint()),
+                region: Some(region.into()),
+                ..AwsOptions::default()
+            });
+            n += c.events().await.list_rules().send().await.map_err(|e| format!("{e:?}"))?.rules().len();
+        }
+        Ok::<_, String>(n)
+    })?;
+    // Clean up first, so that a failed check leaves nothing for the next run.
+    for (_, stack, _) in &stacks {
+        let args = ["sweep", "--stack", stack, "--region", regions[0], "--region", regions[1], "--yes"];
+        expect(&cairn(&state).args(args).output()?, 0);
+    }
+
+    // Per resource, only: each rule's tags, each mapping's on a cairn function.
+    let per_resource = ["events:ListTagsForResource", "lambda:ListTags"];
+    let listed = |kind: &str| stderr.lines().filter(|l| l.trim_start().starts_with(&format!("{kind} "))).count();
+    let (rules, mappings) = (listed("aws:events:Rule"), listed("aws:lambda:EventSourceMapping"));
+    assert!(rules >= 1 && mappings >= 1, "lab 1's rule and lab 6's mapping:\n{stderr}");
+    assert!(rules_there >= rules, "{rules_there} rules in the two regions, {rules} listed");
+    assert_eq!(after.calls("events:ListTagsForResource"), u64::try_from(rules_there)?, "{:#}", after.to_json());
+    assert_eq!(after.calls("lambda:ListTags"), u64::try_from(mappings)?, "{:#}", after.to_json());
+    for (label, n) in &after.by_operation {
+        if per_resource.contains(&label.as_str()) {
+            continue;
+        }
+        let most = if label.starts_with("iam:") { 1 } else { 2 };
+        assert!(*n <= most, "{label} called {n} times; at most {most} (one per region, IAM once)");
+        assert_eq!(
+            before.by_operation.get(label),
+            Some(n),
+            "{label}: {n} calls with three stacks to find, {:?} with none",
+            before.by_operation.get(label)
+        );
+    }
+    assert_eq!(after.calls("iam:GetAccountAuthorizationDetails"), 1, "{:#}", after.to_json());
     Ok(())
 }

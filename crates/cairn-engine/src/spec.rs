@@ -41,7 +41,7 @@ pub struct StackSpec {
     pub base_dir: Option<PathBuf>,
 }
 
-/// Seconds of a time to live written `90s`, `30m`, `4h`, `2d` or `1w` (a
+/// Seconds of a duration (a time to live, an age) written `90s`, `30m`, `4h`, `2d` or `1w` (a
 /// number and one unit), at least a second and at most 366 days.
 pub fn parse_ttl(text: &str) -> Result<u64, String> {
     let t = text.trim();
@@ -59,7 +59,7 @@ pub fn parse_ttl(text: &str) -> Result<u64, String> {
     };
     let secs = n.saturating_mul(unit);
     if !(1..=366 * 86_400).contains(&secs) {
-        return Err(format!("a time to live of `{text}` is out of range: from 1s to 366d"));
+        return Err(format!("`{text}` is out of range: from 1s to 366d"));
     }
     Ok(secs)
 }

@@ -143,24 +143,38 @@ impl State {
     }
 }
 
-/// A random id: 128 bits from the OS, as 32 hex digits.
+/// A new lineage: the time it was made, compact UTC, then 64 random bits
+/// from the OS as 16 hex digits: `20261207T140549Z-3fa2b1c4d5e6f708`. The
+/// time is what `cairn sweep` shows as a deployment's age, read back from
+/// the `cairn:state` tag when no state file is left. Lineages are compared
+/// as opaque strings; those made before the time was added are 32 hex
+/// digits and have no age.
 pub fn new_lineage() -> String {
-    let mut bytes = [0u8; 16];
+    let mut bytes = [0u8; 8];
     let read = File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
     if read.is_err() {
         // No /dev/urandom: the hasher's per-process random keys, the time and the pid.
         use std::hash::{BuildHasher, Hasher};
-        for (i, chunk) in bytes.chunks_mut(8).enumerate() {
-            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-            h.write_u128(
-                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()),
-            );
-            h.write_u32(std::process::id());
-            h.write_usize(i);
-            chunk.copy_from_slice(&h.finish().to_le_bytes());
-        }
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+        h.write_u32(std::process::id());
+        bytes = h.finish().to_le_bytes();
     }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let born = format_utc(i64::try_from(unix_now()).unwrap_or(i64::MAX)).replace(['-', ':'], "");
+    let random: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{born}-{random}")
+}
+
+/// When a lineage was made (Unix seconds), for those that say (see
+/// [`new_lineage`]); `None` for older ones.
+pub fn lineage_born(lineage: &str) -> Option<i64> {
+    let (born, random) = lineage.split_once('-')?;
+    let shape = born.len() == 16 && born.is_ascii() && born.as_bytes()[8] == b'T' && born.ends_with('Z');
+    if !shape || random.len() != 16 || !random.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let (d, t) = (born.get(..8)?, born.get(9..15)?);
+    parse_utc(&format!("{}-{}-{}T{}:{}:{}Z", &d[..4], &d[4..6], &d[6..], &t[..2], &t[2..4], &t[4..]))
 }
 
 /// Why state could not be used.
@@ -616,6 +630,20 @@ mod tests {
     }
 
     #[test]
+    fn a_lineage_says_when_it_was_made_and_old_ones_do_not() {
+        assert_eq!(lineage_born("20261207T140549Z-3fa2b1c4d5e6f708"), parse_utc("2026-12-07T14:05:49Z"));
+        assert_eq!(lineage_born("3fa2b1c4d5e6f7083fa2b1c4d5e6f708"), None, "the old form, random only");
+        for bad in
+            ["20261207T140549Z-3fa2", "2026120XT140549Z-3fa2b1c4d5e6f708", "20261207T140549Z-3fa2b1c4d5e6f70g", ""]
+        {
+            assert_eq!(lineage_born(bad), None, "{bad}");
+        }
+        let fresh = new_lineage();
+        assert_eq!(fresh.len(), 33, "{fresh}");
+        assert!(fresh.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'), "fits a tag value: {fresh}");
+    }
+
+    #[test]
     fn old_files_get_a_lineage_on_their_next_write_and_keep_it() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let store = StateStore::new(dir.path(), "s1");
@@ -624,7 +652,8 @@ mod tests {
         assert_eq!(st.lineage, None, "an old file still reads");
         store.save(&mut st)?;
         let lineage = store.load()?.lineage.ok_or("no lineage written")?;
-        assert_eq!(lineage.len(), 32);
+        let born = lineage_born(&lineage).ok_or("a new lineage says when it was made")?;
+        assert!((born - i64::try_from(unix_now())?).abs() < 60, "{lineage}");
         let mut again = store.load()?;
         store.save(&mut again)?;
         assert_eq!(store.load()?.lineage.as_deref(), Some(lineage.as_str()));

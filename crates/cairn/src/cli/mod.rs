@@ -311,9 +311,12 @@ enum Command {
     /// Find what cairn made in AWS by its tags, whatever state says; with --yes, delete it.
     ///
     /// Lists every resource carrying cairn's `cairn:stack` tag in the region
-    /// (IAM roles and instance profiles too), grouped by stack, each stack
-    /// marked expired (its `cairn:expires` time has passed), orphaned (no
-    /// state for it in --state-dir) or live. Nothing without that tag is ever
+    /// (IAM roles and instance profiles too), grouped by stack and deployment
+    /// (the `cairn:state` lineage: the same stack applied from two state
+    /// directories is two groups), each with its age (since its state was
+    /// made) and marked expired (its `cairn:expires` time has passed),
+    /// orphaned (no state for it in --state-dir, or a state of another
+    /// deployment) or live. Nothing without that tag is ever
     /// listed or deleted. Without --yes nothing is deleted. With --yes, every
     /// listed resource is deleted with the same code as destroy, dependents
     /// first (mappings, subscriptions, filters, alarms and rules; then
@@ -329,6 +332,11 @@ enum Command {
         /// Only stacks whose `cairn:expires` time has passed.
         #[arg(long)]
         expired: bool,
+        /// Only deployments made at least this long ago (90s, 30m, 4h, 2d,
+        /// 1w). Those made before cairn recorded ages (no time in their
+        /// `cairn:state` tag) are left out, and the listing says so.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+        older_than: Option<u64>,
         /// Only resources carrying this tag, e.g. `lab=6`; repeatable (all must match).
         #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_param)]
         tags: Vec<(String, String)>,
@@ -419,6 +427,10 @@ enum GraphFormat {
     Mermaid,
     /// `{"stack", "resources": [{"id", "kind", "depends_on"}]}`, for scripts (also `--json`).
     Json,
+}
+
+fn parse_duration_arg(s: &str) -> Result<u64, String> {
+    cairn_engine::spec::parse_ttl(s)
 }
 
 fn parse_ttl_arg(s: &str) -> Result<String, String> {
@@ -587,9 +599,9 @@ impl App {
                 };
                 self.cmd_sweep(sweep).await
             }
-            Command::Sweep { stacks, expired, tags, all_regions, yes, parallelism } => {
+            Command::Sweep { stacks, expired, older_than, tags, all_regions, yes, parallelism } => {
                 let parallelism = usize::from(parallelism);
-                let sweep = sweep::Sweep { stacks, expired, tags, all_regions, yes, parallelism };
+                let sweep = sweep::Sweep { stacks, expired, older_than, tags, all_regions, yes, parallelism };
                 self.cmd_sweep(sweep).await
             }
             Command::Destroy { files, yes, target, parallelism, .. } => {

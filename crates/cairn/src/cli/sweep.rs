@@ -10,9 +10,9 @@ use std::time::Instant;
 
 use cairn_aws::AwsProvider;
 use cairn_aws::sweep::{Found, find};
-use cairn_engine::kind::{Environment, Provider, TAG_EXPIRES, TAG_RESOURCE, TAG_RETAINED, TAG_STACK};
+use cairn_engine::kind::{Environment, Provider, TAG_EXPIRES, TAG_RESOURCE, TAG_RETAINED, TAG_STACK, TAG_STATE};
 use cairn_engine::plan::op_ctx;
-use cairn_engine::state::{format_utc, parse_utc};
+use cairn_engine::state::{format_utc, lineage_born, parse_utc};
 use futures::StreamExt;
 
 use super::{App, Exit, pretty};
@@ -24,6 +24,8 @@ pub(super) struct Sweep {
     pub stacks: Vec<String>,
     /// Only stacks whose expiry has passed.
     pub expired: bool,
+    /// Only deployments at least this many seconds old.
+    pub older_than: Option<u64>,
     /// Only resources carrying every one of these tags.
     pub tags: Vec<(String, String)>,
     /// Every region enabled for the account, not only those given.
@@ -55,15 +57,26 @@ fn global(kind: &str) -> bool {
     kind.starts_with("aws:iam:")
 }
 
-/// One stack's resources as found, and what is known of it.
+/// A stack's name and the lineage its resources carry.
+type Deployment<'a> = (&'a str, Option<&'a str>);
+
+/// One deployment's resources as found (a stack and the lineage of the
+/// state that made them), and what is known of it.
 struct Group<'a> {
     stack: &'a str,
+    /// The `cairn:state` tag, shared by all of them (`None`: made before
+    /// cairn tagged lineages).
+    lineage: Option<&'a str>,
+    /// When that state was made, if its lineage says.
+    born: Option<i64>,
     /// Each with the index of the place (region) it was found in.
     resources: Vec<(usize, &'a Found)>,
     /// The earliest `cairn:expires` among them.
     expires: Option<i64>,
-    /// Where its state would be, if there is one here.
+    /// Where its state is, if there is one here and it is this deployment's.
     state: Option<std::path::PathBuf>,
+    /// The lineage of a state here that is another deployment's.
+    other_state: Option<String>,
 }
 
 fn now() -> i64 {
@@ -117,13 +130,19 @@ impl App {
     }
 
     /// Searches one region: its place, and what cairn made there.
-    async fn search(&self, region: Option<String>, only: Option<&str>) -> Result<(Place, Vec<Found>), String> {
+    /// IAM is global: only the search with `global` lists it.
+    async fn search(
+        &self,
+        region: Option<String>,
+        only: &[String],
+        global: bool,
+    ) -> Result<(Place, Vec<Found>), String> {
         let provider = self.provider_in(region.clone());
         let env = provider.environment().await.map_err(|e| {
             format!("finding the account{}: {e}", region.as_ref().map(|r| format!(" in {r}")).unwrap_or_default())
         })?;
         self.say(&format!("Looking for what cairn made in account {}, {} …\n", env.account_id, env.region));
-        let found = find(&provider.clients(), only)
+        let found = find(&provider.clients(), only, global)
             .await
             .map_err(|e| format!("finding cairn's resources in {}: {e}", env.region))?;
         Ok((Place { provider, env }, found))
@@ -134,14 +153,14 @@ impl App {
             Ok(r) => r,
             Err(e) => return e,
         };
-        let only = match sweep.stacks.as_slice() {
-            [one] => Some(one.as_str()),
-            _ => None,
-        };
-        let searched = futures::future::join_all(regions.into_iter().map(|r| self.search(r, only))).await;
+        let only = sweep.stacks.as_slice();
+        let searched =
+            futures::future::join_all(regions.into_iter().enumerate().map(|(i, r)| self.search(r, only, i == 0))).await;
         let mut places = Vec::new();
         let mut found: Vec<(usize, Found)> = Vec::new();
-        // IAM is global: every region finds the same roles; keep them once.
+        // IAM is global, and bucket names are: a bucket may be listed by
+        // more than one region's Tagging API (the emulator's lists it in
+        // every region). Keep each once, where it was first found.
         let mut seen_global = std::collections::BTreeSet::new();
         for result in searched {
             let (place, in_place) = match result {
@@ -154,7 +173,8 @@ impl App {
             };
             places.push(place);
             for f in in_place {
-                if global(f.kind) && !seen_global.insert((f.kind, f.physical_id.clone())) {
+                let once = global(f.kind) || f.kind == "aws:s3:Bucket";
+                if once && !seen_global.insert((f.kind, f.physical_id.clone())) {
                     continue;
                 }
                 found.push((places.len() - 1, f));
@@ -162,7 +182,9 @@ impl App {
         }
         let now = now();
         // Never anything without cairn's stack tag, whatever the finder says.
-        let mut by_stack: BTreeMap<&str, Vec<(usize, &Found)>> = BTreeMap::new();
+        // Grouped by deployment: the same stack applied from two state
+        // directories (or in two regions) is two groups.
+        let mut by_stack: BTreeMap<Deployment<'_>, Vec<(usize, &Found)>> = BTreeMap::new();
         for (place, f) in &found {
             let Some(stack) = f.tags.get(TAG_STACK) else { continue };
             if !sweep.stacks.is_empty() && !sweep.stacks.contains(stack) {
@@ -171,13 +193,13 @@ impl App {
             if !sweep.tags.iter().all(|(k, v)| f.tags.get(k) == Some(v)) {
                 continue;
             }
-            by_stack.entry(stack.as_str()).or_default().push((*place, f));
+            by_stack.entry((stack.as_str(), f.tags.get(TAG_STATE).map(String::as_str))).or_default().push((*place, f));
         }
         // What the user meant to keep is never swept: a resource `retain`
         // left in AWS (tagged so when cairn forgot it), and what the stack's
         // state here marks protect or retain.
         let mut kept: Vec<String> = Vec::new();
-        for (stack, resources) in &mut by_stack {
+        for ((stack, _), resources) in &mut by_stack {
             let held = cairn_engine::StateStore::new(&self.g.state_dir, stack).load().ok();
             let marked = |f: &Found| {
                 let in_state = held
@@ -200,20 +222,44 @@ impl App {
         }
         let mut groups: Vec<Group<'_>> = by_stack
             .into_iter()
-            .map(|(stack, mut resources)| {
+            .map(|((stack, lineage), mut resources)| {
                 resources.sort_by_key(|(p, f)| (wave(f.kind), f.kind, *p, f.physical_id.clone()));
                 let expires =
                     resources.iter().filter_map(|(_, f)| f.tags.get(TAG_EXPIRES)).filter_map(|t| parse_utc(t)).min();
-                let path = cairn_engine::StateStore::new(&self.g.state_dir, stack).path();
-                Group { stack, resources, expires, state: path.exists().then_some(path) }
+                let store = cairn_engine::StateStore::new(&self.g.state_dir, stack);
+                let path = store.path();
+                // A state here is this deployment's when its lineage is the
+                // one the resources carry (or they carry none: made before
+                // lineages, they can only be the state's).
+                let (state, other_state) = if path.exists() {
+                    let held = store.load().ok().and_then(|s| s.lineage);
+                    match (lineage, held) {
+                        (Some(l), Some(h)) if l != h => (None, Some(h)),
+                        _ => (Some(path), None),
+                    }
+                } else {
+                    (None, None)
+                };
+                Group { stack, lineage, born: lineage.and_then(lineage_born), resources, expires, state, other_state }
             })
             .collect();
         if sweep.expired {
             groups.retain(|g| g.expires.is_some_and(|e| e <= now));
         }
-        // IAM is global: a stack with nothing else where we looked may well
-        // live in another region, and losing its roles would break it there.
-        // Such a stack is swept only when named.
+        if let Some(age) = sweep.older_than {
+            let age = i64::try_from(age).unwrap_or(i64::MAX);
+            let unknown: Vec<&str> = groups.iter().filter(|g| g.born.is_none()).map(|g| g.stack).collect();
+            if !unknown.is_empty() {
+                self.say(&format!(
+                    "note: left out, their age unknown (made before cairn recorded ages; name them with --stack): {}\n",
+                    unknown.join(", ")
+                ));
+            }
+            groups.retain(|g| g.born.is_some_and(|b| now - b >= age));
+        }
+        // IAM is global: a deployment with nothing else where we looked may
+        // well live in another region, and losing its roles would break it
+        // there. Such a deployment is swept only when its stack is named.
         let mut elsewhere = Vec::new();
         groups.retain(|g| {
             let keep = sweep.stacks.iter().any(|s| s == g.stack) || g.resources.iter().any(|(_, f)| !global(f.kind));
@@ -250,6 +296,9 @@ impl App {
         // running), and its state then forgets what was deleted.
         let mut locks = Vec::new();
         for g in groups.iter().filter(|g| g.state.is_some()) {
+            if locks.iter().any(|(s, _, _)| *s == g.stack) {
+                continue; // its untagged-lineage group and its own: one state, one lock
+            }
             let store = cairn_engine::StateStore::new(&self.g.state_dir, g.stack);
             match self.lock_and_load(&store, "sweep") {
                 Ok((lock, _)) => locks.push((g.stack, store, lock)),
@@ -261,7 +310,8 @@ impl App {
         }
         let left = self.delete_found(&places, &groups, sweep.parallelism).await;
         for (stack, store, _lock) in &locks {
-            forget_swept(store, stack, &groups, &left, self.g.quiet);
+            let mine: Vec<&Group<'_>> = groups.iter().filter(|g| g.stack == *stack && g.state.is_some()).collect();
+            forget_swept(store, stack, &mine, &left, self.g.quiet);
         }
         if self.g.json {
             let mut doc = listing(&groups, now, &region_names);
@@ -348,14 +398,13 @@ impl App {
 fn forget_swept(
     store: &cairn_engine::StateStore,
     stack: &str,
-    groups: &[Group<'_>],
+    groups: &[&Group<'_>],
     left: &[(&Found, String)],
     quiet: bool,
 ) {
-    let Some(g) = groups.iter().find(|g| g.stack == stack) else { return };
-    let gone: std::collections::BTreeSet<(&str, &str)> = g
-        .resources
+    let gone: std::collections::BTreeSet<(&str, &str)> = groups
         .iter()
+        .flat_map(|g| g.resources.iter())
         .filter(|(_, f)| !left.iter().any(|(l, _)| std::ptr::eq(*l, *f)))
         .map(|(_, f)| (f.kind, f.physical_id.as_str()))
         .collect();
@@ -404,11 +453,17 @@ fn listing_text(groups: &[Group<'_>], now: i64, state_dir: &std::path::Path, reg
     for g in groups {
         let class = match (g.expires, &g.state) {
             (Some(e), _) if e <= now => format!("expired {} ago ({})", span(now - e), format_utc(e)),
-            (_, None) => format!("orphaned: no state in {}", state_dir.display()),
+            (_, None) => match &g.other_state {
+                Some(other) => {
+                    format!("orphaned: the state in {} is another deployment (lineage {other})", state_dir.display())
+                }
+                None => format!("orphaned: no state in {}", state_dir.display()),
+            },
             (Some(e), Some(p)) => format!("live, expires in {} (state {})", span(e - now), p.display()),
             (None, Some(p)) => format!("live (state {})", p.display()),
         };
-        let _ = writeln!(out, "\nstack {}  {}  {} resource(s)", g.stack, class, g.resources.len());
+        let age = g.born.map_or_else(|| "age unknown".to_string(), |b| format!("age {}", span(now - b)));
+        let _ = writeln!(out, "\nstack {}  {age}  {}  {} resource(s)", g.stack, class, g.resources.len());
         let id_of = |f: &Found| f.tags.get(TAG_RESOURCE).map_or("?", String::as_str).to_string();
         let width = g.resources.iter().map(|(_, f)| f.kind.len()).max().unwrap_or(0);
         let id_width = g.resources.iter().map(|(_, f)| id_of(f).len()).max().unwrap_or(0);
@@ -432,8 +487,19 @@ fn listing(groups: &[Group<'_>], now: i64, regions: &[&str]) -> serde_json::Valu
         .map(|g| {
             serde_json::json!({
                 "stack": g.stack,
+                "lineage": g.lineage,
+                "created": g.born.map(format_utc),
+                "age_seconds": g.born.map(|b| now - b),
                 "expires": g.expires.map(format_utc),
                 "expired": g.expires.is_some_and(|e| e <= now),
+                "class": if g.expires.is_some_and(|e| e <= now) {
+                    "expired"
+                } else if g.state.is_some() {
+                    "live"
+                } else {
+                    "orphaned"
+                },
+                "other_state_lineage": g.other_state,
                 "state": g.state.as_ref().map(|p| p.display().to_string()),
                 "resources": g.resources.iter().map(|(p, f)| serde_json::json!({
                     "id": f.tags.get(TAG_RESOURCE),
