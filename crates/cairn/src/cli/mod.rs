@@ -28,6 +28,7 @@ mod apply;
 mod destroy;
 mod graph;
 mod import;
+mod init;
 mod json;
 mod lock;
 mod many;
@@ -363,6 +364,41 @@ enum Command {
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
         format: GraphFormat,
     },
+    /// Start a stack from a template: a YAML file, or a Rust crate.
+    ///
+    ///   cairn init                      starter.yaml: a topic feeding a queue, to edit
+    ///   cairn init --lab 6              lab6-sqs-lambda.yaml, lab 6 as shipped
+    ///   cairn init --lab 3 --stack me   lab 3 under the stack name `me`
+    ///   cairn init --rust my-stack      a crate: Cargo.toml, src/main.rs (the starter)
+    ///   cairn init --rust labs --lab 6  a crate holding lab 6 in Rust
+    ///
+    /// A YAML file gets cairn.schema.json beside it (for editor completion)
+    /// and the files it reads (lab 5's function code). A crate depends on the
+    /// cairn library by path (the source tree this cairn was built from, or
+    /// --cairn-path) and carries cairn's [profile.dev] settings, which keep a
+    /// debug build of the AWS SDK crates to minutes. Nothing is overwritten
+    /// without --force.
+    #[command(verbatim_doc_comment)]
+    Init {
+        /// One of the six labs (1-6) instead of the starter.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=6))]
+        lab: Option<u8>,
+        /// Make a Rust crate in this new directory instead of a YAML file.
+        #[arg(long, value_name = "DIR")]
+        rust: Option<PathBuf>,
+        /// The stack's name (default: the template's; for a crate, its directory's).
+        #[arg(long, value_name = "NAME")]
+        stack: Option<String>,
+        /// Where the YAML file goes (default: STACK.yaml here).
+        #[arg(long, value_name = "FILE", conflicts_with = "rust")]
+        output: Option<PathBuf>,
+        /// The cairn repository (or its crates/cairn) a crate depends on.
+        #[arg(long, value_name = "DIR", requires = "rust")]
+        cairn_path: Option<PathBuf>,
+        /// Overwrite files that exist.
+        #[arg(long)]
+        force: bool,
+    },
     /// Print the JSON Schema of the stack format, for editors.
     Schema,
     /// Print shell completions.
@@ -626,6 +662,9 @@ impl App {
             Command::State(StateCommand::Pull { file }) => self.cmd_state(file.file, state::Op::Pull),
             Command::Output { args } => self.cmd_output(args),
             Command::Graph { file, format } => self.cmd_graph(file.file, format),
+            Command::Init { lab, rust, stack, output, cairn_path, force } => {
+                self.cmd_init(init::Init { lab, rust, stack, output, cairn_path, force })
+            }
             Command::Schema => {
                 println!("{}", pretty(&crate::schema::stack_schema(&self.registry)));
                 Exit::Ok
