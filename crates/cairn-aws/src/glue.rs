@@ -37,6 +37,9 @@ impl Glue for AwsGlue {
         let mut out = spec.clone();
         let mut added = Vec::new();
         for r in &spec.resources {
+            if r.kind == "aws:s3:Bucket" {
+                bucket_defaults(r, &mut out);
+            }
             if !r.options.auto_wire {
                 continue;
             }
@@ -291,8 +294,32 @@ fn send_to_queue(q: &ResourceSpec, service: &str, source_id: &str, source_arn: &
     })
 }
 
+/// A bucket's secure defaults, when on, named in the plan with why and how
+/// to turn them off.
+fn bucket_defaults(b: &ResourceSpec, out: &mut StackSpec) {
+    let Some(bucket) = out.resources.iter_mut().find(|x| x.id == b.id) else { return };
+    // Noted when on, however the stack says so (a Rust stack writes every
+    // default out).
+    let on = |key: &str, default: &Json| b.props.get(key).is_none_or(|v| v.is_null() || v == default);
+    if on("require_tls", &Json::Bool(true)) {
+        bucket.derived_props.insert(
+            "require_tls".into(),
+            "requests without TLS are denied by a statement merged into the bucket policy (CIS AWS 2.1.1); \
+             `require_tls: false` turns it off"
+                .into(),
+        );
+    }
+    if on("object_ownership", &json!("BucketOwnerEnforced")) {
+        bucket.derived_props.insert(
+            "object_ownership".into(),
+            "ACLs are disabled and the bucket owns every object; set `object_ownership` to use ACLs".into(),
+        );
+    }
+}
+
 /// A trail: the bucket policy CloudTrail needs (for a named bucket in the
-/// stack), and a role to deliver to CloudWatch Logs when none is given.
+/// stack), versioning on that bucket, and a role to deliver to CloudWatch
+/// Logs when none is given.
 fn trail(spec: &StackSpec, t: &ResourceSpec, out: &mut StackSpec, added: &mut Vec<ResourceSpec>) {
     let trail_arn = format!("{ARN}:cloudtrail:${{aws.region}}:${{aws.account_id}}:trail/{}", name_of(t));
     if let Some((bucket_id, _)) = t.props.get("bucket").and_then(reference)
@@ -338,6 +365,20 @@ fn trail(spec: &StackSpec, t: &ResourceSpec, out: &mut StackSpec, added: &mut Ve
         if let Some(bucket) = out.resources.iter_mut().find(|x| x.id == bucket_id) {
             merge_statement(&mut bucket.props, "policy", acl);
             merge_statement(&mut bucket.props, "policy", write);
+            // Log files are evidence: a version survives an overwrite or a delete.
+            if b.props.get("versioning").is_none_or(Json::is_null)
+                && let Some(props) = bucket.props.as_object_mut()
+            {
+                props.insert("versioning".into(), Json::Bool(true));
+                bucket.derived_props.insert(
+                    "versioning".into(),
+                    format!(
+                        "on, since trail `{}` writes here: a deleted or overwritten log file keeps its old \
+                         version (expire old versions with a lifecycle rule); `versioning: false` turns it off",
+                        t.id
+                    ),
+                );
+            }
         }
     }
 
@@ -497,6 +538,7 @@ fn derived(id: String, kind: &str, props: Json) -> ResourceSpec {
         depends_on: Vec::new(),
         options: ResourceOptions::default(),
         derived: true,
+        derived_props: Default::default(),
     }
 }
 
@@ -647,6 +689,7 @@ pub(crate) mod tests {
             depends_on: vec![],
             options: ResourceOptions::default(),
             derived: false,
+            derived_props: Default::default(),
         }
     }
 
@@ -735,6 +778,32 @@ pub(crate) mod tests {
         // topic or the rule.
         assert!(!get(&out, "inbox").props.to_string().contains("${alerts."));
         assert_eq!(statements(&get(&AwsGlue.derive(&out), "inbox").props["policy"]).len(), 2);
+    }
+
+    #[test]
+    fn buckets_say_their_secure_defaults_and_a_trails_bucket_keeps_versions() {
+        let s = stack(vec![
+            res("logs", "aws:s3:Bucket", json!({"name": "l"})),
+            res("plain", "aws:s3:Bucket", json!({"require_tls": false, "object_ownership": "ObjectWriter"})),
+            res("t", "aws:cloudtrail:Trail", json!({"bucket": "${logs.name}"})),
+        ]);
+        let out = AwsGlue.derive(&s);
+        let logs = get(&out, "logs");
+        assert_eq!(logs.props["versioning"], json!(true));
+        let notes: Vec<&str> = logs.derived_props.keys().map(String::as_str).collect();
+        assert_eq!(notes, ["object_ownership", "require_tls", "versioning"]);
+        assert!(logs.derived_props["versioning"].contains("trail `t`"), "{:?}", logs.derived_props);
+        // Said off, nothing is noted; no trail, no versioning.
+        let plain = get(&out, "plain");
+        assert!(plain.derived_props.is_empty() && plain.props.get("versioning").is_none(), "{plain:?}");
+        // A versioning the stack writes is its own.
+        let s = stack(vec![
+            res("logs", "aws:s3:Bucket", json!({"name": "l", "versioning": false})),
+            res("t", "aws:cloudtrail:Trail", json!({"bucket": "${logs.name}"})),
+        ]);
+        let logs = AwsGlue.derive(&s);
+        assert_eq!(get(&logs, "logs").props["versioning"], json!(false));
+        assert!(!get(&logs, "logs").derived_props.contains_key("versioning"));
     }
 
     #[test]

@@ -124,7 +124,11 @@ async fn lifecycle() {
     let lc = s3.get_bucket_lifecycle_configuration().bucket(&name).send().await.unwrap();
     assert_eq!(lc.rules().len(), 2);
     let policy = s3.get_bucket_policy().bucket(&name).send().await.unwrap();
-    let policy: Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    let mut policy: Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    let statements = policy["Statement"].as_array_mut().unwrap();
+    let before = statements.len();
+    statements.retain(|st| st["Sid"] != "cairn-deny-insecure-transport");
+    assert_eq!(before - statements.len(), 1, "the TLS deny is merged in once");
     assert!(cairn_policy_equivalent(&policy, &read_policy(&name, "cloudtrail.amazonaws.com")), "{policy}");
 
     // Update each updatable prop in place.
@@ -171,7 +175,11 @@ async fn lifecycle() {
     kind.update(&cx, &name, &updated, &bare).await.unwrap();
     let read = kind.read(&cx, &name, &bare).await.unwrap().unwrap();
     assert_eq!(read.props, bare);
-    assert!(s3.get_bucket_policy().bucket(&name).send().await.is_err(), "the policy is removed");
+    // The stack's statements are removed; the TLS deny, on by default, stays alone.
+    let left = s3.get_bucket_policy().bucket(&name).send().await.unwrap();
+    let left: Value = serde_json::from_str(left.policy().unwrap()).unwrap();
+    let sids: Vec<&str> = left["Statement"].as_array().unwrap().iter().filter_map(|s| s["Sid"].as_str()).collect();
+    assert_eq!(sids, ["cairn-deny-insecure-transport"], "{left}");
     assert!(s3.get_bucket_lifecycle_configuration().bucket(&name).send().await.is_err(), "the rules are removed");
 
     // Delete; delete again is success; then it reads as gone.
@@ -308,8 +316,10 @@ async fn equivalent_policy_shows_no_change() {
         json!({"name": name, "policy": read_policy(&name, "cloudtrail.amazonaws.com")}),
     );
     kind.create(&cx, &desired).await.unwrap();
+    // The same statements, reordered and rewritten: the TLS deny too, with
+    // another Sid, principal form, action list and a boolean condition.
     let reformatted = format!(
-        r#"{{"Statement":{{"Resource":"arn:aws:s3:::{name}","Action":"s3:GetBucketAcl","Principal":{{"Service":"cloudtrail.amazonaws.com"}},"Effect":"Allow","Sid":"read"}},"Version":"2012-10-17"}}"#
+        r#"{{"Statement":[{{"Sid":"tls-only","Effect":"Deny","Principal":{{"AWS":"*"}},"Action":["s3:*"],"Resource":["arn:aws:s3:::{name}/*","arn:aws:s3:::{name}"],"Condition":{{"Bool":{{"aws:SecureTransport":false}}}}}},{{"Resource":"arn:aws:s3:::{name}","Action":"s3:GetBucketAcl","Principal":{{"Service":"cloudtrail.amazonaws.com"}},"Effect":"Allow","Sid":"read"}}],"Version":"2012-10-17"}}"#
     );
     s3.put_bucket_policy().bucket(&name).policy(reformatted).send().await.unwrap();
     let read = kind.read(&cx, &name, &desired).await.unwrap().unwrap();
@@ -387,9 +397,10 @@ fn props_serialize_canonically() {
         serde_json::to_value(&p).unwrap(),
         json!({
             "name": "b",
+            "require_tls": true,
+            "object_ownership": "BucketOwnerEnforced",
             "public_access_block": {"block_public_acls": true, "ignore_public_acls": true, "block_public_policy": true, "restrict_public_buckets": true},
             "encryption": {"algorithm": "AES256"},
-            "versioning": false,
             "force_destroy": false
         })
     );
@@ -419,4 +430,76 @@ async fn bucket_outside_us_east_1_gets_a_location_constraint() {
     assert_eq!(read.props, desired);
     kind.delete(&cx, &name, &desired).await.unwrap();
     assert!(!exists(&s3, &name).await);
+}
+
+/// Secure defaults (issue 21): a bucket made with nothing said denies plain
+/// HTTP by a statement in its policy and has ACLs disabled; both read back
+/// as set, a change behind cairn's back shows as a change of `require_tls`
+/// or `object_ownership`, and an update puts them back; `require_tls:
+/// false` leaves no policy at all.
+#[tokio::test]
+async fn secure_defaults_are_set_read_back_and_repaired() {
+    let provider = common::provider();
+    let kind = common::kind(&provider, KIND);
+    let s3 = provider.clients().s3().await.clone();
+    let stack = unique_stack("bucketsec");
+    let cx = op_ctx(&stack, "data");
+    let name = format!("{stack}-data");
+    let desired = common::checked(&*kind, &stack, "data", json!({"name": name}));
+    assert_eq!(
+        (desired["require_tls"].clone(), desired["object_ownership"].clone()),
+        (json!(true), json!("BucketOwnerEnforced"))
+    );
+    kind.create(&cx, &desired).await.unwrap();
+
+    // Direct SDK reads, not through the kind.
+    let policy = s3.get_bucket_policy().bucket(&name).send().await.unwrap();
+    let policy: Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    let statements = policy["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 1, "{policy}");
+    assert_eq!(statements[0]["Effect"], "Deny");
+    assert_eq!(statements[0]["Condition"]["Bool"]["aws:SecureTransport"], "false");
+    assert_eq!(statements[0]["Resource"], json!([format!("arn:aws:s3:::{name}"), format!("arn:aws:s3:::{name}/*")]));
+    let ownership = s3.get_bucket_ownership_controls().bucket(&name).send().await.unwrap();
+    let rule = &ownership.ownership_controls().unwrap().rules()[0];
+    assert_eq!(rule.object_ownership().as_str(), "BucketOwnerEnforced");
+    // The emulator's HTTP stands in for TLS: the bucket still takes objects.
+    s3.put_object().bucket(&name).key("k").body(ByteStream::from_static(b"x")).send().await.unwrap();
+
+    let read = kind.read(&cx, &name, &desired).await.unwrap().unwrap();
+    assert_eq!(read.props, desired, "the merged statement reads back as require_tls, not as a policy");
+
+    // Behind cairn's back: the policy deleted, ACLs turned back on.
+    s3.delete_bucket_policy().bucket(&name).send().await.unwrap();
+    let writer = aws_sdk_s3::types::OwnershipControls::builder()
+        .rules(
+            aws_sdk_s3::types::OwnershipControlsRule::builder()
+                .object_ownership(aws_sdk_s3::types::ObjectOwnership::ObjectWriter)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    s3.put_bucket_ownership_controls().bucket(&name).ownership_controls(writer).send().await.unwrap();
+    let drifted = kind.read(&cx, &name, &desired).await.unwrap().unwrap();
+    assert_eq!(
+        (drifted.props["require_tls"].clone(), drifted.props["object_ownership"].clone()),
+        (json!(false), json!("ObjectWriter"))
+    );
+    let re = common::Replan { provider: &provider, kind: KIND, stack: &stack, id: "data", physical_id: &name };
+    assert_eq!(
+        re.step(&desired, &desired).await,
+        Step::Update { fields: vec!["object_ownership".into(), "require_tls".into()] }
+    );
+    kind.update(&cx, &name, &drifted.props, &desired).await.unwrap();
+    assert_eq!(kind.read(&cx, &name, &desired).await.unwrap().unwrap().props, desired);
+
+    // Turned off: no policy is left at all.
+    let off = common::with(&desired, "require_tls", json!(false));
+    kind.update(&cx, &name, &desired, &off).await.unwrap();
+    let none = s3.get_bucket_policy().bucket(&name).send().await;
+    assert!(none.is_err(), "a policy is left: {none:?}");
+    assert_eq!(kind.read(&cx, &name, &off).await.unwrap().unwrap().props, off);
+    let forced = common::with(&off, "force_destroy", json!(true));
+    kind.delete(&cx, &name, &forced).await.unwrap();
 }

@@ -110,6 +110,7 @@ mod tests {
             depends_on: depends_on.iter().map(|s| (*s).to_string()).collect(),
             options: ResourceOptions::default(),
             derived: false,
+            derived_props: Default::default(),
         }
     }
 

@@ -70,6 +70,9 @@ pub struct PlannedResource {
     pub step: Step,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub derived: bool,
+    /// Props the glue set, each with why (see [`crate::spec::ResourceSpec::derived_props`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub derived_props: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub physical_id: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -375,6 +378,7 @@ pub fn plan(
                 kind: spec.kind.clone(),
                 step,
                 derived: spec.derived,
+                derived_props: spec.derived_props.clone(),
                 physical_id: prior.filter(|_| current.is_some()).map(|p| p.physical_id.clone()),
                 changes,
                 desired: Some(desired),
@@ -394,6 +398,7 @@ pub fn plan(
             kind: rs.kind.clone(),
             step: if rs.retain { Step::Forget } else { Step::Delete },
             derived: rs.derived,
+            derived_props: BTreeMap::new(),
             physical_id: Some(rs.physical_id.clone()),
             changes: Vec::new(),
             desired: None,
@@ -723,6 +728,7 @@ pub fn refresh_only(stack_name: &str, state: &State, live: BTreeMap<String, Live
                 kind: rs.kind.clone(),
                 step: Step::NoOp,
                 derived: rs.derived,
+                derived_props: BTreeMap::new(),
                 physical_id: Some(rs.physical_id.clone()),
                 changes: Vec::new(),
                 desired: None,

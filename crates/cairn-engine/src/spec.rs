@@ -100,6 +100,10 @@ pub struct ResourceSpec {
     /// Added by the provider's glue, not written by the user.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub derived: bool,
+    /// Props the provider's glue set (or defaults it chose for this
+    /// resource), each with why and how to turn it off, which the plan shows.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub derived_props: BTreeMap<String, String>,
 }
 
 /// Lifecycle options of a resource.

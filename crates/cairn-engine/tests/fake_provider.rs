@@ -22,6 +22,7 @@ fn thing(id: &str, props: serde_json::Value) -> ResourceSpec {
         depends_on: vec![],
         options: ResourceOptions::default(),
         derived: false,
+        derived_props: Default::default(),
     }
 }
 

@@ -420,7 +420,15 @@ impl Reader {
                     .expected("`type: aws:<service>:<Kind>`, like aws:sns:Topic"),
             );
         }
-        Some(ResourceSpec { id: id.clone(), kind: kind?, props, depends_on, options, derived: false })
+        Some(ResourceSpec {
+            id: id.clone(),
+            kind: kind?,
+            props,
+            depends_on,
+            options,
+            derived: false,
+            derived_props: Default::default(),
+        })
     }
 
     fn depends_on(&mut self, key_pos: Pos, value: &Node, at: &At, what: &str) -> Vec<String> {

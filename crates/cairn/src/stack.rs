@@ -211,6 +211,7 @@ impl Stack {
             depends_on: resource.depends_on,
             options: resource.options,
             derived: false,
+            derived_props: Default::default(),
         });
         Handle { id: id.to_string(), _kind: PhantomData }
     }

@@ -27,8 +27,8 @@ use crate::tags::{add_tags_to, live_tags_of};
 
 // ---- props -----------------------------------------------------------------
 
-/// An S3 bucket: private, encrypted and tagged unless told otherwise.
-#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
+/// An S3 bucket: private, encrypted, TLS only, ACLs off and tagged unless told otherwise.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct BucketProps {
     /// Bucket name: 3-63 of `a-z 0-9 . -`, globally unique. Default
@@ -36,9 +36,20 @@ pub struct BucketProps {
     /// account, region, stack and id, chosen when the bucket is created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// The bucket policy document; unset means no bucket policy.
+    /// The bucket policy document; unset means no bucket policy (but see
+    /// `require_tls`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<Value>,
+    /// Refuse every request made without TLS: cairn merges a Deny on
+    /// `aws:SecureTransport` false into the bucket policy (CIS AWS 2.1.1),
+    /// unless the policy already holds one. On by default.
+    #[serde(default = "yes")]
+    pub require_tls: bool,
+    /// Object ownership: `BucketOwnerEnforced` (the default: ACLs are
+    /// disabled and the bucket owns every object), `BucketOwnerPreferred` or
+    /// `ObjectWriter` (ACLs apply).
+    #[serde(default)]
+    pub object_ownership: ObjectOwnership,
     /// S3 Block Public Access for this bucket; all four settings default on.
     #[serde(default)]
     pub public_access_block: PublicAccessBlock,
@@ -46,7 +57,9 @@ pub struct BucketProps {
     #[serde(default)]
     pub encryption: Encryption,
     /// Keep every version of every object. Turning it off suspends versioning.
-    #[serde(default)]
+    /// Off unless set, except on a bucket a trail writes to, where cairn
+    /// turns it on (a `versioning: false` written in the stack keeps it off).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub versioning: bool,
     /// Lifecycle rules: expire objects, old versions, unfinished uploads.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -98,6 +111,55 @@ impl PublicAccessBlock {
 
 fn yes() -> bool {
     true
+}
+
+impl Default for BucketProps {
+    fn default() -> Self {
+        BucketProps {
+            name: None,
+            policy: None,
+            require_tls: true,
+            object_ownership: ObjectOwnership::default(),
+            public_access_block: PublicAccessBlock::default(),
+            encryption: Encryption::default(),
+            versioning: false,
+            lifecycle: Vec::new(),
+            force_destroy: false,
+        }
+    }
+}
+
+/// Who owns the objects others write, and whether ACLs count.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ObjectOwnership {
+    /// ACLs disabled; the bucket owner owns every object.
+    #[default]
+    BucketOwnerEnforced,
+    /// ACLs apply; the owner owns objects written with `bucket-owner-full-control`.
+    BucketOwnerPreferred,
+    /// ACLs apply; the writer owns what it writes (S3's rule before 2023,
+    /// and what a bucket with no ownership controls has).
+    ObjectWriter,
+}
+
+impl ObjectOwnership {
+    fn s3(self) -> aws_sdk_s3::types::ObjectOwnership {
+        use aws_sdk_s3::types::ObjectOwnership as S3;
+        match self {
+            ObjectOwnership::BucketOwnerEnforced => S3::BucketOwnerEnforced,
+            ObjectOwnership::BucketOwnerPreferred => S3::BucketOwnerPreferred,
+            ObjectOwnership::ObjectWriter => S3::ObjectWriter,
+        }
+    }
+
+    fn from_s3(o: &aws_sdk_s3::types::ObjectOwnership) -> Self {
+        use aws_sdk_s3::types::ObjectOwnership as S3;
+        match o {
+            S3::BucketOwnerEnforced => ObjectOwnership::BucketOwnerEnforced,
+            S3::BucketOwnerPreferred => ObjectOwnership::BucketOwnerPreferred,
+            _ => ObjectOwnership::ObjectWriter,
+        }
+    }
 }
 
 /// Default server-side encryption.
@@ -498,11 +560,31 @@ impl Bucket {
             }
         }
 
-        let live_policy = live.and_then(|l| l.policy.as_ref());
-        let policy: Option<Call<'_>> = if live_policy == want.policy.as_ref() {
+        if live.map(|l| l.object_ownership) != Some(want.object_ownership) {
+            let controls = aws_sdk_s3::types::OwnershipControls::builder()
+                .rules(
+                    aws_sdk_s3::types::OwnershipControlsRule::builder()
+                        .object_ownership(want.object_ownership.s3())
+                        .build()
+                        .map_err(|e| OpError::failed(format!("{action}: object ownership: {e}")))?,
+                )
+                .build()
+                .map_err(|e| OpError::failed(format!("{action}: object ownership: {e}")))?;
+            first.push(call_retrying(cx, waits, format!("{action}: setting object ownership"), s3_busy, move || {
+                s3.put_bucket_ownership_controls().bucket(name).ownership_controls(controls.clone()).send()
+            }));
+        }
+
+        // The policy S3 holds: the stack's, plus the TLS deny.
+        let arn = bucket_arn(&cx.env, name);
+        let live_policy = live.and_then(|l| effective_policy(&arn, l));
+        let want_policy = effective_policy(&arn, want);
+        let policy: Option<Call<'_>> = if live.is_some() && live_policy == want_policy
+            || live.is_none() && want_policy.is_none()
+        {
             None
         } else {
-            Some(match &want.policy {
+            Some(match want_policy.clone() {
                 Some(policy) => {
                     call_retrying(cx, waits, format!("{action}: setting the bucket policy"), s3_busy, move || {
                         s3.put_bucket_policy().bucket(name).policy(policy.to_string()).send()
@@ -515,7 +597,7 @@ impl Bucket {
         };
         // A policy that grants only to named principals cannot be refused as
         // public, so it need not wait for the public access block.
-        let must_wait = block_changes && !want.policy.as_ref().is_some_and(grants_only_to_named_principals);
+        let must_wait = block_changes && !want_policy.as_ref().is_some_and(grants_only_to_named_principals);
         match policy {
             Some(policy) if must_wait => {
                 all(first).await?;
@@ -532,13 +614,14 @@ impl Bucket {
     /// The bucket's props in canonical form, or `None` when it is gone.
     async fn read_props(&self, name: &str, last: &BucketProps) -> Result<Option<BucketProps>, String> {
         let s3 = self.clients.s3().await;
-        // Five independent reads, in flight together: one round trip.
-        let (policy, public_access_block, encryption, versioning, lifecycle) = tokio::join!(
+        // Six independent reads, in flight together: one round trip.
+        let (policy, public_access_block, encryption, versioning, lifecycle, ownership) = tokio::join!(
             s3.get_bucket_policy().bucket(name).send(),
             s3.get_public_access_block().bucket(name).send(),
             s3.get_bucket_encryption().bucket(name).send(),
             s3.get_bucket_versioning().bucket(name).send(),
             s3.get_bucket_lifecycle_configuration().bucket(name).send(),
+            s3.get_bucket_ownership_controls().bucket(name).send(),
         );
         let policy = match policy {
             Ok(out) => out.policy().filter(|p| !p.is_empty()).map(parse_document),
@@ -586,6 +669,17 @@ impl Bucket {
                 None => return Err(aws_error("GetBucketVersioning", &e).to_string()),
             },
         };
+        let object_ownership = match ownership {
+            Ok(out) => out
+                .ownership_controls()
+                .and_then(|c| c.rules().first())
+                .map_or(ObjectOwnership::ObjectWriter, |r| ObjectOwnership::from_s3(r.object_ownership())),
+            Err(e) if e.code() == Some("NoSuchBucket") => return Ok(None),
+            // No ownership controls: ACLs apply and writers own their objects.
+            Err(e) if e.code() == Some("OwnershipControlsNotFoundError") => ObjectOwnership::ObjectWriter,
+            Err(e) => return Err(aws_error("GetBucketOwnershipControls", &e).to_string()),
+        };
+        let (policy, require_tls) = split_tls(policy, last);
         let lifecycle = match lifecycle {
             Ok(out) => out.rules().iter().map(rule_from_s3).collect(),
             Err(e) if e.code() == Some("NoSuchBucket") => return Ok(None),
@@ -596,6 +690,8 @@ impl Bucket {
             // An unset name stays unset: it was derived, and reads the same.
             name: last.name.as_ref().map(|_| name.to_string()),
             policy: policy.map(|p| policy_as_read(p, last.policy.as_ref())),
+            require_tls,
+            object_ownership,
             public_access_block,
             encryption,
             versioning,
@@ -676,6 +772,89 @@ fn grants_only_to_named_principals(policy: &Value) -> bool {
             _ => false,
         }
     })
+}
+
+/// The Sid of the statement `require_tls` adds.
+const TLS_SID: &str = "cairn-deny-insecure-transport";
+
+/// The statement `require_tls` adds for the bucket `arn`.
+fn tls_statement(arn: &str) -> Value {
+    serde_json::json!({
+        "Sid": TLS_SID,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [arn, format!("{arn}/*")],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    })
+}
+
+/// Whether a statement denies every S3 action to everyone over plain
+/// HTTP, however it is written (the `require_tls` statement or a user's).
+fn is_tls_deny(st: &Value) -> bool {
+    let any = |v: Option<&Value>, want: &str| match v {
+        Some(Value::String(s)) => s == want,
+        Some(Value::Array(list)) => list.iter().any(|x| x.as_str() == Some(want)),
+        _ => false,
+    };
+    let everyone = match st.get("Principal") {
+        Some(Value::String(s)) => s == "*",
+        Some(Value::Object(p)) => any(p.get("AWS"), "*"),
+        _ => false,
+    };
+    let insecure = st
+        .get("Condition")
+        .and_then(|c| c.get("Bool"))
+        .and_then(|b| b.get("aws:SecureTransport"))
+        .is_some_and(|v| v == "false" || v == &Value::Bool(false) || any(Some(v), "false"));
+    st.get("Effect").and_then(Value::as_str) == Some("Deny")
+        && everyone
+        && any(st.get("Action"), "s3:*")
+        && insecure
+        && st.get("NotAction").is_none()
+}
+
+fn statements_of(doc: &Value) -> Vec<Value> {
+    match doc.get("Statement") {
+        Some(Value::Array(list)) => list.clone(),
+        Some(one @ Value::Object(_)) => vec![one.clone()],
+        _ => Vec::new(),
+    }
+}
+
+/// The policy S3 should hold for `props`: the stack's, with the TLS deny
+/// merged in when `require_tls` is on and the policy has none of its own.
+fn effective_policy(arn: &str, props: &BucketProps) -> Option<Value> {
+    if !props.require_tls || props.policy.as_ref().is_some_and(|p| statements_of(p).iter().any(is_tls_deny)) {
+        return props.policy.clone();
+    }
+    let mut doc = props.policy.clone().unwrap_or_else(|| serde_json::json!({"Version": "2012-10-17"}));
+    let mut list = statements_of(&doc);
+    list.push(tls_statement(arn));
+    if let Some(o) = doc.as_object_mut() {
+        o.insert("Statement".into(), Value::Array(list));
+    }
+    Some(doc)
+}
+
+/// A policy as read, split into the stack's part and whether it denies
+/// plain HTTP. When the stack's own policy holds such a statement (`last`),
+/// it stays in the policy and `require_tls` keeps what the stack said.
+fn split_tls(policy: Option<Value>, last: &BucketProps) -> (Option<Value>, bool) {
+    let Some(mut doc) = policy else { return (None, false) };
+    let list = statements_of(&doc);
+    let present = list.iter().any(is_tls_deny);
+    if last.policy.as_ref().is_some_and(|p| statements_of(p).iter().any(is_tls_deny)) {
+        return (Some(doc), if present { last.require_tls } else { false });
+    }
+    let rest: Vec<Value> = list.into_iter().filter(|s| !is_tls_deny(s)).collect();
+    if rest.is_empty() {
+        return (None, present);
+    }
+    if let Some(o) = doc.as_object_mut() {
+        o.insert("Statement".into(), Value::Array(rest));
+    }
+    (Some(doc), present)
 }
 
 /// Why a bucket name breaks S3's naming rules, if it does.
@@ -1070,6 +1249,45 @@ impl Bucket {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_tls_deny_is_merged_once_by_meaning_and_split_off_on_read() {
+        let arn = "arn:aws:s3:::b";
+        let allow = serde_json::json!({"Sid": "read", "Effect": "Allow", "Principal": {"Service": "x.amazonaws.com"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"});
+        let props = BucketProps {
+            policy: Some(serde_json::json!({"Version": "2012-10-17", "Statement": [allow.clone()]})),
+            ..BucketProps::default()
+        };
+        let merged = effective_policy(arn, &props).unwrap_or_default();
+        assert_eq!(merged["Statement"], serde_json::json!([allow, tls_statement(arn)]));
+        // Read back: the stack's part, and require_tls on.
+        let (policy, on) = split_tls(Some(merged.clone()), &props);
+        assert_eq!((policy, on), (props.policy.clone(), true));
+        // Alone, it leaves no policy of the stack's; off, nothing is added.
+        let bare = BucketProps::default();
+        assert_eq!(split_tls(effective_policy(arn, &bare), &bare), (None, true));
+        let off = BucketProps { require_tls: false, ..BucketProps::default() };
+        assert_eq!(effective_policy(arn, &off), None);
+        assert_eq!(split_tls(None, &off), (None, false));
+
+        // The stack's own deny, however written, is kept and not doubled.
+        let own = serde_json::json!({"Effect": "Deny", "Principal": {"AWS": ["*"]}, "Action": ["s3:*"], "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": false}}});
+        assert!(is_tls_deny(&own) && is_tls_deny(&tls_statement(arn)));
+        let mine =
+            BucketProps { policy: Some(serde_json::json!({"Statement": own.clone()})), ..BucketProps::default() };
+        assert_eq!(effective_policy(arn, &mine), mine.policy);
+        assert_eq!(split_tls(mine.policy.clone(), &mine), (mine.policy.clone(), true));
+        // Not the same meaning: another action, a NotAction, an allow, another condition.
+        for other in [
+            serde_json::json!({"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}),
+            serde_json::json!({"Effect": "Deny", "Principal": "*", "Action": "s3:*", "NotAction": "s3:Get*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}),
+            serde_json::json!({"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}),
+            serde_json::json!({"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}),
+            serde_json::json!({"Effect": "Deny", "Principal": {"Service": "x.amazonaws.com"}, "Action": "s3:*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}),
+        ] {
+            assert!(!is_tls_deny(&other), "{other}");
+        }
+    }
+
     use super::*;
     use serde_json::json;
 

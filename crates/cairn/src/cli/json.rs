@@ -75,6 +75,10 @@ pub struct ResourceDoc {
     /// `create`, `update`, `replace`, `delete`, `forget` or `no_op`.
     pub action: &'static str,
     pub derived: bool,
+    /// Props cairn set that the stack does not say (secure defaults,
+    /// derived glue), each with why; absent when none.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub derived_props: std::collections::BTreeMap<String, String>,
     pub physical_id: Option<String>,
     /// The id state knew it by, when a `moved` entry renames it.
     pub moved_from: Option<String>,
@@ -120,6 +124,7 @@ pub fn planned(command: &'static str, plan: &Plan, state: &State, path: &Path) -
                 kind: r.kind.clone(),
                 action: action(&r.step),
                 derived: r.derived,
+                derived_props: r.derived_props.clone(),
                 physical_id: r.physical_id.clone(),
                 moved_from: r.moved_from.clone(),
                 changes: r.changes.clone(),
@@ -208,6 +213,7 @@ pub fn recorded(command: &'static str, stack: &str, state: &State, path: &Path) 
             kind: r.kind.clone(),
             action: "no_op",
             derived: r.derived,
+            derived_props: Default::default(),
             physical_id: Some(r.physical_id.clone()),
             moved_from: None,
             changes: Vec::new(),

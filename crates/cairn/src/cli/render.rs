@@ -258,6 +258,19 @@ fn resource_block(out: &mut String, style: Style, r: &PlannedResource, width: us
         }
         _ => {}
     }
+    // Why cairn set a prop the stack does not: on a create, each; on a
+    // change, those the change touches.
+    let touches = |field: &str| r.changes.iter().any(|c| c.field == field || c.field.starts_with(&format!("{field}.")));
+    for (field, why) in &r.derived_props {
+        let shown = match &r.step {
+            Step::Create => true,
+            Step::Update { .. } | Step::Replace { .. } => touches(field),
+            _ => false,
+        };
+        if shown {
+            push_wrapped(out, 6, &format!("(derived) {field}: {why}"), style.width);
+        }
+    }
 }
 
 /// The plan as text: one block per change, then a summary line.
@@ -415,6 +428,7 @@ mod tests {
                 kind: "aws:iam:Role".into(),
                 step: Step::Update { fields },
                 derived: false,
+                derived_props: Default::default(),
                 physical_id: Some("s1-role".into()),
                 changes,
                 desired: None,

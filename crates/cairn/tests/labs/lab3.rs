@@ -64,11 +64,35 @@ async fn check(d: &Deployed) -> R {
     let policy = s3.get_bucket_policy().bucket(bucket).send().await?;
     let policy = harness::json(policy.policy());
     let statements = policy["Statement"].as_array().ok_or("no statements")?;
-    assert_eq!(statements.len(), 2, "the two CloudTrail statements, once each: {policy}");
-    for statement in statements {
-        assert_eq!(statement["Principal"]["Service"], "cloudtrail.amazonaws.com");
+    assert_eq!(statements.len(), 3, "the two CloudTrail statements and the TLS deny, once each: {policy}");
+    let (cloudtrail, others): (Vec<_>, Vec<_>) =
+        statements.iter().partition(|s| s["Principal"]["Service"] == "cloudtrail.amazonaws.com");
+    assert_eq!(cloudtrail.len(), 2, "{policy}");
+    for statement in cloudtrail {
         assert_eq!(statement["Condition"]["StringEquals"]["aws:SourceArn"], trail_arn.as_str());
     }
+    // Secure defaults (issue 21): plain HTTP denied, ACLs off, old versions kept.
+    let tls = others.first().ok_or("no TLS deny")?;
+    assert_eq!(
+        (tls["Effect"].as_str(), tls["Principal"].as_str(), tls["Action"].as_str()),
+        (Some("Deny"), Some("*"), Some("s3:*"))
+    );
+    assert_eq!(tls["Condition"]["Bool"]["aws:SecureTransport"], "false", "{policy}");
+    let bucket_arn = format!("arn:aws:s3:::{bucket}");
+    assert_eq!(tls["Resource"], serde_json::json!([bucket_arn, format!("{bucket_arn}/*")]), "{policy}");
+    let ownership = s3.get_bucket_ownership_controls().bucket(bucket).send().await?;
+    let rule = ownership.ownership_controls().and_then(|c| c.rules().first()).ok_or("no ownership rule")?;
+    assert_eq!(rule.object_ownership().as_str(), "BucketOwnerEnforced");
+    // moto answers with another XML root than S3's, which the SDK refuses:
+    // the status is then read from the raw body.
+    let enabled = match s3.get_bucket_versioning().bucket(bucket).send().await {
+        Ok(out) => out.status().map(|s| s.as_str().to_string()),
+        Err(e) => {
+            let body = e.raw_response().and_then(|r| r.body().bytes()).map(String::from_utf8_lossy).unwrap_or_default();
+            body.contains("<Status>Enabled</Status>").then(|| "Enabled".to_string())
+        }
+    };
+    assert_eq!(enabled.as_deref(), Some("Enabled"), "a trail's bucket keeps old versions");
     let tagging = s3.get_bucket_tagging().bucket(bucket).send().await?;
     assert!(harness::has_stack_tag(tagging.tag_set().iter().map(|t| (t.key(), t.value())), &d.stack));
 
