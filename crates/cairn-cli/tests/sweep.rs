@@ -632,6 +632,10 @@ fn a_sweep_lists_each_service_once_per_region_whatever_it_finds() -> R {
         }
         let most = if label.starts_with("iam:") { 1 } else { 2 };
         assert!(*n <= most, "{label} called {n} times; at most {most} (one per region, IAM once)");
+        // Trails' tags are read 20 trails a call: none to read, no call.
+        if label == "cloudtrail:ListTags" {
+            continue;
+        }
         assert_eq!(
             before.by_operation.get(label),
             Some(n),
