@@ -53,6 +53,18 @@ fn the_committed_pages_are_what_the_code_generates() -> R {
 }
 
 #[test]
+fn the_site_lists_every_kind_page() -> R {
+    let config = std::fs::read_to_string(docs_kinds().join("../../mkdocs.yml"))?;
+    let missing: Vec<String> = reference::pages(&cairn::aws::registry())
+        .into_iter()
+        .map(|(name, _)| format!("kinds/{name}"))
+        .filter(|page| !config.contains(&format!(" {page}\n")))
+        .collect();
+    assert!(missing.is_empty(), "mkdocs.yml's nav lacks {missing:?}: add each under `Kinds`");
+    Ok(())
+}
+
+#[test]
 fn every_kind_has_a_complete_reference() {
     let kinds = kinds();
     assert_eq!(kinds.len(), 17, "every kind of the default build");
