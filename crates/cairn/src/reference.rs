@@ -37,7 +37,7 @@ pub struct KindRef {
 #[derive(Clone, Debug, Serialize)]
 pub struct PropRef {
     pub path: String,
-    /// `string`, `integer`, `list of string`, `all | read_only`, the name
+    /// `string`, `integer`, `list of string`, `all / read_only`, the name
     /// of a nested type, `JSON` (any document)…
     #[serde(rename = "type")]
     pub ty: String,
@@ -205,11 +205,11 @@ impl<'a> Walk<'a> {
                     return Shape { name: one.name.clone(), fields: one.fields };
                 }
                 let names: Vec<String> = shapes.into_iter().map(|s| s.name).collect();
-                return plain(&names.join(" | "));
+                return plain(&names.join(" / "));
             }
         }
         if let Some(values) = s.get("enum").and_then(Json::as_array) {
-            return plain(&values.iter().map(scalar).collect::<Vec<_>>().join(" | "));
+            return plain(&values.iter().map(scalar).collect::<Vec<_>>().join(" / "));
         }
         if let Some(value) = s.get("const") {
             return plain(&scalar(value));
@@ -236,7 +236,7 @@ impl<'a> Walk<'a> {
             },
             [one] => plain(one),
             [] => plain("JSON"),
-            many => plain(&many.join(" | ")),
+            many => plain(&many.join(" / ")),
         }
     }
 }
@@ -524,7 +524,7 @@ mod tests {
         };
         assert_eq!(row("queue"), Some(("string", true, None, true)));
         assert_eq!(row("count"), Some(("integer", false, Some(serde_json::json!(3)), false)));
-        assert_eq!(row("mode"), Some(("fast | slow", false, None, false)));
+        assert_eq!(row("mode"), Some(("fast / slow", false, None, false)));
         assert_eq!(row("tags"), Some(("map of string", false, None, false)));
         assert_eq!(row("rules"), Some(("list of Rule", false, None, false)));
         assert_eq!(row("rules[].cidr"), Some(("string", false, None, false)));
