@@ -19,7 +19,7 @@
 use std::collections::BTreeMap;
 
 use cairn_engine::diag::{At, Diagnostic, PathSeg, did_you_mean};
-use cairn_engine::kind::{Glue, is_ref};
+use cairn_engine::kind::{Glue, GlueRule, is_ref};
 use cairn_engine::spec::{ResourceOptions, ResourceSpec, StackSpec};
 use cairn_engine::value::{Json, Part, RefTarget, parse_template};
 use serde_json::json;
@@ -32,7 +32,77 @@ pub struct AwsGlue;
 
 const VERSION: &str = "2012-10-17";
 
+/// What [`AwsGlue::derive`] adds, one rule per function below, for the kind
+/// reference (`cairn explain`, docs/kinds/); docs/glue.md has the details.
+pub const RULES: &[GlueRule] = &[
+    GlueRule {
+        kinds: &["aws:events:Rule", "aws:sns:Topic"],
+        when: "an events rule targets a topic of the stack",
+        adds: "a statement in the topic's `policy` (Sid `cairn-events-<rule>`) letting `events.amazonaws.com` \
+               publish for that rule only; a topic with no policy keeps SNS's default statement beside it",
+    },
+    GlueRule {
+        kinds: &["aws:events:Rule", "aws:sqs:Queue"],
+        when: "an events rule targets a queue of the stack, or names one as a target's `dead_letter_queue`",
+        adds: "a statement in the queue's `policy` (Sid `cairn-events-<rule>`) letting `events.amazonaws.com` \
+               send messages for that rule only",
+    },
+    GlueRule {
+        kinds: &["aws:sns:Subscription", "aws:sqs:Queue"],
+        when: "an `sqs` subscription delivers to a queue of the stack",
+        adds: "a statement in the queue's `policy` (Sid `cairn-sns-<topic>`) letting `sns.amazonaws.com` send \
+               messages for that topic only",
+    },
+    GlueRule {
+        kinds: &["aws:events:Rule", "aws:lambda:Function", "aws:lambda:Permission"],
+        when: "an events rule targets a function of the stack",
+        adds: "a derived `aws:lambda:Permission` `<rule>-invoke-<function>` for `events.amazonaws.com`, \
+               `source_arn` = the rule",
+    },
+    GlueRule {
+        kinds: &["aws:sns:Subscription", "aws:lambda:Function", "aws:lambda:Permission"],
+        when: "a `lambda` subscription delivers to a function of the stack",
+        adds: "a derived `aws:lambda:Permission` `<subscription>-invoke` for `sns.amazonaws.com`, \
+               `source_arn` = the topic",
+    },
+    GlueRule {
+        kinds: &["aws:cloudtrail:Trail", "aws:s3:Bucket"],
+        when: "a trail writes to a bucket of the stack",
+        adds: "two statements in the bucket's `policy` (`s3:GetBucketAcl`, and `s3:PutObject` under \
+               `[<key_prefix>/]AWSLogs/<account>/`), scoped to the trail; an unnamed bucket is named \
+               `<stack>-<id>-<account>-<region>` so that the policy can name it",
+    },
+    GlueRule {
+        kinds: &["aws:cloudtrail:Trail", "aws:iam:Role", "aws:logs:LogGroup"],
+        when: "a trail has `cloudwatch_logs.log_group` and no `role`",
+        adds: "a derived `aws:iam:Role` `<trail>-logs-role` trusted by `cloudtrail.amazonaws.com`, allowed to \
+               write to that group's streams, set as the trail's role",
+    },
+    GlueRule {
+        kinds: &["aws:lambda:EventSourceMapping", "aws:sqs:Queue", "aws:iam:Role", "aws:lambda:Function"],
+        when: "a mapping reads a queue of the stack for a function whose role is in the stack",
+        adds: "an inline policy `cairn-sqs-<mapping>` on the role: receive, delete and inspect messages of that \
+               queue only; the mapping waits for the role's changes",
+    },
+    GlueRule {
+        kinds: &["aws:lambda:Function", "aws:logs:LogGroup"],
+        when: "any function (unless the stack has a log group of that name)",
+        adds: "a derived `aws:logs:LogGroup` `<function>-logs` named `/aws/lambda/<name>`, with the function's \
+               `log_retention_days`, made before the function so that Lambda never makes an unowned one",
+    },
+    GlueRule {
+        kinds: &["aws:ec2:Instance", "aws:iam:InstanceProfile", "aws:iam:Role"],
+        when: "an instance sets `role`",
+        adds: "a derived `aws:iam:InstanceProfile` `<instance>-profile` holding the role, given to the instance \
+               as its `instance_profile`",
+    },
+];
+
 impl Glue for AwsGlue {
+    fn rules(&self) -> &'static [GlueRule] {
+        RULES
+    }
+
     fn derive(&self, spec: &StackSpec) -> StackSpec {
         let mut out = spec.clone();
         let mut added = Vec::new();

@@ -201,6 +201,26 @@ pub fn is_ref(s: &str) -> bool {
     s.contains("${")
 }
 
+/// What the kind reference (`cairn explain`, `docs/kinds/`) says of a kind
+/// beyond its props type, whose doc comments (in [`Kind::schema`]) describe
+/// the kind and each prop, and whose defaults come from the code that fills
+/// them ([`Kind::default_props`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KindDoc {
+    /// How AWS knows a resource of this kind: what state records and
+    /// `cairn import` takes.
+    pub physical_id: &'static str,
+    /// What `${id.attr}` gives for each of [`Kind::attributes`], in order.
+    pub attributes: &'static [(&'static str, &'static str)],
+    /// What AWS does to the unwary that the kind handles, one line each.
+    pub quirks: &'static [&'static str],
+}
+
+impl KindDoc {
+    /// Nothing said: the default of a kind that has no reference yet.
+    pub const NONE: KindDoc = KindDoc { physical_id: "", attributes: &[], quirks: &[] };
+}
+
 /// A resource kind as the engine drives it: props are JSON in canonical form.
 #[async_trait]
 pub trait Kind: Send + Sync {
@@ -212,6 +232,16 @@ pub trait Kind: Send + Sync {
     fn replace_on(&self) -> &'static [&'static str];
     /// JSON Schema of the props.
     fn schema(&self) -> Json;
+    /// What the reference says of the kind beyond its props.
+    fn doc(&self) -> &'static KindDoc {
+        &KindDoc::NONE
+    }
+    /// The props a resource gets when it sets none (in a stack `<stack>`,
+    /// resource `<id>`): the defaults the reference shows, from the code
+    /// that fills them. `null` when unknown.
+    fn default_props(&self) -> Json {
+        Json::Null
+    }
     /// Checks props (references still unresolved) and returns them in
     /// canonical form, defaults filled.
     fn check(&self, props: &Json, cx: &NameCtx<'_>) -> Result<Json, Vec<PropError>>;
@@ -294,6 +324,8 @@ pub trait TypedKind: Send + Sync + 'static {
     /// Top-level props that force a replacement; `*` means all.
     const REPLACE_ON: &'static [&'static str];
     type Props: Serialize + DeserializeOwned + JsonSchema + Clone + Default + Send + Sync;
+    /// What the reference says of the kind beyond its props (see [`KindDoc`]).
+    const DOC: &'static KindDoc = &KindDoc::NONE;
 
     /// The props [`Kind::delete_found`] deletes with: what is known of a
     /// resource found by its tags alone. The default knows nothing; a kind
@@ -411,6 +443,14 @@ impl<K: TypedKind> Kind for Typed<K> {
     fn schema(&self) -> Json {
         to_json(&schemars::schema_for!(K::Props))
     }
+    fn doc(&self) -> &'static KindDoc {
+        K::DOC
+    }
+    fn default_props(&self) -> Json {
+        let mut p = K::Props::default();
+        K::defaults(&mut p, &NameCtx { stack: "<stack>", id: "<id>", base_dir: Path::new("") });
+        to_json(&p)
+    }
     fn check(&self, props: &Json, cx: &NameCtx<'_>) -> Result<Json, Vec<PropError>> {
         let mut p: K::Props = deserialize_props(props).map_err(|e| vec![e])?;
         K::defaults(&mut p, cx);
@@ -483,11 +523,27 @@ pub struct Registry {
     glue: Option<Arc<dyn Glue>>,
 }
 
+/// One thing a [`Glue`] derives, as the kind reference shows it on the
+/// page of each kind involved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GlueRule {
+    /// The kinds whose resources take part (the page of each lists the rule).
+    pub kinds: &'static [&'static str],
+    /// When it applies: "a rule targeting a topic of the stack".
+    pub when: &'static str,
+    /// What is added, and where it shows.
+    pub adds: &'static str,
+}
+
 /// What a provider adds between the resources of a stack that the user did
 /// not write: policies and permissions one resource needs for another.
 /// `validate` applies it first, so derived resources and statements are
 /// checked, planned and shown like the user's own.
 pub trait Glue: Send + Sync {
+    /// What the glue derives, one rule per row, for the kind reference.
+    fn rules(&self) -> &'static [GlueRule] {
+        &[]
+    }
     /// The stack with derived resources added (marked `derived`) and derived
     /// statements merged into the props of the user's resources.
     fn derive(&self, spec: &crate::spec::StackSpec) -> crate::spec::StackSpec;

@@ -19,6 +19,7 @@
 //! ```
 
 pub mod cli;
+pub mod reference;
 pub mod schema;
 pub mod stack;
 

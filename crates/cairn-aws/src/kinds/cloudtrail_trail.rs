@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_cloudtrail::types::{DataResource, EventSelector, ReadWriteType, Tag, Trail as SdkTrail};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use cairn_engine::kind::{Environment, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
+use cairn_engine::kind::{Environment, KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -21,8 +21,9 @@ use crate::tags::{add_tags_to, live_tags_of, tag_changes};
 
 // ---- props -----------------------------------------------------------------
 
-/// A CloudTrail trail. Defaults follow the CIS benchmark: multi-region,
-/// global service events, log file validation, logging on.
+/// A CloudTrail trail delivering to an S3 bucket and, optionally, to CloudWatch
+/// Logs. Defaults follow the CIS benchmark: multi-region, global service
+/// events, log file validation, logging on.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TrailProps {
@@ -150,6 +151,17 @@ impl TypedKind for Trail {
     const ATTRIBUTES: &'static [&'static str] = &["arn", "name"];
     const REPLACE_ON: &'static [&'static str] = &["name"];
     type Props = TrailProps;
+    const DOC: &'static KindDoc = &KindDoc {
+        physical_id: "the trail's ARN",
+        attributes: &[("arn", "the trail's ARN"), ("name", "the trail's name")],
+        quirks: &[
+            "`CreateTrail` right after the bucket policy may be refused (`InsufficientS3BucketPolicyException`), and a fresh logs role too (`InvalidCloudWatchLogsRoleArnException`): both retried for IAM and S3 to catch up, bounded.",
+            "A new trail logs nothing until `StartLogging`: `logging: true` means both.",
+            "CloudWatch Logs delivery needs the group's ARN with `:*`: given a name or plain ARN, cairn adds it.",
+            "At most 5 trails per region and 5 event selectors per trail, checked offline.",
+            "A bucket that holds only this trail's logs is emptied on destroy without `force_destroy`.",
+        ],
+    };
 
     fn defaults(props: &mut TrailProps, cx: &NameCtx<'_>) {
         if props.name.is_none() {

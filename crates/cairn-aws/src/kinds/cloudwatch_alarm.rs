@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, Statistic, Tag};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use cairn_engine::kind::{NameCtx, Observed, OpCtx, OpError, PropError, ReadItem, TypedKind};
+use cairn_engine::kind::{KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, ReadItem, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -19,13 +19,14 @@ use crate::tags::{add_tags_to, live_tags_of, tag_changes};
 
 // ---- props -----------------------------------------------------------------
 
-/// A CloudWatch alarm.
+/// A CloudWatch metric alarm on one metric against a static threshold.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AlarmProps {
     /// Alarm name, 1-255 characters. Default `<stack>-<id>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// What the alarm is for, shown with its state; at most 1024 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The metric watched.
@@ -33,6 +34,7 @@ pub struct AlarmProps {
     /// `GreaterThanOrEqualToThreshold`, `GreaterThanThreshold`,
     /// `LessThanThreshold` or `LessThanOrEqualToThreshold`.
     pub comparison: String,
+    /// The value the statistic is compared with.
     pub threshold: f64,
     /// Periods evaluated, at least 1; default 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,8 +61,11 @@ pub struct AlarmProps {
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AlarmMetric {
+    /// The metric's namespace, e.g. `AWS/SQS` or one a metric filter publishes to.
     pub namespace: String,
+    /// The metric's name, e.g. `ApproximateNumberOfMessagesVisible`.
     pub name: String,
+    /// Dimension name -> value, e.g. `QueueName: jobs`; none for a metric without dimensions.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub dimensions: BTreeMap<String, String>,
     /// `SampleCount`, `Average`, `Sum`, `Minimum` or `Maximum`.
@@ -101,6 +106,17 @@ impl TypedKind for Alarm {
     const ATTRIBUTES: &'static [&'static str] = &["arn", "name"];
     const REPLACE_ON: &'static [&'static str] = &["name"];
     type Props = AlarmProps;
+    const DOC: &'static KindDoc = &KindDoc {
+        physical_id: "the alarm's name",
+        attributes: &[("arn", "the alarm's ARN"), ("name", "the alarm's name")],
+        quirks: &[
+            "PutMetricAlarm overwrites an alarm of the same name: cairn looks first and takes over only its own.",
+            "AWS ignores tags given to PutMetricAlarm for an existing alarm: tags are set with their own calls.",
+            "A plan reads every alarm of a stack in one DescribeAlarms call, which CloudWatch allows only a few times a second.",
+            "AWS may reorder action lists: the same ARNs in another order are no change.",
+            "Periods, the look-back limit and the five actions per state are checked offline.",
+        ],
+    };
 
     fn defaults(props: &mut AlarmProps, cx: &NameCtx<'_>) {
         if props.name.is_none() {

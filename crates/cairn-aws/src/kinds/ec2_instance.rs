@@ -18,7 +18,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use cairn_engine::kind::{
-    Environment, NameCtx, Observed, OpCtx, OpError, PropError, TAG_RESOURCE, TAG_STACK, TypedKind,
+    Environment, KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, TAG_RESOURCE, TAG_STACK, TypedKind,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -33,7 +33,7 @@ use crate::tags::{add_tags_to, live_tags_of};
 
 // ---- props -----------------------------------------------------------------
 
-/// An EC2 instance.
+/// One EC2 instance.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct InstanceProps {
@@ -100,6 +100,22 @@ impl TypedKind for Instance {
     const ATTRIBUTES: &'static [&'static str] = &["id", "arn", "private_ip", "public_ip"];
     const REPLACE_ON: &'static [&'static str] = &["image", "subnet", "user_data", "key_name"];
     type Props = InstanceProps;
+    const DOC: &'static KindDoc = &KindDoc {
+        physical_id: "the instance id (`i-…`)",
+        attributes: &[
+            ("id", "the instance id (`i-…`)"),
+            ("arn", "the instance's ARN"),
+            ("private_ip", "the private IPv4 address"),
+            ("public_ip", "the public IPv4 address, empty when it has none"),
+        ],
+        quirks: &[
+            "EC2 names are only a `Name` tag: an instance a died run launched is found by its cairn tags and taken over, never launched twice.",
+            "An instance profile made seconds ago is unknown to EC2 for a while: the launch retries, bounded.",
+            "`image: ssm:/aws/service/...` is resolved at launch, as a public AMI parameter.",
+            "Changing `instance_type` stops the instance, changes it and starts it again; launch, stop and terminate wait for the state.",
+            "A terminated instance lingers in DescribeInstances for an hour: it reads as gone.",
+        ],
+    };
 
     fn defaults(props: &mut InstanceProps, cx: &NameCtx<'_>) {
         if props.name.is_none() {

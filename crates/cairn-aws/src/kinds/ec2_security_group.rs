@@ -11,7 +11,7 @@ use aws_sdk_ec2::types::{
 };
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use cairn_engine::kind::{Environment, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
+use cairn_engine::kind::{Environment, KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -23,7 +23,7 @@ use crate::tags::{add_tags_to, live_tags_of, tag_changes};
 
 // ---- props -----------------------------------------------------------------
 
-/// A security group in a VPC.
+/// A VPC security group with IPv4 CIDR rules.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SecurityGroupProps {
@@ -63,6 +63,7 @@ pub struct Rule {
     pub to_port: Option<i32>,
     /// An IPv4 CIDR block such as `10.0.0.0/16` or `0.0.0.0/0`.
     pub cidr: String,
+    /// What the rule is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
@@ -108,6 +109,19 @@ impl TypedKind for SecurityGroup {
     const ATTRIBUTES: &'static [&'static str] = &["id", "arn"];
     const REPLACE_ON: &'static [&'static str] = &["name", "description", "vpc"];
     type Props = SecurityGroupProps;
+    const DOC: &'static KindDoc = &KindDoc {
+        physical_id: "the group's id (`sg-…`)",
+        attributes: &[
+            ("id", "the group's id (`sg-…`), what an instance's `security_groups` take"),
+            ("arn", "the group's ARN"),
+        ],
+        quirks: &[
+            "A new group comes with an allow-all egress rule: unset `egress` keeps it, `[]` removes it.",
+            "AWS may keep a CIDR with host bits set in one form and report another: CIDRs must be written in network form, checked offline.",
+            "A rule whose description changed is the same rule to AWS: rules are revoked before being authorized again.",
+            "A just-terminated instance holds the group for a while (`DependencyViolation`): delete waits, bounded.",
+        ],
+    };
 
     fn defaults(props: &mut SecurityGroupProps, cx: &NameCtx<'_>) {
         if props.name.is_none() {

@@ -10,7 +10,7 @@ use aws_sdk_eventbridge::operation::describe_rule::DescribeRuleOutput;
 use aws_sdk_eventbridge::types::{self as sdk, RuleState};
 use cairn_engine::PathSeg;
 use cairn_engine::diag::did_you_mean;
-use cairn_engine::kind::{NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
+use cairn_engine::kind::{KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -31,6 +31,7 @@ pub struct RuleProps {
     /// Rule name: 1-64 of `A-Z a-z 0-9 . - _`. Default `<stack>-<id>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// What the rule is for; at most 512 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Which events match, e.g. `{"source": ["aws.ec2"]}`. Give this or
@@ -113,6 +114,19 @@ impl TypedKind for Rule {
     const ATTRIBUTES: &'static [&'static str] = &["arn", "name"];
     const REPLACE_ON: &'static [&'static str] = &["name", "event_bus"];
     type Props = RuleProps;
+    const DOC: &'static KindDoc = &KindDoc {
+        physical_id: "the rule's ARN (`…:rule/<name>`, or `…:rule/<bus>/<name>` on another bus)",
+        attributes: &[
+            ("arn", "the rule's ARN, what a permission's or policy's `aws:SourceArn` takes"),
+            ("name", "the rule's name"),
+        ],
+        quirks: &[
+            "PutRule overwrites a rule of the same name: cairn looks first and takes over only its own.",
+            "A rule with targets cannot be deleted: its targets are removed first.",
+            "PutRule ignores tags on an existing rule: tags are set with their own calls.",
+            "Event patterns, `rate()` and `cron()` schedules, target ids and the five-target limit are checked offline.",
+        ],
+    };
 
     fn defaults(props: &mut RuleProps, cx: &NameCtx<'_>) {
         props.name.get_or_insert_with(|| cx.default_name());

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use cairn_engine::kind::{NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
+use cairn_engine::kind::{KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -19,7 +19,7 @@ use crate::tags::{add_tags_to, live_tags_of, tag_changes};
 
 // ---- props -----------------------------------------------------------------
 
-/// An IAM instance profile holding one role.
+/// An IAM instance profile: the container that hands one role to EC2 instances.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct InstanceProfileProps {
@@ -49,6 +49,17 @@ impl TypedKind for InstanceProfile {
     const ATTRIBUTES: &'static [&'static str] = &["arn", "name"];
     const REPLACE_ON: &'static [&'static str] = &["name"];
     type Props = InstanceProfileProps;
+    const DOC: &'static KindDoc = &KindDoc {
+        physical_id: "the profile's name",
+        attributes: &[
+            ("arn", "the profile's ARN"),
+            ("name", "the profile's name, what an instance's `instance_profile` takes"),
+        ],
+        quirks: &[
+            "DeleteInstanceProfile refuses a profile that still holds a role: the role is removed first.",
+            "A profile holds at most one role: a changed `role` is swapped in place.",
+        ],
+    };
 
     fn defaults(props: &mut InstanceProfileProps, cx: &NameCtx<'_>) {
         if props.name.is_none() {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use cairn_engine::kind::{NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
+use cairn_engine::kind::{KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use futures::FutureExt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -26,7 +26,8 @@ use crate::tags::{add_tags_to, live_tags_of, tag_changes};
 
 // ---- props -----------------------------------------------------------------
 
-/// An IAM role.
+/// An IAM role: its trust policy, attached managed policies and inline
+/// policies.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct RoleProps {
@@ -53,6 +54,7 @@ pub struct RoleProps {
     /// Maximum session duration in seconds, 3600-43200. Default 3600.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_session: Option<u32>,
+    /// What the role is for; at most 1000 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
@@ -81,6 +83,21 @@ impl TypedKind for Role {
     const ATTRIBUTES: &'static [&'static str] = &["arn", "name", "id"];
     const REPLACE_ON: &'static [&'static str] = &["name", "path"];
     type Props = RoleProps;
+    const DOC: &'static KindDoc = &KindDoc {
+        physical_id: "the role's name (not its ARN)",
+        attributes: &[
+            ("arn", "the role's ARN, what a function's `role` takes"),
+            ("name", "the role's name, what an instance profile's `role` takes"),
+            ("id", "the role's unique id (`AROA…`)"),
+        ],
+        quirks: &[
+            "IAM returns policy documents URL-encoded and reordered: they are decoded and compared by meaning, so no perpetual diff.",
+            "A role is refused by other services for seconds after it is made: the kinds that use one (function, trail, instance) retry those refusals, bounded.",
+            "DeleteRole refuses a role with policies or instance profiles: they are removed first.",
+            "Calls on one role sent together may meet `ConcurrentModification`: retried with backoff.",
+            "`trusted_by` is shorthand for the trust policy, so plans only ever show the policy document.",
+        ],
+    };
 
     fn defaults(props: &mut RoleProps, cx: &NameCtx<'_>) {
         if props.name.is_none() {

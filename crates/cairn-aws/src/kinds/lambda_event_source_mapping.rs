@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_lambda::types::{FunctionResponseType, ScalingConfig};
-use cairn_engine::kind::{NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
+use cairn_engine::kind::{KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -24,7 +24,8 @@ use crate::tags::{add_tags_to, live_tags_of, tag_changes};
 
 // ---- props -----------------------------------------------------------------
 
-/// A mapping that makes Lambda poll a queue and invoke a function.
+/// A mapping that makes Lambda poll an SQS queue and invoke a function with
+/// batches of messages.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct EventSourceMappingProps {
@@ -69,6 +70,16 @@ impl TypedKind for EventSourceMapping {
     const ATTRIBUTES: &'static [&'static str] = &["id", "arn"];
     const REPLACE_ON: &'static [&'static str] = &["function", "source"];
     type Props = EventSourceMappingProps;
+    const DOC: &'static KindDoc = &KindDoc {
+        physical_id: "the mapping's UUID",
+        attributes: &[("id", "the mapping's UUID"), ("arn", "the mapping's ARN")],
+        quirks: &[
+            "Mappings move through Creating, Enabling, Updating and Deleting: create and update wait for a stable state, delete until it is gone.",
+            "AWS refuses a second mapping of the same queue and function: the create is sent once before any retry, and a mapping an earlier try made is found by its tags.",
+            "Lambda checks the function's role when the mapping is made: cairn derives the role's queue permissions and makes the mapping wait for them.",
+            "A queue whose visibility timeout is shorter than the function's timeout is refused at validate, as AWS would at apply.",
+        ],
+    };
 
     fn defaults(props: &mut EventSourceMappingProps, _cx: &NameCtx<'_>) {
         props.batch_size.get_or_insert(DEFAULT_BATCH_SIZE);

@@ -20,7 +20,7 @@ use aws_smithy_types::Blob;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use base64::Engine as _;
 use cairn_engine::diag::did_you_mean;
-use cairn_engine::kind::{NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
+use cairn_engine::kind::{KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -35,7 +35,8 @@ use crate::tags::{add_tags_to, live_tags_of, tag_changes};
 
 // ---- props -----------------------------------------------------------------
 
-/// A Lambda function.
+/// A Lambda function, with code from inline source, a local directory or a zip
+/// file.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FunctionProps {
@@ -66,6 +67,7 @@ pub struct FunctionProps {
     /// `x86_64` or `arm64`. Default `x86_64`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub architecture: Option<String>,
+    /// What the function does; at most 256 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Concurrent executions reserved for this function; unset means it
@@ -275,6 +277,22 @@ impl TypedKind for Function {
     const ATTRIBUTES: &'static [&'static str] = &["arn", "name", "version", "role"];
     const REPLACE_ON: &'static [&'static str] = &["name"];
     type Props = FunctionProps;
+    const DOC: &'static KindDoc = &KindDoc {
+        physical_id: "the function's name",
+        attributes: &[
+            ("arn", "the function's ARN, what rule targets, subscriptions and permissions take"),
+            ("name", "the function's name"),
+            ("version", "the version AWS reports (`$LATEST`: cairn publishes no versions)"),
+            ("role", "the ARN of the execution role, as AWS has it"),
+        ],
+        quirks: &[
+            "Code is zipped byte for byte the same for the same source (sorted entries, fixed times and modes), and its hash compared with Lambda's `CodeSha256`: no re-upload when nothing changed.",
+            "A role made seconds ago may be refused (\"cannot be assumed by Lambda\"): retried while IAM propagates, bounded.",
+            "Updates are asynchronous: cairn waits for `LastUpdateStatus` between a code and a configuration update, and waits out `ResourceConflictException`; a new function is used only once `Active`.",
+            "Lambda makes its log group on first run: cairn derives the group first so the stack owns it.",
+            "Runtimes are checked against the day validate runs: one AWS no longer lets you create is refused with its replacement named.",
+        ],
+    };
 
     fn defaults(props: &mut FunctionProps, cx: &NameCtx<'_>) {
         if props.name.is_none() {

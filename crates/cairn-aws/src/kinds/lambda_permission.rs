@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use cairn_engine::kind::{NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
+use cairn_engine::kind::{KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -19,7 +19,8 @@ use crate::normalize::{account_of_root, parse_document};
 
 // ---- props -----------------------------------------------------------------
 
-/// A permission for a principal to act on a Lambda function.
+/// One statement in a function's resource policy, letting a principal (a
+/// service, an account) invoke it.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PermissionProps {
@@ -61,6 +62,15 @@ impl TypedKind for Permission {
     const ATTRIBUTES: &'static [&'static str] = &[];
     const REPLACE_ON: &'static [&'static str] = &["*"];
     type Props = PermissionProps;
+    const DOC: &'static KindDoc = &KindDoc {
+        physical_id: "`<function>/<statement id>`",
+        attributes: &[],
+        quirks: &[
+            "There is no update API: any change replaces the statement.",
+            "An account id is stored by AWS as `arn:aws:iam::<account>:root`: both read as the same principal.",
+            "A statement left by a run that died is taken over only when it grants the same.",
+        ],
+    };
 
     fn defaults(props: &mut PermissionProps, cx: &NameCtx<'_>) {
         if props.action.is_none() {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::types::LogGroup as AwsLogGroup;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use cairn_engine::kind::{Environment, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
+use cairn_engine::kind::{Environment, KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -59,6 +59,18 @@ impl TypedKind for LogGroup {
     const ATTRIBUTES: &'static [&'static str] = &["arn", "name"];
     const REPLACE_ON: &'static [&'static str] = &["name", "kms_key"];
     type Props = LogGroupProps;
+    const DOC: &'static KindDoc = &KindDoc {
+        physical_id: "the group's name (not its ARN)",
+        attributes: &[
+            ("arn", "the group's ARN without the trailing `:*` (the form IAM and tagging take)"),
+            ("name", "the group's name"),
+        ],
+        quirks: &[
+            "DescribeLogGroups reports the ARN with `:*`; the attribute drops it, and services that need it (CloudTrail) get it added.",
+            "Lambda makes `/aws/lambda/<name>` itself on a function's first run: a group of that name that is not this stack's is refused, never silently taken over.",
+            "Retention is checked offline against the periods CloudWatch Logs accepts, with the nearest one suggested.",
+        ],
+    };
 
     fn defaults(props: &mut LogGroupProps, cx: &NameCtx<'_>) {
         if props.name.is_none() {

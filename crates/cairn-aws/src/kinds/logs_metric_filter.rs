@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::types::{MetricFilter as AwsMetricFilter, MetricTransformation, StandardUnit};
-use cairn_engine::kind::{NameCtx, Observed, OpCtx, OpError, PropError, ReadItem, TypedKind};
+use cairn_engine::kind::{KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, ReadItem, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -106,6 +106,16 @@ impl TypedKind for MetricFilter {
     const ATTRIBUTES: &'static [&'static str] = &["name"];
     const REPLACE_ON: &'static [&'static str] = &["name", "log_group"];
     type Props = MetricFilterProps;
+    const DOC: &'static KindDoc = &KindDoc {
+        physical_id: "`<log group>:<filter name>`",
+        attributes: &[("name", "the filter's name")],
+        quirks: &[
+            "Metric filters carry no tags, so nothing proves an existing one is ours: create refuses a filter of the same name rather than let PutMetricFilter overwrite it.",
+            "CloudWatch Logs refuses a write on a group while another is in flight: the filters of one group are written one at a time, and another writer's change is waited out.",
+            "An unquoted JSON pattern in YAML is a mapping, not text: validate says so and shows the quoted form.",
+            "At most 100 filters per log group, checked offline.",
+        ],
+    };
 
     fn defaults(props: &mut MetricFilterProps, cx: &NameCtx<'_>) {
         if props.name.is_none() {

@@ -13,7 +13,7 @@ use aws_sdk_s3::types::{
 };
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use cairn_engine::kind::{Environment, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
+use cairn_engine::kind::{Environment, KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -76,12 +76,16 @@ pub struct BucketProps {
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct PublicAccessBlock {
+    /// Refuse requests that set a public ACL.
     #[serde(default = "yes")]
     pub block_public_acls: bool,
+    /// Ignore public ACLs already on the bucket and its objects.
     #[serde(default = "yes")]
     pub ignore_public_acls: bool,
+    /// Refuse a bucket policy that grants public access.
     #[serde(default = "yes")]
     pub block_public_policy: bool,
+    /// With a public policy, allow only AWS services and this account.
     #[serde(default = "yes")]
     pub restrict_public_buckets: bool,
 }
@@ -232,6 +236,21 @@ impl TypedKind for Bucket {
     const ATTRIBUTES: &'static [&'static str] = &["arn", "name", "domain_name"];
     const REPLACE_ON: &'static [&'static str] = &["name"];
     type Props = BucketProps;
+    const DOC: &'static KindDoc = &KindDoc {
+        physical_id: "the bucket's name",
+        attributes: &[
+            ("arn", "the bucket's ARN (`arn:aws:s3:::<name>`)"),
+            ("name", "the bucket's name"),
+            ("domain_name", "the bucket's global domain name, `<name>.s3.amazonaws.com`"),
+        ],
+        quirks: &[
+            "Bucket names are global: the default name gets a suffix from the account, region, stack and id, and only a bucket tagged as this resource is taken over.",
+            "CreateBucket succeeds on a bucket this account already owns in us-east-1: the look for an existing bucket is made right before the create.",
+            "Deleting a non-empty bucket fails: cairn empties it (every version and delete marker) only with `force_destroy`, or when it holds only CloudTrail's logs; otherwise it fails saying so, and the plan warns first.",
+            "S3 refuses a change while another to the same bucket is in flight (`OperationAborted`): waited out and retried.",
+            "Policies are compared by meaning, so AWS's reordering shows no diff.",
+        ],
+    };
 
     /// A sweep deletes what cairn made, objects (every version) included:
     /// the user asked for it with `--yes` after seeing the list.

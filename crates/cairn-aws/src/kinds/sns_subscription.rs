@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use cairn_engine::kind::{NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
+use cairn_engine::kind::{KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -31,7 +31,8 @@ use crate::normalize::parse_document;
 
 // ---- props -----------------------------------------------------------------
 
-/// A subscription of an endpoint to an SNS topic.
+/// A subscription delivering a topic's messages to an endpoint: an address, a
+/// queue, a function, a URL.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct SubscriptionProps {
@@ -78,6 +79,16 @@ impl TypedKind for Subscription {
     const ATTRIBUTES: &'static [&'static str] = &["arn"];
     const REPLACE_ON: &'static [&'static str] = &["topic", "protocol", "endpoint"];
     type Props = SubscriptionProps;
+    const DOC: &'static KindDoc = &KindDoc {
+        physical_id: "the subscription's ARN; while an e-mail or HTTP subscription awaits confirmation, `pending:<topic-arn>|<protocol>|<endpoint>`",
+        attributes: &[("arn", "the subscription's ARN (the pending form until the endpoint's owner confirms)")],
+        quirks: &[
+            "An e-mail subscription stays pending until confirmed, with no ARN: cairn finds it again on its topic, shows no perpetual diff for it, and leaves it to go with its topic on destroy (AWS cannot unsubscribe it).",
+            "Subscribe is idempotent for the same topic, protocol and endpoint, so a retried create gets the same subscription.",
+            "An empty filter policy is how AWS reports a removed one: both read as no filter.",
+            "E-mail endpoints are checked offline against the address form SNS accepts.",
+        ],
+    };
 
     fn defaults(_props: &mut SubscriptionProps, _cx: &NameCtx<'_>) {}
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_sns::types::Tag;
-use cairn_engine::kind::{Environment, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
+use cairn_engine::kind::{Environment, KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -18,7 +18,7 @@ use crate::tags::{add_tags_to, live_tags_of, tag_changes};
 
 // ---- props -----------------------------------------------------------------
 
-/// An SNS topic.
+/// An SNS topic: a channel that fans messages out to its subscriptions.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TopicProps {
@@ -74,6 +74,19 @@ impl TypedKind for Topic {
     const ATTRIBUTES: &'static [&'static str] = &["arn", "name"];
     const REPLACE_ON: &'static [&'static str] = &["name", "fifo"];
     type Props = TopicProps;
+    const DOC: &'static KindDoc = &KindDoc {
+        physical_id: "the topic's ARN",
+        attributes: &[
+            ("arn", "the topic's ARN, what subscriptions, rule targets and alarm actions take"),
+            ("name", "the topic's name"),
+        ],
+        quirks: &[
+            "CreateTopic answers with an existing topic of the same name as if it had made it: cairn looks first and takes over only a topic tagged as this resource.",
+            "Policies come back from AWS reordered and with one-element lists collapsed: they are compared by meaning, so no perpetual diff.",
+            "Unsetting `display_name`, `kms_key` or `policy` restores AWS's default rather than leaving the last value.",
+            "Names are checked offline: 1-256 of letters, digits, `-`, `_`, and the `.fifo` suffix exactly when `fifo` is set.",
+        ],
+    };
 
     fn defaults(props: &mut TopicProps, cx: &NameCtx<'_>) {
         if props.name.is_none() {

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_sqs::operation::create_queue::builders::CreateQueueFluentBuilder;
 use aws_sdk_sqs::types::QueueAttributeName;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use cairn_engine::kind::{NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
+use cairn_engine::kind::{KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -21,7 +21,7 @@ use crate::tags::{add_tags_to, live_tags_of, tag_changes};
 
 // ---- props -----------------------------------------------------------------
 
-/// An SQS queue.
+/// An SQS queue, standard or FIFO, with an optional dead-letter queue.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct QueueProps {
@@ -92,6 +92,20 @@ impl TypedKind for Queue {
     const ATTRIBUTES: &'static [&'static str] = &["arn", "name", "url"];
     const REPLACE_ON: &'static [&'static str] = &["name", "fifo"];
     type Props = QueueProps;
+    const DOC: &'static KindDoc = &KindDoc {
+        physical_id: "the queue's URL",
+        attributes: &[
+            ("arn", "the queue's ARN, what subscriptions, mappings and dead-letter targets take"),
+            ("name", "the queue's name"),
+            ("url", "the queue's URL, what SDK calls to send and receive take"),
+        ],
+        quirks: &[
+            "CreateQueue answers with an existing queue of the same attributes as if it had made it: cairn looks first and takes over only its own.",
+            "A queue deleted less than 60 s ago cannot be made again under its name (`QueueDeletedRecently`): a replace waits and retries, saying so.",
+            "For 60 s after a delete the dying queue still answers reads: a queue found by name is taken over only once CreateQueue agrees it exists.",
+            "Names, FIFO suffix and the attribute ranges are checked offline.",
+        ],
+    };
 
     fn defaults(props: &mut QueueProps, cx: &NameCtx<'_>) {
         if props.name.is_none() {

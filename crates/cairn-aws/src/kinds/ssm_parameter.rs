@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use aws_sdk_ssm::operation::describe_parameters::DescribeParametersOutput;
 use aws_sdk_ssm::types::{ParameterStringFilter, ParameterType as SdkParameterType, ResourceTypeForTagging, Tag};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use cairn_engine::kind::{Environment, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
+use cairn_engine::kind::{Environment, KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -21,7 +21,7 @@ use crate::tags::{add_tags_to, live_tags_of, tag_changes};
 
 // ---- props -----------------------------------------------------------------
 
-/// A plain-text parameter (or list of values) in Parameter Store.
+/// A Systems Manager Parameter Store parameter, plain text or a list.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ParameterProps {
@@ -34,6 +34,7 @@ pub struct ParameterProps {
     /// `String` or `StringList`. Cannot change in place.
     #[serde(default)]
     pub r#type: ParameterType,
+    /// What the parameter holds; at most 1024 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
@@ -73,6 +74,16 @@ impl TypedKind for Parameter {
     const ATTRIBUTES: &'static [&'static str] = &["arn", "name"];
     const REPLACE_ON: &'static [&'static str] = &["name", "type"];
     type Props = ParameterProps;
+    const DOC: &'static KindDoc = &KindDoc {
+        physical_id: "the parameter's name (`/like/this`)",
+        attributes: &[("arn", "the parameter's ARN"), ("name", "the parameter's name")],
+        quirks: &[
+            "PutParameter without overwrite fails on an existing name: a parameter a died run left is taken over only if tagged as this resource.",
+            "Without a description PutParameter keeps the old one: an unset description is sent as empty to clear it.",
+            "GetParameter leaves out the description: it is read from DescribeParameters, page by page (SSM may answer empty pages).",
+            "Names are checked offline, including the ARN length limit.",
+        ],
+    };
 
     fn defaults(props: &mut ParameterProps, cx: &NameCtx<'_>) {
         if props.name.is_none() {

@@ -18,6 +18,7 @@
 //! - `state.rs`: `cairn state` (list, show, rm, mv, pull, unlock)
 //! - `output.rs`: `cairn output`
 //! - `graph.rs`: `cairn graph`
+//! - `explain.rs`: `cairn explain`, the kind reference
 //!
 //! and, besides: `json.rs` (the `--json` documents), `render.rs` (human
 //! text), `saved.rs` (saved plans), `lock.rs` (`--lock-timeout`).
@@ -26,6 +27,7 @@
 
 mod apply;
 mod destroy;
+mod explain;
 mod graph;
 mod import;
 mod init;
@@ -401,6 +403,8 @@ enum Command {
     },
     /// Print the JSON Schema of the stack format, for editors.
     Schema,
+    /// Describe a resource kind: its props, attributes, derived glue and the AWS quirks it handles.
+    Explain(explain::ExplainArgs),
     /// Print shell completions.
     Completions { shell: clap_complete::Shell },
 }
@@ -669,6 +673,7 @@ impl App {
                 println!("{}", pretty(&crate::schema::stack_schema(&self.registry)));
                 Exit::Ok
             }
+            Command::Explain(args) => self.cmd_explain(args),
             Command::Completions { shell } => {
                 clap_complete::generate(shell, &mut Cli::command(), "cairn", &mut std::io::stdout());
                 Exit::Ok
