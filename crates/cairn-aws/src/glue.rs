@@ -73,6 +73,19 @@ pub const RULES: &[GlueRule] = &[
                `<stack>-<id>-<account>-<region>` so that the policy can name it",
     },
     GlueRule {
+        kinds: &["aws:cloudtrail:Trail", "aws:s3:Bucket"],
+        when: "a trail writes to a bucket of the stack that does not set `versioning`",
+        adds: "`versioning: true` on the bucket, so a deleted or overwritten log file keeps its old version; \
+               the plan prints `(derived) versioning: …`",
+    },
+    GlueRule {
+        kinds: &["aws:s3:Bucket"],
+        when: "any bucket, while `require_tls` and `object_ownership` keep their secure defaults",
+        adds: "nothing to the stack: the plan prints `(derived) require_tls: …` and `(derived) \
+               object_ownership: …`, saying what the kind does (denies plain HTTP in the bucket policy, \
+               disables ACLs) and how to turn it off",
+    },
+    GlueRule {
         kinds: &["aws:cloudtrail:Trail", "aws:iam:Role", "aws:logs:LogGroup"],
         when: "a trail has `cloudwatch_logs.log_group` and no `role`",
         adds: "a derived `aws:iam:Role` `<trail>-logs-role` trusted by `cloudtrail.amazonaws.com`, allowed to \

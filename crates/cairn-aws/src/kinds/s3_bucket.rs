@@ -249,6 +249,8 @@ impl TypedKind for Bucket {
             "Deleting a non-empty bucket fails: cairn empties it (every version and delete marker) only with `force_destroy`, or when it holds only CloudTrail's logs; otherwise it fails saying so, and the plan warns first.",
             "S3 refuses a change while another to the same bucket is in flight (`OperationAborted`): waited out and retried.",
             "Policies are compared by meaning, so AWS's reordering shows no diff.",
+            "`require_tls` merges a Deny of `aws:SecureTransport` false into the policy with the bucket's real name (known only at create), unless the policy holds one of the same meaning; a read splits it off, so a deleted statement shows as `require_tls` changing.",
+            "A bucket with no ownership controls reads as `ObjectWriter` (ACLs apply), S3's rule before 2023.",
         ],
     };
 
