@@ -202,11 +202,11 @@ fn every_lab_stack_validates_clean_and_one_bad_file_fails_the_lot() -> R {
         .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
         .collect();
     files.sort();
-    assert_eq!(files.len(), 7, "one stack per lab and the starter: {files:?}");
+    assert_eq!(files.len(), 8, "one stack per lab, the starter and the CIS monitoring set: {files:?}");
     let out = cairn(dir.path(), &wire.url()).arg("validate").args(&files).output()?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert_eq!(stderr.matches(" is valid: ").count(), 7, "{stderr}");
+    assert_eq!(stderr.matches(" is valid: ").count(), 8, "{stderr}");
     assert!(!stderr.contains(": error:"), "{stderr}");
 
     let bad = dir.path().join("bad.yaml");

@@ -6,27 +6,14 @@
 //! commands inspect and repair state.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
-use cairn::aws::{AwsOptions, Clients};
 use cairn_testkit::emulator;
 
-type R = Result<(), Box<dyn std::error::Error>>;
+mod support;
+use support::{cairn, clients, expect, runtime};
 
-fn cairn(state_dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));
-    c.env("AWS_ENDPOINT_URL", emulator::endpoint())
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE")
-        .env_remove("CAIRN_STATE_DIR")
-        .env("NO_COLOR", "1")
-        .arg("--state-dir")
-        .arg(state_dir)
-        .stdin(Stdio::null());
-    c
-}
+type R = Result<(), Box<dyn std::error::Error>>;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -65,21 +52,6 @@ impl Rig {
     fn queue_name(&self, id: &str) -> String {
         format!("{}-{id}", self.stack)
     }
-}
-
-/// Asserts the exit code, showing stderr when it differs.
-fn expect(out: &Output, code: i32) -> String {
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}\nstdout: {}", text(&out.stdout));
-    stderr
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime")
-}
-
-fn clients() -> Clients {
-    Clients::new(AwsOptions { endpoint_url: Some(emulator::endpoint()), ..AwsOptions::default() })
 }
 
 /// The URL of queue `name`, if it exists.

@@ -6,47 +6,20 @@
 //! tests running at once.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 use cairn::aws::{AwsOptions, Clients};
 use cairn_testkit::emulator;
 
-type R = Result<(), Box<dyn std::error::Error>>;
+mod support;
+use support::{cairn, clients, expect, runtime};
 
-fn cairn(state_dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));
-    c.env("AWS_ENDPOINT_URL", emulator::endpoint())
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE")
-        .env_remove("CAIRN_STATE_DIR")
-        .env("NO_COLOR", "1")
-        .arg("--state-dir")
-        .arg(state_dir)
-        .stdin(Stdio::null());
-    c
-}
+type R = Result<(), Box<dyn std::error::Error>>;
 
 /// The listing's header line of a stack (`stack NAME  age 3h  live (state …)  4 resource(s)`),
 /// empty when it is not listed.
 fn header<'a>(listing: &'a str, stack: &str) -> &'a str {
     let start = format!("stack {stack}  ");
     listing.lines().find(|l| l.starts_with(&start)).unwrap_or_default()
-}
-
-fn expect(out: &Output, code: i32) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}\nstdout: {}", String::from_utf8_lossy(&out.stdout));
-    stderr
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime")
-}
-
-fn clients() -> Clients {
-    Clients::new(AwsOptions { endpoint_url: Some(emulator::endpoint()), ..AwsOptions::default() })
 }
 
 fn queue_exists(name: &str) -> bool {
