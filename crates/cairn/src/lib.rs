@@ -47,4 +47,4 @@ pub mod ssm;
 
 pub use cairn_aws as aws;
 pub use cairn_engine as engine;
-pub use stack::{Builder, Handle, Ref, Stack, lit, pseudo};
+pub use stack::{AnyKind, Arn, Handle, Id, Name, NameOrArn, Ref, Resource, Stack, Url, Value, lit, pseudo};

@@ -1,69 +1,63 @@
 //! Builders for SQS queues.
+//!
+//! A setter's typo is one error naming the builder type:
+//!
+//! ```compile_fail,E0599
+//! let queue = cairn::sqs::Queue::new().visiblity_timeout(60);
+//! ```
 
 pub use cairn_aws::kinds::sqs_queue::DeadLetter;
 use cairn_aws::kinds::sqs_queue::QueueProps;
 
-use crate::stack::{Builder, Kind, attributes};
+use crate::stack::{Arn, Value, attributes, builder};
 
-/// `aws:sqs:Queue`.
-pub struct Queue;
+builder!(
+    /// An SQS queue (`aws:sqs:Queue`). Its handle gives `arn()`
+    /// ([`Arn<Queue>`](Arn)), `url()` and `name()`.
+    Queue = "aws:sqs:Queue", QueueProps
+);
 
-impl Kind for Queue {
-    const TYPE: &'static str = "aws:sqs:Queue";
-    type Props = QueueProps;
-}
-
-attributes!(Queue: arn, name, url);
+attributes!(Queue: arn => Arn, name => Name, url => Url);
 
 impl Queue {
-    /// A queue named `<stack>-<id>` unless [`Builder::name`] says otherwise,
+    /// A queue named `<stack>-<id>` unless [`Queue::name`] says otherwise,
     /// encrypted with SQS-managed keys.
-    #[allow(clippy::new_ret_no_self)]
-    pub fn new() -> Builder<Queue> {
-        Builder::default()
+    pub fn new() -> Self {
+        Self::default()
     }
-}
-
-impl Builder<Queue> {
-    #[must_use]
     pub fn name(self, name: impl Into<String>) -> Self {
         self.with(|p| p.name = Some(name.into()))
     }
     /// A FIFO queue (its name must end in `.fifo`).
-    #[must_use]
-    pub fn fifo(self, fifo: bool) -> Self {
-        self.with(|p| p.fifo = fifo)
+    pub fn fifo(self, fifo: impl Into<Value<bool>>) -> Self {
+        self.set_value("/fifo", fifo, |p, v| p.fifo = v)
     }
     /// Seconds a received message stays hidden (0-43200).
-    #[must_use]
-    pub fn visibility_timeout(self, seconds: u32) -> Self {
-        self.with(|p| p.visibility_timeout = Some(seconds))
+    pub fn visibility_timeout(self, seconds: impl Into<Value<u32>>) -> Self {
+        self.set_value("/visibility_timeout", seconds, |p, v| p.visibility_timeout = Some(v))
     }
     /// Seconds a message is kept (60-1209600).
-    #[must_use]
-    pub fn retention(self, seconds: u32) -> Self {
-        self.with(|p| p.retention = Some(seconds))
+    pub fn retention(self, seconds: impl Into<Value<u32>>) -> Self {
+        self.set_value("/retention", seconds, |p, v| p.retention = Some(v))
     }
     /// Seconds each new message is delayed (0-900).
-    #[must_use]
-    pub fn delay(self, seconds: u32) -> Self {
-        self.with(|p| p.delay = Some(seconds))
+    pub fn delay(self, seconds: impl Into<Value<u32>>) -> Self {
+        self.set_value("/delay", seconds, |p, v| p.delay = Some(v))
     }
     /// Seconds a receive waits for a message (0-20).
-    #[must_use]
-    pub fn receive_wait(self, seconds: u32) -> Self {
-        self.with(|p| p.receive_wait = Some(seconds))
+    pub fn receive_wait(self, seconds: impl Into<Value<u32>>) -> Self {
+        self.set_value("/receive_wait", seconds, |p, v| p.receive_wait = Some(v))
     }
-    /// Moves a message to `queue` (an ARN, like `dlq.arn()`) after
+    /// Moves a message to the queue `queue` (like `dlq.arn()`) after
     /// `max_receive_count` receives.
-    #[must_use]
-    pub fn dead_letter(self, queue: impl Into<String>, max_receive_count: u32) -> Self {
-        self.with(|p| p.dead_letter = Some(DeadLetter { queue: queue.into(), max_receive_count }))
+    pub fn dead_letter(self, queue: Arn<Queue>, max_receive_count: impl Into<Value<u32>>) -> Self {
+        self.set_value("/dead_letter/max_receive_count", max_receive_count, |p, max_receive_count| {
+            p.dead_letter = Some(DeadLetter { queue: queue.into(), max_receive_count });
+        })
     }
     /// SQS-managed server-side encryption (on by default).
-    #[must_use]
-    pub fn sse(self, enabled: bool) -> Self {
-        self.with(|p| p.sse = Some(enabled))
+    pub fn sse(self, enabled: impl Into<Value<bool>>) -> Self {
+        self.set_value("/sse", enabled, |p, v| p.sse = Some(v))
     }
 }
 
@@ -74,7 +68,8 @@ mod tests {
 
     #[test]
     fn builder_sets_props() {
-        let b = Queue::new().visibility_timeout(60).dead_letter("arn:aws:sqs:us-east-1:1:dlq", 3).sse(false);
+        let b =
+            Queue::new().visibility_timeout(60).dead_letter(Arn::literal("arn:aws:sqs:us-east-1:1:dlq"), 3).sse(false);
         assert_eq!(
             serde_json::to_value(&b.props).ok(),
             Some(json!({
