@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::diag::{At, Diagnostic, Diagnostics, PathSeg, did_you_mean};
+use crate::diag::{At, Diagnostic, Diagnostics, PathSeg, did_you_mean, path_string};
 use crate::graph::Graph;
 use crate::kind::{NameCtx, PropError, Registry};
 use crate::spec::{StackSpec, valid_resource_id, valid_stack_name};
@@ -350,6 +350,7 @@ pub fn validate_with(
     for (name, value) in &spec.outputs {
         check_refs(value, &|_| At::Output { name: name.clone() }, &mut diags);
     }
+    diags.0.extend(check_ref_types(spec, registry));
 
     // Cycles.
     let graph = Graph::from_spec(spec);
@@ -400,6 +401,74 @@ pub fn validate_with(
         return (None, diags);
     }
     (Some(Validated { spec: spec.clone(), props: canonical, params, graph, order }), diags)
+}
+
+/// References written as a whole prop value against what the prop takes
+/// ([`crate::kind::Kind::ref_props`]): `${jobs.url}` where an SQS queue's
+/// ARN is needed is an error, with the attribute that fits as suggestion.
+/// References to unknown resources or attributes are reported elsewhere.
+fn check_ref_types(spec: &StackSpec, registry: &Registry) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    let kind_of = |id: &str| spec.resource(id).and_then(|r| registry.get(&r.kind));
+    for r in &spec.resources {
+        let Some(kind) = registry.get(&r.kind) else { continue };
+        let rules = kind.ref_props();
+        if rules.is_empty() {
+            continue;
+        }
+        for (path, found) in refs_in(&r.props) {
+            let Ok(reference) = found else { continue };
+            let RefTarget::Resource { id, attr } = &reference.target else { continue };
+            // Only a reference standing for the whole value has a type.
+            let whole = value_at(&r.props, &path).and_then(Json::as_str) == Some(reference.to_string().as_str());
+            let Some(rule) = rules.iter().find(|rule| {
+                path_matches(rule.path, &path)
+                    && rule.when.is_none_or(|(key, value)| r.props.get(key).and_then(Json::as_str) == Some(value))
+            }) else {
+                continue;
+            };
+            let Some(target) = kind_of(id) else { continue };
+            if !whole || !target.attributes().contains(&attr.as_str()) {
+                continue;
+            }
+            let got = target.attribute_type(attr);
+            if rule.accepts.iter().any(|a| a.fits(got)) {
+                continue;
+            }
+            let fitting =
+                target.attributes().iter().find(|a| rule.accepts.iter().any(|t| t.fits(target.attribute_type(a))));
+            let wanted: Vec<String> = rule.accepts.iter().map(|t| t.describe()).collect();
+            let prop = path_string(&path);
+            diags.push(
+                Diagnostic::error(
+                    At::Prop { id: r.id.clone(), path },
+                    format!("reference {reference} does not fit `{prop}`: it is {}", got.describe()),
+                )
+                .expected(wanted.join(" or "))
+                .suggest(fitting.map(|a| format!("did you mean `${{{id}.{a}}}`?"))),
+            );
+        }
+    }
+    diags
+}
+
+/// The value at `path` in `value`.
+fn value_at<'a>(value: &'a Json, path: &[PathSeg]) -> Option<&'a Json> {
+    path.iter().try_fold(value, |v, seg| match seg {
+        PathSeg::Key(k) => v.get(k),
+        PathSeg::Index(i) => v.get(i),
+    })
+}
+
+/// Whether a path in props is the one a [`crate::kind::RefProp`] names
+/// (`*` standing for any list index or map key).
+fn path_matches(pattern: &[&str], path: &[PathSeg]) -> bool {
+    pattern.len() == path.len()
+        && pattern.iter().zip(path).all(|(p, seg)| match seg {
+            _ if *p == "*" => true,
+            PathSeg::Key(k) => k == p,
+            PathSeg::Index(_) => false,
+        })
 }
 
 /// The stack's `moved` entries against the stack itself: each `to` is a

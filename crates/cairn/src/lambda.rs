@@ -170,7 +170,7 @@ impl Permission {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Stack, iam};
+    use crate::{Stack, iam, sqs};
     use serde_json::json;
 
     #[test]
@@ -204,5 +204,29 @@ mod tests {
         assert_eq!(role.role_id().text(), "${fn-role.id}");
         assert_eq!(spec.resources[3].props["function"], json!("${hello.name}"));
         assert_eq!(f.role().text(), "${hello.role}");
+    }
+
+    #[test]
+    fn a_literal_holding_the_wrong_attribute_fails_validate_with_the_one_that_fits() {
+        let mut stack = Stack::new("wiring");
+        let jobs = stack.add("jobs", sqs::Queue::new());
+        let role = stack.add("role", iam::Role::trusted_by(&["lambda.amazonaws.com"]));
+        let worker = stack.add("worker", Function::inline("python3.13", "index.handler", role.arn(), "x = 1"));
+        stack.add("trigger", EventSourceMapping::new(worker.name(), Arn::literal(jobs.url().text())));
+        let registry = cairn_aws::registry();
+        let (valid, diags) = cairn_engine::validate::validate(stack.spec(), &registry, &Default::default());
+        assert!(valid.is_none());
+        let errors: Vec<_> = diags.0.iter().filter(|d| d.severity == cairn_engine::diag::Severity::Error).collect();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].suggestion.as_deref(), Some("did you mean `${jobs.arn}`?"));
+        assert_eq!(errors[0].expected.as_deref(), Some("the ARN of an aws:sqs:Queue"));
+
+        let mut fixed = Stack::new("wiring");
+        let jobs = fixed.add("jobs", sqs::Queue::new().visibility_timeout(60));
+        let role = fixed.add("role", iam::Role::trusted_by(&["lambda.amazonaws.com"]));
+        let worker = fixed.add("worker", Function::inline("python3.13", "index.handler", role.arn(), "x = 1"));
+        fixed.add("trigger", EventSourceMapping::new(worker.name(), jobs.arn()));
+        let (valid, diags) = cairn_engine::validate::validate(fixed.spec(), &registry, &Default::default());
+        assert!(valid.is_some(), "{diags:?}");
     }
 }

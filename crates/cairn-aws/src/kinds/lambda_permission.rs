@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use cairn_engine::kind::{AttrType, RefProp};
 use cairn_engine::kind::{NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -60,6 +61,14 @@ impl TypedKind for Permission {
     const TYPE: &'static str = "aws:lambda:Permission";
     const ATTRIBUTES: &'static [&'static str] = &[];
     const REPLACE_ON: &'static [&'static str] = &["*"];
+    const REF_PROPS: &'static [RefProp] = &[
+        RefProp {
+            path: &["function"],
+            when: None,
+            accepts: &[AttrType::Arn("aws:lambda:Function"), AttrType::Name("aws:lambda:Function")],
+        },
+        RefProp { path: &["source_arn"], when: None, accepts: &[AttrType::Arn("*")] },
+    ];
     type Props = PermissionProps;
 
     fn defaults(props: &mut PermissionProps, cx: &NameCtx<'_>) {

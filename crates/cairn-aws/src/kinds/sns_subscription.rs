@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use cairn_engine::kind::{AttrType, RefProp};
 use cairn_engine::kind::{NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -77,6 +78,15 @@ impl TypedKind for Subscription {
     const TYPE: &'static str = "aws:sns:Subscription";
     const ATTRIBUTES: &'static [&'static str] = &["arn"];
     const REPLACE_ON: &'static [&'static str] = &["topic", "protocol", "endpoint"];
+    const REF_PROPS: &'static [RefProp] = &[
+        RefProp { path: &["topic"], when: None, accepts: &[AttrType::Arn("aws:sns:Topic")] },
+        RefProp { path: &["endpoint"], when: Some(("protocol", "sqs")), accepts: &[AttrType::Arn("aws:sqs:Queue")] },
+        RefProp {
+            path: &["endpoint"],
+            when: Some(("protocol", "lambda")),
+            accepts: &[AttrType::Arn("aws:lambda:Function")],
+        },
+    ];
     type Props = SubscriptionProps;
 
     fn defaults(_props: &mut SubscriptionProps, _cx: &NameCtx<'_>) {}
