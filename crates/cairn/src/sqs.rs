@@ -78,4 +78,47 @@ mod tests {
             }))
         );
     }
+
+    fn validated(stack: &crate::Stack, timeout: Option<&str>) -> (Option<serde_json::Value>, Vec<String>) {
+        let given = timeout.map(|t| ("timeout".to_string(), t.to_string())).into_iter().collect();
+        let (valid, diags) = cairn_engine::validate::validate(stack.spec(), &cairn_aws::registry(), &given);
+        let messages = diags.0.iter().map(|d| format!("{}: {}", d.message, d.expected.clone().unwrap_or_default()));
+        (valid.map(|v| v.props["jobs"].clone()), messages.collect())
+    }
+
+    #[test]
+    fn a_typed_parameter_feeds_a_number_and_is_checked_like_a_yaml_one() {
+        let mut stack = crate::Stack::new("params");
+        let timeout = stack.declare(crate::Param::<u32>::new("timeout").default(30).range(1, 900));
+        let sse = stack.declare(crate::Param::<bool>::new("sse"));
+        stack.add("jobs", Queue::new().visibility_timeout(&timeout).sse(sse).delay(5));
+        let props = &stack.spec().resources[0].props;
+        assert_eq!(props["visibility_timeout"], json!("${param.timeout}"));
+        assert_eq!(props["sse"], json!("${param.sse}"));
+        assert_eq!(props["delay"], json!(5));
+        assert_eq!(stack.spec().parameters["timeout"].min, Some(1.0));
+
+        // `sse` has no default: plan needs it, so give it through the environment-free path.
+        let mut with_sse = stack.clone();
+        with_sse.declare(crate::Param::<bool>::new("sse").default(false));
+        let (props, errors) = validated(&with_sse, Some("45"));
+        assert_eq!(errors, Vec::<String>::new());
+        assert_eq!(props.as_ref().map(|p| p["visibility_timeout"].clone()), Some(json!(45)));
+        assert_eq!(props.map(|p| p["sse"].clone()), Some(json!(false)));
+
+        let (props, errors) = validated(&with_sse, None);
+        assert_eq!(props.map(|p| p["visibility_timeout"].clone()), Some(json!(30)), "{errors:?}");
+
+        let (props, errors) = validated(&with_sse, Some("1000"));
+        assert!(props.is_none());
+        assert_eq!(errors, vec!["parameter `timeout` is 1000, out of range: from 1 to 900".to_string()]);
+
+        let (props, errors) = validated(&with_sse, Some("thirty"));
+        assert!(props.is_none());
+        assert_eq!(errors, vec!["parameter `timeout` is \"thirty\", not a whole number: a whole number".to_string()]);
+
+        let (props, errors) = validated(&stack, Some("30"));
+        assert!(props.is_none());
+        assert!(errors.iter().any(|e| e.starts_with("parameter `sse` has no value")), "{errors:?}");
+    }
 }

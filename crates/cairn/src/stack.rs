@@ -27,12 +27,12 @@
 //! stack.add("to-jobs", sns::Subscription::sqs(topic.arn(), jobs.url()));
 //! ```
 //!
-//! Numbers and booleans take a literal or a typed parameter of the same type.
+//! Numbers and booleans take a literal or a typed [`Param`] of the same type.
 
 use std::fmt;
 use std::marker::PhantomData;
 
-use cairn_engine::spec::{ParamSpec, ResourceOptions, ResourceSpec, StackSpec};
+use cairn_engine::spec::{ParamSpec, ParamType, ResourceOptions, ResourceSpec, StackSpec};
 use cairn_engine::value::{Json, escape};
 use serde::Serialize;
 
@@ -392,6 +392,144 @@ impl<T> From<T> for Value<T> {
     }
 }
 
+impl<T> From<Param<T>> for Value<T> {
+    fn from(p: Param<T>) -> Self {
+        Value::Param(p.text())
+    }
+}
+
+impl<T> From<&Param<T>> for Value<T> {
+    fn from(p: &Param<T>) -> Self {
+        Value::Param(p.text())
+    }
+}
+
+/// A type a [`Param`] may have: the numbers the setters take, booleans and
+/// text.
+pub trait ParamValue: Serialize {
+    const TYPE: ParamType;
+}
+
+impl ParamValue for u32 {
+    const TYPE: ParamType = ParamType::Integer;
+}
+impl ParamValue for i32 {
+    const TYPE: ParamType = ParamType::Integer;
+}
+impl ParamValue for f64 {
+    const TYPE: ParamType = ParamType::Number;
+}
+impl ParamValue for bool {
+    const TYPE: ParamType = ParamType::Boolean;
+}
+impl ParamValue for String {
+    const TYPE: ParamType = ParamType::String;
+}
+
+/// A typed stack parameter, declared with [`Stack::declare`] and usable in
+/// any setter of its type: `Param<u32>` wherever a setter takes
+/// `impl Into<Value<u32>>`, `Param<String>` wherever it takes text. Its
+/// value is given with `-p name=value` (or `CAIRN_PARAM_NAME`) and checked
+/// by `validate` like a YAML parameter with the same `type`, `min` and
+/// `max`: a value of another type or out of range is an error.
+///
+/// ```
+/// use cairn::{Param, Stack, sqs};
+///
+/// let mut stack = Stack::new("jobs");
+/// let timeout = stack.declare(Param::<u32>::new("timeout").default(30).range(1, 900));
+/// stack.add("jobs", sqs::Queue::new().visibility_timeout(&timeout));
+/// assert_eq!(stack.spec().resources[0].props["visibility_timeout"], "${param.timeout}");
+/// ```
+pub struct Param<T> {
+    name: String,
+    spec: ParamSpec,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T: ParamValue> Param<T> {
+    /// A required parameter named `name`.
+    pub fn new(name: &str) -> Self {
+        let spec = ParamSpec { value_type: Some(T::TYPE), ..ParamSpec::default() };
+        Param { name: name.to_string(), spec, _type: PhantomData }
+    }
+    /// What the parameter is for.
+    #[must_use]
+    pub fn description(mut self, text: &str) -> Self {
+        self.spec.description = (!text.is_empty()).then(|| text.to_string());
+        self
+    }
+    /// The value when none is given.
+    #[must_use]
+    pub fn default(mut self, value: T) -> Self {
+        self.spec.default = serde_json::to_value(value).ok();
+        self
+    }
+    /// Masked wherever values are shown.
+    #[must_use]
+    pub fn secret(mut self) -> Self {
+        self.spec.secret = true;
+        self
+    }
+}
+
+impl<T: ParamValue + Into<f64>> Param<T> {
+    /// The values allowed, both ends included.
+    #[must_use]
+    pub fn range(mut self, min: T, max: T) -> Self {
+        self.spec.min = Some(min.into());
+        self.spec.max = Some(max.into());
+        self
+    }
+}
+
+impl<T> Param<T> {
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// Its reference as template text, `${param.name}`.
+    pub fn text(&self) -> String {
+        format!("${{param.{}}}", self.name)
+    }
+}
+
+impl<T> Clone for Param<T> {
+    fn clone(&self) -> Self {
+        Param { name: self.name.clone(), spec: self.spec.clone(), _type: PhantomData }
+    }
+}
+
+impl<T> fmt::Debug for Param<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Param").field("name", &self.name).field("spec", &self.spec).finish()
+    }
+}
+
+impl<T> fmt::Display for Param<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text())
+    }
+}
+
+impl From<Param<String>> for String {
+    fn from(p: Param<String>) -> String {
+        p.text()
+    }
+}
+
+impl From<&Param<String>> for String {
+    fn from(p: &Param<String>) -> String {
+        p.text()
+    }
+}
+
+impl<T> From<Param<T>> for Json {
+    fn from(p: Param<T>) -> Json {
+        Json::String(p.text())
+    }
+}
+
 /// A stack written in Rust.
 #[derive(Clone, Debug)]
 pub struct Stack {
@@ -432,6 +570,11 @@ impl Stack {
     /// A parameter with a default value.
     pub fn param_or(&mut self, name: &str, description: &str, default: impl Into<Json>) -> Ref {
         self.declare_untyped(name, description, Some(default.into()))
+    }
+    /// Declares a typed parameter (see [`Param`]) and returns it.
+    pub fn declare<T>(&mut self, param: Param<T>) -> Param<T> {
+        self.spec.parameters.insert(param.name.clone(), param.spec.clone());
+        param
     }
     fn declare_untyped(&mut self, name: &str, description: &str, default: Option<Json>) -> Ref {
         let description = (!description.is_empty()).then(|| description.to_string());
