@@ -12,7 +12,7 @@
 //! cargo run --example lab3_access_alerts -- destroy --yes
 //! ```
 
-use cairn::{Ref, Stack, cloudtrail, cloudwatch, logs, pseudo, s3, sns};
+use cairn::{Arn, Name, Stack, cloudtrail, cloudwatch, logs, pseudo, s3, sns};
 
 /// The namespace of every metric the filters publish.
 const NAMESPACE: &str = "CloudTrailMetrics";
@@ -134,18 +134,18 @@ fn alert(
     metric: &str,
     pattern: &str,
     description: &str,
-    log_group: &Ref,
-    topic_arn: &Ref,
+    log_group: &Name<logs::LogGroup>,
+    topic_arn: &Arn<sns::Topic>,
 ) {
-    let filter =
-        stack.add(id, logs::MetricFilter::new(log_group, pattern, NAMESPACE, metric).value("1").default_value(0.0));
+    let filter = stack
+        .add(id, logs::MetricFilter::new(log_group.clone(), pattern, NAMESPACE, metric).value("1").default_value(0.0));
     stack.add(
         &format!("{id}-alarm"),
         cloudwatch::Alarm::at_least(NAMESPACE, metric, 1.0)
             .description(description)
             .evaluation_periods(1)
             .treat_missing_data("notBreaching")
-            .alarm_action(topic_arn)
+            .alarm_action(topic_arn.clone())
             .depends_on(&filter),
     );
 }

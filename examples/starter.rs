@@ -19,8 +19,7 @@ pub fn starter() -> Stack {
 
     let events = stack.add("events", sns::Topic::new());
     let inbox = stack.add("inbox", sqs::Queue::new().visibility_timeout(30));
-    stack
-        .add("inbox-subscription", sns::Subscription::new(events.arn(), "sqs", inbox.arn()).raw_message_delivery(true));
+    stack.add("inbox-subscription", sns::Subscription::sqs(events.arn(), inbox.arn()).raw_message_delivery(true));
 
     stack.output("topic_arn", events.arn());
     stack.output("queue_url", inbox.url());

@@ -221,6 +221,63 @@ impl KindDoc {
     pub const NONE: KindDoc = KindDoc { physical_id: "", attributes: &[], quirks: &[] };
 }
 
+/// What an attribute holds, so that `validate` can tell whether a reference
+/// fits the prop it is written in (a queue's URL is no queue ARN).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttrType {
+    /// The ARN of a resource of that kind (`aws:sqs:Queue`); in
+    /// [`RefProp::accepts`], `Arn("*")` is the ARN of any kind.
+    Arn(&'static str),
+    /// The URL of a resource of that kind.
+    Url(&'static str),
+    /// The name AWS knows a resource of that kind by.
+    Name(&'static str),
+    /// The AWS id of a resource of that kind (`sg-…`, `i-…`).
+    Id(&'static str),
+    /// Other text: an IP address, a version, a domain name.
+    Text,
+}
+
+impl AttrType {
+    /// The type an attribute has by its name alone: `arn`, `url`, `name` and
+    /// `id` of the kind itself; anything else is text.
+    pub fn by_name(kind: &'static str, attr: &str) -> AttrType {
+        match attr {
+            "arn" => AttrType::Arn(kind),
+            "url" => AttrType::Url(kind),
+            "name" => AttrType::Name(kind),
+            "id" => AttrType::Id(kind),
+            _ => AttrType::Text,
+        }
+    }
+    /// Whether a value of type `got` fits where `self` is expected.
+    pub fn fits(self, got: AttrType) -> bool {
+        self == got || matches!((self, got), (AttrType::Arn("*"), AttrType::Arn(_)))
+    }
+    /// In words: "the ARN of an aws:sqs:Queue".
+    pub fn describe(self) -> String {
+        match self {
+            AttrType::Arn("*") => "an ARN".to_string(),
+            AttrType::Arn(k) => format!("the ARN of an {k}"),
+            AttrType::Url(k) => format!("the URL of an {k}"),
+            AttrType::Name(k) => format!("the name of an {k}"),
+            AttrType::Id(k) => format!("the id of an {k}"),
+            AttrType::Text => "text".to_string(),
+        }
+    }
+}
+
+/// A prop that takes a reference to another resource, and what fits there.
+#[derive(Clone, Copy, Debug)]
+pub struct RefProp {
+    /// The path to the prop: keys, and `*` for any item of a list or map.
+    pub path: &'static [&'static str],
+    /// Only when this top-level prop has this value (`protocol`, `sqs`).
+    pub when: Option<(&'static str, &'static str)>,
+    /// The types a whole-value reference written there may have.
+    pub accepts: &'static [AttrType],
+}
+
 /// A resource kind as the engine drives it: props are JSON in canonical form.
 #[async_trait]
 pub trait Kind: Send + Sync {
@@ -228,6 +285,16 @@ pub trait Kind: Send + Sync {
     fn type_name(&self) -> &'static str;
     /// The attributes `${id.attr}` may read.
     fn attributes(&self) -> &'static [&'static str];
+    /// What the attribute `attr` holds; by default [`AttrType::by_name`].
+    fn attribute_type(&self, attr: &str) -> AttrType {
+        AttrType::by_name(self.type_name(), attr)
+    }
+    /// The props that take a reference to another resource, and the
+    /// attribute types that fit each; `validate` refuses a reference of
+    /// another type there.
+    fn ref_props(&self) -> &'static [RefProp] {
+        &[]
+    }
     /// Top-level props that AWS cannot change in place; `*` means all.
     fn replace_on(&self) -> &'static [&'static str];
     /// JSON Schema of the props.
@@ -321,6 +388,11 @@ pub struct ReadItem<'a, P> {
 pub trait TypedKind: Send + Sync + 'static {
     const TYPE: &'static str;
     const ATTRIBUTES: &'static [&'static str];
+    /// Attributes whose type [`AttrType::by_name`] does not tell (a
+    /// function's `role` is its role's ARN).
+    const ATTRIBUTE_TYPES: &'static [(&'static str, AttrType)] = &[];
+    /// See [`Kind::ref_props`].
+    const REF_PROPS: &'static [RefProp] = &[];
     /// Top-level props that force a replacement; `*` means all.
     const REPLACE_ON: &'static [&'static str];
     type Props: Serialize + DeserializeOwned + JsonSchema + Clone + Default + Send + Sync;
@@ -436,6 +508,15 @@ impl<K: TypedKind> Kind for Typed<K> {
     }
     fn attributes(&self) -> &'static [&'static str] {
         K::ATTRIBUTES
+    }
+    fn attribute_type(&self, attr: &str) -> AttrType {
+        K::ATTRIBUTE_TYPES
+            .iter()
+            .find(|(name, _)| *name == attr)
+            .map_or_else(|| AttrType::by_name(K::TYPE, attr), |(_, t)| *t)
+    }
+    fn ref_props(&self) -> &'static [RefProp] {
+        K::REF_PROPS
     }
     fn replace_on(&self) -> &'static [&'static str] {
         K::REPLACE_ON

@@ -82,6 +82,58 @@ pub struct ParamSpec {
     /// Masked wherever values are shown.
     #[serde(default)]
     pub secret: bool,
+    /// What the value must be; a given value is read as one. Unset: any
+    /// value, read as the default's type (text when there is none).
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub value_type: Option<ParamType>,
+    /// The smallest number allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// The largest number allowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+}
+
+/// The type of a parameter's value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamType {
+    String,
+    Number,
+    Integer,
+    Boolean,
+}
+
+impl ParamType {
+    pub const NAMES: &[&str] = &["string", "number", "integer", "boolean"];
+
+    pub fn parse(name: &str) -> Option<ParamType> {
+        match name {
+            "string" => Some(ParamType::String),
+            "number" => Some(ParamType::Number),
+            "integer" => Some(ParamType::Integer),
+            "boolean" => Some(ParamType::Boolean),
+            _ => None,
+        }
+    }
+    /// In words, for messages: "a whole number".
+    pub fn describe(self) -> &'static str {
+        match self {
+            ParamType::String => "text",
+            ParamType::Number => "a number",
+            ParamType::Integer => "a whole number",
+            ParamType::Boolean => "true or false",
+        }
+    }
+    /// Whether `value` is of this type.
+    pub fn admits(self, value: &Json) -> bool {
+        match self {
+            ParamType::String => value.is_string(),
+            ParamType::Number => value.is_number(),
+            ParamType::Integer => value.is_i64() || value.is_u64(),
+            ParamType::Boolean => value.is_boolean(),
+        }
+    }
 }
 
 /// One resource of the stack.

@@ -3,10 +3,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::diag::{At, Diagnostic, Diagnostics, PathSeg, did_you_mean};
+use crate::diag::{At, Diagnostic, Diagnostics, PathSeg, did_you_mean, path_string};
 use crate::graph::Graph;
 use crate::kind::{NameCtx, PropError, Registry};
-use crate::spec::{StackSpec, valid_resource_id, valid_stack_name};
+use crate::spec::{ParamSpec, ParamType, StackSpec, valid_resource_id, valid_stack_name};
 use crate::value::{Json, RefTarget, Resolver, refs_in, substitute};
 
 /// A stack that passed validation, ready to plan.
@@ -70,19 +70,72 @@ impl Resolver for Params<'_> {
     }
 }
 
-/// Turns a given text into a parameter value of the default's type: a list
-/// or number default makes the text read as JSON (or a comma list).
-fn param_value(text: &str, default: Option<&Json>) -> Json {
-    match default {
-        Some(Json::Array(_)) => serde_json::from_str::<Json>(text)
+/// Turns a given text into a parameter value of the declared type, or of
+/// the default's: a list or number default makes the text read as JSON (or
+/// a comma list).
+fn param_value(text: &str, param: &ParamSpec) -> Json {
+    match (param.value_type, &param.default) {
+        (Some(ParamType::String), _) => Json::String(text.to_string()),
+        (Some(_), _) | (None, Some(Json::Number(_) | Json::Bool(_))) => {
+            serde_json::from_str(text.trim()).unwrap_or_else(|_| Json::String(text.to_string()))
+        }
+        (None, Some(Json::Array(_))) => serde_json::from_str::<Json>(text)
             .ok()
             .filter(Json::is_array)
             .unwrap_or_else(|| Json::Array(text.split(',').map(|s| Json::String(s.trim().to_string())).collect())),
-        Some(Json::Number(_)) | Some(Json::Bool(_)) => {
-            serde_json::from_str(text).unwrap_or_else(|_| Json::String(text.to_string()))
-        }
         _ => Json::String(text.to_string()),
     }
+}
+
+/// A value of the parameter's type and in its range, standing in for a bad
+/// one while the rest of the stack is checked: the default when it passes,
+/// else the least value allowed.
+fn stand_in(param: &ParamSpec) -> Json {
+    if let Some(d) = &param.default
+        && param.value_type.is_none_or(|t| t.admits(d))
+        && d.as_f64().is_none_or(|n| param.min.is_none_or(|lo| n >= lo) && param.max.is_none_or(|hi| n <= hi))
+    {
+        return d.clone();
+    }
+    let least = param.min.unwrap_or(0.0);
+    match param.value_type {
+        Some(ParamType::Integer) => serde_json::json!(least.ceil() as i64),
+        Some(ParamType::Number) => serde_json::json!(least),
+        Some(ParamType::Boolean) => Json::Bool(false),
+        Some(ParamType::String) | None => Json::String(String::new()),
+    }
+}
+
+/// A parameter's value against its declared type and range; `given` says
+/// whether it was given or is the default.
+fn check_param(name: &str, param: &ParamSpec, value: &Json, given: bool) -> Option<Diagnostic> {
+    let whose = if given { format!("parameter `{name}`") } else { format!("the default of parameter `{name}`") };
+    if let Some(t) = param.value_type
+        && !t.admits(value)
+    {
+        return Some(
+            Diagnostic::error(
+                At::Param { name: name.to_string() },
+                format!("{whose} is {value}, not {}", t.describe()),
+            )
+            .expected(t.describe()),
+        );
+    }
+    let n = value.as_f64()?;
+    let (lo, hi) = (param.min.unwrap_or(f64::NEG_INFINITY), param.max.unwrap_or(f64::INFINITY));
+    if (lo..=hi).contains(&n) {
+        return None;
+    }
+    let range = match (param.min, param.max) {
+        (Some(lo), Some(hi)) => format!("from {lo} to {hi}"),
+        (Some(lo), None) => format!("{lo} or more"),
+        (None, Some(hi)) => format!("{hi} or less"),
+        (None, None) => return None,
+    };
+    Some(
+        Diagnostic::error(At::Param { name: name.to_string() }, format!("{whose} is {value}, out of range"))
+            .expected(range),
+    )
 }
 
 fn prop_diag(id: &str, e: PropError) -> Diagnostic {
@@ -203,11 +256,20 @@ pub fn validate_with(
     let mut params = BTreeMap::new();
     for (name, p) in &spec.parameters {
         match (given.get(name), &p.default) {
-            (Some(text), default) => {
-                params.insert(name.clone(), param_value(text, default.as_ref()));
+            (Some(text), _) => {
+                let value = param_value(text, p);
+                let bad = check_param(name, p, &value, true);
+                // The props go on with a value that passes, so that a bad
+                // value is one error, not one more at every prop using it.
+                let value = if bad.is_some() { stand_in(p) } else { value };
+                diags.0.extend(bad);
+                params.insert(name.clone(), value);
             }
             (None, Some(default)) => {
-                params.insert(name.clone(), default.clone());
+                let bad = check_param(name, p, default, false);
+                let value = if bad.is_some() { stand_in(p) } else { default.clone() };
+                diags.0.extend(bad);
+                params.insert(name.clone(), value);
             }
             (None, None) => {
                 let var = format!("CAIRN_PARAM_{}", name.to_uppercase().replace('-', "_"));
@@ -350,6 +412,7 @@ pub fn validate_with(
     for (name, value) in &spec.outputs {
         check_refs(value, &|_| At::Output { name: name.clone() }, &mut diags);
     }
+    diags.0.extend(check_ref_types(spec, registry));
 
     // Cycles.
     let graph = Graph::from_spec(spec);
@@ -400,6 +463,74 @@ pub fn validate_with(
         return (None, diags);
     }
     (Some(Validated { spec: spec.clone(), props: canonical, params, graph, order }), diags)
+}
+
+/// References written as a whole prop value against what the prop takes
+/// ([`crate::kind::Kind::ref_props`]): `${jobs.url}` where an SQS queue's
+/// ARN is needed is an error, with the attribute that fits as suggestion.
+/// References to unknown resources or attributes are reported elsewhere.
+fn check_ref_types(spec: &StackSpec, registry: &Registry) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    let kind_of = |id: &str| spec.resource(id).and_then(|r| registry.get(&r.kind));
+    for r in &spec.resources {
+        let Some(kind) = registry.get(&r.kind) else { continue };
+        let rules = kind.ref_props();
+        if rules.is_empty() {
+            continue;
+        }
+        for (path, found) in refs_in(&r.props) {
+            let Ok(reference) = found else { continue };
+            let RefTarget::Resource { id, attr } = &reference.target else { continue };
+            // Only a reference standing for the whole value has a type.
+            let whole = value_at(&r.props, &path).and_then(Json::as_str) == Some(reference.to_string().as_str());
+            let Some(rule) = rules.iter().find(|rule| {
+                path_matches(rule.path, &path)
+                    && rule.when.is_none_or(|(key, value)| r.props.get(key).and_then(Json::as_str) == Some(value))
+            }) else {
+                continue;
+            };
+            let Some(target) = kind_of(id) else { continue };
+            if !whole || !target.attributes().contains(&attr.as_str()) {
+                continue;
+            }
+            let got = target.attribute_type(attr);
+            if rule.accepts.iter().any(|a| a.fits(got)) {
+                continue;
+            }
+            let fitting =
+                target.attributes().iter().find(|a| rule.accepts.iter().any(|t| t.fits(target.attribute_type(a))));
+            let wanted: Vec<String> = rule.accepts.iter().map(|t| t.describe()).collect();
+            let prop = path_string(&path);
+            diags.push(
+                Diagnostic::error(
+                    At::Prop { id: r.id.clone(), path },
+                    format!("reference {reference} does not fit `{prop}`: it is {}", got.describe()),
+                )
+                .expected(wanted.join(" or "))
+                .suggest(fitting.map(|a| format!("did you mean `${{{id}.{a}}}`?"))),
+            );
+        }
+    }
+    diags
+}
+
+/// The value at `path` in `value`.
+fn value_at<'a>(value: &'a Json, path: &[PathSeg]) -> Option<&'a Json> {
+    path.iter().try_fold(value, |v, seg| match seg {
+        PathSeg::Key(k) => v.get(k),
+        PathSeg::Index(i) => v.get(i),
+    })
+}
+
+/// Whether a path in props is the one a [`crate::kind::RefProp`] names
+/// (`*` standing for any list index or map key).
+fn path_matches(pattern: &[&str], path: &[PathSeg]) -> bool {
+    pattern.len() == path.len()
+        && pattern.iter().zip(path).all(|(p, seg)| match seg {
+            _ if *p == "*" => true,
+            PathSeg::Key(k) => k == p,
+            PathSeg::Index(_) => false,
+        })
 }
 
 /// The stack's `moved` entries against the stack itself: each `to` is a

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use cairn_engine::diag::did_you_mean;
-use cairn_engine::spec::Moved;
+use cairn_engine::spec::{Moved, ParamType};
 use cairn_engine::{At, Diagnostic, Diagnostics, Json, ParamSpec, PathSeg, ResourceOptions, ResourceSpec, StackSpec};
 
 use crate::source::{Index, ResourceIndex, spot};
@@ -15,7 +15,7 @@ use crate::tree::{Node, Pos, Value};
 
 const STACK_KEYS: &[&str] = &["stack", "region", "ttl", "parameters", "tags", "resources", "outputs", "moved"];
 const MOVED_KEYS: &[&str] = &["from", "to"];
-const PARAM_KEYS: &[&str] = &["description", "default", "secret"];
+const PARAM_KEYS: &[&str] = &["description", "default", "secret", "type", "min", "max"];
 const RESOURCE_KEYS: &[&str] = &["type", "properties", "depends_on", "retain", "protect", "auto_wire"];
 
 /// Reads the envelope, collecting diagnostics and positions.
@@ -195,6 +195,21 @@ impl Reader {
         }
     }
 
+    /// A number; null means none.
+    fn number(&mut self, key_pos: Pos, value: &Node, at: &At, what: &str) -> Option<f64> {
+        #[allow(clippy::cast_precision_loss)]
+        match value.value {
+            Value::Int(n) => Some(n as f64),
+            Value::UInt(n) => Some(n as f64),
+            Value::Float(n) => Some(n),
+            Value::Null => None,
+            _ => {
+                self.wrong_type(key_pos, value, at, what, "a number", "a number");
+                None
+            }
+        }
+    }
+
     /// A mapping's entries; null is an empty mapping.
     fn mapping(&mut self, key_pos: Pos, value: Node, at: &At, what: &str, expected: &str) -> Option<Vec<(Node, Node)>> {
         match value.value {
@@ -216,7 +231,7 @@ impl Reader {
             self.index.params.push((name.clone(), pos));
             let at = At::Param { name: name.clone() };
             let what = format!("parameter `{name}`");
-            let expected = "a mapping with `description`, `default` and `secret`, all optional";
+            let expected = "a mapping with `description`, `default`, `secret`, `type`, `min` and `max`, all optional";
             let Some(fields) = self.mapping(pos, value, &at, &what, expected) else { continue };
             let mut param = ParamSpec::default();
             for Entry { key, pos: field_pos, value } in self.entries(fields, &at, &|_| at.clone(), "key") {
@@ -236,6 +251,25 @@ impl Reader {
                     "secret" => {
                         param.secret =
                             self.flag(field_pos, &value, &at, &format!("`secret` of {what}")).unwrap_or(false);
+                    }
+                    "type" => {
+                        let expected = "one of string, number, integer, boolean";
+                        let name = self.string(field_pos, value, &at, &format!("`type` of {what}"), expected);
+                        param.value_type = name.as_deref().and_then(ParamType::parse);
+                        if let Some(name) = name.filter(|_| param.value_type.is_none()) {
+                            let s = did_you_mean(&name, ParamType::NAMES.iter().copied())
+                                .map(|c| format!("did you mean `{c}`?"));
+                            self.report(
+                                field_pos,
+                                Diagnostic::error(at.clone(), format!("unknown parameter type `{name}`"))
+                                    .expected(expected)
+                                    .suggest(s),
+                            );
+                        }
+                    }
+                    "min" | "max" => {
+                        let n = self.number(field_pos, &value, &at, &format!("`{key}` of {what}"));
+                        if key == "min" { param.min = n } else { param.max = n }
                     }
                     _ => self.unknown_key(field_pos, at.clone(), &key, &format!(" in {what}"), PARAM_KEYS),
                 }

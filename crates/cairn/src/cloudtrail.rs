@@ -3,78 +3,67 @@
 pub use cairn_aws::kinds::cloudtrail_trail::ManagementEvents;
 use cairn_aws::kinds::cloudtrail_trail::{CloudWatchLogs, TrailProps};
 
-use crate::stack::{Builder, Kind, attributes};
+use crate::stack::{Arn, Name, NameOrArn, Value, attributes, builder};
+use crate::{iam, logs, s3};
 
-/// `aws:cloudtrail:Trail`.
-pub struct Trail;
+builder!(
+    /// A CloudTrail trail (`aws:cloudtrail:Trail`). Its handle gives `arn()`
+    /// and `name()`.
+    Trail = "aws:cloudtrail:Trail", TrailProps
+);
 
-impl Kind for Trail {
-    const TYPE: &'static str = "aws:cloudtrail:Trail";
-    type Props = TrailProps;
-}
-
-attributes!(Trail: arn, name);
+attributes!(Trail: arn => Arn, name => Name);
 
 impl Trail {
-    /// A multi-region, validated, logging trail writing to `bucket` (a name),
-    /// named `<stack>-<id>` unless [`Builder::name`] says otherwise.
-    #[allow(clippy::new_ret_no_self)]
-    pub fn new(bucket: impl Into<String>) -> Builder<Trail> {
-        Builder::from_props(TrailProps { bucket: bucket.into(), ..TrailProps::default() })
+    /// A multi-region, validated, logging trail writing to the bucket
+    /// `bucket` (like `bucket.name()`), named `<stack>-<id>` unless
+    /// [`Trail::name`] says otherwise.
+    pub fn new(bucket: Name<s3::Bucket>) -> Self {
+        Self::from_props(TrailProps { bucket: bucket.into(), ..TrailProps::default() })
     }
-}
-
-impl Builder<Trail> {
-    #[must_use]
     pub fn name(self, name: impl Into<String>) -> Self {
         self.with(|p| p.name = Some(name.into()))
     }
-    #[must_use]
     pub fn key_prefix(self, prefix: impl Into<String>) -> Self {
         self.with(|p| p.key_prefix = Some(prefix.into()))
     }
-    #[must_use]
-    pub fn multi_region(self, on: bool) -> Self {
-        self.with(|p| p.multi_region = on)
+    pub fn multi_region(self, on: impl Into<Value<bool>>) -> Self {
+        self.set_value("/multi_region", on, |p, v| p.multi_region = v)
     }
-    #[must_use]
-    pub fn log_file_validation(self, on: bool) -> Self {
-        self.with(|p| p.log_file_validation = on)
+    pub fn log_file_validation(self, on: impl Into<Value<bool>>) -> Self {
+        self.set_value("/log_file_validation", on, |p, v| p.log_file_validation = v)
     }
-    #[must_use]
-    pub fn include_global_events(self, on: bool) -> Self {
-        self.with(|p| p.include_global_events = on)
+    pub fn include_global_events(self, on: impl Into<Value<bool>>) -> Self {
+        self.set_value("/include_global_events", on, |p, v| p.include_global_events = v)
     }
     /// Whether the trail records (started after create; stopped when false).
-    #[must_use]
-    pub fn logging(self, on: bool) -> Self {
-        self.with(|p| p.logging = on)
+    pub fn logging(self, on: impl Into<Value<bool>>) -> Self {
+        self.set_value("/logging", on, |p, v| p.logging = v)
     }
-    #[must_use]
     pub fn management_events(self, which: ManagementEvents) -> Self {
         self.with(|p| p.management_events = which)
     }
     /// Records S3 object-level events for a bucket or prefix ARN.
-    #[must_use]
     pub fn s3_data_events(self, arn: impl Into<String>) -> Self {
         self.with(|p| p.data_events.s3.push(arn.into()))
     }
-    /// Records Lambda invocations of a function ARN.
-    #[must_use]
-    pub fn lambda_data_events(self, arn: impl Into<String>) -> Self {
+    /// Records Lambda invocations of a function (like `function.arn()`).
+    #[cfg(feature = "lambda")]
+    pub fn lambda_data_events(self, arn: Arn<crate::lambda::Function>) -> Self {
         self.with(|p| p.data_events.lambda.push(arn.into()))
     }
-    /// Delivers events to a log group (name or ARN) too, through `role`
-    /// (derived when `None`).
-    #[must_use]
-    pub fn cloudwatch_logs(self, log_group: impl Into<String>, role: Option<String>) -> Self {
-        self.with(|p| p.cloudwatch_logs = Some(CloudWatchLogs { log_group: log_group.into(), role }))
+    /// Delivers events to a log group (its name or ARN) too, through the
+    /// role `role` (derived when `None`).
+    pub fn cloudwatch_logs(self, log_group: impl NameOrArn<logs::LogGroup>, role: Option<Arn<iam::Role>>) -> Self {
+        let logs = CloudWatchLogs { log_group: log_group.into_text(), role: role.map(String::from) };
+        self.with(|p| p.cloudwatch_logs = Some(logs))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Resource;
     use crate::Stack;
     use cairn_engine::kind::NameCtx;
 
@@ -83,10 +72,10 @@ mod tests {
         let mut stack = Stack::new("lab3");
         let trail = stack.add(
             "trail",
-            Trail::new("lab3-logs")
+            Trail::new(Name::literal("lab3-logs"))
                 .management_events(ManagementEvents::ReadOnly)
                 .s3_data_events("arn:aws:s3:::lab3-logs/")
-                .cloudwatch_logs("lab3-trail", None),
+                .cloudwatch_logs(Name::literal("lab3-trail"), None),
         );
         assert_eq!(trail.arn().text(), "${trail.arn}");
         let spec = &stack.spec().resources[0];

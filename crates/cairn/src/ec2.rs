@@ -4,36 +4,34 @@ use cairn_aws::kinds::ec2_instance::InstanceProps;
 pub use cairn_aws::kinds::ec2_security_group::Rule;
 use cairn_aws::kinds::ec2_security_group::SecurityGroupProps;
 
-use crate::stack::{Builder, Handle, Kind, Ref, attributes};
+use crate::iam;
+use crate::stack::{Handle, Id, NameOrArn, Ref, attributes, builder};
 
 /// The public SSM parameter naming the latest Amazon Linux 2023 AMI (x86_64),
 /// for [`Instance::new`].
 pub const AMAZON_LINUX_2023: &str = "ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
 
-/// `aws:ec2:SecurityGroup`.
-pub struct SecurityGroup;
+builder!(
+    /// An EC2 security group (`aws:ec2:SecurityGroup`). Its handle gives
+    /// `arn()` and `group_id()` ([`Id<SecurityGroup>`](Id)).
+    SecurityGroup = "aws:ec2:SecurityGroup", SecurityGroupProps
+);
 
-impl Kind for SecurityGroup {
-    const TYPE: &'static str = "aws:ec2:SecurityGroup";
-    type Props = SecurityGroupProps;
-}
-
-attributes!(SecurityGroup: arn);
+attributes!(SecurityGroup: arn => Arn);
 
 impl Handle<SecurityGroup> {
     /// A reference to its `id` attribute, the group id (`sg-…`);
     /// [`Handle::id`] is the resource id in the stack.
-    pub fn group_id(&self) -> Ref {
-        self.attr("id")
+    pub fn group_id(&self) -> Id<SecurityGroup> {
+        Id::reference(self.attr("id"))
     }
 }
 
 impl SecurityGroup {
     /// A group named `<stack>-<id>` in the default VPC, with no inbound
     /// rules and AWS's allow-all outbound rule.
-    #[allow(clippy::new_ret_no_self)]
-    pub fn new() -> Builder<SecurityGroup> {
-        Builder::default()
+    pub fn new() -> Self {
+        Self::default()
     }
 }
 
@@ -57,100 +55,89 @@ pub fn all_traffic(cidr: impl Into<String>) -> Rule {
     Rule { cidr: cidr.into(), ..Rule::allow_all() }
 }
 
-impl Builder<SecurityGroup> {
-    #[must_use]
+impl SecurityGroup {
     pub fn name(self, name: impl Into<String>) -> Self {
         self.with(|p| p.name = Some(name.into()))
     }
-    #[must_use]
     pub fn description(self, description: impl Into<String>) -> Self {
         self.with(|p| p.description = Some(description.into()))
     }
     /// The VPC id; the default VPC when not set.
-    #[must_use]
     pub fn vpc(self, vpc: impl Into<String>) -> Self {
         self.with(|p| p.vpc = Some(vpc.into()))
     }
     /// Adds an inbound rule.
-    #[must_use]
     pub fn ingress(self, rule: Rule) -> Self {
         self.with(|p| p.ingress.push(rule))
     }
     /// Adds an outbound rule; the first one replaces AWS's allow-all rule.
-    #[must_use]
     pub fn egress(self, rule: Rule) -> Self {
         self.with(|p| p.egress.get_or_insert_with(Vec::new).push(rule))
     }
     /// No outbound traffic at all.
-    #[must_use]
     pub fn no_egress(self) -> Self {
         self.with(|p| p.egress = Some(Vec::new()))
     }
 }
 
-/// `aws:ec2:Instance`.
-pub struct Instance;
+builder!(
+    /// An EC2 instance (`aws:ec2:Instance`). Its handle gives `arn()`,
+    /// `instance_id()` ([`Id<Instance>`](Id)), `private_ip()` and
+    /// `public_ip()`.
+    Instance = "aws:ec2:Instance", InstanceProps
+);
 
-impl Kind for Instance {
-    const TYPE: &'static str = "aws:ec2:Instance";
-    type Props = InstanceProps;
-}
-
-attributes!(Instance: arn, private_ip, public_ip);
+attributes!(Instance: arn => Arn);
 
 impl Handle<Instance> {
     /// A reference to its `id` attribute, the instance id (`i-…`);
     /// [`Handle::id`] is the resource id in the stack.
-    pub fn instance_id(&self) -> Ref {
-        self.attr("id")
+    pub fn instance_id(&self) -> Id<Instance> {
+        Id::reference(self.attr("id"))
+    }
+    /// A reference to its `private_ip` attribute.
+    pub fn private_ip(&self) -> Ref {
+        self.text_attr("private_ip")
+    }
+    /// A reference to its `public_ip` attribute.
+    pub fn public_ip(&self) -> Ref {
+        self.text_attr("public_ip")
     }
 }
 
 impl Instance {
     /// A `t3.micro` instance of `image`: an AMI id, or `ssm:<parameter>`
     /// such as [`AMAZON_LINUX_2023`].
-    #[allow(clippy::new_ret_no_self)]
-    pub fn new(image: impl Into<String>) -> Builder<Instance> {
-        Builder::from_props(InstanceProps { image: image.into(), ..InstanceProps::default() })
+    pub fn new(image: impl Into<String>) -> Self {
+        Self::from_props(InstanceProps { image: image.into(), ..InstanceProps::default() })
     }
-}
-
-impl Builder<Instance> {
-    #[must_use]
     pub fn instance_type(self, instance_type: impl Into<String>) -> Self {
         self.with(|p| p.instance_type = Some(instance_type.into()))
     }
-    /// The IAM instance profile, by name or ARN.
-    #[must_use]
-    pub fn instance_profile(self, profile: impl Into<String>) -> Self {
-        self.with(|p| p.instance_profile = Some(profile.into()))
+    /// The IAM instance profile, by name or ARN (like `profile.name()`).
+    pub fn instance_profile(self, profile: impl NameOrArn<iam::InstanceProfile>) -> Self {
+        self.with(|p| p.instance_profile = Some(profile.into_text()))
     }
-    /// An IAM role (such as `role.arn()`): cairn derives the instance
-    /// profile that carries it. Use this or `instance_profile`.
-    #[must_use]
-    pub fn role(self, role: impl Into<String>) -> Self {
-        self.with(|p| p.role = Some(role.into()))
+    /// An IAM role, by name or ARN (like `role.arn()`): cairn derives the
+    /// instance profile that carries it. Use this or `instance_profile`.
+    pub fn role(self, role: impl NameOrArn<iam::Role>) -> Self {
+        self.with(|p| p.role = Some(role.into_text()))
     }
-    /// Adds a security group by id (such as `web.group_id()`).
-    #[must_use]
-    pub fn security_group(self, group: impl Into<String>) -> Self {
+    /// Adds a security group by id (like `web.group_id()`).
+    pub fn security_group(self, group: Id<SecurityGroup>) -> Self {
         self.with(|p| p.security_groups.push(group.into()))
     }
-    #[must_use]
     pub fn subnet(self, subnet: impl Into<String>) -> Self {
         self.with(|p| p.subnet = Some(subnet.into()))
     }
     /// User data as text (a shell script or cloud-init document).
-    #[must_use]
     pub fn user_data(self, user_data: impl Into<String>) -> Self {
         self.with(|p| p.user_data = Some(user_data.into()))
     }
-    #[must_use]
     pub fn key_name(self, key_name: impl Into<String>) -> Self {
         self.with(|p| p.key_name = Some(key_name.into()))
     }
     /// The `Name` tag; `<stack>-<id>` when not set.
-    #[must_use]
     pub fn name(self, name: impl Into<String>) -> Self {
         self.with(|p| p.name = Some(name.into()))
     }

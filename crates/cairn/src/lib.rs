@@ -17,6 +17,26 @@
 //!     cairn::cli::run(stack)
 //! }
 //! ```
+//!
+//! Each kind has its own builder type (`sqs::Queue`), handles give typed
+//! attributes ([`Arn`], [`Url`], [`Name`], [`Id`]) that fit only the setters
+//! that take them, and a typed [`Param`] feeds any setter of its type:
+//!
+//! ```
+//! use cairn::{Param, Stack, iam, lambda, sqs};
+//!
+//! let mut stack = Stack::new("jobs");
+//! let timeout = stack.declare(Param::<u32>::new("timeout").default(30).range(1, 900));
+//! let jobs = stack.add("jobs", sqs::Queue::new().visibility_timeout(&timeout));
+//! let role = stack.add("role", iam::Role::trusted_by(&["lambda.amazonaws.com"]));
+//! let worker = stack.add(
+//!     "worker",
+//!     lambda::Function::inline("python3.13", "index.handler", role.arn(), "def handler(e, c): pass").timeout(&timeout),
+//! );
+//! stack.add("trigger", lambda::EventSourceMapping::new(worker.arn(), jobs.arn())); // jobs.url() would not compile
+//! # let (valid, diags) = cairn::engine::validate::validate(stack.spec(), &cairn::aws::registry(), &Default::default());
+//! # assert!(valid.is_some(), "{diags:?}");
+//! ```
 
 pub mod cli;
 pub mod reference;
@@ -48,4 +68,6 @@ pub mod ssm;
 
 pub use cairn_aws as aws;
 pub use cairn_engine as engine;
-pub use stack::{Builder, Handle, Ref, Stack, lit, pseudo};
+pub use stack::{
+    AnyKind, Arn, Handle, Id, Name, NameOrArn, Param, ParamValue, Ref, Resource, Stack, Url, Value, lit, pseudo,
+};

@@ -4,65 +4,58 @@ use cairn_aws::kinds::s3_bucket::{BucketProps, Encryption, SseAlgorithm};
 pub use cairn_aws::kinds::s3_bucket::{LifecycleRule, PublicAccessBlock};
 use cairn_engine::value::Json;
 
-use crate::stack::{Builder, Kind, attributes};
+use crate::stack::{Ref, Value, attributes, builder};
 
-/// `aws:s3:Bucket`.
-pub struct Bucket;
+builder!(
+    /// An S3 bucket (`aws:s3:Bucket`). Its handle gives `arn()`, `name()`
+    /// ([`Name<Bucket>`](crate::Name)) and `domain_name()`.
+    Bucket = "aws:s3:Bucket", BucketProps
+);
 
-impl Kind for Bucket {
-    const TYPE: &'static str = "aws:s3:Bucket";
-    type Props = BucketProps;
-}
+attributes!(Bucket: arn => Arn, name => Name);
 
-attributes!(Bucket: arn, name, domain_name);
-
-impl Bucket {
-    /// A private bucket encrypted with SSE-S3, named `<stack>-<id>` plus a
-    /// stable suffix unless [`Builder::name`] says otherwise.
-    #[allow(clippy::new_ret_no_self)]
-    pub fn new() -> Builder<Bucket> {
-        Builder::default()
+impl crate::stack::Handle<Bucket> {
+    /// A reference to its `domain_name` attribute.
+    pub fn domain_name(&self) -> Ref {
+        self.text_attr("domain_name")
     }
 }
 
-impl Builder<Bucket> {
-    #[must_use]
+impl Bucket {
+    /// A private bucket encrypted with SSE-S3, named `<stack>-<id>` plus a
+    /// stable suffix unless [`Bucket::name`] says otherwise.
+    pub fn new() -> Self {
+        Self::default()
+    }
     pub fn name(self, name: impl Into<String>) -> Self {
         self.with(|p| p.name = Some(name.into()))
     }
     /// The bucket policy document.
-    #[must_use]
     pub fn policy(self, policy: Json) -> Self {
         self.with(|p| p.policy = Some(policy))
     }
     /// Sets the four Block Public Access settings (all on by default).
-    #[must_use]
     pub fn public_access_block(self, block: PublicAccessBlock) -> Self {
         self.with(|p| p.public_access_block = block)
     }
     /// Turns every Block Public Access setting off.
-    #[must_use]
     pub fn allow_public_access(self) -> Self {
         self.public_access_block(PublicAccessBlock::off())
     }
     /// SSE-KMS with this key (id, alias or ARN) instead of SSE-S3.
-    #[must_use]
     pub fn kms_key(self, key: impl Into<String>) -> Self {
         self.with(|p| p.encryption = Encryption { algorithm: SseAlgorithm::Kms, kms_key: Some(key.into()) })
     }
-    #[must_use]
-    pub fn versioning(self, on: bool) -> Self {
-        self.with(|p| p.versioning = on)
+    pub fn versioning(self, on: impl Into<Value<bool>>) -> Self {
+        self.set_value("/versioning", on, |p, v| p.versioning = v)
     }
     /// Adds a lifecycle rule; see [`expire_after`].
-    #[must_use]
     pub fn lifecycle_rule(self, rule: LifecycleRule) -> Self {
         self.with(|p| p.lifecycle.push(rule))
     }
     /// Lets destroy delete every object (and version) in the bucket.
-    #[must_use]
-    pub fn force_destroy(self, on: bool) -> Self {
-        self.with(|p| p.force_destroy = on)
+    pub fn force_destroy(self, on: impl Into<Value<bool>>) -> Self {
+        self.set_value("/force_destroy", on, |p, v| p.force_destroy = v)
     }
 }
 
@@ -80,6 +73,7 @@ pub fn expire_after(id: impl Into<String>, prefix: &str, days: i32) -> Lifecycle
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Resource;
     use crate::Stack;
     use cairn_engine::kind::NameCtx;
 

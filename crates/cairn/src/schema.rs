@@ -139,7 +139,12 @@ pub fn stack_schema(registry: &Registry) -> Json {
             "ttl": {"type": "string", "pattern": "^[0-9]+[smhdw]$", "description": "How long the stack may live after each apply (90s, 30m, 4h, 2d, 1w): every taggable resource is tagged cairn:expires, for `cairn sweep --expired`."},
             "parameters": {"type": "object", "additionalProperties": {
                 "type": "object", "additionalProperties": false,
-                "properties": {"description": {"type": "string"}, "default": {}, "secret": {"type": "boolean"}}
+                "properties": {
+                    "description": {"type": "string"}, "default": {}, "secret": {"type": "boolean"},
+                    "type": {"enum": ["string", "number", "integer", "boolean"], "description": "What the value must be; a given value is read as one."},
+                    "min": {"type": "number", "description": "The smallest number allowed."},
+                    "max": {"type": "number", "description": "The largest number allowed."}
+                }
             }},
             "tags": {"type": "object", "additionalProperties": {"type": "string"}},
             "resources": {"type": "object", "propertyNames": {"pattern": "^[a-z][a-z0-9-]*$"}, "additionalProperties": {"$ref": "#/$defs/resource"}},

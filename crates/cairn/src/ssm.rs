@@ -2,38 +2,30 @@
 
 use cairn_aws::kinds::ssm_parameter::{ParameterProps, ParameterType};
 
-use crate::stack::{Builder, Kind, attributes};
+use crate::stack::{attributes, builder};
 
-/// `aws:ssm:Parameter`.
-pub struct Parameter;
+builder!(
+    /// An SSM parameter (`aws:ssm:Parameter`). Its handle gives `arn()` and
+    /// `name()`.
+    Parameter = "aws:ssm:Parameter", ParameterProps
+);
 
-impl Kind for Parameter {
-    const TYPE: &'static str = "aws:ssm:Parameter";
-    type Props = ParameterProps;
-}
-
-attributes!(Parameter: arn, name);
+attributes!(Parameter: arn => Arn, name => Name);
 
 impl Parameter {
     /// A `String` parameter named `/cairn/<stack>/<id>` unless
-    /// [`Builder::name`] says otherwise.
-    #[allow(clippy::new_ret_no_self)]
-    pub fn new(value: impl Into<String>) -> Builder<Parameter> {
-        Builder::from_props(ParameterProps { value: value.into(), ..ParameterProps::default() })
+    /// [`Parameter::name`] says otherwise.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self::from_props(ParameterProps { value: value.into(), ..ParameterProps::default() })
     }
     /// A `StringList` parameter: the values joined with commas.
-    pub fn list<S: AsRef<str>>(values: &[S]) -> Builder<Parameter> {
+    pub fn list<S: AsRef<str>>(values: &[S]) -> Self {
         let value = values.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(",");
-        Builder::from_props(ParameterProps { value, r#type: ParameterType::StringList, ..ParameterProps::default() })
+        Self::from_props(ParameterProps { value, r#type: ParameterType::StringList, ..ParameterProps::default() })
     }
-}
-
-impl Builder<Parameter> {
-    #[must_use]
     pub fn name(self, name: impl Into<String>) -> Self {
         self.with(|p| p.name = Some(name.into()))
     }
-    #[must_use]
     pub fn description(self, description: impl Into<String>) -> Self {
         self.with(|p| p.description = Some(description.into()))
     }
@@ -42,6 +34,7 @@ impl Builder<Parameter> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Resource;
     use crate::Stack;
     use cairn_engine::kind::NameCtx;
 

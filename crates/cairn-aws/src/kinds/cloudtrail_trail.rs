@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_cloudtrail::types::{DataResource, EventSelector, ReadWriteType, Tag, Trail as SdkTrail};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use cairn_engine::kind::{AttrType, RefProp};
 use cairn_engine::kind::{Environment, KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -150,6 +151,16 @@ impl TypedKind for Trail {
     const TYPE: &'static str = "aws:cloudtrail:Trail";
     const ATTRIBUTES: &'static [&'static str] = &["arn", "name"];
     const REPLACE_ON: &'static [&'static str] = &["name"];
+    const REF_PROPS: &'static [RefProp] = &[
+        RefProp { path: &["bucket"], when: None, accepts: &[AttrType::Name("aws:s3:Bucket")] },
+        RefProp {
+            path: &["cloudwatch_logs", "log_group"],
+            when: None,
+            accepts: &[AttrType::Arn("aws:logs:LogGroup"), AttrType::Name("aws:logs:LogGroup")],
+        },
+        RefProp { path: &["cloudwatch_logs", "role"], when: None, accepts: &[AttrType::Arn("aws:iam:Role")] },
+        RefProp { path: &["data_events", "lambda", "*"], when: None, accepts: &[AttrType::Arn("aws:lambda:Function")] },
+    ];
     type Props = TrailProps;
     const DOC: &'static KindDoc = &KindDoc {
         physical_id: "the trail's ARN",

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, Statistic, Tag};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use cairn_engine::kind::{AttrType, RefProp};
 use cairn_engine::kind::{KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, ReadItem, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -105,6 +106,11 @@ impl TypedKind for Alarm {
     const TYPE: &'static str = "aws:cloudwatch:Alarm";
     const ATTRIBUTES: &'static [&'static str] = &["arn", "name"];
     const REPLACE_ON: &'static [&'static str] = &["name"];
+    const REF_PROPS: &'static [RefProp] = &[
+        RefProp { path: &["alarm_actions", "*"], when: None, accepts: &[AttrType::Arn("*")] },
+        RefProp { path: &["ok_actions", "*"], when: None, accepts: &[AttrType::Arn("*")] },
+        RefProp { path: &["insufficient_data_actions", "*"], when: None, accepts: &[AttrType::Arn("*")] },
+    ];
     type Props = AlarmProps;
     const DOC: &'static KindDoc = &KindDoc {
         physical_id: "the alarm's name",

@@ -17,6 +17,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use cairn_engine::kind::{AttrType, RefProp};
 use cairn_engine::kind::{
     Environment, KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, TAG_RESOURCE, TAG_STACK, TypedKind,
 };
@@ -99,6 +100,19 @@ impl TypedKind for Instance {
     const TYPE: &'static str = "aws:ec2:Instance";
     const ATTRIBUTES: &'static [&'static str] = &["id", "arn", "private_ip", "public_ip"];
     const REPLACE_ON: &'static [&'static str] = &["image", "subnet", "user_data", "key_name"];
+    const REF_PROPS: &'static [RefProp] = &[
+        RefProp {
+            path: &["instance_profile"],
+            when: None,
+            accepts: &[AttrType::Name("aws:iam:InstanceProfile"), AttrType::Arn("aws:iam:InstanceProfile")],
+        },
+        RefProp {
+            path: &["role"],
+            when: None,
+            accepts: &[AttrType::Name("aws:iam:Role"), AttrType::Arn("aws:iam:Role")],
+        },
+        RefProp { path: &["security_groups", "*"], when: None, accepts: &[AttrType::Id("aws:ec2:SecurityGroup")] },
+    ];
     type Props = InstanceProps;
     const DOC: &'static KindDoc = &KindDoc {
         physical_id: "the instance id (`i-…`)",

@@ -10,6 +10,7 @@ use aws_sdk_eventbridge::operation::describe_rule::DescribeRuleOutput;
 use aws_sdk_eventbridge::types::{self as sdk, RuleState};
 use cairn_engine::PathSeg;
 use cairn_engine::diag::did_you_mean;
+use cairn_engine::kind::{AttrType, RefProp};
 use cairn_engine::kind::{KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -113,6 +114,15 @@ impl TypedKind for Rule {
     const TYPE: &'static str = "aws:events:Rule";
     const ATTRIBUTES: &'static [&'static str] = &["arn", "name"];
     const REPLACE_ON: &'static [&'static str] = &["name", "event_bus"];
+    const REF_PROPS: &'static [RefProp] = &[
+        RefProp { path: &["targets", "*", "arn"], when: None, accepts: &[AttrType::Arn("*")] },
+        RefProp { path: &["targets", "*", "role"], when: None, accepts: &[AttrType::Arn("aws:iam:Role")] },
+        RefProp {
+            path: &["targets", "*", "dead_letter_queue"],
+            when: None,
+            accepts: &[AttrType::Arn("aws:sqs:Queue")],
+        },
+    ];
     type Props = RuleProps;
     const DOC: &'static KindDoc = &KindDoc {
         physical_id: "the rule's ARN (`…:rule/<name>`, or `…:rule/<bus>/<name>` on another bus)",

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_iam::types::Tag;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use cairn_engine::kind::{AttrType, RefProp};
 use cairn_engine::kind::{KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -48,6 +49,8 @@ impl TypedKind for InstanceProfile {
     const TYPE: &'static str = "aws:iam:InstanceProfile";
     const ATTRIBUTES: &'static [&'static str] = &["arn", "name"];
     const REPLACE_ON: &'static [&'static str] = &["name"];
+    const REF_PROPS: &'static [RefProp] =
+        &[RefProp { path: &["role"], when: None, accepts: &[AttrType::Name("aws:iam:Role")] }];
     type Props = InstanceProfileProps;
     const DOC: &'static KindDoc = &KindDoc {
         physical_id: "the profile's name",

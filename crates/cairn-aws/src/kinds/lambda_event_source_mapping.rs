@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_lambda::types::{FunctionResponseType, ScalingConfig};
+use cairn_engine::kind::{AttrType, RefProp};
 use cairn_engine::kind::{KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -69,6 +70,14 @@ impl TypedKind for EventSourceMapping {
     const TYPE: &'static str = "aws:lambda:EventSourceMapping";
     const ATTRIBUTES: &'static [&'static str] = &["id", "arn"];
     const REPLACE_ON: &'static [&'static str] = &["function", "source"];
+    const REF_PROPS: &'static [RefProp] = &[
+        RefProp {
+            path: &["function"],
+            when: None,
+            accepts: &[AttrType::Arn("aws:lambda:Function"), AttrType::Name("aws:lambda:Function")],
+        },
+        RefProp { path: &["source"], when: None, accepts: &[AttrType::Arn("aws:sqs:Queue")] },
+    ];
     type Props = EventSourceMappingProps;
     const DOC: &'static KindDoc = &KindDoc {
         physical_id: "the mapping's UUID",

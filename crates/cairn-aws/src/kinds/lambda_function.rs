@@ -20,6 +20,7 @@ use aws_smithy_types::Blob;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use base64::Engine as _;
 use cairn_engine::diag::did_you_mean;
+use cairn_engine::kind::{AttrType, RefProp};
 use cairn_engine::kind::{KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -276,6 +277,9 @@ impl TypedKind for Function {
     const TYPE: &'static str = "aws:lambda:Function";
     const ATTRIBUTES: &'static [&'static str] = &["arn", "name", "version", "role"];
     const REPLACE_ON: &'static [&'static str] = &["name"];
+    const ATTRIBUTE_TYPES: &'static [(&'static str, AttrType)] = &[("role", AttrType::Arn("aws:iam:Role"))];
+    const REF_PROPS: &'static [RefProp] =
+        &[RefProp { path: &["role"], when: None, accepts: &[AttrType::Arn("aws:iam:Role")] }];
     type Props = FunctionProps;
     const DOC: &'static KindDoc = &KindDoc {
         physical_id: "the function's name",

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use cairn_engine::kind::{AttrType, RefProp};
 use cairn_engine::kind::{KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -61,6 +62,14 @@ impl TypedKind for Permission {
     const TYPE: &'static str = "aws:lambda:Permission";
     const ATTRIBUTES: &'static [&'static str] = &[];
     const REPLACE_ON: &'static [&'static str] = &["*"];
+    const REF_PROPS: &'static [RefProp] = &[
+        RefProp {
+            path: &["function"],
+            when: None,
+            accepts: &[AttrType::Arn("aws:lambda:Function"), AttrType::Name("aws:lambda:Function")],
+        },
+        RefProp { path: &["source_arn"], when: None, accepts: &[AttrType::Arn("*")] },
+    ];
     type Props = PermissionProps;
     const DOC: &'static KindDoc = &KindDoc {
         physical_id: "`<function>/<statement id>`",

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::types::{MetricFilter as AwsMetricFilter, MetricTransformation, StandardUnit};
+use cairn_engine::kind::{AttrType, RefProp};
 use cairn_engine::kind::{KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, ReadItem, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -105,6 +106,8 @@ impl TypedKind for MetricFilter {
     const TYPE: &'static str = "aws:logs:MetricFilter";
     const ATTRIBUTES: &'static [&'static str] = &["name"];
     const REPLACE_ON: &'static [&'static str] = &["name", "log_group"];
+    const REF_PROPS: &'static [RefProp] =
+        &[RefProp { path: &["log_group"], when: None, accepts: &[AttrType::Name("aws:logs:LogGroup")] }];
     type Props = MetricFilterProps;
     const DOC: &'static KindDoc = &KindDoc {
         physical_id: "`<log group>:<filter name>`",

@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use cairn_engine::kind::{AttrType, RefProp};
 use cairn_engine::kind::{KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -78,6 +79,15 @@ impl TypedKind for Subscription {
     const TYPE: &'static str = "aws:sns:Subscription";
     const ATTRIBUTES: &'static [&'static str] = &["arn"];
     const REPLACE_ON: &'static [&'static str] = &["topic", "protocol", "endpoint"];
+    const REF_PROPS: &'static [RefProp] = &[
+        RefProp { path: &["topic"], when: None, accepts: &[AttrType::Arn("aws:sns:Topic")] },
+        RefProp { path: &["endpoint"], when: Some(("protocol", "sqs")), accepts: &[AttrType::Arn("aws:sqs:Queue")] },
+        RefProp {
+            path: &["endpoint"],
+            when: Some(("protocol", "lambda")),
+            accepts: &[AttrType::Arn("aws:lambda:Function")],
+        },
+    ];
     type Props = SubscriptionProps;
     const DOC: &'static KindDoc = &KindDoc {
         physical_id: "the subscription's ARN; while an e-mail or HTTP subscription awaits confirmation, `pending:<topic-arn>|<protocol>|<endpoint>`",

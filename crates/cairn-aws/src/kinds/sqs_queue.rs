@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_sqs::operation::create_queue::builders::CreateQueueFluentBuilder;
 use aws_sdk_sqs::types::QueueAttributeName;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use cairn_engine::kind::{AttrType, RefProp};
 use cairn_engine::kind::{KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -91,6 +92,8 @@ impl TypedKind for Queue {
     const TYPE: &'static str = "aws:sqs:Queue";
     const ATTRIBUTES: &'static [&'static str] = &["arn", "name", "url"];
     const REPLACE_ON: &'static [&'static str] = &["name", "fifo"];
+    const REF_PROPS: &'static [RefProp] =
+        &[RefProp { path: &["dead_letter", "queue"], when: None, accepts: &[AttrType::Arn("aws:sqs:Queue")] }];
     type Props = QueueProps;
     const DOC: &'static KindDoc = &KindDoc {
         physical_id: "the queue's URL",
