@@ -7,26 +7,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use cairn_testkit::emulator;
+use support::expect;
+
+#[allow(dead_code)]
+mod support;
 
 type R = Result<(), Box<dyn std::error::Error>>;
 
+/// `cairn` run in `dir`, its state beside what it writes.
 fn cairn(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));
-    c.current_dir(dir)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE")
-        .env_remove("CAIRN_STATE_DIR")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null());
+    let mut c = support::cairn(&dir.join(".cairn"));
+    c.current_dir(dir);
     c
-}
-
-fn expect(out: &Output, code: i32) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}\nstdout: {}", String::from_utf8_lossy(&out.stdout));
-    stderr
 }
 
 fn repo() -> PathBuf {
