@@ -43,6 +43,8 @@ pub mod reference;
 pub mod schema;
 pub mod stack;
 
+#[cfg(all(feature = "logs", feature = "cloudwatch", feature = "sns"))]
+pub mod cis;
 #[cfg(feature = "cloudtrail")]
 pub mod cloudtrail;
 #[cfg(feature = "cloudwatch")]

@@ -595,6 +595,12 @@ impl Stack {
         });
         Handle { id: id.to_string(), _kind: PhantomData }
     }
+    /// Adds a resource already in the engine's form (for sets of resources
+    /// read from a stack file, such as `cis::monitoring`).
+    #[allow(dead_code)]
+    pub(crate) fn push_spec(&mut self, resource: ResourceSpec) {
+        self.spec.resources.push(resource);
+    }
     /// Says that the resource state knows as `old` is now added as `new`:
     /// the plan shows "moved old -> new" and apply renames it in state,
     /// with no AWS call, instead of deleting and creating it. Keep the entry
