@@ -11,8 +11,8 @@
 //! the emulator tests mean something). Per-resource calls are left only
 //! where a service has no bulk read of tags: an EventBridge rule's tags, an
 //! event source mapping's (asked only of mappings on a function or queue
-//! cairn made), an instance profile's when its listing omits them (asked
-//! only of profiles holding a cairn role or none), and an SSM parameter
+//! cairn made), an instance profile's when its listing omits them (as AWS's
+//! does), and an SSM parameter
 //! whose one-level ARN does not say whether its name starts with `/`.
 //! Results are deduplicated by kind and physical id.
 
@@ -348,9 +348,7 @@ mod own {
     /// (ListRoles omits tags); then instance profiles by ListInstanceProfiles.
     /// A profile's listing may omit its tags (AWS's does; the emulator's does
     /// not): then they are read by GetInstanceProfile, as the kind reads them
-    /// (moto lacks ListInstanceProfileTags), but only for profiles that hold a
-    /// role cairn made or none, since cairn's profile always holds its role
-    /// and the sweep removes that role before the profile is gone.
+    /// (moto lacks ListInstanceProfileTags), one call per profile.
     /// Service-linked roles (path `/aws-service-role/`) are AWS's, never cairn's.
     #[cfg(feature = "iam")]
     pub(super) async fn iam(clients: &Clients, stacks: &[String]) -> Result<Vec<Found>, OpError> {
@@ -367,16 +365,12 @@ mod own {
             .await
             .map_err(|e| aws_error("GetAccountAuthorizationDetails", &e))?;
         let mut found = Vec::new();
-        let mut cairn_roles = std::collections::BTreeSet::new();
         for role in pages.iter().flat_map(|p| p.role_detail_list()) {
             let (Some(name), Some(arn)) = (role.role_name(), role.arn()) else { continue };
             if role.path().is_some_and(|p| p.starts_with("/aws-service-role/")) {
                 continue;
             }
             let tags = tag_map(role.tags().iter().map(|t| (t.key(), t.value())));
-            if tags.contains_key(STACK_TAG) {
-                cairn_roles.insert(name.to_string());
-            }
             if wanted(&tags, stacks) {
                 found.push(Found {
                     kind: type_of::<crate::kinds::iam_role::Role>(),
@@ -395,14 +389,16 @@ mod own {
             .try_collect()
             .await
             .map_err(|e| aws_error("ListInstanceProfiles", &e))?;
-        let cairn_roles = &cairn_roles;
         let iam = &iam;
         let profiles = each(profiles, |p| async move {
             let name = p.instance_profile_name().to_string();
             let listed = tag_map(p.tags().iter().map(|t| (t.key(), t.value())));
+            // A profile cairn made may hold a role it did not (an instance
+            // given `role: an-existing-role`): when the listing omits tags,
+            // every profile is asked.
             let tags = if !listed.is_empty() {
                 listed
-            } else if p.roles().iter().all(|r| cairn_roles.contains(r.role_name())) {
+            } else {
                 match iam.get_instance_profile().instance_profile_name(&name).send().await {
                     Ok(out) => out
                         .instance_profile()
@@ -411,8 +407,6 @@ mod own {
                     Err(e) if is_gone(&e) => return Ok(None),
                     Err(e) => return Err(aws_error("GetInstanceProfile", &e)),
                 }
-            } else {
-                return Ok(None); // holds a role cairn did not make
             };
             Ok(wanted(&tags, stacks).then(|| Found {
                 kind: type_of::<crate::kinds::iam_instance_profile::InstanceProfile>(),

@@ -96,4 +96,14 @@ mod tests {
         assert_eq!(props["lifecycle"][0]["prefix"], "AWSLogs/");
         assert_eq!(props["public_access_block"]["block_public_policy"], true);
     }
+
+    /// A parameter reaches a field that is left out at its default
+    /// (`versioning: false` is not written out).
+    #[test]
+    fn a_parameter_reaches_a_field_left_out_at_its_default() {
+        let mut stack = Stack::new("s");
+        let keep = stack.declare(crate::Param::<bool>::new("keep_versions").default(false));
+        stack.add("logs", Bucket::new().versioning(&keep));
+        assert_eq!(stack.spec().resources[0].props["versioning"], "${param.keep_versions}");
+    }
 }

@@ -75,6 +75,12 @@ impl Common {
         for (pointer, text) in &self.params {
             if let Some(slot) = json.pointer_mut(pointer) {
                 *slot = Json::String(text.clone());
+            } else if let Some((parent, key)) = pointer.rsplit_once('/')
+                && let Some(Json::Object(map)) = json.pointer_mut(parent)
+            {
+                // A field left out when at its default (a bucket's
+                // `versioning: false`) still takes the parameter.
+                map.insert(key.replace("~1", "/").replace("~0", "~"), Json::String(text.clone()));
             }
         }
         (json, self)

@@ -700,7 +700,7 @@ impl Bucket {
             Err(e) if e.code() == Some("OwnershipControlsNotFoundError") => ObjectOwnership::ObjectWriter,
             Err(e) => return Err(aws_error("GetBucketOwnershipControls", &e).to_string()),
         };
-        let (policy, require_tls) = split_tls(policy, last);
+        let (policy, require_tls) = split_tls(policy, name, last);
         let lifecycle = match lifecycle {
             Ok(out) => out.rules().iter().map(rule_from_s3).collect(),
             Err(e) if e.code() == Some("NoSuchBucket") => return Ok(None),
@@ -810,29 +810,42 @@ fn tls_statement(arn: &str) -> Value {
     })
 }
 
-/// Whether a statement denies every S3 action to everyone over plain
-/// HTTP, however it is written (the `require_tls` statement or a user's).
-fn is_tls_deny(st: &Value) -> bool {
-    let any = |v: Option<&Value>, want: &str| match v {
-        Some(Value::String(s)) => s == want,
-        Some(Value::Array(list)) => list.iter().any(|x| x.as_str() == Some(want)),
-        _ => false,
+/// Whether a statement denies every S3 action on the bucket `name` and all
+/// its objects to everyone over plain HTTP, and nothing else, however it is
+/// written (the `require_tls` statement or a user's). A deny narrower in
+/// resources, or with another condition besides, is not it.
+fn is_tls_deny(st: &Value, name: &str) -> bool {
+    let list = |v: Option<&Value>| -> Vec<String> {
+        match v {
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(items)) => items.iter().filter_map(|x| x.as_str().map(String::from)).collect(),
+            _ => Vec::new(),
+        }
     };
     let everyone = match st.get("Principal") {
         Some(Value::String(s)) => s == "*",
-        Some(Value::Object(p)) => any(p.get("AWS"), "*"),
+        Some(Value::Object(p)) => p.len() == 1 && list(p.get("AWS")).iter().any(|a| a == "*"),
         _ => false,
     };
-    let insecure = st
-        .get("Condition")
-        .and_then(|c| c.get("Bool"))
-        .and_then(|b| b.get("aws:SecureTransport"))
-        .is_some_and(|v| v == "false" || v == &Value::Bool(false) || any(Some(v), "false"));
+    // Exactly one condition: Bool, on aws:SecureTransport alone, false.
+    let insecure = st.get("Condition").and_then(Value::as_object).is_some_and(|c| {
+        c.len() == 1
+            && c.get("Bool").and_then(Value::as_object).is_some_and(|b| {
+                b.len() == 1
+                    && b.get("aws:SecureTransport")
+                        .is_some_and(|v| v == "false" || v == &Value::Bool(false) || list(Some(v)) == ["false"])
+            })
+    });
+    let resources = list(st.get("Resource"));
+    let covers = |want: &str| resources.iter().any(|r| r == "*" || r.ends_with(&format!(":::{want}")));
     st.get("Effect").and_then(Value::as_str) == Some("Deny")
         && everyone
-        && any(st.get("Action"), "s3:*")
+        && list(st.get("Action")).iter().any(|a| a == "s3:*" || a == "*")
         && insecure
         && st.get("NotAction").is_none()
+        && st.get("NotResource").is_none()
+        && covers(name)
+        && (covers(&format!("{name}/*")) || resources.iter().any(|r| r.ends_with(&format!(":::{name}*"))))
 }
 
 fn statements_of(doc: &Value) -> Vec<Value> {
@@ -846,7 +859,10 @@ fn statements_of(doc: &Value) -> Vec<Value> {
 /// The policy S3 should hold for `props`: the stack's, with the TLS deny
 /// merged in when `require_tls` is on and the policy has none of its own.
 fn effective_policy(arn: &str, props: &BucketProps) -> Option<Value> {
-    if !props.require_tls || props.policy.as_ref().is_some_and(|p| statements_of(p).iter().any(is_tls_deny)) {
+    let name = arn.rsplit(":::").next().unwrap_or(arn);
+    if !props.require_tls
+        || props.policy.as_ref().is_some_and(|p| statements_of(p).iter().any(|s| is_tls_deny(s, name)))
+    {
         return props.policy.clone();
     }
     let mut doc = props.policy.clone().unwrap_or_else(|| serde_json::json!({"Version": "2012-10-17"}));
@@ -861,15 +877,17 @@ fn effective_policy(arn: &str, props: &BucketProps) -> Option<Value> {
 /// A policy as read, split into the stack's part and whether it denies
 /// plain HTTP. When the stack's own policy holds such a statement (`last`),
 /// it stays in the policy and `require_tls` keeps what the stack said.
-fn split_tls(policy: Option<Value>, last: &BucketProps) -> (Option<Value>, bool) {
+fn split_tls(policy: Option<Value>, name: &str, last: &BucketProps) -> (Option<Value>, bool) {
     let Some(mut doc) = policy else { return (None, false) };
     let list = statements_of(&doc);
-    let present = list.iter().any(is_tls_deny);
-    if last.policy.as_ref().is_some_and(|p| statements_of(p).iter().any(is_tls_deny)) {
+    let present = list.iter().any(|s| is_tls_deny(s, name));
+    if last.policy.as_ref().is_some_and(|p| statements_of(p).iter().any(|s| is_tls_deny(s, name))) {
         return (Some(doc), if present { last.require_tls } else { false });
     }
-    let rest: Vec<Value> = list.into_iter().filter(|s| !is_tls_deny(s)).collect();
-    if rest.is_empty() {
+    let rest: Vec<Value> = list.into_iter().filter(|s| !is_tls_deny(s, name)).collect();
+    // Nothing of the stack's is left: no policy, unless the stack has one
+    // with no statements (kept, so that it reads back as written).
+    if rest.is_empty() && last.policy.is_none() {
         return (None, present);
     }
     if let Some(o) = doc.as_object_mut() {
@@ -1281,31 +1299,43 @@ mod tests {
         let merged = effective_policy(arn, &props).unwrap_or_default();
         assert_eq!(merged["Statement"], serde_json::json!([allow, tls_statement(arn)]));
         // Read back: the stack's part, and require_tls on.
-        let (policy, on) = split_tls(Some(merged.clone()), &props);
+        let (policy, on) = split_tls(Some(merged.clone()), "b", &props);
         assert_eq!((policy, on), (props.policy.clone(), true));
         // Alone, it leaves no policy of the stack's; off, nothing is added.
         let bare = BucketProps::default();
-        assert_eq!(split_tls(effective_policy(arn, &bare), &bare), (None, true));
+        assert_eq!(split_tls(effective_policy(arn, &bare), "b", &bare), (None, true));
         let off = BucketProps { require_tls: false, ..BucketProps::default() };
         assert_eq!(effective_policy(arn, &off), None);
-        assert_eq!(split_tls(None, &off), (None, false));
+        assert_eq!(split_tls(None, "b", &off), (None, false));
 
+        // A policy with no statements reads back as written.
+        let empty = BucketProps {
+            policy: Some(serde_json::json!({"Version": "2012-10-17", "Statement": []})),
+            ..BucketProps::default()
+        };
+        let (policy, on) = split_tls(effective_policy(arn, &empty), "b", &empty);
+        assert_eq!((policy, on), (empty.policy.clone(), true));
         // The stack's own deny, however written, is kept and not doubled.
         let own = serde_json::json!({"Effect": "Deny", "Principal": {"AWS": ["*"]}, "Action": ["s3:*"], "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": false}}});
-        assert!(is_tls_deny(&own) && is_tls_deny(&tls_statement(arn)));
+        assert!(is_tls_deny(&own, "b") && is_tls_deny(&tls_statement(arn), "b"));
         let mine =
             BucketProps { policy: Some(serde_json::json!({"Statement": own.clone()})), ..BucketProps::default() };
         assert_eq!(effective_policy(arn, &mine), mine.policy);
-        assert_eq!(split_tls(mine.policy.clone(), &mine), (mine.policy.clone(), true));
+        assert_eq!(split_tls(mine.policy.clone(), "b", &mine), (mine.policy.clone(), true));
         // Not the same meaning: another action, a NotAction, an allow, another condition.
         for other in [
             serde_json::json!({"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}),
             serde_json::json!({"Effect": "Deny", "Principal": "*", "Action": "s3:*", "NotAction": "s3:Get*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}),
             serde_json::json!({"Effect": "Allow", "Principal": "*", "Action": "s3:*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}),
             serde_json::json!({"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}),
-            serde_json::json!({"Effect": "Deny", "Principal": {"Service": "x.amazonaws.com"}, "Action": "s3:*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}),
+            serde_json::json!({"Effect": "Deny", "Principal": {"Service": "x.amazonaws.com"}, "Action": "s3:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}),
+            // Narrower: part of the objects, another bucket, one more condition.
+            serde_json::json!({"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/logs/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}),
+            serde_json::json!({"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": ["arn:aws:s3:::other", "arn:aws:s3:::other/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}),
+            serde_json::json!({"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}, "StringEquals": {"aws:SourceVpce": "vpce-1"}}}),
+            serde_json::json!({"Effect": "Deny", "Principal": "*", "Action": "s3:*", "NotResource": "arn:aws:s3:::b/public/*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}),
         ] {
-            assert!(!is_tls_deny(&other), "{other}");
+            assert!(!is_tls_deny(&other, "b"), "{other}");
         }
     }
 

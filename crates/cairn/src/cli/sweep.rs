@@ -251,11 +251,27 @@ impl App {
             let unknown: Vec<&str> = groups.iter().filter(|g| g.born.is_none()).map(|g| g.stack).collect();
             if !unknown.is_empty() {
                 self.say(&format!(
-                    "note: left out, their age unknown (made before cairn recorded ages; name them with --stack): {}\n",
+                    "note: left out, their age unknown (made before cairn recorded ages; sweep them without \
+                     --older-than): {}\n",
                     unknown.join(", ")
                 ));
             }
             groups.retain(|g| g.born.is_some_and(|b| now - b >= age));
+            // The age is the state's: a deployment applied every day from an
+            // old state is old by it. One whose state is here is live, and
+            // goes only when named.
+            let live: Vec<&str> = groups
+                .iter()
+                .filter(|g| g.state.is_some() && !sweep.stacks.iter().any(|s| s == g.stack))
+                .map(|g| g.stack)
+                .collect();
+            if !live.is_empty() {
+                self.say(&format!(
+                    "note: left out, live with their state here (name them with --stack to sweep them): {}\n",
+                    live.join(", ")
+                ));
+            }
+            groups.retain(|g| g.state.is_none() || sweep.stacks.iter().any(|s| s == g.stack));
         }
         // IAM is global: a deployment with nothing else where we looked may
         // well live in another region, and losing its roles would break it
