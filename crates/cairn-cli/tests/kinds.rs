@@ -252,12 +252,14 @@ fn explain_finds_a_kind_written_loosely_and_suggests_for_a_typo() -> R {
 #[test]
 fn write_docs_writes_the_pages_and_removes_a_gone_kind() -> R {
     let dir = tempfile::tempdir()?;
-    std::fs::write(dir.path().join("aws-gone-Kind.md"), "old")?;
+    std::fs::write(dir.path().join("aws-gone-Kind.md"), "<!-- Generated from the code by an older cairn -->\nold")?;
+    std::fs::write(dir.path().join("aws-my-notes.md"), "mine, not generated")?;
     std::fs::write(dir.path().join("notes.md"), "mine")?;
     let out = Command::cargo_bin("cairn")?.args(["explain", "--write-docs"]).arg(dir.path()).output()?;
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!dir.path().join("aws-gone-Kind.md").exists());
     assert!(dir.path().join("notes.md").exists(), "a file that is no kind page is left alone");
+    assert!(dir.path().join("aws-my-notes.md").exists(), "a page cairn did not write is left alone");
     let queue = std::fs::read_to_string(dir.path().join("aws-sqs-Queue.md"))?;
     assert!(queue.contains("| `visibility_timeout` | `integer` | `30` | update |"), "{queue}");
     assert!(queue.contains("| `fifo` | `boolean` | `false` | replace |"), "{queue}");

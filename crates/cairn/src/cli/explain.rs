@@ -80,7 +80,16 @@ fn write_docs(registry: &cairn_engine::kind::Registry, dir: &Path) -> Exit {
         std::fs::create_dir_all(dir)?;
         for entry in std::fs::read_dir(dir)? {
             let name = entry?.file_name().to_string_lossy().into_owned();
-            if name.starts_with("aws-") && name.ends_with(".md") && !pages.iter().any(|(n, _)| *n == name) {
+            // Only a page this command wrote (it says so on its first line)
+            // is removed: a file of the user's in the same directory stays.
+            let generated = || {
+                std::fs::read_to_string(dir.join(&name)).is_ok_and(|t| t.starts_with("<!-- Generated from the code"))
+            };
+            if name.starts_with("aws-")
+                && name.ends_with(".md")
+                && !pages.iter().any(|(n, _)| *n == name)
+                && generated()
+            {
                 std::fs::remove_file(dir.join(&name))?;
             }
         }
