@@ -60,6 +60,8 @@ pub struct Clients {
     s3: OnceCell<aws_sdk_s3::Client>,
     #[cfg(feature = "cloudtrail")]
     cloudtrail: OnceCell<aws_sdk_cloudtrail::Client>,
+    #[cfg(feature = "kms")]
+    kms: OnceCell<aws_sdk_kms::Client>,
 }
 
 impl Clients {
@@ -91,6 +93,8 @@ impl Clients {
             s3: OnceCell::new(),
             #[cfg(feature = "cloudtrail")]
             cloudtrail: OnceCell::new(),
+            #[cfg(feature = "kms")]
+            kms: OnceCell::new(),
         }
     }
 
@@ -278,6 +282,18 @@ impl Clients {
             .get_or_init(|| async {
                 aws_sdk_cloudtrail::Client::from_conf(
                     aws_sdk_cloudtrail::config::Builder::from(config).interceptor(NameCalls).build(),
+                )
+            })
+            .await
+    }
+
+    #[cfg(feature = "kms")]
+    pub async fn kms(&self) -> &aws_sdk_kms::Client {
+        let config = self.config().await;
+        self.kms
+            .get_or_init(|| async {
+                aws_sdk_kms::Client::from_conf(
+                    aws_sdk_kms::config::Builder::from(config).interceptor(NameCalls).build(),
                 )
             })
             .await

@@ -24,7 +24,8 @@ use cairn_engine::spec::{ResourceOptions, ResourceSpec, StackSpec};
 use cairn_engine::value::{Json, Part, RefTarget, parse_template};
 use serde_json::json;
 
-use crate::kinds::sns_default_statement;
+use crate::kinds::{kms_root_statement, sns_default_statement};
+use crate::limits::PUBLISHERS;
 use crate::normalize::policy_canonical;
 
 /// The glue of the AWS kinds; see the module documentation.
@@ -86,6 +87,22 @@ pub const RULES: &[GlueRule] = &[
                disables ACLs) and how to turn it off",
     },
     GlueRule {
+        kinds: &["aws:cloudtrail:Trail", "aws:kms:Key"],
+        when: "a trail's `kms_key` is a key of the stack",
+        adds: "two statements in the key's `policy` letting `cloudtrail.amazonaws.com` use `kms:GenerateDataKey*` \
+               (Sid `cairn-cloudtrail-encrypt-<trail>`) and `kms:DescribeKey`, for that trail only: its ARN as \
+               `aws:SourceArn` and as the `kms:EncryptionContext:aws:cloudtrail:arn`; a key with no policy keeps \
+               KMS's default statement beside them",
+    },
+    GlueRule {
+        kinds: &["aws:sns:Topic", "aws:kms:Key", "aws:cloudwatch:Alarm", "aws:events:Rule"],
+        when: "a topic's `kms_key` is a key of the stack, and alarms or events rules of the stack publish to it",
+        adds: "a statement in the key's `policy` per publishing service (Sid `cairn-publish-encrypted-<service>`) \
+               letting `cloudwatch.amazonaws.com` or `events.amazonaws.com` use `kms:Decrypt` and \
+               `kms:GenerateDataKey*`; without it SNS drops what they publish, so validate refuses a key that \
+               leaves them out",
+    },
+    GlueRule {
         kinds: &["aws:cloudtrail:Trail", "aws:iam:Role", "aws:logs:LogGroup"],
         when: "a trail has `cloudwatch_logs.log_group` and no `role`",
         adds: "a derived `aws:iam:Role` `<trail>-logs-role` trusted by `cloudtrail.amazonaws.com`, allowed to \
@@ -132,7 +149,11 @@ impl Glue for AwsGlue {
                     lambda_subscription(spec, r, &mut added);
                     queue_subscription(spec, r, &mut out);
                 }
-                "aws:cloudtrail:Trail" => trail(spec, r, &mut out, &mut added),
+                "aws:cloudtrail:Trail" => {
+                    trail(spec, r, &mut out, &mut added);
+                    trail_key(spec, r, &mut out);
+                }
+                "aws:sns:Topic" => topic_key(spec, r, &mut out),
                 "aws:lambda:EventSourceMapping" => queue_mapping(spec, r, &mut out),
                 "aws:lambda:Function" => function_log_group(spec, r, &mut out, &mut added),
                 "aws:ec2:Instance" => instance_profile(r, &mut out, &mut added),
@@ -487,6 +508,84 @@ fn trail(spec: &StackSpec, t: &ResourceSpec, out: &mut StackSpec, added: &mut Ve
     {
         logs.insert("role".into(), Json::String(format!("${{{role_id}.arn}}")));
     }
+}
+
+/// A trail encrypting with a key of the stack: the key policy lets
+/// CloudTrail make data keys and describe the key, for this trail only
+/// (its ARN as `aws:SourceArn` and as the encryption context CloudTrail
+/// sends).
+fn trail_key(spec: &StackSpec, t: &ResourceSpec, out: &mut StackSpec) {
+    let Some(key_id) = stack_key(spec, t.props.get("kms_key")) else { return };
+    let trail_arn = format!("{ARN}:cloudtrail:${{aws.region}}:${{aws.account_id}}:trail/{}", name_of(t));
+    let encrypt = json!({
+        "Sid": sid("cloudtrail-encrypt", &t.id),
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudtrail.amazonaws.com"},
+        "Action": "kms:GenerateDataKey*",
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": {"aws:SourceArn": trail_arn},
+            "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": trail_arn},
+        },
+    });
+    let describe = json!({
+        "Sid": sid("cloudtrail-describe", &t.id),
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudtrail.amazonaws.com"},
+        "Action": "kms:DescribeKey",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}},
+    });
+    merge_key_statement(out, &key_id, encrypt);
+    merge_key_statement(out, &key_id, describe);
+}
+
+/// A topic encrypted with a key of the stack: the key policy lets each
+/// service that publishes to it from the stack (CloudWatch for alarms,
+/// EventBridge for rules) encrypt what it sends.
+fn topic_key(spec: &StackSpec, t: &ResourceSpec, out: &mut StackSpec) {
+    let Some(key_id) = stack_key(spec, t.props.get("kms_key")) else { return };
+    for p in PUBLISHERS {
+        let publishes = spec
+            .resources
+            .iter()
+            .filter(|r| r.kind == p.kind && r.options.auto_wire)
+            .any(|r| p.publishes_to(&r.props, &t.id));
+        if !publishes {
+            continue;
+        }
+        let service = p.principal.split('.').next().unwrap_or(p.principal);
+        let statement = json!({
+            "Sid": sid("publish-encrypted", service),
+            "Effect": "Allow",
+            "Principal": {"Service": p.principal},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+        });
+        merge_key_statement(out, &key_id, statement);
+    }
+}
+
+/// The id of the key of the stack a `kms_key` prop names by reference, when
+/// that key allows auto-wiring.
+fn stack_key(spec: &StackSpec, value: Option<&Json>) -> Option<String> {
+    let (id, _) = reference(value?)?;
+    wired(spec, &id).filter(|k| k.kind == "aws:kms:Key").map(|k| k.id.clone())
+}
+
+/// Merges a statement into a key's policy. A key with no policy has KMS's
+/// default one, which lets the account's IAM policies decide; the derived
+/// document replaces it, so it keeps that statement (without it the account
+/// could lose control of the key, and AWS refuses such a policy).
+fn merge_key_statement(out: &mut StackSpec, key_id: &str, statement: Json) {
+    let Some(key) = out.resources.iter_mut().find(|x| x.id == key_id) else { return };
+    if key.props.is_null() {
+        key.props = json!({});
+    }
+    if key.props.get("policy").is_none_or(Json::is_null) {
+        merge_statement(&mut key.props, "policy", kms_root_statement("${aws.partition}", "${aws.account_id}"));
+    }
+    merge_statement(&mut key.props, "policy", statement);
 }
 
 /// The name of an unnamed bucket a trail writes to:
@@ -1144,5 +1243,75 @@ pub(crate) mod tests {
         let s = stack(vec![res("fn", "aws:lambda:Function", json!({"name": "f", "log_retention_days": 14}))]);
         let out = AwsGlue.derive(&s);
         assert_eq!(get(&out, "fn-logs").props, json!({"name": "/aws/lambda/f", "retention_days": 14}));
+    }
+
+    #[test]
+    fn a_trail_with_a_key_of_the_stack_grants_cloudtrail_for_that_trail_only() {
+        let s = stack(vec![
+            res("key", "aws:kms:Key", json!({})),
+            res("trail", "aws:cloudtrail:Trail", json!({"name": "t", "bucket": "b", "kms_key": "${key.arn}"})),
+        ]);
+        let out = AwsGlue.derive(&s);
+        let st = statements(&get(&out, "key").props["policy"]);
+        assert_eq!(st.len(), 3, "{st:?}");
+        // KMS's default statement stays, so the account keeps control of the key.
+        assert_eq!(st[0], kms_root_statement("${aws.partition}", "${aws.account_id}"));
+        let trail_arn = "arn:${aws.partition}:cloudtrail:${aws.region}:${aws.account_id}:trail/t";
+        assert_eq!(st[1]["Principal"]["Service"], "cloudtrail.amazonaws.com");
+        assert_eq!(st[1]["Action"], "kms:GenerateDataKey*");
+        assert_eq!(st[1]["Condition"]["StringEquals"]["aws:SourceArn"], trail_arn);
+        assert_eq!(st[1]["Condition"]["StringLike"]["kms:EncryptionContext:aws:cloudtrail:arn"], trail_arn);
+        assert_eq!(st[2]["Action"], "kms:DescribeKey");
+        assert_eq!(st[2]["Condition"]["StringEquals"]["aws:SourceArn"], trail_arn);
+        // Derived twice (plan after plan), nothing is added twice.
+        assert_eq!(statements(&get(&AwsGlue.derive(&out), "key").props["policy"]).len(), 3);
+    }
+
+    #[test]
+    fn a_users_key_policy_keeps_its_statements_and_gets_no_default_one() {
+        let mine = json!({"Version": VERSION, "Statement": [{"Sid": "Admins", "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::1:role/admin"}, "Action": "kms:*", "Resource": "*"}]});
+        let s = stack(vec![
+            res("key", "aws:kms:Key", json!({"policy": mine})),
+            res("trail", "aws:cloudtrail:Trail", json!({"bucket": "b", "kms_key": "${key.arn}"})),
+        ]);
+        let st = statements(&get(&AwsGlue.derive(&s), "key").props["policy"]);
+        assert_eq!(st.len(), 3, "{st:?}");
+        assert_eq!(st[0]["Sid"], "Admins");
+    }
+
+    #[test]
+    fn a_key_or_trail_with_auto_wire_off_or_a_key_outside_the_stack_gets_nothing() {
+        let mut key = res("key", "aws:kms:Key", json!({}));
+        key.options.auto_wire = false;
+        let trail = res("trail", "aws:cloudtrail:Trail", json!({"bucket": "b", "kms_key": "${key.arn}"}));
+        let out = AwsGlue.derive(&stack(vec![key, trail]));
+        assert!(get(&out, "key").props.get("policy").is_none());
+        let literal = res("trail", "aws:cloudtrail:Trail", json!({"bucket": "b", "kms_key": "arn:aws:kms:x:1:key/k"}));
+        let s = stack(vec![res("key", "aws:kms:Key", json!({})), literal]);
+        assert!(get(&AwsGlue.derive(&s), "key").props.get("policy").is_none());
+    }
+
+    #[test]
+    fn an_encrypted_topic_lets_the_services_that_publish_to_it_use_its_key() {
+        let s = stack(vec![
+            res("key", "aws:kms:Key", json!({})),
+            res("alerts", "aws:sns:Topic", json!({"kms_key": "${key.arn}"})),
+            res("alarm", "aws:cloudwatch:Alarm", json!({"alarm_actions": ["${alerts.arn}"]})),
+            res("alarm2", "aws:cloudwatch:Alarm", json!({"ok_actions": ["${alerts.arn}"]})),
+            res("rule", "aws:events:Rule", json!({"targets": [{"arn": "${alerts.arn}"}]})),
+        ]);
+        let st = statements(&get(&AwsGlue.derive(&s), "key").props["policy"]);
+        let services: Vec<&Json> = st.iter().map(|s| &s["Principal"]["Service"]).collect();
+        assert_eq!(services.len(), 3, "{st:?}");
+        assert_eq!(services[1], "cloudwatch.amazonaws.com");
+        assert_eq!(services[2], "events.amazonaws.com");
+        assert_eq!(st[1]["Action"], json!(["kms:Decrypt", "kms:GenerateDataKey*"]));
+        // No publisher, no statement.
+        let quiet = stack(vec![
+            res("key", "aws:kms:Key", json!({})),
+            res("alerts", "aws:sns:Topic", json!({"kms_key": "${key.arn}"})),
+        ]);
+        assert!(get(&AwsGlue.derive(&quiet), "key").props.get("policy").is_none());
     }
 }

@@ -20,7 +20,7 @@ pub(crate) fn cross_check(spec: &StackSpec, props: &BTreeMap<String, Json>) -> V
     let mut diags = metric_filters_per_group(spec, props);
     diags.extend(trails_per_region(spec));
     diags.extend(rules_per_bus(spec, props));
-    diags.extend(topics_under_the_aws_managed_key(spec, props));
+    diags.extend(topics_under_keys_their_publishers_cannot_use(spec, props));
     diags
 }
 
@@ -132,18 +132,41 @@ fn rules_per_bus(spec: &StackSpec, props: &BTreeMap<String, Json>) -> Vec<Diagno
 // ---- topic encryption ----------------------------------------------------------
 
 /// A service that publishes to topics from the stack's resources.
-struct Publisher {
-    kind: &'static str,
+pub(crate) struct Publisher {
+    pub(crate) kind: &'static str,
     /// The service's name in messages.
-    service: &'static str,
-    principal: &'static str,
+    pub(crate) service: &'static str,
+    pub(crate) principal: &'static str,
     /// What it is in messages: `alarm`, `rule`.
     noun: &'static str,
     /// Where its topics are: a list prop, or a list of objects and their field.
     lists: &'static [(&'static str, Option<&'static str>)],
 }
 
-const PUBLISHERS: &[Publisher] = &[
+impl Publisher {
+    /// The topics (ARNs or references) a resource of this kind publishes
+    /// to, with the list each is in and whether that list holds objects.
+    fn topics<'a>(&'a self, props: &'a Json) -> impl Iterator<Item = (&'a str, bool, &'a str)> + 'a {
+        self.lists.iter().flat_map(move |(list, field)| {
+            let items = props.get(*list).and_then(Json::as_array).into_iter().flatten();
+            items
+                .filter_map(move |item| match field {
+                    Some(f) => item.get(*f),
+                    None => Some(item),
+                })
+                .filter_map(Json::as_str)
+                .map(move |t| (*list, field.is_some(), t))
+        })
+    }
+
+    /// Whether a resource of this kind with these props publishes to the
+    /// stack's resource `topic` (by reference).
+    pub(crate) fn publishes_to(&self, props: &Json, topic: &str) -> bool {
+        self.topics(props).any(|(_, _, t)| reference(t).is_some_and(|(id, _)| id == topic))
+    }
+}
+
+pub(crate) const PUBLISHERS: &[Publisher] = &[
     Publisher {
         kind: "aws:cloudwatch:Alarm",
         service: "CloudWatch",
@@ -168,63 +191,117 @@ fn is_aws_managed_sns_key(key: &str) -> bool {
         || (key.starts_with("arn:") && key.split(':').nth(2) == Some("kms") && key.ends_with(":alias/aws/sns"))
 }
 
-fn topics_under_the_aws_managed_key(spec: &StackSpec, props: &BTreeMap<String, Json>) -> Vec<Diagnostic> {
-    let topics: Vec<(&str, &str, Option<&str>)> = of_kind(spec, props, "aws:sns:Topic")
-        .filter_map(|(id, p)| {
-            let key = p.get("kms_key")?.as_str().filter(|k| is_aws_managed_sns_key(k))?;
-            Some((id, key, p.get("name").and_then(Json::as_str)))
-        })
+/// What is wrong with the key a topic is encrypted with, for a publisher.
+enum KeyTrouble<'a> {
+    /// `alias/aws/sns`, whose policy cannot change.
+    AwsManaged(&'a str),
+    /// A key of the stack whose policy does not let the publisher use it.
+    StackKey(String),
+}
+
+/// The key of the stack (`${key.arn}`, `${key.id}`) a topic's `kms_key` names.
+fn stack_key<'a>(spec: &StackSpec, props: &'a BTreeMap<String, Json>, topic: &Json) -> Option<(String, &'a Json)> {
+    let (id, _) = reference(topic.get("kms_key")?.as_str()?)?;
+    (kind_of(spec, &id)? == "aws:kms:Key").then_some(())?;
+    props.get(&id).map(|p| (id, p))
+}
+
+/// Whether a key policy lets `principal` make data keys with it.
+fn key_allows(policy: Option<&Json>, principal: &str) -> bool {
+    let as_list = |v: Option<&Json>| -> Vec<String> {
+        match v {
+            Some(Json::String(s)) => vec![s.clone()],
+            Some(Json::Array(items)) => items.iter().filter_map(Json::as_str).map(str::to_string).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let statements = match policy.and_then(|p| p.get("Statement")) {
+        Some(Json::Array(items)) => items.clone(),
+        Some(one @ Json::Object(_)) => vec![one.clone()],
+        _ => Vec::new(),
+    };
+    statements.iter().any(|st| {
+        st.get("Effect").and_then(Json::as_str) == Some("Allow")
+            && as_list(st.get("Principal").and_then(|p| p.get("Service"))).iter().any(|s| s == principal)
+            && as_list(st.get("Action"))
+                .iter()
+                .any(|a| matches!(a.as_str(), "kms:*" | "kms:GenerateDataKey*" | "kms:GenerateDataKey"))
+    })
+}
+
+/// Topics whose publishers cannot use the key the topic is encrypted with:
+/// AWS's own `alias/aws/sns`, or a key of the stack whose policy leaves the
+/// service out (the glue adds it unless `auto_wire: false` says not to).
+/// SNS drops what they publish and reports nothing.
+fn topics_under_keys_their_publishers_cannot_use(spec: &StackSpec, props: &BTreeMap<String, Json>) -> Vec<Diagnostic> {
+    let topics: Vec<(&str, &Json, Option<&str>)> = of_kind(spec, props, "aws:sns:Topic")
+        .filter(|(_, p)| p.get("kms_key").is_some_and(|k| !k.is_null()))
+        .map(|(id, p)| (id, p, p.get("name").and_then(Json::as_str)))
         .collect();
     if topics.is_empty() {
         return Vec::new();
     }
     // The topic an action or target names: by reference, or by its ARN.
-    let topic_named = |value: &Json| {
-        let s = value.as_str()?;
-        match reference(s) {
-            Some((id, _)) => topics.iter().find(|t| t.0 == id),
-            None => {
-                let name = s.strip_prefix("arn:").filter(|_| s.split(':').nth(2) == Some("sns"))?.rsplit(':').next();
-                topics.iter().find(|t| t.2.is_some() && t.2 == name)
-            }
+    let topic_named = |s: &str| match reference(s) {
+        Some((id, _)) => topics.iter().find(|t| t.0 == id),
+        None => {
+            let name = s.strip_prefix("arn:").filter(|_| s.split(':').nth(2) == Some("sns"))?.rsplit(':').next();
+            topics.iter().find(|t| t.2.is_some() && t.2 == name)
         }
     };
     let mut diags = Vec::new();
     for p in PUBLISHERS {
-        for (id, props) in of_kind(spec, props, p.kind) {
-            for (list, field) in p.lists {
-                let items = props.get(*list).and_then(Json::as_array).into_iter().flatten();
-                let named = items.filter_map(|item| match field {
-                    Some(f) => item.get(*f),
-                    None => Some(item),
-                });
-                let mut seen: Vec<&str> = Vec::new();
-                for (topic, kms_key, _) in named.filter_map(&topic_named) {
-                    if seen.contains(topic) {
-                        continue;
-                    }
-                    seen.push(topic);
-                    let (service, principal, noun) = (p.service, p.principal, p.noun);
-                    let what = match field {
-                        None => format!("the notifications of {noun} `{id}` (`{list}`)"),
-                        Some(_) => format!("the events {noun} `{id}` sends it"),
-                    };
-                    diags.push(
-                        Diagnostic::error(
-                            At::Prop { id: (*topic).to_string(), path: vec![key("kms_key")] },
-                            format!(
-                                "topic `{topic}` is encrypted with the AWS managed key `{kms_key}`, which {service} may not use: {what} would be dropped"
-                            ),
-                        )
-                        .expected(format!(
-                            "a customer managed KMS key whose key policy lets `{principal}` use `kms:Decrypt` and `kms:GenerateDataKey*`"
-                        ))
-                        .suggest(Some(
-                            "create such a key and set `kms_key` to its ARN or alias: the policy of `alias/aws/sns` cannot be changed"
-                                .to_string(),
-                        )),
-                    );
+        for (id, props_of) in of_kind(spec, props, p.kind) {
+            let mut seen: Vec<&str> = Vec::new();
+            for (list, objects, named) in p.topics(props_of) {
+                let Some((topic, topic_props, _)) = topic_named(named) else { continue };
+                if seen.contains(topic) {
+                    continue;
                 }
+                let trouble = match topic_props.get("kms_key").and_then(Json::as_str) {
+                    Some(k) if is_aws_managed_sns_key(k) => KeyTrouble::AwsManaged(k),
+                    _ => match stack_key(spec, props, topic_props) {
+                        Some((key_id, key)) if !key_allows(key.get("policy"), p.principal) => {
+                            KeyTrouble::StackKey(key_id)
+                        }
+                        _ => continue,
+                    },
+                };
+                seen.push(topic);
+                let (service, principal, noun) = (p.service, p.principal, p.noun);
+                let what = if objects {
+                    format!("the events {noun} `{id}` sends it")
+                } else {
+                    format!("the notifications of {noun} `{id}` (`{list}`)")
+                };
+                let diag = match trouble {
+                    KeyTrouble::AwsManaged(kms_key) => Diagnostic::error(
+                        At::Prop { id: (*topic).to_string(), path: vec![key("kms_key")] },
+                        format!(
+                            "topic `{topic}` is encrypted with the AWS managed key `{kms_key}`, which {service} may not use: {what} would be dropped"
+                        ),
+                    )
+                    .expected(format!(
+                        "a customer managed KMS key whose key policy lets `{principal}` use `kms:Decrypt` and `kms:GenerateDataKey*`"
+                    ))
+                    .suggest(Some(
+                        "create such a key and set `kms_key` to its ARN or alias: the policy of `alias/aws/sns` cannot be changed"
+                            .to_string(),
+                    )),
+                    KeyTrouble::StackKey(key_id) => Diagnostic::error(
+                        At::Prop { id: key_id.clone(), path: vec![key("policy")] },
+                        format!(
+                            "topic `{topic}` is encrypted with key `{key_id}`, whose policy does not let {service} (`{principal}`) use it: {what} would be dropped"
+                        ),
+                    )
+                    .expected(format!(
+                        "a statement allowing `{principal}` `kms:Decrypt` and `kms:GenerateDataKey*` in the key's policy"
+                    ))
+                    .suggest(Some(format!(
+                        "remove `auto_wire: false` from `{key_id}`, `{topic}` and `{id}` so that cairn adds it, or write it in the key's `policy`"
+                    ))),
+                };
+                diags.push(diag);
             }
         }
     }
@@ -432,5 +509,33 @@ mod tests {
         let d = checked(vec![topic(Some("alias/aws/sns")), rule, alarm("a", "alarm_actions", &["${alerts.arn}"])]);
         assert_eq!(d.len(), 2, "{d:?}");
         assert_eq!(checked(vec![topic(Some("alias/mine")), alarm("a", "ok_actions", &["${alerts.arn}"])]), Vec::new());
+    }
+
+    #[test]
+    fn a_topic_under_a_stack_key_that_leaves_its_publisher_out_is_refused() {
+        let key = |policy: Json| res("key", "aws:kms:Key", json!({"policy": policy}));
+        let topic = res("alerts", "aws:sns:Topic", json!({"kms_key": "${key.arn}"}));
+        let alarm = res("errors", "aws:cloudwatch:Alarm", json!({"alarm_actions": ["${alerts.arn}"]}));
+        let root = json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::1:root"},
+            "Action": "kms:*", "Resource": "*"}]});
+        let d = checked(vec![key(root), topic.clone(), alarm.clone()]);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].at, At::Prop { id: "key".into(), path: vec![key_seg("policy")] });
+        assert_eq!(
+            d[0].message,
+            "topic `alerts` is encrypted with key `key`, whose policy does not let CloudWatch \
+             (`cloudwatch.amazonaws.com`) use it: the notifications of alarm `errors` (`alarm_actions`) would be dropped"
+        );
+        // A key with no policy at all (auto_wire off) is refused the same way.
+        let bare = res("key", "aws:kms:Key", json!({}));
+        assert_eq!(checked(vec![bare, topic.clone(), alarm.clone()]).len(), 1);
+        // The statement the glue adds satisfies it.
+        let granted = json!({"Statement": [{"Effect": "Allow", "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*"}]});
+        assert_eq!(checked(vec![key(granted), topic, alarm]), Vec::new());
+    }
+
+    fn key_seg(k: &str) -> PathSeg {
+        PathSeg::Key(k.into())
     }
 }

@@ -31,7 +31,8 @@ pub struct Waits {
     /// (Lambda's "cannot be assumed", CloudTrail's
     /// `InvalidCloudWatchLogsRoleArnException`, its "access denied"
     /// `InvalidCloudWatchLogsLogGroupArnException` and
-    /// `InsufficientS3BucketPolicyException`; S3's `NoSuchBucket` right
+    /// `InsufficientS3BucketPolicyException` and
+    /// `InsufficientEncryptionPolicyException`; S3's `NoSuchBucket` right
     /// after its CreateBucket). Default 2 minutes, as
     /// terraform-provider-aws waits for IAM propagation.
     pub propagation: Duration,

@@ -6,7 +6,7 @@
 //! is listed kind by kind: IAM (global, not in the API; one paged
 //! GetAccountAuthorizationDetails gives every role with its tags), SQS
 //! queue URLs (one ListQueues), Lambda event source mappings, and
-//! EventBridge rules and CloudTrail trails (which AWS's API covers but the
+//! EventBridge rules, CloudTrail trails and KMS keys (which AWS's API covers but the
 //! emulator's does not; listing them on AWS too costs a few calls and makes
 //! the emulator tests mean something). Per-resource calls are left only
 //! where a service has no bulk read of tags: an EventBridge rule's tags, an
@@ -60,6 +60,8 @@ pub async fn find(clients: &Clients, stacks: &[String], global: bool) -> Result<
     lookups.push(own::events_rules(clients, stacks).boxed());
     #[cfg(feature = "cloudtrail")]
     lookups.push(own::cloudtrail_trails(clients, stacks).boxed());
+    #[cfg(feature = "kms")]
+    lookups.push(own::kms_keys(clients, stacks).boxed());
     let _ = global;
     let (tagged, queues, mappings, listed) = futures::try_join!(
         tagging_api(clients, stacks),
@@ -510,6 +512,45 @@ mod own {
                 arn,
                 tags,
             }))
+        })
+        .await
+    }
+
+    /// KMS keys by ListKeys and each key's ListResourceTags (the emulator's
+    /// Tagging API does not cover keys); a key pending deletion is as good
+    /// as gone, and AWS's own keys are never cairn's.
+    #[cfg(feature = "kms")]
+    pub(super) async fn kms_keys(clients: &Clients, stacks: &[String]) -> Result<Vec<Found>, OpError> {
+        let kms = clients.kms().await;
+        let pages: Vec<_> = kms.list_keys().into_paginator().send().collect().await;
+        let mut keys = Vec::new();
+        for page in pages {
+            let page = page.map_err(|e| aws_error("ListKeys", &e))?;
+            keys.extend(page.keys().iter().filter_map(|k| Some((k.key_id()?.to_string(), k.key_arn()?.to_string()))));
+        }
+        each(keys, |(id, arn)| async move {
+            let tags: BTreeMap<String, String> = match kms.list_resource_tags().key_id(&id).send().await {
+                Ok(out) => out.tags().iter().map(|t| (t.tag_key().to_string(), t.tag_value().to_string())).collect(),
+                // AWS's own keys may not be asked: not cairn's either way.
+                Err(e) if is_gone(&e) || e.code() == Some("AccessDeniedException") => return Ok(None),
+                Err(e) => return Err(aws_error("ListResourceTags", &e)),
+            };
+            if !wanted(&tags, stacks) {
+                return Ok(None);
+            }
+            let meta = match kms.describe_key().key_id(&id).send().await {
+                Ok(out) => out.key_metadata().cloned(),
+                Err(e) if is_gone(&e) => return Ok(None),
+                Err(e) => return Err(aws_error("DescribeKey", &e)),
+            };
+            let pending = meta.as_ref().and_then(|m| m.key_state()).is_some_and(|s| {
+                matches!(
+                    s,
+                    aws_sdk_kms::types::KeyState::PendingDeletion
+                        | aws_sdk_kms::types::KeyState::PendingReplicaDeletion
+                )
+            });
+            Ok((!pending).then(|| Found { kind: type_of::<crate::kinds::kms_key::Key>(), physical_id: id, arn, tags }))
         })
         .await
     }

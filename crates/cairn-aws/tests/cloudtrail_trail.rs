@@ -290,3 +290,80 @@ fn props_serialize_canonically() {
         })
     );
 }
+
+/// A trail encrypting with a KMS key: refused (strict rule
+/// `cloudtrail-kms-policy`, as AWS does) while the key policy leaves
+/// CloudTrail out, made once the policy lets this trail in, and read back
+/// with the key.
+#[cfg(feature = "kms")]
+#[tokio::test]
+async fn a_trail_encrypts_only_with_a_key_whose_policy_lets_it() {
+    use cairn_testkit::proxy::strict::rule;
+    let off = [rule::TRAIL_BUCKET_POLICY, rule::TRAIL_LOGS_ROLE, rule::S3_NEW_BUCKET_LAG];
+    let waits = cairn_aws::Waits {
+        first_delay: std::time::Duration::from_millis(50),
+        max_delay: std::time::Duration::from_millis(100),
+        propagation: std::time::Duration::from_millis(300),
+        ..cairn_aws::Waits::default()
+    };
+    let endpoint = cairn_testkit::emulator::strict_endpoint(&off);
+    let provider = cairn_aws::AwsProvider::new(cairn_aws::AwsOptions {
+        endpoint_url: Some(endpoint),
+        waits,
+        ..cairn_aws::AwsOptions::default()
+    });
+    let kind = common::kind(&provider, KIND);
+    let kms = provider.clients().kms().await.clone();
+    let ct = provider.clients().cloudtrail().await.clone();
+    let stack = unique_stack("trailkms");
+    let cx = op_ctx(&stack, "audit");
+    let logs_bucket = format!("{stack}-logs");
+    bucket(&provider, &logs_bucket).await;
+    let name = format!("{stack}-audit");
+    let trail_arn = arn_of(&name);
+    let root = json!({"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT_ID}:root")},
+        "Action": "kms:*", "Resource": "*"});
+    let key = kms
+        .create_key()
+        .policy(json!({"Version": "2012-10-17", "Statement": [root]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let key = key.key_metadata().unwrap();
+    let (key_id, key_arn) = (key.key_id().to_string(), key.arn().unwrap().to_string());
+    let desired = common::checked(&*kind, &stack, "audit", json!({"bucket": logs_bucket, "kms_key": key_arn}));
+
+    let refused = kind.create(&cx, &desired).await.unwrap_err().to_string();
+    assert!(refused.contains("InsufficientEncryptionPolicyException"), "{refused}");
+    assert!(ct.get_trail().name(&name).send().await.is_err(), "no trail was made");
+
+    // The statements the glue derives for this trail.
+    let for_trail = |other: &str| {
+        json!({"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "kms:GenerateDataKey*", "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceArn": other},
+                          "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": other}}})
+    };
+    let put = |statement: serde_json::Value| {
+        let doc = json!({"Version": "2012-10-17", "Statement": [root, statement]}).to_string();
+        kms.put_key_policy().key_id(&key_id).policy_name("default").policy(doc).send()
+    };
+    // A grant for another trail is no grant for this one.
+    put(for_trail(&arn_of("someone-elses"))).await.unwrap();
+    let refused = kind.create(&cx, &desired).await.unwrap_err().to_string();
+    assert!(refused.contains("InsufficientEncryptionPolicyException"), "{refused}");
+
+    put(for_trail(&trail_arn)).await.unwrap();
+    let created = kind.create(&cx, &desired).await.unwrap();
+    let trail = ct.get_trail().name(&trail_arn).send().await.unwrap();
+    assert_eq!(trail.trail().unwrap().kms_key_id(), Some(key_arn.as_str()));
+    assert_eq!(kind.read(&cx, &created.physical_id, &desired).await.unwrap().unwrap().props, desired);
+
+    // Unset, the trail stops encrypting with it.
+    let plain = common::checked(&*kind, &stack, "audit", json!({"bucket": logs_bucket}));
+    kind.update(&cx, &created.physical_id, &desired, &plain).await.unwrap();
+    let trail = ct.get_trail().name(&trail_arn).send().await.unwrap();
+    assert!(trail.trail().unwrap().kms_key_id().is_none_or(str::is_empty));
+    kind.delete(&cx, &created.physical_id, &plain).await.unwrap();
+    kms.schedule_key_deletion().key_id(&key_id).pending_window_in_days(7).send().await.unwrap();
+}

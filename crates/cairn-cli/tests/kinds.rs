@@ -67,7 +67,7 @@ fn the_site_lists_every_kind_page() -> R {
 #[test]
 fn every_kind_has_a_complete_reference() {
     let kinds = kinds();
-    assert_eq!(kinds.len(), 17, "every kind of the default build");
+    assert_eq!(kinds.len(), 18, "every kind of the default build");
     let registry = cairn::aws::registry();
     let mut gaps = Vec::new();
     for k in &kinds {
@@ -222,7 +222,7 @@ fn explain_json_is_the_reference_data() -> R {
 
     let out = cairn(&["explain", "--json"])?;
     let list: Value = serde_json::from_slice(&out.stdout)?;
-    assert_eq!(list["kinds"].as_array().map(Vec::len), Some(17));
+    assert_eq!(list["kinds"].as_array().map(Vec::len), Some(18));
     Ok(())
 }
 

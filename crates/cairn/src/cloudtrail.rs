@@ -52,6 +52,11 @@ impl Trail {
     pub fn lambda_data_events(self, arn: Arn<crate::lambda::Function>) -> Self {
         self.with(|p| p.data_events.lambda.push(arn.into()))
     }
+    /// Encrypts the log files with a KMS key: a key of the stack
+    /// (`key.arn()`, whose policy then lets this trail use it) or an alias ARN.
+    pub fn kms_key(self, key: impl Into<String>) -> Self {
+        self.with(|p| p.kms_key = Some(key.into()))
+    }
     /// Delivers events to a log group (its name or ARN) too, through the
     /// role `role` (derived when `None`).
     pub fn cloudwatch_logs(self, log_group: impl NameOrArn<logs::LogGroup>, role: Option<Arn<iam::Role>>) -> Self {

@@ -55,6 +55,8 @@ pub mod ec2;
 pub mod events;
 #[cfg(feature = "iam")]
 pub mod iam;
+#[cfg(feature = "kms")]
+pub mod kms;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 #[cfg(feature = "logs")]

@@ -60,6 +60,12 @@ pub struct TrailProps {
     /// Also deliver the events to a CloudWatch Logs group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloudwatch_logs: Option<CloudWatchLogs>,
+    /// The KMS key (ARN, or alias ARN) that encrypts the log files (SSE-KMS,
+    /// CIS AWS 3.5); unset leaves them to the bucket's own encryption. A key
+    /// of the stack (`${key.arn}`) gets the key-policy statements CloudTrail
+    /// needs, for this trail only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<String>,
 }
 
 impl Default for TrailProps {
@@ -76,6 +82,7 @@ impl Default for TrailProps {
             management_events: ManagementEvents::All,
             data_events: DataEvents::default(),
             cloudwatch_logs: None,
+            kms_key: None,
         }
     }
 }
@@ -159,6 +166,7 @@ impl TypedKind for Trail {
             accepts: &[AttrType::Arn("aws:logs:LogGroup"), AttrType::Name("aws:logs:LogGroup")],
         },
         RefProp { path: &["cloudwatch_logs", "role"], when: None, accepts: &[AttrType::Arn("aws:iam:Role")] },
+        RefProp { path: &["kms_key"], when: None, accepts: &[AttrType::Arn("aws:kms:Key")] },
         RefProp { path: &["data_events", "lambda", "*"], when: None, accepts: &[AttrType::Arn("aws:lambda:Function")] },
     ];
     type Props = TrailProps;
@@ -288,6 +296,7 @@ impl TypedKind for Trail {
                 .enable_log_file_validation(props.log_file_validation)
                 .set_cloud_watch_logs_log_group_arn(group_arn.clone())
                 .set_cloud_watch_logs_role_arn(role_arn.clone())
+                .set_kms_key_id(props.kms_key.clone())
                 .set_tags_list(Some(tags.clone()))
                 .send()
         })
@@ -397,7 +406,8 @@ impl Trail {
             || live.multi_region != want.multi_region
             || live.include_global_events != want.include_global_events
             || live.log_file_validation != want.log_file_validation
-            || live.cloudwatch_logs != want.cloudwatch_logs;
+            || live.cloudwatch_logs != want.cloudwatch_logs
+            || live.kms_key != want.kms_key;
         if settings_differ {
             let (group_arn, role_arn) = cloudwatch_arns(&cx.env, want.cloudwatch_logs.as_ref());
             // Empty strings are how UpdateTrail removes a prefix or log delivery.
@@ -411,6 +421,7 @@ impl Trail {
                     .enable_log_file_validation(want.log_file_validation)
                     .cloud_watch_logs_log_group_arn(group_arn.clone().unwrap_or_default())
                     .cloud_watch_logs_role_arn(role_arn.clone().unwrap_or_default())
+                    .kms_key_id(want.kms_key.clone().unwrap_or_default())
                     .send()
             })
             .await
@@ -516,6 +527,7 @@ impl Trail {
                 trail.cloud_watch_logs_role_arn(),
                 last.cloudwatch_logs.as_ref(),
             ),
+            kms_key: key_as_read(trail.kms_key_id(), last.kms_key.as_ref()),
         }))
     }
 }
@@ -531,6 +543,10 @@ pub(crate) fn retry_reason(code: Option<&str>, message: Option<&str>) -> Option<
             Some(Wait::new("waiting for the bucket policy to allow CloudTrail", Bound::Propagation))
         }
         "InvalidCloudWatchLogsRoleArnException" => Some(role),
+        // A key policy just written takes a moment to count.
+        "InsufficientEncryptionPolicyException" => {
+            Some(Wait::new("waiting for the KMS key policy to allow CloudTrail", Bound::Propagation))
+        }
         // A role whose inline policy has not propagated yet cannot write to
         // the group, which CloudTrail reports against the group's ARN; any
         // other message means the ARN really is wrong.
@@ -544,6 +560,22 @@ pub(crate) fn retry_reason(code: Option<&str>, message: Option<&str>) -> Option<
 }
 
 // ---- pure helpers ------------------------------------------------------------
+
+/// The trail's key as read: GetTrail gives the key's ARN whatever was
+/// written, so the key last written reads back as written when it names the
+/// same key (its ARN, an id the ARN ends with); an alias is taken at its
+/// word, since only KMS could say which key it names.
+fn key_as_read(live: Option<&str>, last: Option<&String>) -> Option<String> {
+    let live = live.filter(|k| !k.is_empty())?;
+    match last {
+        Some(l)
+            if l == live || live.ends_with(&format!("key/{l}")) || l.contains(":alias/") || l.starts_with("alias/") =>
+        {
+            Some(l.clone())
+        }
+        _ => Some(live.to_string()),
+    }
+}
 
 /// Why a trail name breaks CloudTrail's naming rules, if it does.
 pub fn check_trail_name(name: &str) -> Result<(), String> {

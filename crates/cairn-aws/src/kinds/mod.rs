@@ -21,6 +21,8 @@ pub mod events_rule;
 pub mod iam_instance_profile;
 #[cfg(feature = "iam")]
 pub mod iam_role;
+#[cfg(feature = "kms")]
+pub mod kms_key;
 #[cfg(feature = "lambda")]
 pub mod lambda_event_source_mapping;
 #[cfg(feature = "lambda")]
@@ -79,6 +81,8 @@ pub(crate) fn registry(clients: &Arc<Clients>) -> Registry {
     r.add(typed(ec2_security_group::SecurityGroup::new(Arc::clone(clients))));
     #[cfg(feature = "ec2")]
     r.add(typed(ec2_instance::Instance::new(Arc::clone(clients))));
+    #[cfg(feature = "kms")]
+    r.add(typed(kms_key::Key::new(Arc::clone(clients))));
     r.set_glue(Arc::new(crate::glue::AwsGlue));
     r
 }
@@ -236,5 +240,19 @@ pub(crate) fn sns_default_statement(topic_arn: &str, account: &str) -> serde_jso
         ],
         "Resource": topic_arn,
         "Condition": {"StringEquals": {"AWS:SourceOwner": account}}
+    })
+}
+
+/// The statement of the policy KMS gives a key created without one: the
+/// account's IAM policies decide who may use and manage the key. Outside
+/// the `kms` feature, since the glue keeps it in a key policy it derives
+/// (a key policy without it is one the account can be locked out of).
+pub(crate) fn kms_root_statement(partition: &str, account: &str) -> serde_json::Value {
+    serde_json::json!({
+        "Sid": "Enable IAM User Permissions",
+        "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:{partition}:iam::{account}:root")},
+        "Action": "kms:*",
+        "Resource": "*"
     })
 }

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_sns::types::Tag;
-use cairn_engine::kind::{Environment, KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
+use cairn_engine::kind::{
+    AttrType, Environment, KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, RefProp, TypedKind,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -39,7 +41,8 @@ pub struct TopicProps {
     /// `events.amazonaws.com` use it, so their messages are dropped without
     /// an error (validate refuses it). Use a customer managed key whose
     /// policy lets those services use `kms:Decrypt` and
-    /// `kms:GenerateDataKey*`.
+    /// `kms:GenerateDataKey*`: a key of the stack (`${key.arn}`) gets
+    /// those statements from cairn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms_key: Option<String>,
     /// The topic's access policy document; unset keeps AWS's default policy.
@@ -73,6 +76,11 @@ impl TypedKind for Topic {
     const TYPE: &'static str = "aws:sns:Topic";
     const ATTRIBUTES: &'static [&'static str] = &["arn", "name"];
     const REPLACE_ON: &'static [&'static str] = &["name", "fifo"];
+    const REF_PROPS: &'static [RefProp] = &[RefProp {
+        path: &["kms_key"],
+        when: None,
+        accepts: &[AttrType::Arn("aws:kms:Key"), AttrType::Id("aws:kms:Key")],
+    }];
     type Props = TopicProps;
     const DOC: &'static KindDoc = &KindDoc {
         physical_id: "the topic's ARN",

@@ -36,6 +36,7 @@ pub struct Rule {
 pub mod rule {
     pub const TRAIL_BUCKET_POLICY: &str = "cloudtrail-bucket-policy";
     pub const TRAIL_LOGS_ROLE: &str = "cloudtrail-logs-role";
+    pub const TRAIL_KMS_POLICY: &str = "cloudtrail-kms-policy";
     pub const TRAIL_DELIVERS: &str = "cloudtrail-delivers";
     pub const LOGS_ONE_WRITE_PER_GROUP: &str = "logs-one-write-per-group";
     pub const S3_NEW_BUCKET_LAG: &str = "s3-new-bucket-lag";
@@ -70,6 +71,14 @@ pub const RULES: &[Rule] = &[
               does not trust cloudtrail.amazonaws.com, and InvalidCloudWatchLogsLogGroupArnException (\"Access denied. \
               Check the permissions for your role.\") when its policies do not allow logs:CreateLogStream and \
               logs:PutLogEvents on the group's streams (CloudTrail user guide, \"Sending events to CloudWatch Logs\")",
+    },
+    Rule {
+        name: rule::TRAIL_KMS_POLICY,
+        aws: "CreateTrail/UpdateTrail with a KmsKeyId answer InsufficientEncryptionPolicyException unless the key \
+              policy lets cloudtrail.amazonaws.com kms:GenerateDataKey* for that trail (aws:SourceArn and the \
+              kms:EncryptionContext:aws:cloudtrail:arn it sends) and KmsKeyNotFoundException for a key that does \
+              not exist or is pending deletion (CloudTrail user guide, \"Configure AWS KMS key policies for \
+              CloudTrail\"); moto takes any key id",
     },
     Rule {
         name: rule::TRAIL_DELIVERS,
@@ -397,6 +406,12 @@ async fn serve_rules(
                 let message = format!("Incorrect S3 bucket policy is detected for bucket: {bucket} ({problem})");
                 return refuse(rule::TRAIL_BUCKET_POLICY, 400, "InsufficientS3BucketPolicyException", &message);
             }
+            if strict.is_on(rule::TRAIL_KMS_POLICY)
+                && let Some(key) = field("KmsKeyId").filter(|k| !k.is_empty())
+                && let Some((code, message)) = trail_key_problem(shared, &key, &trail_arn).await
+            {
+                return refuse(rule::TRAIL_KMS_POLICY, 400, code, &message);
+            }
             if strict.is_on(rule::TRAIL_LOGS_ROLE)
                 && let (Some(role), Some(group)) = (field("CloudWatchLogsRoleArn"), field("CloudWatchLogsLogGroupArn"))
                 && let Some((code, message)) = trail_role_problem(shared, &role, &group).await
@@ -620,6 +635,26 @@ async fn upstream(
     form: Option<String>,
     body: Option<Bytes>,
 ) -> Option<(u16, Bytes)> {
+    upstream_with(shared, service, method, path_and_query, form, body, &[]).await
+}
+
+/// A call of a JSON-protocol service (`TrentService.GetKeyPolicy`) to the
+/// emulator: status and body.
+async fn upstream_json(shared: &Shared, service: &str, target: &str, body: Json) -> Option<(u16, Bytes)> {
+    let headers = [("x-amz-target", target), (CONTENT_TYPE.as_str(), "application/x-amz-json-1.1")];
+    upstream_with(shared, service, Method::POST, "/", None, Some(Bytes::from(body.to_string())), &headers).await
+}
+
+/// [`upstream`] with extra headers.
+async fn upstream_with(
+    shared: &Shared,
+    service: &str,
+    method: Method,
+    path_and_query: &str,
+    form: Option<String>,
+    body: Option<Bytes>,
+    headers: &[(&str, &str)],
+) -> Option<(u16, Bytes)> {
     let auth = format!(
         "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0"
     );
@@ -627,6 +662,9 @@ async fn upstream(
         .method(method)
         .uri(format!("{}{path_and_query}", shared.upstream))
         .header("authorization", auth);
+    for (k, v) in headers {
+        builder = builder.header(*k, *v);
+    }
     let body = match (form, body) {
         (Some(form), _) => {
             builder = builder.header(CONTENT_TYPE, "application/x-www-form-urlencoded");
@@ -692,6 +730,47 @@ async fn trail_bucket_problem(
         return Some(format!("CloudTrail may not s3:PutObject under {prefix}AWSLogs/{ACCOUNT_ID}/"));
     }
     None
+}
+
+/// What AWS answers when the trail's KMS key cannot serve it: the key is
+/// missing or pending deletion, or its policy does not let CloudTrail make
+/// data keys for this trail.
+async fn trail_key_problem(shared: &Shared, key: &str, trail_arn: &str) -> Option<(&'static str, String)> {
+    let not_found = || Some(("KmsKeyNotFoundException", format!("KMS key {key} does not exist or is not usable")));
+    let (status, body) =
+        upstream_json(shared, "kms", "TrentService.DescribeKey", serde_json::json!({"KeyId": key})).await?;
+    let meta: Json = serde_json::from_slice(&body).unwrap_or(Json::Null);
+    let state = meta.pointer("/KeyMetadata/KeyState").and_then(Json::as_str);
+    if status != 200 || state.is_some_and(|s| s.starts_with("Pending")) {
+        return not_found();
+    }
+    let id = meta.pointer("/KeyMetadata/KeyId").and_then(Json::as_str)?.to_string();
+    let key_arn = meta.pointer("/KeyMetadata/Arn").and_then(Json::as_str).unwrap_or(key).to_string();
+    let target = "TrentService.GetKeyPolicy";
+    let (status, body) =
+        upstream_json(shared, "kms", target, serde_json::json!({"KeyId": id, "PolicyName": "default"})).await?;
+    if status != 200 {
+        return None;
+    }
+    let text: Json = serde_json::from_slice(&body).unwrap_or(Json::Null);
+    let doc: Json = text.get("Policy").and_then(Json::as_str).and_then(|p| serde_json::from_str(p).ok())?;
+    let request = policy::Request {
+        principal: Principal::Service("cloudtrail.amazonaws.com".into()),
+        action: "kms:GenerateDataKey",
+        resource: &key_arn,
+        context: vec![
+            ("aws:SourceArn", trail_arn.to_string()),
+            ("aws:SourceAccount", ACCOUNT_ID.to_string()),
+            ("kms:EncryptionContext:aws:cloudtrail:arn", trail_arn.to_string()),
+        ],
+    };
+    if policy::allows(&doc, &request) {
+        return None;
+    }
+    Some((
+        "InsufficientEncryptionPolicyException",
+        format!("Insufficient permissions to access S3 bucket or KMS key {key_arn}."),
+    ))
 }
 
 /// What AWS answers when the logs role cannot serve the trail.
