@@ -95,6 +95,13 @@ pub const RULES: &[GlueRule] = &[
                KMS's default statement beside them",
     },
     GlueRule {
+        kinds: &["aws:logs:LogGroup", "aws:kms:Key"],
+        when: "a log group's `kms_key` is a key of the stack",
+        adds: "a statement in the key's `policy` (Sid `cairn-logs-<group>`) letting `logs.<region>.amazonaws.com` \
+               encrypt and decrypt with it, for that group only (its ARN as \
+               `kms:EncryptionContext:aws:logs:arn`)",
+    },
+    GlueRule {
         kinds: &["aws:sns:Topic", "aws:kms:Key", "aws:cloudwatch:Alarm", "aws:events:Rule"],
         when: "a topic's `kms_key` is a key of the stack, and alarms or events rules of the stack publish to it",
         adds: "a statement in the key's `policy` per publishing service (Sid `cairn-publish-encrypted-<service>`) \
@@ -154,6 +161,7 @@ impl Glue for AwsGlue {
                     trail_key(spec, r, &mut out);
                 }
                 "aws:sns:Topic" => topic_key(spec, r, &mut out),
+                "aws:logs:LogGroup" => log_group_key(spec, r, &mut out),
                 "aws:lambda:EventSourceMapping" => queue_mapping(spec, r, &mut out),
                 "aws:lambda:Function" => function_log_group(spec, r, &mut out, &mut added),
                 "aws:ec2:Instance" => instance_profile(r, &mut out, &mut added),
@@ -564,6 +572,22 @@ fn topic_key(spec: &StackSpec, t: &ResourceSpec, out: &mut StackSpec) {
         });
         merge_key_statement(out, &key_id, statement);
     }
+}
+
+/// A log group encrypted with a key of the stack: the key policy lets
+/// CloudWatch Logs of the region use it for that group only (its ARN as the
+/// encryption context CloudWatch Logs sends).
+fn log_group_key(spec: &StackSpec, g: &ResourceSpec, out: &mut StackSpec) {
+    let Some(key_id) = stack_key(spec, g.props.get("kms_key")) else { return };
+    let statement = json!({
+        "Sid": sid("logs", &g.id),
+        "Effect": "Allow",
+        "Principal": {"Service": "logs.${aws.region}.amazonaws.com"},
+        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+        "Resource": "*",
+        "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": arn_of(g).unwrap_or_default()}},
+    });
+    merge_key_statement(out, &key_id, statement);
 }
 
 /// The id of the key of the stack a `kms_key` prop names by reference, when
@@ -1313,5 +1337,20 @@ pub(crate) mod tests {
             res("alerts", "aws:sns:Topic", json!({"kms_key": "${key.arn}"})),
         ]);
         assert!(get(&AwsGlue.derive(&quiet), "key").props.get("policy").is_none());
+    }
+
+    #[test]
+    fn an_encrypted_log_group_lets_cloudwatch_logs_use_the_key_for_that_group() {
+        let s = stack(vec![
+            res("key", "aws:kms:Key", json!({})),
+            res("trail-logs", "aws:logs:LogGroup", json!({"name": "/lab3/trail", "kms_key": "${key.arn}"})),
+        ]);
+        let st = statements(&get(&AwsGlue.derive(&s), "key").props["policy"]);
+        assert_eq!(st.len(), 2, "{st:?}");
+        assert_eq!(st[1]["Principal"]["Service"], "logs.${aws.region}.amazonaws.com");
+        assert_eq!(
+            st[1]["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"],
+            "arn:${aws.partition}:logs:${aws.region}:${aws.account_id}:log-group:/lab3/trail"
+        );
     }
 }

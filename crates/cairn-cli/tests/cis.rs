@@ -169,6 +169,9 @@ const CONTROLS: [(&str, &str, &[&str]); 15] = [
             "\"RemoveAccountFromOrganization\"",
             "\"UpdatePolicy\"",
             "\"UpdateOrganizationalUnit\"",
+            "\"CancelHandshake\"",
+            "\"CreateOrganization\"",
+            "\"EnableAllFeatures\"",
         ],
     ),
 ];

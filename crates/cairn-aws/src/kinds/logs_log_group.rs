@@ -10,7 +10,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::types::LogGroup as AwsLogGroup;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use cairn_engine::kind::{Environment, KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
+use cairn_engine::kind::{
+    AttrType, Environment, KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, RefProp, TypedKind,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -18,6 +20,7 @@ use serde_json::Value;
 use crate::clients::Clients;
 use crate::error::{aws_error, is_not_found};
 use crate::kinds::unresolved;
+use crate::retry::{Bound, Wait, retrying};
 use crate::tags::{add_tags_to, live_tags_of, tag_changes};
 
 // ---- props -----------------------------------------------------------------
@@ -33,7 +36,9 @@ pub struct LogGroupProps {
     /// (1, 3, 5, 7, 14, 30, …, 3653); unset keeps them forever.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention_days: Option<i32>,
-    /// ARN of the KMS key that encrypts the group's data. Cannot change in place.
+    /// ARN of the KMS key that encrypts the group's data. Cannot change in
+    /// place. A key of the stack (`${key.arn}`) gets the statement letting
+    /// CloudWatch Logs use it for this group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms_key: Option<String>,
 }
@@ -58,6 +63,8 @@ impl TypedKind for LogGroup {
     const TYPE: &'static str = "aws:logs:LogGroup";
     const ATTRIBUTES: &'static [&'static str] = &["arn", "name"];
     const REPLACE_ON: &'static [&'static str] = &["name", "kms_key"];
+    const REF_PROPS: &'static [RefProp] =
+        &[RefProp { path: &["kms_key"], when: None, accepts: &[AttrType::Arn("aws:kms:Key")] }];
     type Props = LogGroupProps;
     const DOC: &'static KindDoc = &KindDoc {
         physical_id: "the group's name (not its ARN)",
@@ -97,22 +104,26 @@ impl TypedKind for LogGroup {
         let action = format!("creating log group {name}");
         let arn = log_group_arn(&cx.env, &name);
 
-        let mut req = logs.create_log_group().log_group_name(&name).set_kms_key_id(props.kms_key.clone());
-        for (k, v) in &cx.tags {
-            req = req.tags(k, v);
-        }
-        match req.send().await {
+        let sent = retrying(cx, self.clients.waits(), &action, key_not_yet_usable, || {
+            let mut req = logs.create_log_group().log_group_name(&name).set_kms_key_id(props.kms_key.clone());
+            for (k, v) in &cx.tags {
+                req = req.tags(k, v);
+            }
+            req.send()
+        })
+        .await;
+        match sent {
             Ok(_) => {}
             // CreateLogGroup fails on an existing name, so no look first. A
             // group of that name may be left by a crashed run or by an earlier
             // try of this call whose answer was lost (ours: adopt it), or made
             // by someone else, such as Lambda on a first invocation (refused).
-            Err(e) if e.code() == Some("ResourceAlreadyExistsException") => {
+            Err(f) if f.error.code() == Some("ResourceAlreadyExistsException") => {
                 let group = find_log_group(logs, &name).await.map_err(|e| OpError::failed(format!("{action}: {e}")))?;
-                let Some(group) = group else { return Err(aws_error(&action, &e)) };
+                let Some(group) = group else { return Err(f.op_error(&action)) };
                 return self.adopt(cx, &name, &arn, &group, props, &action).await;
             }
-            Err(e) => return Err(aws_error(&action, &e)),
+            Err(f) => return Err(f.op_error(&action)),
         }
         if let Some(days) = props.retention_days {
             logs.put_retention_policy()
@@ -262,6 +273,14 @@ impl LogGroup {
         }
         Ok(())
     }
+}
+
+/// A key policy just written (the glue's grant for this group) takes a
+/// moment to count: CloudWatch Logs answers AccessDeniedException naming
+/// the key meanwhile.
+fn key_not_yet_usable(code: Option<&str>, message: Option<&str>) -> Option<Wait> {
+    (code == Some("AccessDeniedException") && message.is_some_and(|m| m.contains("KMS key")))
+        .then_some(Wait::new("waiting for the KMS key policy to allow CloudWatch Logs", Bound::Propagation))
 }
 
 // ---- pure helpers ------------------------------------------------------------
