@@ -12,7 +12,7 @@
 //! cargo run --example lab3_access_alerts -- destroy --yes
 //! ```
 
-use cairn::{Arn, Name, Stack, cloudtrail, cloudwatch, logs, pseudo, s3, sns};
+use cairn::{Arn, Name, Stack, cloudtrail, cloudwatch, kms, logs, pseudo, s3, sns};
 
 /// The namespace of every metric the filters publish.
 const NAMESPACE: &str = "CloudTrailMetrics";
@@ -54,15 +54,28 @@ pub fn lab3() -> Stack {
     };
     // cairn derives the bucket policy CloudTrail needs (read the ACL, write
     // AWSLogs/<account>/ with bucket-owner-full-control, for this trail only).
+    // The key the trail encrypts its log files and log events with; cairn
+    // writes its policy (the account's IAM policies, CloudTrail for this
+    // trail, CloudWatch Logs for this group). Destroy schedules its deletion.
+    let key = stack.add(
+        "trail-key",
+        kms::Key::new()
+            .description(format!("encrypts the log files and log events of {stack_name}'s trail"))
+            .alias(format!("alias/{stack_name}-trail"))
+            .deletion_window_days(7),
+    );
     let bucket = stack.add(
         "trail-bucket",
         s3::Bucket::new()
             .name(format!("{stack_name}-trail-{}", pseudo::account_id()))
+            .sse_kms()
             // The bucket only holds this trail's logs, which destroy deletes.
             .lifecycle_rule(expire),
     );
-    let trail_logs =
-        stack.add("trail-logs", logs::LogGroup::named(format!("/cairn/{stack_name}/cloudtrail")).retention_days(90));
+    let trail_logs = stack.add(
+        "trail-logs",
+        logs::LogGroup::named(format!("/cairn/{stack_name}/cloudtrail")).retention_days(365).kms_key(key.arn()),
+    );
     let trail = stack.add(
         "trail",
         cloudtrail::Trail::new(bucket.name())
@@ -72,6 +85,7 @@ pub fn lab3() -> Stack {
             .include_global_events(true)
             .logging(true)
             .management_events(cloudtrail::ManagementEvents::All)
+            .kms_key(key.arn())
             // cairn derives the role CloudTrail delivers with.
             .cloudwatch_logs(trail_logs.arn(), None),
     );

@@ -6,14 +6,15 @@
 //! is listed kind by kind: IAM (global, not in the API; one paged
 //! GetAccountAuthorizationDetails gives every role with its tags), SQS
 //! queue URLs (one ListQueues), Lambda event source mappings, and
-//! EventBridge rules, CloudTrail trails and KMS keys (which AWS's API covers but the
+//! EventBridge rules and CloudTrail trails (which AWS's API covers but the
 //! emulator's does not; listing them on AWS too costs a few calls and makes
 //! the emulator tests mean something). Per-resource calls are left only
 //! where a service has no bulk read of tags: an EventBridge rule's tags, an
 //! event source mapping's (asked only of mappings on a function or queue
 //! cairn made), an instance profile's when its listing omits them (as AWS's
 //! does), and an SSM parameter
-//! whose one-level ARN does not say whether its name starts with `/`.
+//! whose one-level ARN does not say whether its name starts with `/`, and
+//! a KMS key's state (one pending deletion is still tagged, and listed).
 //! Results are deduplicated by kind and physical id.
 
 use std::collections::BTreeMap;
@@ -60,8 +61,6 @@ pub async fn find(clients: &Clients, stacks: &[String], global: bool) -> Result<
     lookups.push(own::events_rules(clients, stacks).boxed());
     #[cfg(feature = "cloudtrail")]
     lookups.push(own::cloudtrail_trails(clients, stacks).boxed());
-    #[cfg(feature = "kms")]
-    lookups.push(own::kms_keys(clients, stacks).boxed());
     let _ = global;
     let (tagged, queues, mappings, listed) = futures::try_join!(
         tagging_api(clients, stacks),
@@ -212,6 +211,10 @@ enum Parsed {
     /// `x` or `/x`, which the ARN does not tell apart.
     #[cfg(feature = "ssm")]
     FlatParameter(String),
+    /// A KMS key (its id): kept only when it is not pending deletion, which
+    /// for KMS is deleted, though the Tagging API still lists it.
+    #[cfg(feature = "kms")]
+    Key(String),
 }
 
 /// The kind and physical id (or what to look up for it) an ARN names, for
@@ -256,6 +259,11 @@ fn classify(arn: &str) -> Option<Parsed> {
         // Buckets' ARNs have neither region nor account; objects' have a `/`.
         #[cfg(feature = "s3")]
         "s3" if !resource.contains('/') => known(type_of::<crate::kinds::s3_bucket::Bucket>(), resource),
+        #[cfg(feature = "kms")]
+        "kms" => {
+            let id = resource.strip_prefix("key/").filter(|id| !id.is_empty())?;
+            Some(Parsed::Key(id.to_string()))
+        }
         #[cfg(feature = "ssm")]
         "ssm" => {
             let path = resource.strip_prefix("parameter/")?;
@@ -334,6 +342,17 @@ async fn resolve(
                 }
             }
             Ok(None)
+        }
+        #[cfg(feature = "kms")]
+        Parsed::Key(id) => {
+            let meta = match clients.kms().await.describe_key().key_id(&id).send().await {
+                Ok(out) => out.key_metadata().cloned(),
+                Err(e) if is_gone(&e) => return Ok(None),
+                Err(e) => return Err(aws_error("DescribeKey", &e)),
+            };
+            let state = meta.as_ref().and_then(|m| m.key_state());
+            let pending = state.is_some_and(|s| s.as_str().starts_with("Pending") && s.as_str().ends_with("Deletion"));
+            Ok((!pending).then(|| (type_of::<crate::kinds::kms_key::Key>(), id)))
         }
         #[allow(unreachable_patterns)]
         _ => Ok(None),
@@ -512,45 +531,6 @@ mod own {
                 arn,
                 tags,
             }))
-        })
-        .await
-    }
-
-    /// KMS keys by ListKeys and each key's ListResourceTags (the emulator's
-    /// Tagging API does not cover keys); a key pending deletion is as good
-    /// as gone, and AWS's own keys are never cairn's.
-    #[cfg(feature = "kms")]
-    pub(super) async fn kms_keys(clients: &Clients, stacks: &[String]) -> Result<Vec<Found>, OpError> {
-        let kms = clients.kms().await;
-        let pages: Vec<_> = kms.list_keys().into_paginator().send().collect().await;
-        let mut keys = Vec::new();
-        for page in pages {
-            let page = page.map_err(|e| aws_error("ListKeys", &e))?;
-            keys.extend(page.keys().iter().filter_map(|k| Some((k.key_id()?.to_string(), k.key_arn()?.to_string()))));
-        }
-        each(keys, |(id, arn)| async move {
-            let tags: BTreeMap<String, String> = match kms.list_resource_tags().key_id(&id).send().await {
-                Ok(out) => out.tags().iter().map(|t| (t.tag_key().to_string(), t.tag_value().to_string())).collect(),
-                // AWS's own keys may not be asked: not cairn's either way.
-                Err(e) if is_gone(&e) || e.code() == Some("AccessDeniedException") => return Ok(None),
-                Err(e) => return Err(aws_error("ListResourceTags", &e)),
-            };
-            if !wanted(&tags, stacks) {
-                return Ok(None);
-            }
-            let meta = match kms.describe_key().key_id(&id).send().await {
-                Ok(out) => out.key_metadata().cloned(),
-                Err(e) if is_gone(&e) => return Ok(None),
-                Err(e) => return Err(aws_error("DescribeKey", &e)),
-            };
-            let pending = meta.as_ref().and_then(|m| m.key_state()).is_some_and(|s| {
-                matches!(
-                    s,
-                    aws_sdk_kms::types::KeyState::PendingDeletion
-                        | aws_sdk_kms::types::KeyState::PendingReplicaDeletion
-                )
-            });
-            Ok((!pending).then(|| Found { kind: type_of::<crate::kinds::kms_key::Key>(), physical_id: id, arn, tags }))
         })
         .await
     }
@@ -802,6 +782,8 @@ mod tests {
         assert_eq!(known("arn:aws:ssm:us-east-1:1:parameter/a/b"), id("aws:ssm:Parameter", "/a/b"));
         assert_eq!(classify("arn:aws:ssm:us-east-1:1:parameter/x"), Some(Parsed::FlatParameter("x".to_string())));
         assert_eq!(classify("arn:aws:ssm:us-east-1:1:document/d"), None);
+        assert_eq!(classify("arn:aws:kms:us-east-1:1:key/1234abcd"), Some(Parsed::Key("1234abcd".to_string())));
+        assert_eq!(classify("arn:aws:kms:us-east-1:1:alias/a"), None);
         assert_eq!(known("arn:aws:lambda:us-east-1:1:function:f"), id("aws:lambda:Function", "f"));
         assert_eq!(classify("arn:aws:lambda:us-east-1:1:function:f:3"), None);
         assert_eq!(

@@ -46,6 +46,10 @@ impl Bucket {
     pub fn kms_key(self, key: impl Into<String>) -> Self {
         self.with(|p| p.encryption = Encryption { algorithm: SseAlgorithm::Kms, kms_key: Some(key.into()) })
     }
+    /// SSE-KMS with S3's AWS managed key (`aws/s3`) instead of SSE-S3.
+    pub fn sse_kms(self) -> Self {
+        self.with(|p| p.encryption = Encryption { algorithm: SseAlgorithm::Kms, kms_key: None })
+    }
     pub fn versioning(self, on: impl Into<Value<bool>>) -> Self {
         self.set_value("/versioning", on, |p, v| p.versioning = v)
     }

@@ -78,8 +78,15 @@ fn expect(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
 async fn lab3_survives_faults_without_duplicates() -> R {
     let params = harness::params(&[("email", "security@example.com")]);
     chaos_round_trip("lab3-access-alerts.yaml", &params, 3, async |d: &Deployed| {
-        let expected =
-            expect(&[("alarm", 4), ("bucket", 1), ("log group", 1), ("role", 1), ("topic", 1), ("trail", 1)]);
+        let expected = expect(&[
+            ("alarm", 4),
+            ("bucket", 1),
+            ("key", 1),
+            ("log group", 1),
+            ("role", 1),
+            ("topic", 1),
+            ("trail", 1),
+        ]);
         assert_eq!(inventory(d).await?, expected, "live resources of {}", d.stack);
 
         let topic = d.id("alerts");

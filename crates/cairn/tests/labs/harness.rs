@@ -243,6 +243,19 @@ pub async fn leftovers(c: &Clients, stack: &str) -> Result<Vec<String>, Box<dyn 
             left.push(format!("instance profile {}", p.instance_profile_name()));
         }
     }
+    // A key is never deleted at once: one scheduled for deletion is gone.
+    let kms = c.kms().await;
+    for k in kms.list_keys().send().await?.keys() {
+        let id = k.key_id().unwrap_or_default();
+        let Ok(tags) = kms.list_resource_tags().key_id(id).send().await else { continue };
+        if !tagged(tags.tags().iter().map(|t| (t.tag_key().to_string(), t.tag_value().to_string())).collect()) {
+            continue;
+        }
+        let state = kms.describe_key().key_id(id).send().await?;
+        if state.key_metadata().and_then(|m| m.key_state()).map(|s| s.as_str()) != Some("PendingDeletion") {
+            left.push(format!("key {id}"));
+        }
+    }
     let ssm = c.ssm().await;
     let mut pages = ssm.describe_parameters().into_paginator().send();
     while let Some(page) = pages.next().await {

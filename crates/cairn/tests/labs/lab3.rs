@@ -113,6 +113,39 @@ async fn check(d: &Deployed) -> R {
     assert_eq!(selector.read_write_type().map(|t| t.as_str()), Some("All"));
     assert_eq!(selector.include_management_events(), Some(true));
 
+    // The trail's key (issue 21): the trail and its log group encrypt with
+    // it, rotation is on, and its policy lets CloudTrail in for this trail
+    // only and CloudWatch Logs for this group only, once each, beside the
+    // account's own statement.
+    let key_arn = d.attr("trail-key", "arn");
+    assert_eq!(trail.kms_key_id(), Some(key_arn.as_str()));
+    let kms = d.clients.kms().await;
+    let key_id = d.id("trail-key");
+    assert!(kms.get_key_rotation_status().key_id(key_id).send().await?.key_rotation_enabled());
+    let policy = kms.get_key_policy().key_id(key_id).policy_name("default").send().await?;
+    let policy = harness::json(policy.policy());
+    let statements = policy["Statement"].as_array().ok_or("no key policy statements")?;
+    assert_eq!(statements.len(), 4, "account, CloudTrail twice, CloudWatch Logs, once each: {policy}");
+    let by = |service: &str| statements.iter().filter(|s| s["Principal"]["Service"] == service).collect::<Vec<_>>();
+    for statement in by("cloudtrail.amazonaws.com") {
+        assert_eq!(statement["Condition"]["StringEquals"]["aws:SourceArn"], trail_arn.as_str(), "{policy}");
+    }
+    let encrypt = by("cloudtrail.amazonaws.com").into_iter().find(|s| s["Action"] == "kms:GenerateDataKey*");
+    let context = encrypt.map(|s| &s["Condition"]["StringLike"]["kms:EncryptionContext:aws:cloudtrail:arn"]);
+    assert_eq!(context.and_then(|c| c.as_str()), Some(trail_arn.as_str()), "{policy}");
+    let logs_grant = by("logs.us-east-1.amazonaws.com");
+    assert_eq!(logs_grant.len(), 1, "{policy}");
+    let group_arn = d.attr("trail-logs", "arn");
+    assert_eq!(
+        logs_grant[0]["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"],
+        group_arn.trim_end_matches(":*"),
+        "{policy}"
+    );
+    let group = d.clients.logs().await.describe_log_groups().log_group_name_prefix(d.id("trail-logs")).send().await?;
+    let group = group.log_groups().first().ok_or("no log group")?;
+    assert_eq!(group.kms_key_id(), Some(key_arn.as_str()));
+    assert_eq!(group.retention_in_days(), Some(365));
+
     // The trail's role may write to its log group only.
     let iam = d.clients.iam().await;
     let inline = iam.get_role_policy().role_name(d.id(role)).policy_name("deliver-to-logs").send().await?;
