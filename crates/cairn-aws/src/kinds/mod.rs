@@ -244,6 +244,14 @@ pub(crate) fn bucket_name_with_suffix(stack: &str, id: &str, suffix: &str) -> St
     if base.is_empty() { format!("cairn-{suffix}") } else { format!("{base}-{suffix}") }
 }
 
+/// An IAM pattern (for `ArnLike`) matching the default name of the bucket
+/// `id` of `stack` in every account and region, a `?` for each character
+/// of the suffix: all a policy written before the bucket exists can say of
+/// its name.
+pub(crate) fn default_bucket_name_pattern(stack: &str, id: &str) -> String {
+    bucket_name_with_suffix(stack, id, &"?".repeat(BUCKET_SUFFIX_LEN))
+}
+
 /// The one statement of the policy SNS gives a new topic: the owning
 /// account's principals may manage and use it. Outside the `sns` feature,
 /// since the glue keeps it in a topic policy it derives.

@@ -1637,6 +1637,20 @@ mod tests {
     }
 
     #[test]
+    fn the_default_name_pattern_matches_the_default_names() {
+        use crate::kinds::default_bucket_name_pattern as default_name_pattern;
+        for (stack, id) in [("lab3", "data"), ("Lab3_Stack", "Trail.Logs"), (&*"s".repeat(80), "id"), ("-", "-")] {
+            let pattern = default_name_pattern(stack, id);
+            for e in [env("111111111111", "us-east-1"), env("222222222222", "eu-west-1")] {
+                let name = default_name(&e, stack, id);
+                assert_eq!(name.len(), pattern.len(), "{name} {pattern}");
+                assert!(name.chars().zip(pattern.chars()).all(|(n, p)| p == '?' || n == p), "{name} {pattern}");
+            }
+            assert!(pattern.ends_with(&format!("-{}", "?".repeat(SUFFIX_LEN))), "{pattern}");
+        }
+    }
+
+    #[test]
     fn lifecycle_rules_read_in_the_written_order() {
         let r = |id: &str| LifecycleRule { id: id.into(), expiration_days: Some(1), ..LifecycleRule::default() };
         let read = rules_in_order(vec![r("b"), r("x"), r("a")], &[r("a"), r("b")]);
