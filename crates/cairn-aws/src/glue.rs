@@ -12,9 +12,10 @@
 //! ARNs of resources that reference each other are built from names and
 //! pseudo values, as a user would: a reference would be a cycle (a rule
 //! depends on its target topic, so the topic's policy cannot reference the
-//! rule). A bucket a trail writes to needs its name in its own policy, so
-//! one without an explicit name is given `<stack>-<id>-<account>-<region>`
-//! (see `trail_bucket_name`) instead of the kind's create-time default.
+//! rule). A bucket a trail or another bucket's access logs write to needs
+//! its name in its own policy, so one without an explicit name is given
+//! `<stack>-<id>-<account>-<region>` (see `trail_bucket_name`) instead of
+//! the kind's create-time default.
 
 use std::collections::BTreeMap;
 
@@ -24,7 +25,7 @@ use cairn_engine::spec::{ResourceOptions, ResourceSpec, StackSpec};
 use cairn_engine::value::{Json, Part, RefTarget, parse_template};
 use serde_json::json;
 
-use crate::kinds::{kms_root_statement, sns_default_statement};
+use crate::kinds::{default_bucket_name_pattern, kms_root_statement, sns_default_statement};
 use crate::limits::PUBLISHERS;
 use crate::normalize::policy_canonical;
 
@@ -78,6 +79,15 @@ pub const RULES: &[GlueRule] = &[
         when: "a trail writes to a bucket of the stack that does not set `versioning`",
         adds: "`versioning: true` on the bucket, so a deleted or overwritten log file keeps its old version; \
                the plan prints `(derived) versioning: …`",
+    },
+    GlueRule {
+        kinds: &["aws:s3:Bucket"],
+        when: "a bucket's `access_logging.bucket` is a bucket of the stack (`${<id>.name}`, or that bucket's \
+               own `name` written out)",
+        adds: "a statement in the log bucket's `policy` (Sid `cairn-s3-logging-<bucket>`) letting \
+               `logging.s3.amazonaws.com` put objects under the prefix, for that bucket and account only; an \
+               unnamed log bucket is named `<stack>-<id>-<account>-<region>`, and a name written out makes the \
+               bucket wait for its log bucket as a reference would",
     },
     GlueRule {
         kinds: &["aws:s3:Bucket"],
@@ -162,6 +172,7 @@ impl Glue for AwsGlue {
                 }
                 "aws:sns:Topic" => topic_key(spec, r, &mut out),
                 "aws:logs:LogGroup" => log_group_key(spec, r, &mut out),
+                "aws:s3:Bucket" => access_logging(spec, r, &mut out),
                 "aws:lambda:EventSourceMapping" => queue_mapping(spec, r, &mut out),
                 "aws:lambda:Function" => function_log_group(spec, r, &mut out, &mut added),
                 "aws:ec2:Instance" => instance_profile(r, &mut out, &mut added),
@@ -178,6 +189,7 @@ impl Glue for AwsGlue {
 
     fn cross_check(&self, spec: &StackSpec, props: &BTreeMap<String, Json>) -> Vec<Diagnostic> {
         let mut diags = queue_visibility(spec, props);
+        diags.extend(buckets_logging_to_themselves(spec));
         diags.extend(alarm_metrics(spec, props));
         diags.extend(crate::limits::cross_check(spec, props));
         diags
@@ -228,6 +240,37 @@ fn queue_visibility(spec: &StackSpec, props: &BTreeMap<String, Json>) -> Vec<Dia
 }
 
 const MAX_VISIBILITY_TIMEOUT: u64 = 43_200;
+
+/// A bucket whose access logs go to itself by reference (the kind refuses a
+/// name written out): every delivery would be a request logged in turn.
+fn buckets_logging_to_themselves(spec: &StackSpec) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    for b in spec.resources.iter().filter(|r| r.kind == "aws:s3:Bucket") {
+        let target = b.props.get("access_logging").and_then(|l| l.get("bucket")).and_then(reference);
+        if target.is_none_or(|(id, _)| id != b.id) {
+            continue;
+        }
+        diags.push(
+            Diagnostic::error(
+                At::Prop {
+                    id: b.id.clone(),
+                    path: vec![PathSeg::Key("access_logging".into()), PathSeg::Key("bucket".into())],
+                },
+                format!(
+                    "bucket `{}` writes its access logs into itself: each log object S3 delivers is a request that \
+                     is logged in turn, so the logs never stop growing",
+                    b.id
+                ),
+            )
+            .expected("another bucket than this one")
+            .suggest(Some(format!(
+                "add a bucket for the logs (say `{}-logs`) and write `bucket: ${{{}-logs.name}}`",
+                b.id, b.id
+            ))),
+        );
+    }
+    diags
+}
 
 /// An alarm on a custom metric (not an `AWS/` namespace) that no metric
 /// filter of the stack publishes may never leave INSUFFICIENT_DATA: often a
@@ -610,6 +653,86 @@ fn merge_key_statement(out: &mut StackSpec, key_id: &str, statement: Json) {
         merge_statement(&mut key.props, "policy", kms_root_statement("${aws.partition}", "${aws.account_id}"));
     }
     merge_statement(&mut key.props, "policy", statement);
+}
+
+/// A bucket logging its requests into a bucket of the stack: the log
+/// bucket's policy lets S3's logging service put objects under the prefix,
+/// for this bucket and this account only (the delivery AWS documents for a
+/// log bucket whose ACLs are off, as cairn's are). A log bucket named by
+/// its name written out is made first, as a reference would make it.
+fn access_logging(spec: &StackSpec, b: &ResourceSpec, out: &mut StackSpec) {
+    let Some(logging) = b.props.get("access_logging") else { return };
+    let Some(target) = logging.get("bucket").and_then(Json::as_str) else { return };
+    let by_reference = reference(&Json::String(target.to_string()));
+    let log_id = match &by_reference {
+        Some((id, attr)) if attr == "name" => id.clone(),
+        // Another attribute: validation says which one fits.
+        Some(_) => return,
+        None => {
+            let same_name = |r: &&ResourceSpec| {
+                r.kind == "aws:s3:Bucket" && r.props.get("name").and_then(Json::as_str) == Some(target)
+            };
+            match spec.resources.iter().find(same_name) {
+                Some(r) => r.id.clone(),
+                None => return,
+            }
+        }
+    };
+    // Logging into itself is an error (see `buckets_logging_to_themselves`).
+    if log_id == b.id {
+        return;
+    }
+    let Some(log) = wired(spec, &log_id).filter(|r| r.kind == "aws:s3:Bucket") else { return };
+    let log_name = match log.props.get("name").and_then(Json::as_str) {
+        Some(name) => name.to_string(),
+        None => {
+            // As for a trail's bucket: a policy must name its bucket before
+            // the kind would choose the name at create. The name lasts only
+            // while something logs here, so the plan says how to keep it.
+            let name = trail_bucket_name(&spec.name, &log_id);
+            if let Some(log) = out.resources.iter_mut().find(|x| x.id == log_id)
+                && let Some(props) = log.props.as_object_mut()
+            {
+                props.insert("name".into(), Json::String(name.clone()));
+                log.derived_props.insert(
+                    "name".into(),
+                    format!(
+                        "given since bucket `{}` logs here and the policy must name this bucket; write \
+                         `name: {name}` to keep it, or the bucket is replaced when no bucket logs here any more",
+                        b.id
+                    ),
+                );
+            }
+            name
+        }
+    };
+    // This bucket's own name, or the pattern its default name will match:
+    // naming it here would replace it, a bucket full of data.
+    let source = match b.props.get("name").and_then(Json::as_str) {
+        Some(name) => name.to_string(),
+        None => default_bucket_name_pattern(&spec.name, &b.id),
+    };
+    let prefix = logging.get("prefix").and_then(Json::as_str).unwrap_or_default();
+    let statement = json!({
+        "Sid": sid("s3-logging", &b.id),
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": format!("{ARN}:s3:::{log_name}/{prefix}*"),
+        "Condition": {
+            "ArnLike": {"aws:SourceArn": format!("{ARN}:s3:::{source}")},
+            "StringEquals": {"aws:SourceAccount": "${aws.account_id}"},
+        },
+    });
+    if let Some(log) = out.resources.iter_mut().find(|x| x.id == log_id) {
+        merge_statement(&mut log.props, "policy", statement);
+    }
+    if by_reference.is_none()
+        && let Some(source) = out.resources.iter_mut().find(|x| x.id == b.id)
+        && !source.depends_on.contains(&log_id)
+    {
+        source.depends_on.push(log_id);
+    }
 }
 
 /// The name of an unnamed bucket a trail writes to:
@@ -1010,6 +1133,131 @@ pub(crate) mod tests {
         let logs = AwsGlue.derive(&s);
         assert_eq!(get(&logs, "logs").props["versioning"], json!(false));
         assert!(!get(&logs, "logs").derived_props.contains_key("versioning"));
+    }
+
+    #[test]
+    fn a_bucket_logging_to_a_bucket_of_the_stack_lets_s3_deliver_there() {
+        let mine = json!({"Sid": "Mine", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::1:root"},
+            "Action": "s3:GetObject", "Resource": "arn:aws:s3:::l/*"});
+        let s = stack(vec![
+            res("logs", "aws:s3:Bucket", json!({"name": "l", "policy": {"Version": VERSION, "Statement": [mine]}})),
+            res(
+                "data",
+                "aws:s3:Bucket",
+                json!({"name": "d", "access_logging": {"bucket": "${logs.name}", "prefix": "access/"}}),
+            ),
+            // Neither named: the log bucket gets a name, the source a pattern.
+            res("sink", "aws:s3:Bucket", json!({})),
+            res("raw", "aws:s3:Bucket", json!({"access_logging": {"bucket": "${sink.name}"}})),
+        ]);
+        let out = AwsGlue.derive(&s);
+        let st = statements(&get(&out, "logs").props["policy"]);
+        assert_eq!(st.len(), 2, "{st:?}");
+        assert_eq!(st[0]["Sid"], "Mine", "the stack's own statement is kept, first");
+        assert_eq!(
+            st[1],
+            json!({
+                "Sid": "cairn-s3-logging-data",
+                "Effect": "Allow",
+                "Principal": {"Service": "logging.s3.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": "arn:${aws.partition}:s3:::l/access/*",
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": "arn:${aws.partition}:s3:::d"},
+                    "StringEquals": {"aws:SourceAccount": "${aws.account_id}"},
+                },
+            })
+        );
+        let sink = get(&out, "sink");
+        assert_eq!(sink.props["name"], "s-sink-${aws.account_id}-${aws.region}");
+        assert!(sink.derived_props["name"].contains("write `name: s-sink-${aws.account_id}-${aws.region}`"));
+        assert!(!get(&out, "logs").derived_props.contains_key("name"), "a name the stack wrote is its own");
+        let st = statements(&sink.props["policy"]);
+        assert_eq!(st.len(), 1, "{st:?}");
+        assert_eq!(st[0]["Resource"], "arn:${aws.partition}:s3:::s-sink-${aws.account_id}-${aws.region}/*");
+        assert_eq!(st[0]["Condition"]["ArnLike"]["aws:SourceArn"], "arn:${aws.partition}:s3:::s-raw-????????");
+        // The source buckets are left as written: a reference already orders them.
+        for id in ["data", "raw"] {
+            assert_eq!(get(&out, id).props, get(&s, id).props);
+            assert!(get(&out, id).depends_on.is_empty());
+        }
+        // Deriving again adds nothing.
+        assert_eq!(statements(&get(&AwsGlue.derive(&out), "logs").props["policy"]).len(), 2);
+    }
+
+    #[test]
+    fn a_log_bucket_named_by_its_name_is_wired_and_made_first() {
+        let s = stack(vec![
+            res("logs", "aws:s3:Bucket", json!({"name": "app-logs"})),
+            res("data", "aws:s3:Bucket", json!({"access_logging": {"bucket": "app-logs"}})),
+            res("other", "aws:s3:Bucket", json!({"access_logging": {"bucket": "elsewhere"}})),
+        ]);
+        let out = AwsGlue.derive(&s);
+        let st = statements(&get(&out, "logs").props["policy"]);
+        assert_eq!(st.len(), 1, "{st:?}");
+        assert_eq!(st[0]["Resource"], "arn:${aws.partition}:s3:::app-logs/*");
+        assert_eq!(get(&out, "data").depends_on, vec!["logs".to_string()]);
+        assert_eq!(get(&AwsGlue.derive(&out), "data").depends_on, vec!["logs".to_string()]);
+        // A bucket outside the stack: its policy is its owner's business.
+        assert_eq!(get(&out, "other").props, get(&s, "other").props);
+        assert!(get(&out, "other").depends_on.is_empty());
+
+        // Validated: the source waits for its log bucket, in either form.
+        let registry = crate::provider::registry();
+        let (v, d) = cairn_engine::validate::validate(&s, &registry, &BTreeMap::new());
+        let v = v.unwrap_or_else(|| panic!("{d:?}"));
+        assert_eq!(v.graph.deps_of("data").collect::<Vec<_>>(), ["logs"]);
+        let by_ref = stack(vec![
+            res("logs", "aws:s3:Bucket", json!({})),
+            res("data", "aws:s3:Bucket", json!({"access_logging": {"bucket": "${logs.name}"}})),
+        ]);
+        let (v, d) = cairn_engine::validate::validate(&by_ref, &registry, &BTreeMap::new());
+        let v = v.unwrap_or_else(|| panic!("{d:?}"));
+        assert_eq!(v.order, ["logs", "data"]);
+        // Another attribute of the bucket does not fit.
+        let arn = stack(vec![
+            res("logs", "aws:s3:Bucket", json!({})),
+            res("data", "aws:s3:Bucket", json!({"access_logging": {"bucket": "${logs.arn}"}})),
+        ]);
+        let (v, d) = cairn_engine::validate::validate(&arn, &registry, &BTreeMap::new());
+        assert!(v.is_none());
+        assert!(d.0.iter().any(|d| d.suggestion.as_deref() == Some("did you mean `${logs.name}`?")), "{d:?}");
+    }
+
+    #[test]
+    fn a_bucket_logging_into_itself_is_an_error_and_gets_no_statement() {
+        let s = stack(vec![res("data", "aws:s3:Bucket", json!({"access_logging": {"bucket": "${data.name}"}}))]);
+        let out = AwsGlue.derive(&s);
+        assert!(get(&out, "data").props.get("policy").is_none());
+        let diags = AwsGlue.cross_check(&out, &canonical(&out));
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].severity, cairn_engine::diag::Severity::Error);
+        assert_eq!(
+            diags[0].at,
+            At::Prop {
+                id: "data".into(),
+                path: vec![PathSeg::Key("access_logging".into()), PathSeg::Key("bucket".into())]
+            }
+        );
+        assert!(diags[0].message.contains("writes its access logs into itself"), "{}", diags[0].message);
+        assert_eq!(
+            diags[0].suggestion.as_deref(),
+            Some("add a bucket for the logs (say `data-logs`) and write `bucket: ${data-logs.name}`")
+        );
+    }
+
+    #[test]
+    fn access_logging_glue_is_off_with_auto_wire_false_on_either_bucket() {
+        for off in ["logs", "data"] {
+            let mut s = stack(vec![
+                res("logs", "aws:s3:Bucket", json!({"name": "l"})),
+                res("data", "aws:s3:Bucket", json!({"access_logging": {"bucket": "l"}})),
+            ]);
+            s.resources.iter_mut().filter(|r| r.id == off).for_each(|r| r.options.auto_wire = false);
+            let out = AwsGlue.derive(&s);
+            assert!(get(&out, "logs").props.get("policy").is_none(), "auto_wire off on {off}");
+            assert!(get(&out, "data").depends_on.is_empty(), "auto_wire off on {off}");
+        }
     }
 
     #[test]

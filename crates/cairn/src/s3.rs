@@ -1,10 +1,10 @@
 //! Builders for S3 buckets.
 
-use cairn_aws::kinds::s3_bucket::{BucketProps, Encryption, SseAlgorithm};
+use cairn_aws::kinds::s3_bucket::{AccessLogging, BucketProps, Encryption, SseAlgorithm};
 pub use cairn_aws::kinds::s3_bucket::{LifecycleRule, PublicAccessBlock};
 use cairn_engine::value::Json;
 
-use crate::stack::{Ref, Value, attributes, builder};
+use crate::stack::{Name, Ref, Value, attributes, builder};
 
 builder!(
     /// An S3 bucket (`aws:s3:Bucket`). Its handle gives `arn()`, `name()`
@@ -57,6 +57,14 @@ impl Bucket {
     pub fn lifecycle_rule(self, rule: LifecycleRule) -> Self {
         self.with(|p| p.lifecycle.push(rule))
     }
+    /// Server access logging into the bucket `bucket` (like
+    /// `logs.name()`, which also makes this bucket after it), each log
+    /// object's key starting with `prefix` (none when empty; end it with
+    /// `/`). The glue lets S3 write there when that bucket is in the stack.
+    pub fn access_logging(self, bucket: Name<Bucket>, prefix: &str) -> Self {
+        let prefix = (!prefix.is_empty()).then(|| prefix.to_string());
+        self.with(|p| p.access_logging = Some(AccessLogging { bucket: bucket.into(), prefix }))
+    }
     /// Lets destroy delete every object (and version) in the bucket.
     pub fn force_destroy(self, on: impl Into<Value<bool>>) -> Self {
         self.set_value("/force_destroy", on, |p, v| p.force_destroy = v)
@@ -99,6 +107,20 @@ mod tests {
         assert_eq!(props["versioning"], true);
         assert_eq!(props["lifecycle"][0]["prefix"], "AWSLogs/");
         assert_eq!(props["public_access_block"]["block_public_policy"], true);
+    }
+
+    #[test]
+    fn access_logging_takes_a_buckets_name() {
+        let mut stack = Stack::new("s");
+        let logs = stack.add("logs", Bucket::new());
+        stack.add("data", Bucket::new().access_logging(logs.name(), "access/"));
+        stack.add("raw", Bucket::new().access_logging(crate::Name::literal("shared-logs"), ""));
+        let spec = stack.spec();
+        assert_eq!(
+            spec.resources[1].props["access_logging"],
+            serde_json::json!({"bucket": "${logs.name}", "prefix": "access/"})
+        );
+        assert_eq!(spec.resources[2].props["access_logging"], serde_json::json!({"bucket": "shared-logs"}));
     }
 
     /// A parameter reaches a field that is left out at its default

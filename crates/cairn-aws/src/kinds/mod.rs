@@ -226,6 +226,36 @@ pub(crate) fn validate_policy(p: &serde_json::Value, errors: &mut Vec<cairn_engi
     }
 }
 
+/// Hex digits of the suffix that ends a bucket's default name.
+pub(crate) const BUCKET_SUFFIX_LEN: usize = 8;
+
+/// `<stack>-<id>` lower-cased, made DNS-safe and cut to fit S3's 63
+/// characters, then `-<suffix>`: a bucket's default name with its suffix
+/// (see `s3_bucket::default_name`). Outside the `s3` feature, since the
+/// glue writes policies naming such buckets.
+pub(crate) fn bucket_name_with_suffix(stack: &str, id: &str, suffix: &str) -> String {
+    let mut base = String::new();
+    for c in format!("{stack}-{id}").chars() {
+        let c = c.to_ascii_lowercase();
+        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' };
+        // No runs of hyphens: they read badly and `--` is reserved in places.
+        if !(c == '-' && base.ends_with('-')) {
+            base.push(c);
+        }
+    }
+    base.truncate(63 - BUCKET_SUFFIX_LEN - 1);
+    let base = base.trim_matches('-');
+    if base.is_empty() { format!("cairn-{suffix}") } else { format!("{base}-{suffix}") }
+}
+
+/// An IAM pattern (for `ArnLike`) matching the default name of the bucket
+/// `id` of `stack` in every account and region, a `?` for each character
+/// of the suffix: all a policy written before the bucket exists can say of
+/// its name.
+pub(crate) fn default_bucket_name_pattern(stack: &str, id: &str) -> String {
+    bucket_name_with_suffix(stack, id, &"?".repeat(BUCKET_SUFFIX_LEN))
+}
+
 /// The one statement of the policy SNS gives a new topic: the owning
 /// account's principals may manage and use it. Outside the `sns` feature,
 /// since the glue keeps it in a topic policy it derives.

@@ -5,22 +5,24 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_s3::types::{
-    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus,
-    CreateBucketConfiguration, Delete, ExpirationStatus, LifecycleExpiration, LifecycleRule as S3LifecycleRule,
-    LifecycleRuleFilter, NoncurrentVersionExpiration, ObjectIdentifier, PublicAccessBlockConfiguration,
-    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-    Tag, Tagging, VersioningConfiguration,
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint, BucketLoggingStatus,
+    BucketVersioningStatus, CreateBucketConfiguration, Delete, ExpirationStatus, LifecycleExpiration,
+    LifecycleRule as S3LifecycleRule, LifecycleRuleFilter, LoggingEnabled, NoncurrentVersionExpiration,
+    ObjectIdentifier, PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging, VersioningConfiguration,
 };
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use cairn_engine::kind::{Environment, KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, TypedKind};
+use cairn_engine::kind::{
+    AttrType, Environment, KindDoc, NameCtx, Observed, OpCtx, OpError, PropError, RefProp, TypedKind,
+};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::clients::Clients;
 use crate::error::aws_error;
-use crate::kinds::{Call, all, call_retrying, unresolved, validate_policy};
+use crate::kinds::{BUCKET_SUFFIX_LEN, Call, all, bucket_name_with_suffix, call_retrying, unresolved, validate_policy};
 use crate::normalize::{parse_document, policy_as_read};
 use crate::retry::{Backoff, Bound, Wait, human};
 use crate::tags::{add_tags_to, live_tags_of};
@@ -64,6 +66,13 @@ pub struct BucketProps {
     /// Lifecycle rules: expire objects, old versions, unfinished uploads.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lifecycle: Vec<LifecycleRule>,
+    /// Server access logging: S3 writes a record of each request made to
+    /// this bucket into another bucket. Unset means no logging; removing it
+    /// turns logging off. When the log bucket is a bucket of the stack,
+    /// cairn adds the statement S3's logging service needs to that bucket's
+    /// policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_logging: Option<AccessLogging>,
     /// On delete, empty a non-empty bucket (every object version and delete
     /// marker) instead of failing. Without it, only what CloudTrail
     /// delivered (under `AWSLogs/<account>/`) is deleted, and any other
@@ -128,9 +137,25 @@ impl Default for BucketProps {
             encryption: Encryption::default(),
             versioning: false,
             lifecycle: Vec::new(),
+            access_logging: None,
             force_destroy: false,
         }
     }
+}
+
+/// Where S3 delivers a bucket's server access logs.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AccessLogging {
+    /// The log bucket's name, best written `${<id>.name}` for a bucket of
+    /// the stack (this bucket is then made after it). Not this bucket
+    /// itself; in the same account and region.
+    pub bucket: String,
+    /// Key prefix of the log objects, such as `access/<bucket>/`; end it
+    /// with `/` to keep each bucket's logs under a folder of their own.
+    /// Unset puts them at the top of the log bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
 }
 
 /// Who owns the objects others write, and whether ACLs count.
@@ -223,8 +248,7 @@ const MIN_NAME: usize = 3;
 const MAX_NAME: usize = 63;
 const MAX_RULES: usize = 1000;
 const MAX_RULE_ID: usize = 255;
-/// Hex digits of the default name's suffix.
-const SUFFIX_LEN: usize = 8;
+const SUFFIX_LEN: usize = BUCKET_SUFFIX_LEN;
 /// DeleteObjects takes at most this many keys per call.
 const DELETE_BATCH: usize = 1000;
 /// How many times a delete empties a bucket that keeps filling again.
@@ -235,6 +259,8 @@ impl TypedKind for Bucket {
     const TYPE: &'static str = "aws:s3:Bucket";
     const ATTRIBUTES: &'static [&'static str] = &["arn", "name", "domain_name"];
     const REPLACE_ON: &'static [&'static str] = &["name"];
+    const REF_PROPS: &'static [RefProp] =
+        &[RefProp { path: &["access_logging", "bucket"], when: None, accepts: &[AttrType::Name("aws:s3:Bucket")] }];
     type Props = BucketProps;
     const DOC: &'static KindDoc = &KindDoc {
         physical_id: "the bucket's name",
@@ -251,6 +277,7 @@ impl TypedKind for Bucket {
             "Policies are compared by meaning, so AWS's reordering shows no diff.",
             "`require_tls` merges a Deny of `aws:SecureTransport` false into the policy with the bucket's real name (known only at create), unless the policy holds one of the same meaning; a read splits it off, so a deleted statement shows as `require_tls` changing.",
             "A bucket with no ownership controls reads as `ObjectWriter` (ACLs apply), S3's rule before 2023.",
+            "Server access logs reach a bucket with ACLs disabled only through its policy (a grant to S3's log-delivery group is refused there): the glue writes the statement for `logging.s3.amazonaws.com` into a log bucket of the stack. Removing `access_logging` puts an empty logging status, the one way S3 offers to turn logging off.",
         ],
     };
 
@@ -262,7 +289,14 @@ impl TypedKind for Bucket {
 
     // The default name depends on the account and region, which offline
     // checks do not know: it is chosen at create time, see `default_name`.
-    fn defaults(_props: &mut BucketProps, _cx: &NameCtx<'_>) {}
+    fn defaults(props: &mut BucketProps, _cx: &NameCtx<'_>) {
+        // S3 reads an empty log prefix back as none: one canonical form.
+        if let Some(logging) = &mut props.access_logging
+            && logging.prefix.as_deref() == Some("")
+        {
+            logging.prefix = None;
+        }
+    }
 
     // ---- validate --------------------------------------------------------------
 
@@ -286,6 +320,9 @@ impl TypedKind for Bucket {
             );
         }
         validate_lifecycle(&props.lifecycle, errors);
+        if let Some(logging) = &props.access_logging {
+            validate_access_logging(props.name.as_deref(), logging, errors);
+        }
     }
 
     // ---- create ----------------------------------------------------------------
@@ -596,6 +633,17 @@ impl Bucket {
             }));
         }
 
+        // A new bucket logs nothing; an empty status turns logging off.
+        let live_logging = live.and_then(|l| l.access_logging.as_ref());
+        if live_logging != want.access_logging.as_ref() {
+            let status = logging_status(want.access_logging.as_ref())
+                .map_err(|e| OpError::failed(format!("{action}: access logging: {e}")))?;
+            let what = if want.access_logging.is_some() { "setting" } else { "turning off" };
+            first.push(call_retrying(cx, waits, format!("{action}: {what} access logging"), s3_busy, move || {
+                s3.put_bucket_logging().bucket(name).bucket_logging_status(status.clone()).send()
+            }));
+        }
+
         // The policy S3 holds: the stack's, plus the TLS deny.
         let arn = bucket_arn(&cx.env, name);
         let live_policy = live.and_then(|l| effective_policy(&arn, l));
@@ -635,14 +683,15 @@ impl Bucket {
     /// The bucket's props in canonical form, or `None` when it is gone.
     async fn read_props(&self, name: &str, last: &BucketProps) -> Result<Option<BucketProps>, String> {
         let s3 = self.clients.s3().await;
-        // Six independent reads, in flight together: one round trip.
-        let (policy, public_access_block, encryption, versioning, lifecycle, ownership) = tokio::join!(
+        // Seven independent reads, in flight together: one round trip.
+        let (policy, public_access_block, encryption, versioning, lifecycle, ownership, logging) = tokio::join!(
             s3.get_bucket_policy().bucket(name).send(),
             s3.get_public_access_block().bucket(name).send(),
             s3.get_bucket_encryption().bucket(name).send(),
             s3.get_bucket_versioning().bucket(name).send(),
             s3.get_bucket_lifecycle_configuration().bucket(name).send(),
             s3.get_bucket_ownership_controls().bucket(name).send(),
+            s3.get_bucket_logging().bucket(name).send(),
         );
         let policy = match policy {
             Ok(out) => out.policy().filter(|p| !p.is_empty()).map(parse_document),
@@ -707,6 +756,11 @@ impl Bucket {
             Err(e) if e.code() == Some("NoSuchLifecycleConfiguration") => Vec::new(),
             Err(e) => return Err(aws_error("GetBucketLifecycleConfiguration", &e).to_string()),
         };
+        let access_logging = match logging {
+            Ok(out) => out.logging_enabled().map(logging_from_s3),
+            Err(e) if e.code() == Some("NoSuchBucket") => return Ok(None),
+            Err(e) => return Err(aws_error("GetBucketLogging", &e).to_string()),
+        };
         Ok(Some(BucketProps {
             // An unset name stays unset: it was derived, and reads the same.
             name: last.name.as_ref().map(|_| name.to_string()),
@@ -717,6 +771,7 @@ impl Bucket {
             encryption,
             versioning,
             lifecycle: rules_in_order(lifecycle, &last.lifecycle),
+            access_logging,
             force_destroy: last.force_destroy,
         }))
     }
@@ -934,19 +989,7 @@ pub fn check_bucket_name(name: &str) -> Result<(), String> {
 pub fn default_name(env: &Environment, stack: &str, id: &str) -> String {
     let hash = fnv1a(&[env.account_id.as_str(), env.region.as_str(), stack, id]);
     let suffix = format!("{hash:016x}");
-    let suffix = &suffix[..SUFFIX_LEN];
-    let mut base = String::new();
-    for c in format!("{stack}-{id}").chars() {
-        let c = c.to_ascii_lowercase();
-        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' };
-        // No runs of hyphens: they read badly and `--` is reserved in places.
-        if !(c == '-' && base.ends_with('-')) {
-            base.push(c);
-        }
-    }
-    base.truncate(MAX_NAME - SUFFIX_LEN - 1);
-    let base = base.trim_matches('-');
-    if base.is_empty() { format!("cairn-{suffix}") } else { format!("{base}-{suffix}") }
+    bucket_name_with_suffix(stack, id, &suffix[..SUFFIX_LEN])
 }
 
 /// FNV-1a, 64 bit: stable across Rust releases, unlike `DefaultHasher`.
@@ -1010,6 +1053,52 @@ fn validate_lifecycle(rules: &[LifecycleRule], errors: &mut Vec<PropError>) {
     }
 }
 
+/// The longest log prefix taken: S3 appends the time and a unique string
+/// (about 40 characters) to it, and a key holds at most 1024 bytes.
+const MAX_LOG_PREFIX: usize = 960;
+
+fn validate_access_logging(own_name: Option<&str>, logging: &AccessLogging, errors: &mut Vec<PropError>) {
+    let target = logging.bucket.as_str();
+    if !unresolved(target)
+        && let Err(problem) = check_bucket_name(target)
+    {
+        errors.push(
+            PropError::new(&["access_logging", "bucket"], format!("log bucket name `{target}` {problem}"))
+                .expected("the name of an existing bucket, or `${<id>.name}` of a bucket of the stack"),
+        );
+    }
+    if own_name == Some(target) {
+        let mut e = PropError::new(
+            &["access_logging", "bucket"],
+            format!(
+                "bucket `{target}` writes its access logs into itself: each log object S3 delivers is a request \
+                 that is logged in turn, so the logs never stop growing"
+            ),
+        )
+        .expected("another bucket than this one");
+        e.suggestion =
+            Some("add a bucket for the logs (say `access-logs`) and write `bucket: ${access-logs.name}`".to_string());
+        errors.push(e);
+    }
+    if let Some(prefix) = &logging.prefix {
+        if prefix.len() > MAX_LOG_PREFIX {
+            errors.push(
+                PropError::new(&["access_logging", "prefix"], format!("the log prefix is {} bytes long", prefix.len()))
+                    .expected(format!("at most {MAX_LOG_PREFIX} bytes, leaving room for the name S3 appends")),
+            );
+        }
+        if let Some(bad) = prefix.chars().find(|c| c.is_control()) {
+            errors.push(
+                PropError::new(
+                    &["access_logging", "prefix"],
+                    format!("the log prefix contains the control character {bad:?}"),
+                )
+                .expected("printable characters, such as `access/`"),
+            );
+        }
+    }
+}
+
 fn bucket_arn(env: &Environment, name: &str) -> String {
     format!("arn:{}:s3:::{name}", env.partition)
 }
@@ -1060,6 +1149,30 @@ fn rule_from_s3(rule: &S3LifecycleRule) -> LifecycleRule {
         abort_incomplete_multipart_days: rule
             .abort_incomplete_multipart_upload()
             .and_then(AbortIncompleteMultipartUpload::days_after_initiation),
+    }
+}
+
+/// The PutBucketLogging document for `logging`: where to deliver, or an
+/// empty status, which turns logging off.
+fn logging_status(logging: Option<&AccessLogging>) -> Result<BucketLoggingStatus, String> {
+    let enabled = match logging {
+        Some(l) => Some(
+            LoggingEnabled::builder()
+                .target_bucket(&l.bucket)
+                .target_prefix(l.prefix.clone().unwrap_or_default())
+                .build()
+                .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
+    Ok(BucketLoggingStatus::builder().set_logging_enabled(enabled).build())
+}
+
+/// What GetBucketLogging reports, in canonical form (no prefix is `None`).
+fn logging_from_s3(l: &LoggingEnabled) -> AccessLogging {
+    AccessLogging {
+        bucket: l.target_bucket().to_string(),
+        prefix: Some(l.target_prefix()).filter(|p| !p.is_empty()).map(ToString::to_string),
     }
 }
 
@@ -1340,6 +1453,7 @@ mod tests {
     }
 
     use super::*;
+    use cairn_engine::diag::PathSeg;
     use serde_json::json;
 
     fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -1477,6 +1591,63 @@ mod tests {
                 .is_err()
         );
         assert!(check(json!({"policy": "nope"})).is_err());
+    }
+
+    #[test]
+    fn access_logging_is_checked_offline() {
+        let logging = |bucket: &str, prefix: Option<&str>| {
+            Some(AccessLogging { bucket: bucket.into(), prefix: prefix.map(String::from) })
+        };
+        let ok = check(json!({"access_logging": {"bucket": "my-logs", "prefix": "access/"}})).unwrap_or_default();
+        assert_eq!(ok.access_logging, logging("my-logs", Some("access/")));
+        let by_ref = check(json!({"access_logging": {"bucket": "${logs.name}"}})).unwrap_or_default();
+        assert_eq!(by_ref.access_logging, logging("${logs.name}", None));
+        // S3 reads an empty prefix back as none: it is none from the start.
+        let empty = check(json!({"access_logging": {"bucket": "my-logs", "prefix": ""}})).unwrap_or_default();
+        assert_eq!(empty.access_logging, logging("my-logs", None));
+        assert_eq!(check(json!({})).unwrap_or_default().access_logging, None);
+
+        let errors = |props: Value| check(props).expect_err("refused");
+        let e = errors(json!({"access_logging": {"bucket": "Logs_Bucket"}}));
+        assert_eq!(e[0].path, vec![PathSeg::Key("access_logging".into()), PathSeg::Key("bucket".into())]);
+        assert!(e[0].message.contains("log bucket name `Logs_Bucket` contains `L`"), "{}", e[0].message);
+        // Logging into itself: every delivery would be logged again.
+        let e = errors(json!({"name": "data-1", "access_logging": {"bucket": "data-1", "prefix": "logs/"}}));
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].message.contains("writes its access logs into itself"), "{}", e[0].message);
+        assert!(e[0].suggestion.as_deref().is_some_and(|s| s.contains("${access-logs.name}")), "{e:?}");
+        let e = errors(json!({"access_logging": {"bucket": "my-logs", "prefix": "a".repeat(961)}}));
+        assert!(e[0].message.contains("961 bytes"), "{}", e[0].message);
+        let e = errors(json!({"access_logging": {"bucket": "my-logs", "prefix": "logs\n"}}));
+        assert!(e[0].message.contains("control character"), "{}", e[0].message);
+        assert!(check(json!({"access_logging": {"prefix": "logs/"}})).is_err(), "the bucket is required");
+        assert!(check(json!({"access_logging": {"bucket": "my-logs", "perfix": "logs/"}})).is_err());
+    }
+
+    #[test]
+    fn access_logging_round_trips_through_the_sdk_types_and_off_is_an_empty_status() {
+        for prefix in [Some("access/".to_string()), None] {
+            let logging = AccessLogging { bucket: "my-logs".into(), prefix };
+            let status = logging_status(Some(&logging)).unwrap_or_else(|e| panic!("{e}"));
+            let enabled = status.logging_enabled().unwrap_or_else(|| panic!("no LoggingEnabled"));
+            assert_eq!(logging_from_s3(enabled), logging);
+        }
+        let off = logging_status(None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(off.logging_enabled(), None);
+    }
+
+    #[test]
+    fn the_default_name_pattern_matches_the_default_names() {
+        use crate::kinds::default_bucket_name_pattern as default_name_pattern;
+        for (stack, id) in [("lab3", "data"), ("Lab3_Stack", "Trail.Logs"), (&*"s".repeat(80), "id"), ("-", "-")] {
+            let pattern = default_name_pattern(stack, id);
+            for e in [env("111111111111", "us-east-1"), env("222222222222", "eu-west-1")] {
+                let name = default_name(&e, stack, id);
+                assert_eq!(name.len(), pattern.len(), "{name} {pattern}");
+                assert!(name.chars().zip(pattern.chars()).all(|(n, p)| p == '?' || n == p), "{name} {pattern}");
+            }
+            assert!(pattern.ends_with(&format!("-{}", "?".repeat(SUFFIX_LEN))), "{pattern}");
+        }
     }
 
     #[test]

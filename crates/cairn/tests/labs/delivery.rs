@@ -1,6 +1,7 @@
 //! The delivery check: moto delivers SNS, EventBridge and alarm messages
-//! whatever the receiving resource's policy says; AWS delivers only what
-//! that policy allows for the sending service and source. After every lab
+//! whatever the receiving resource's policy says, and no S3 access logs at
+//! all; AWS delivers only what that policy allows for the sending service
+//! and source. After every lab
 //! apply, each wiring of the deployed stack is judged here, from the live
 //! policies, by the testkit's policy evaluator (not cairn's own code).
 
@@ -55,6 +56,17 @@ pub async fn undeliverable(d: &Deployed) -> Result<Vec<String>, Box<dyn std::err
                     }
                 }
             }
+            "aws:s3:Bucket" => {
+                let Some(logging) = p.get("access_logging").filter(|l| l.is_object()) else { continue };
+                let target = logging.get("bucket").and_then(Json::as_str).unwrap_or_default();
+                let prefix = logging.get("prefix").and_then(Json::as_str).unwrap_or_default();
+                let source = r.attrs.get("arn").and_then(Json::as_str).unwrap_or_default();
+                // A log object as S3 names one: the time, then a unique string.
+                let object = format!("arn:aws:s3:::{target}/{prefix}2025-01-02-03-04-05-0123456789ABCDEF");
+                if !may(&d.clients, "logging.s3.amazonaws.com", "s3:PutObject", &object, source).await? {
+                    refused.push(format!("{id}: S3 may not deliver the access logs of {source} as {object}"));
+                }
+            }
             _ => {}
         }
     }
@@ -94,7 +106,8 @@ async fn may(
     Ok(policy::allows(&doc, &request))
 }
 
-/// The live resource policy of a topic, queue or function (`Null` for none).
+/// The live resource policy of a topic, queue, function or the bucket of an
+/// object (`Null` for none).
 async fn resource_policy(c: &Clients, arn: &str) -> Result<Json, Box<dyn std::error::Error>> {
     let parse = |text: Option<&str>| text.and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Json::Null);
     Ok(match arn.split(':').nth(2) {
@@ -118,6 +131,13 @@ async fn resource_policy(c: &Clients, arn: &str) -> Result<Json, Box<dyn std::er
             Ok(out) => parse(out.policy()),
             Err(_) => Json::Null,
         },
+        Some("s3") => {
+            let bucket = arn.split_once(":::").map_or("", |(_, path)| path.split('/').next().unwrap_or_default());
+            match c.s3().await.get_bucket_policy().bucket(bucket).send().await {
+                Ok(out) => parse(out.policy()),
+                Err(_) => Json::Null,
+            }
+        }
         _ => Json::Null,
     })
 }

@@ -28,6 +28,7 @@ mod lab5_example;
 #[path = "../../../../examples/lab6_sqs_lambda.rs"]
 mod lab6_example;
 
+mod access_logging;
 mod chaos;
 mod delivery;
 mod lab1;
