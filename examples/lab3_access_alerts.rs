@@ -64,11 +64,28 @@ pub fn lab3() -> Stack {
             .alias(format!("alias/{stack_name}-trail"))
             .deletion_window_days(7),
     );
+    // Who read or wrote the trail's bucket goes to a bucket of its own
+    // (logging a bucket into itself logs its own log writes); cairn writes
+    // its policy for S3's logging service. SSE-S3, which access logs need.
+    let expire_access_logs = s3::LifecycleRule {
+        noncurrent_expiration_days: Some(30),
+        abort_incomplete_multipart_days: Some(7),
+        ..s3::expire_after("expire-old-access-logs", "", 90)
+    };
+    let access_logs = stack.add(
+        "access-logs",
+        s3::Bucket::new()
+            .name(format!("{stack_name}-access-logs-{}", pseudo::account_id()))
+            .versioning(true)
+            .force_destroy(true)
+            .lifecycle_rule(expire_access_logs),
+    );
     let bucket = stack.add(
         "trail-bucket",
         s3::Bucket::new()
             .name(format!("{stack_name}-trail-{}", pseudo::account_id()))
             .sse_kms()
+            .access_logging(access_logs.name(), "trail-bucket/")
             // The bucket only holds this trail's logs, which destroy deletes.
             .lifecycle_rule(expire),
     );

@@ -80,7 +80,7 @@ async fn lab3_survives_faults_without_duplicates() -> R {
     chaos_round_trip("lab3-access-alerts.yaml", &params, 3, async |d: &Deployed| {
         let expected = expect(&[
             ("alarm", 4),
-            ("bucket", 1),
+            ("bucket", 2),
             ("key", 1),
             ("log group", 1),
             ("role", 1),

@@ -93,6 +93,22 @@ async fn check(d: &Deployed) -> R {
         }
     };
     assert_eq!(enabled.as_deref(), Some("Enabled"), "a trail's bucket keeps old versions");
+    // Server access logging (issue 21) into a bucket of its own, which keeps
+    // versions and whose policy lets S3's logging service write there.
+    let logging = s3.get_bucket_logging().bucket(bucket).send().await?;
+    let logging = logging.logging_enabled().ok_or("no access logging on the trail's bucket")?;
+    assert_eq!(logging.target_bucket(), d.id("access-logs"));
+    assert_eq!(logging.target_prefix(), "trail-bucket/");
+    let log_policy = s3.get_bucket_policy().bucket(d.id("access-logs")).send().await?;
+    let log_policy = harness::json(log_policy.policy());
+    let grants: Vec<_> = log_policy["Statement"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["Principal"]["Service"] == "logging.s3.amazonaws.com")
+        .collect();
+    assert_eq!(grants.len(), 1, "{log_policy}");
+    assert_eq!(grants[0]["Condition"]["ArnLike"]["aws:SourceArn"], format!("arn:aws:s3:::{bucket}"));
     let tagging = s3.get_bucket_tagging().bucket(bucket).send().await?;
     assert!(harness::has_stack_tag(tagging.tag_set().iter().map(|t| (t.key(), t.value())), &d.stack));
 
