@@ -1,7 +1,7 @@
 //! Builders for S3 buckets.
 
 use cairn_aws::kinds::s3_bucket::{AccessLogging, BucketProps, Encryption, SseAlgorithm};
-pub use cairn_aws::kinds::s3_bucket::{LifecycleRule, PublicAccessBlock};
+pub use cairn_aws::kinds::s3_bucket::{LifecycleRule, ObjectOwnership, PublicAccessBlock};
 use cairn_engine::value::Json;
 
 use crate::stack::{Name, Ref, Value, attributes, builder};
@@ -45,6 +45,16 @@ impl Bucket {
     /// SSE-KMS with this key (id, alias or ARN) instead of SSE-S3.
     pub fn kms_key(self, key: impl Into<String>) -> Self {
         self.with(|p| p.encryption = Encryption { algorithm: SseAlgorithm::Kms, kms_key: Some(key.into()) })
+    }
+    /// Whether requests without TLS are denied by a statement merged into
+    /// the bucket policy (on unless turned off).
+    pub fn require_tls(self, on: impl Into<Value<bool>>) -> Self {
+        self.set_value("/require_tls", on, |p, v| p.require_tls = v)
+    }
+    /// Who owns objects others write: `BucketOwnerEnforced` (the default,
+    /// ACLs off), `BucketOwnerPreferred` or `ObjectWriter`.
+    pub fn object_ownership(self, ownership: ObjectOwnership) -> Self {
+        self.with(|p| p.object_ownership = ownership)
     }
     /// SSE-KMS with S3's AWS managed key (`aws/s3`) instead of SSE-S3.
     pub fn sse_kms(self) -> Self {
@@ -131,5 +141,15 @@ mod tests {
         let keep = stack.declare(crate::Param::<bool>::new("keep_versions").default(false));
         stack.add("logs", Bucket::new().versioning(&keep));
         assert_eq!(stack.spec().resources[0].props["versioning"], "${param.keep_versions}");
+    }
+
+    /// The secure defaults can be turned off from Rust as from YAML.
+    #[test]
+    fn secure_defaults_turn_off() {
+        let mut stack = Stack::new("s");
+        stack.add("site", Bucket::new().require_tls(false).object_ownership(ObjectOwnership::ObjectWriter));
+        let props = &stack.spec().resources[0].props;
+        assert_eq!(props["require_tls"], false);
+        assert_eq!(props["object_ownership"], "ObjectWriter");
     }
 }
