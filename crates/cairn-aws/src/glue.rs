@@ -101,7 +101,7 @@ pub const RULES: &[GlueRule] = &[
         when: "a trail's `kms_key` is a key of the stack",
         adds: "two statements in the key's `policy` letting `cloudtrail.amazonaws.com` use `kms:GenerateDataKey*` \
                (Sid `cairn-cloudtrail-encrypt-<trail>`) and `kms:DescribeKey`, for that trail only: its ARN as \
-               `aws:SourceArn` and as the `kms:EncryptionContext:aws:cloudtrail:arn`; a key with no policy keeps \
+               `aws:SourceArn`, its name in the `kms:EncryptionContext:aws:cloudtrail:arn`; a key with no policy keeps \
                KMS's default statement beside them",
     },
     GlueRule {
@@ -563,11 +563,14 @@ fn trail(spec: &StackSpec, t: &ResourceSpec, out: &mut StackSpec, added: &mut Ve
 
 /// A trail encrypting with a key of the stack: the key policy lets
 /// CloudTrail make data keys and describe the key, for this trail only
-/// (its ARN as `aws:SourceArn` and as the encryption context CloudTrail
+/// (its ARN as `aws:SourceArn`, its name in the encryption context CloudTrail
 /// sends).
 fn trail_key(spec: &StackSpec, t: &ResourceSpec, out: &mut StackSpec) {
     let Some(key_id) = stack_key(spec, t.props.get("kms_key")) else { return };
     let trail_arn = format!("{ARN}:cloudtrail:${{aws.region}}:${{aws.account_id}}:trail/{}", name_of(t));
+    // The context names the trail; its region is left open, as AWS's own
+    // policies do, while `aws:SourceArn` pins the exact trail.
+    let context = format!("{ARN}:cloudtrail:*:${{aws.account_id}}:trail/{}", name_of(t));
     let encrypt = json!({
         "Sid": sid("cloudtrail-encrypt", &t.id),
         "Effect": "Allow",
@@ -576,7 +579,7 @@ fn trail_key(spec: &StackSpec, t: &ResourceSpec, out: &mut StackSpec) {
         "Resource": "*",
         "Condition": {
             "StringEquals": {"aws:SourceArn": trail_arn},
-            "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": trail_arn},
+            "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": context},
         },
     });
     let describe = json!({
@@ -1532,7 +1535,10 @@ pub(crate) mod tests {
         assert_eq!(st[1]["Principal"]["Service"], "cloudtrail.amazonaws.com");
         assert_eq!(st[1]["Action"], "kms:GenerateDataKey*");
         assert_eq!(st[1]["Condition"]["StringEquals"]["aws:SourceArn"], trail_arn);
-        assert_eq!(st[1]["Condition"]["StringLike"]["kms:EncryptionContext:aws:cloudtrail:arn"], trail_arn);
+        assert_eq!(
+            st[1]["Condition"]["StringLike"]["kms:EncryptionContext:aws:cloudtrail:arn"],
+            "arn:${aws.partition}:cloudtrail:*:${aws.account_id}:trail/t"
+        );
         assert_eq!(st[2]["Action"], "kms:DescribeKey");
         assert_eq!(st[2]["Condition"]["StringEquals"]["aws:SourceArn"], trail_arn);
         // Derived twice (plan after plan), nothing is added twice.
