@@ -214,7 +214,7 @@ pub enum StateError {
     /// A conditional write or delete found the stored state changed since
     /// this run read it: someone else wrote it, and it was left as they did.
     #[error(
-        "state {location} was changed by someone else since this run read it; it was not overwritten: nothing this run did after that is recorded, so plan again to see where the stack stands"
+        "state {location} was changed by someone else since this run read it; it was left as they wrote it, not overwritten: plan again to see where the stack stands"
     )]
     Conflict { location: String },
     #[error("{action} {path}: {source}")]
@@ -282,7 +282,9 @@ pub trait StateBackend: Send + Sync + std::fmt::Debug {
 }
 
 /// A lock a backend granted, released once: by [`StateLock::release`], or
-/// when the [`StateLock`] holding it is dropped.
+/// when the [`StateLock`] holding it is dropped. Dropped without a release,
+/// what becomes of the lock is the backend's (the local OS lock goes with
+/// its file, leaving its note; a lock record in a bucket stays).
 pub trait HeldLock: Send + Sync + std::fmt::Debug {
     fn release(&mut self) -> Result<(), StateError>;
 }
