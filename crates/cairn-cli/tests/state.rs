@@ -9,6 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use cairn::engine::StateStore;
+use cairn::engine::state::LocalDir;
 use cairn_testkit::emulator;
 use cairn_testkit::proxy::{Fault, Faults, Proxy, Scripted};
 use cairn_testkit::tripwire::Tripwire;
@@ -53,8 +54,9 @@ fn host() -> String {
 fn a_held_lock_names_its_holder_and_unlock_refuses_it() -> R {
     let (_dir, file, state) = setup()?;
     let store = StateStore::new(&state, "s1");
+    let lock_path = LocalDir::new(&state, "s1").lock_path();
     let lock = store.lock("apply")?;
-    let note = std::fs::read(store.lock_path())?;
+    let note = std::fs::read(&lock_path)?;
     let holder = format!("pid {} on host {}, running `cairn apply` since ", std::process::id(), host());
     let wire = Tripwire::new()?;
     for args in [&["plan"][..], &["apply", "--yes"], &["destroy", "--yes"]] {
@@ -70,7 +72,7 @@ fn a_held_lock_names_its_holder_and_unlock_refuses_it() -> R {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains(&holder) && stderr.contains("nothing was changed"), "{stderr}");
-    assert_eq!(std::fs::read(store.lock_path())?, note, "a live holder's note is left alone");
+    assert_eq!(std::fs::read(&lock_path)?, note, "a live holder's note is left alone");
 
     let out = cairn(&state, &wire.url()).args(["state", "unlock", "--json"]).arg(&file).output()?;
     let json: serde_json::Value = serde_json::from_slice(&out.stdout)?;
@@ -78,7 +80,7 @@ fn a_held_lock_names_its_holder_and_unlock_refuses_it() -> R {
 
     // Released normally: no note left, nothing for unlock to clear.
     drop(lock);
-    assert_eq!(std::fs::read_to_string(store.lock_path())?, "");
+    assert_eq!(std::fs::read_to_string(&lock_path)?, "");
     let out = cairn(&state, &wire.url()).args(["state", "unlock"]).arg(&file).output()?;
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");

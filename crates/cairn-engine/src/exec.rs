@@ -644,7 +644,7 @@ async fn run_op(
     let mut cx = op_ctx(stack_tags, &plan.stack, &o.id, env, notify);
     cx.base_dir = stack.and_then(|v| v.spec.base_dir.clone()).unwrap_or_default();
     cx.adopt = how.adopt;
-    cx.state_location = Some(shared.store.path().display().to_string());
+    cx.state_location = Some(shared.store.location());
     let prior = shared.state.lock().map_err(|_| "state lock poisoned".to_string())?.resources.get(&o.id).cloned();
     match o.op {
         OpKind::Move => Ok(None),

@@ -20,5 +20,5 @@ pub use diag::{At, Diagnostic, Diagnostics, PathSeg, Severity};
 pub use kind::{Environment, Kind, Live, OpCtx, OpError, PropError, Provider, Registry, TypedKind};
 pub use plan::{Plan, Step};
 pub use spec::{ParamSpec, ResourceOptions, ResourceSpec, StackSpec};
-pub use state::{ResourceState, State, StateStore};
+pub use state::{ResourceState, State, StateBackend, StateStore};
 pub use value::{Json, Ref, RefTarget};

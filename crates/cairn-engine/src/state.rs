@@ -1,8 +1,20 @@
-//! Local state: what cairn created, per stack, under `.cairn/`.
+//! State: what cairn created, per stack.
 //!
-//! Written after every finished operation, atomically (temp file, fsync,
-//! rename, fsync of the directory), keeping the previous version as a
-//! backup, with file mode 0600. A lock file stops a second concurrent run.
+//! [`StateStore`] is what the commands use: it loads and saves a stack's
+//! [`State`], takes and releases its lock, and keeps what every place state
+//! can live in shares (the JSON form, the serial and lineage, the unfinished
+//! creates, refusing a write when the stored state moved since it was read).
+//! Where the bytes go is a [`StateBackend`]: a few primitive operations (read
+//! with a version, write if still at that version, lock, unlock, delete).
+//! [`LocalDir`] is the one cairn has had from the start, the local
+//! directory (`.cairn/<stack>.json`); the engine knows no other, and any
+//! other (S3) lives with its provider and is handed in through
+//! [`StateStore::with_backend`].
+//!
+//! The local directory writes after every finished operation, atomically
+//! (temp file, fsync, rename, fsync of the directory), keeping the previous
+//! version as a backup, with file mode 0600. A lock file stops a second
+//! concurrent run.
 //!
 //! The lock is an OS lock (`flock`) on `<stack>.lock`, which the OS releases
 //! when its process ends, however it ends: a lock cannot outlive its holder.
@@ -11,10 +23,15 @@
 //! with nobody holding the lock is therefore left by a run that was killed
 //! or crashed ([`StateStore::unlock`] reports and clears it).
 
+mod local;
+
+pub use local::LocalDir;
+
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, Write};
-use std::path::{Path, PathBuf};
+use std::fs::{self, File};
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::{Deserialize, Serialize};
 
@@ -150,6 +167,12 @@ impl State {
 /// as opaque strings; those made before the time was added are 32 hex
 /// digits and have no age.
 pub fn new_lineage() -> String {
+    let born = format_utc(i64::try_from(unix_now()).unwrap_or(i64::MAX)).replace(['-', ':'], "");
+    format!("{born}-{}", random_hex())
+}
+
+/// 64 random bits from the OS, as 16 hex digits.
+fn random_hex() -> String {
     let mut bytes = [0u8; 8];
     let read = File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
     if read.is_err() {
@@ -160,9 +183,7 @@ pub fn new_lineage() -> String {
         h.write_u32(std::process::id());
         bytes = h.finish().to_le_bytes();
     }
-    let born = format_utc(i64::try_from(unix_now()).unwrap_or(i64::MAX)).replace(['-', ':'], "");
-    let random: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{born}-{random}")
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// When a lineage was made (Unix seconds), for those that say (see
@@ -190,27 +211,125 @@ pub enum StateError {
         "state file {path} has version {found}, newer than this cairn understands ({STATE_VERSION}); upgrade cairn"
     )]
     TooNew { path: String, found: u32 },
+    /// A conditional write or delete found the stored state changed since
+    /// this run read it: someone else wrote it, and it was left as they did.
+    #[error(
+        "state {location} was changed by someone else since this run read it; it was left as they wrote it, not overwritten: plan again to see where the stack stands"
+    )]
+    Conflict { location: String },
     #[error("{action} {path}: {source}")]
     Io { action: &'static str, path: String, source: std::io::Error },
 }
 
-fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> StateError + 'a {
-    move |source| StateError::Io { action, path: path.display().to_string(), source }
+/// Which version of a stack's state a backend holds: opaque, compared only
+/// for equality. An S3 object's ETag; for [`LocalDir`], the size and a hash
+/// of the file's contents.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Version(pub String);
+
+/// A state document as a backend holds it: its bytes and their version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    pub bytes: Vec<u8>,
+    pub version: Version,
 }
 
-/// The state files of one stack in a directory.
+/// Where one stack's state lives: the primitive operations [`StateStore`]
+/// builds on. The document is opaque bytes here (the JSON form, serial,
+/// lineage and intents are the store's, the same for every backend).
+///
+/// Synchronous, like the file operations it started as: the lock is released
+/// on drop, which cannot wait on a future, and the executor already moves
+/// its saves off the async workers (`spawn_blocking`). A backend that speaks
+/// to a service runs its calls to completion inside each method (see
+/// docs/decisions.md, "State backends are synchronous").
+pub trait StateBackend: Send + Sync + std::fmt::Debug {
+    /// Where the state is, for messages: `.cairn/s1.json`, `s3://b/p/s1.json`.
+    fn location(&self) -> String;
+
+    /// The state document and its version; `None` when there is none yet.
+    fn read(&self) -> Result<Option<Stored>, StateError>;
+
+    /// Replaces the document if the stored one is still at `expected`
+    /// (`None`: there must be none yet), and returns the new version; else
+    /// [`StateError::Conflict`], leaving what is stored untouched. A write
+    /// is all or nothing: a reader sees the old document or the new one.
+    fn write(&self, bytes: &[u8], expected: Option<&Version>) -> Result<Version, StateError>;
+
+    /// Removes the state (and anything kept with it, such as a backup) if it
+    /// is still at `expected`, else [`StateError::Conflict`]. Nothing there
+    /// is not an error.
+    fn delete(&self, expected: Option<&Version>) -> Result<(), StateError>;
+
+    /// Takes the stack's lock for `holder`, recording who it is (and its
+    /// lock id) where a second run can read it; refuses with
+    /// [`StateError::Locked`], naming the holder, while another holds it.
+    /// Never waits: waiting is the caller's (`--lock-timeout`).
+    fn lock(&self, holder: &LockHolder) -> Result<Acquired, StateError>;
+
+    /// Reports who holds the lock and clears a lock its holder can no
+    /// longer release. A lock a live process holds is never taken from it
+    /// where the backend can tell (the local OS lock); where it cannot (an
+    /// object in a bucket), the lock is removed only when `lock_id` names
+    /// it, and reported as held otherwise.
+    fn unlock(&self, lock_id: Option<&str>) -> Result<LockStatus, StateError>;
+
+    /// Whether there is a state document, without reading it where the
+    /// backend can tell more cheaply.
+    fn exists(&self) -> Result<bool, StateError> {
+        Ok(self.read()?.is_some())
+    }
+}
+
+/// A lock a backend granted, released once: by [`StateLock::release`], or
+/// when the [`StateLock`] holding it is dropped. Dropped without a release,
+/// what becomes of the lock is the backend's (the local OS lock goes with
+/// its file, leaving its note; a lock record in a bucket stays).
+pub trait HeldLock: Send + Sync + std::fmt::Debug {
+    fn release(&mut self) -> Result<(), StateError>;
+}
+
+/// What [`StateBackend::lock`] gives.
+#[derive(Debug)]
+pub struct Acquired {
+    pub held: Box<dyn HeldLock>,
+    /// Who an earlier run that did not release the lock was, when the
+    /// backend could still take it (the local OS lock, whose note a killed
+    /// run leaves behind); shown as a note.
+    pub previous: Option<String>,
+}
+
+/// One stack's state, wherever it lives: what commands load, save and lock.
+///
+/// Clones share the backend and the version last read or written, so that
+/// a clone handed to a worker thread writes on top of what this one read.
 #[derive(Clone, Debug)]
 pub struct StateStore {
-    dir: PathBuf,
     stack: String,
+    backend: Arc<dyn StateBackend>,
+    seen: Arc<Mutex<Seen>>,
 }
 
-/// Held while a command works on a stack; released on drop (and by the OS
-/// when the process dies, so a killed run never leaves a stale lock).
+/// What a store knows of the stored version.
+#[derive(Clone, Debug, Default)]
+enum Seen {
+    /// Nothing read or written yet: a save asks the backend first (a blind
+    /// write, as a store that never loaded always made).
+    #[default]
+    Unknown,
+    /// Read, and there was none.
+    Absent,
+    At(Version),
+}
+
+/// Held while a command works on a stack; released on drop (and, for the
+/// local directory, by the OS when the process dies, so a killed run never
+/// leaves a stale local lock).
 #[derive(Debug)]
 pub struct StateLock {
-    file: File,
+    holder: LockHolder,
     previous: Option<String>,
+    held: Option<Box<dyn HeldLock>>,
 }
 
 impl StateLock {
@@ -219,17 +338,29 @@ impl StateLock {
     pub fn previous(&self) -> Option<&str> {
         self.previous.as_deref()
     }
-}
 
-impl Drop for StateLock {
-    /// Clears the note before the lock goes, so that a note found later
-    /// means a run that did not end normally.
-    fn drop(&mut self) {
-        let _ = self.file.set_len(0);
+    /// Who holds this lock (this run), with its lock id.
+    pub fn holder(&self) -> &LockHolder {
+        &self.holder
+    }
+
+    /// Releases the lock now, saying if that failed (dropping it releases
+    /// it too, silently).
+    pub fn release(mut self) -> Result<(), StateError> {
+        self.held.take().map_or(Ok(()), |mut h| h.release())
     }
 }
 
-/// Who took a stack's lock, as written into the lock file.
+impl Drop for StateLock {
+    fn drop(&mut self) {
+        if let Some(mut held) = self.held.take() {
+            let _ = held.release();
+        }
+    }
+}
+
+/// Who took a stack's lock, as a backend records it (the local lock file's
+/// note).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockHolder {
     pub pid: u32,
@@ -238,11 +369,27 @@ pub struct LockHolder {
     pub command: String,
     /// Unix seconds.
     pub since: u64,
+    /// Names this taking of the lock, so that a lock left behind can be
+    /// removed by naming it (and only it); empty in notes of older cairns.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
+    /// The user who ran cairn (`$USER`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 impl LockHolder {
-    fn now(command: &str) -> Self {
-        LockHolder { pid: std::process::id(), host: host_name(), command: command.to_string(), since: unix_now() }
+    /// This process, running `command`, with a new lock id.
+    pub fn now(command: &str) -> Self {
+        let user = ["USER", "LOGNAME"].iter().filter_map(|k| std::env::var(k).ok()).find(|u| !u.is_empty());
+        LockHolder {
+            pid: std::process::id(),
+            host: host_name(),
+            command: command.to_string(),
+            since: unix_now(),
+            id: random_hex(),
+            user,
+        }
     }
 }
 
@@ -255,16 +402,16 @@ impl std::fmt::Display for LockHolder {
 /// What [`StateStore::unlock`] found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LockStatus {
-    /// A live process holds the lock; `holder` describes it.
+    /// The lock is held, and was left alone; `holder` describes who holds it.
     Held { holder: String },
-    /// Nobody holds the lock. `stale` is the note a run that did not end
-    /// normally left in the lock file, now cleared.
+    /// Nobody holds the lock now. `stale` describes the holder of a lock (or
+    /// the note) that a run which did not end normally left, now cleared.
     Free { stale: Option<String> },
 }
 
-/// A lock file's note as text: the holder's fields, or the raw text when it
-/// is not a note this cairn wrote; `None` when empty.
-fn describe_note(text: &str) -> Option<String> {
+/// A lock record as text: the holder's fields, or the raw text when it is
+/// not a [`LockHolder`] this cairn wrote; `None` when empty.
+pub fn describe_note(text: &str) -> Option<String> {
     let text = text.trim();
     if text.is_empty() {
         return None;
@@ -358,99 +505,74 @@ pub fn format_utc(secs: i64) -> String {
 }
 
 impl StateStore {
+    /// The state of `stack` in the local directory `dir` (`<dir>/<stack>.json`).
     pub fn new(dir: impl Into<PathBuf>, stack: &str) -> Self {
-        StateStore { dir: dir.into(), stack: stack.to_string() }
-    }
-    pub fn path(&self) -> PathBuf {
-        self.dir.join(format!("{}.json", self.stack))
-    }
-    pub fn lock_path(&self) -> PathBuf {
-        self.dir.join(format!("{}.lock", self.stack))
+        StateStore::with_backend(stack, Arc::new(LocalDir::new(dir, stack)))
     }
 
-    /// Takes the stack's lock and writes who took it into the lock file, or
-    /// says who holds it.
+    /// The state of `stack` where `backend` keeps it.
+    pub fn with_backend(stack: &str, backend: Arc<dyn StateBackend>) -> Self {
+        StateStore { stack: stack.to_string(), backend, seen: Arc::default() }
+    }
+
+    pub fn stack(&self) -> &str {
+        &self.stack
+    }
+
+    /// Where the state is, for messages (`.cairn/s1.json`).
+    pub fn location(&self) -> String {
+        self.backend.location()
+    }
+
+    pub fn backend(&self) -> &Arc<dyn StateBackend> {
+        &self.backend
+    }
+
+    /// Whether the stack has a state here at all.
+    pub fn exists(&self) -> Result<bool, StateError> {
+        self.backend.exists()
+    }
+
+    /// Takes the stack's lock for `command` (recording who took it), or says
+    /// who holds it.
     pub fn lock(&self, command: &str) -> Result<StateLock, StateError> {
-        fs::create_dir_all(&self.dir).map_err(io("creating state directory", &self.dir))?;
-        let path = self.lock_path();
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io("opening lock file", &path))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let mut note = String::new();
-                let _ = file.read_to_string(&mut note);
-                let holder = describe_note(&note).unwrap_or_else(|| "holder unknown".to_string());
-                return Err(StateError::Locked { stack: self.stack.clone(), holder });
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io("locking", &path)(e)),
-        }
-        let mut note = String::new();
-        let _ = file.read_to_string(&mut note);
-        let note_text = serde_json::to_string(&LockHolder::now(command)).map_err(|e| StateError::Io {
-            action: "writing lock file",
-            path: path.display().to_string(),
-            source: std::io::Error::other(e),
-        })?;
-        file.set_len(0).map_err(io("writing lock file", &path))?;
-        // Written at offset 0 whatever was read before.
-        file.seek(std::io::SeekFrom::Start(0)).map_err(io("writing lock file", &path))?;
-        file.write_all(note_text.as_bytes()).map_err(io("writing lock file", &path))?;
-        Ok(StateLock { file, previous: describe_note(&note) })
+        let holder = LockHolder::now(command);
+        let Acquired { held, previous } = self.backend.lock(&holder)?;
+        Ok(StateLock { holder, previous, held: Some(held) })
     }
 
-    /// Says whether a live process holds the stack's lock, and if none does,
-    /// clears the note a killed or crashed run left in the lock file. The
-    /// file itself stays: removing it while another run opens it could let
-    /// two runs lock two different files.
+    /// Says whether a live run holds the stack's lock, and if none does,
+    /// clears what a killed or crashed run left (see
+    /// [`StateBackend::unlock`]).
     pub fn unlock(&self) -> Result<LockStatus, StateError> {
-        let path = self.lock_path();
-        let mut file = match OpenOptions::new().read(true).write(true).open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LockStatus::Free { stale: None }),
-            Err(e) => return Err(io("opening lock file", &path)(e)),
-        };
-        let mut note = String::new();
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let _ = file.read_to_string(&mut note);
-                let holder = describe_note(&note).unwrap_or_else(|| "holder unknown".to_string());
-                return Ok(LockStatus::Held { holder });
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io("locking", &path)(e)),
-        }
-        file.read_to_string(&mut note).map_err(io("reading lock file", &path))?;
-        let stale = describe_note(&note);
-        if stale.is_some() {
-            file.set_len(0).map_err(io("clearing lock file", &path))?;
-        }
-        Ok(LockStatus::Free { stale })
+        self.backend.unlock(None)
     }
 
-    /// Loads the state, or a new empty one when there is none yet.
+    /// [`StateStore::unlock`], also removing the lock `lock_id` names where
+    /// the backend cannot tell whether its holder still runs.
+    pub fn unlock_id(&self, lock_id: &str) -> Result<LockStatus, StateError> {
+        self.backend.unlock(Some(lock_id))
+    }
+
+    /// Loads the state, or a new empty one when there is none yet, and
+    /// remembers its version: the next save must find it unchanged.
     pub fn load(&self) -> Result<State, StateError> {
-        let path = self.path();
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::new(&self.stack)),
-            Err(e) => return Err(StateError::Corrupt { path: path.display().to_string(), reason: e.to_string() }),
+        let location = || self.backend.location();
+        let Some(stored) = self.backend.read()? else {
+            self.remember(Seen::Absent);
+            return Ok(State::new(&self.stack));
         };
-        let state: State = serde_json::from_str(&text)
-            .map_err(|e| StateError::Corrupt { path: path.display().to_string(), reason: e.to_string() })?;
+        let state: State = serde_json::from_slice(&stored.bytes)
+            .map_err(|e| StateError::Corrupt { path: location(), reason: e.to_string() })?;
         if state.version > STATE_VERSION {
-            return Err(StateError::TooNew { path: path.display().to_string(), found: state.version });
+            return Err(StateError::TooNew { path: location(), found: state.version });
         }
+        self.remember(Seen::At(stored.version));
         Ok(state)
     }
 
-    /// Writes the state atomically, bumping its serial and keeping the
-    /// previous file as `.bak`.
+    /// Writes the state, bumping its serial; refused when the stored state
+    /// changed since this store read it.
     pub fn save(&self, state: &mut State) -> Result<(), StateError> {
         state.serial += 1;
         self.write(state)
@@ -466,49 +588,41 @@ impl StateStore {
     fn write(&self, state: &mut State) -> Result<(), StateError> {
         state.version = STATE_VERSION;
         state.lineage();
-        fs::create_dir_all(&self.dir).map_err(io("creating state directory", &self.dir))?;
-        let path = self.path();
-        let tmp = self.dir.join(format!(".{}.json.tmp", self.stack));
-        let text = serde_json::to_vec_pretty(state).map_err(|e| StateError::Io {
+        let bytes = serde_json::to_vec_pretty(state).map_err(|e| StateError::Io {
             action: "serializing state",
-            path: path.display().to_string(),
+            path: self.backend.location(),
             source: std::io::Error::other(e),
         })?;
-        {
-            let mut opts = OpenOptions::new();
-            opts.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-            let mut f = opts.open(&tmp).map_err(io("writing state", &tmp))?;
-            f.write_all(&text).map_err(io("writing state", &tmp))?;
-            f.sync_all().map_err(io("syncing state", &tmp))?;
-        }
-        if path.exists() {
-            // The backup is a second name for the current file (a hard link,
-            // not a copy: large states are saved after every operation).
-            let bak = self.dir.join(format!("{}.json.bak", self.stack));
-            let _ = fs::remove_file(&bak);
-            if fs::hard_link(&path, &bak).is_err() {
-                fs::copy(&path, &bak).map_err(io("keeping state backup", &bak))?;
-            }
-        }
-        fs::rename(&tmp, &path).map_err(io("replacing state", &path))?;
-        if let Ok(d) = File::open(&self.dir) {
-            let _ = d.sync_all();
-        }
+        // Held across the write: clones write one at a time, each on top of
+        // the last.
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let expected = self.expected(&seen)?;
+        let version = self.backend.write(&bytes, expected.as_ref())?;
+        *seen = Seen::At(version);
         Ok(())
     }
 
-    /// Removes the state file (and its backup) once nothing is left in it.
+    /// Removes the state once nothing is left in it; refused when the
+    /// stored state changed since this store read it.
     pub fn remove(&self) -> Result<(), StateError> {
-        for p in [self.path(), self.dir.join(format!("{}.json.bak", self.stack))] {
-            match fs::remove_file(&p) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io("removing state", &p)(e)),
-            }
-        }
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let expected = self.expected(&seen)?;
+        self.backend.delete(expected.as_ref())?;
+        *seen = Seen::Absent;
         Ok(())
+    }
+
+    /// The version a write must find.
+    fn expected(&self, seen: &Seen) -> Result<Option<Version>, StateError> {
+        Ok(match seen {
+            Seen::Unknown => self.backend.read()?.map(|s| s.version),
+            Seen::Absent => None,
+            Seen::At(v) => Some(v.clone()),
+        })
+    }
+
+    fn remember(&self, now: Seen) {
+        *self.seen.lock().unwrap_or_else(PoisonError::into_inner) = now;
     }
 }
 
@@ -530,7 +644,7 @@ mod tests {
     #[test]
     fn saves_atomically_with_backup_and_private_mode() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
-        let store = StateStore::new(dir.path(), "s1");
+        let (store, local) = (StateStore::new(dir.path(), "s1"), LocalDir::new(dir.path(), "s1"));
         let mut st = store.load()?;
         assert_eq!(st.serial, 0);
         st.outputs.insert("a".into(), Json::from(1));
@@ -545,7 +659,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(fs::metadata(store.path())?.permissions().mode() & 0o777, 0o600);
+            assert_eq!(fs::metadata(local.path())?.permissions().mode() & 0o777, 0o600);
         }
         Ok(())
     }
@@ -553,12 +667,21 @@ mod tests {
     #[test]
     fn second_lock_is_refused_with_holder() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
-        let store = StateStore::new(dir.path(), "s1");
+        let (store, local) = (StateStore::new(dir.path(), "s1"), LocalDir::new(dir.path(), "s1"));
         let held = store.lock("apply")?;
         assert_eq!(held.previous(), None);
-        let note: LockHolder = serde_json::from_str(&fs::read_to_string(store.lock_path())?)?;
+        let note: LockHolder = serde_json::from_str(&fs::read_to_string(local.lock_path())?)?;
         assert_eq!((note.pid, note.command.as_str(), note.host.is_empty()), (std::process::id(), "apply", false));
         assert!(note.since > 1_600_000_000, "{note:?}");
+        assert_eq!(&note, held.holder(), "the note is this lock's holder, lock id included");
+        assert_eq!(note.id.len(), 16, "{note:?}");
+        assert_eq!(
+            match store.unlock_id(&note.id)? {
+                LockStatus::Held { holder } => holder,
+                other => panic!("naming a live local lock must not break it, got {other:?}"),
+            },
+            note.to_string()
+        );
         match store.lock("plan") {
             Err(e @ StateError::Locked { .. }) => {
                 let text = e.to_string();
@@ -572,33 +695,93 @@ mod tests {
             other => panic!("unlock must refuse a held lock, got {other:?}"),
         }
         drop(held);
-        assert_eq!(fs::read_to_string(store.lock_path())?, "", "a released lock leaves no note");
+        assert_eq!(fs::read_to_string(local.lock_path())?, "", "a released lock leaves no note");
         let again = store.lock("plan")?;
         assert_eq!(again.previous(), None, "the last run ended normally");
+        assert_ne!(again.holder().id, note.id, "each taking of the lock has its own id");
+        again.release()?;
+        assert_eq!(fs::read_to_string(local.lock_path())?, "", "released on request as on drop");
+        Ok(())
+    }
+
+    #[test]
+    fn a_write_by_someone_else_since_the_load_is_refused_and_kept() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let (store, local) = (StateStore::new(dir.path(), "s1"), LocalDir::new(dir.path(), "s1"));
+        let mut st = store.load()?;
+        store.save(&mut st)?;
+        store.save(&mut st)?;
+        // Someone else writes between this run's writes.
+        let theirs = r#"{"version": 1, "serial": 7, "stack": "s1", "resources": {}}"#;
+        fs::write(local.path(), theirs)?;
+        st.outputs.insert("a".into(), Json::from(1));
+        match store.save(&mut st) {
+            Err(e @ StateError::Conflict { .. }) => {
+                assert!(e.to_string().contains(&local.path().display().to_string()), "{e}");
+            }
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+        assert_eq!(fs::read_to_string(local.path())?, theirs, "theirs is not overwritten");
+        assert!(!dir.path().join(".s1.json.tmp").exists(), "no temp file left");
+        assert!(matches!(store.remove(), Err(StateError::Conflict { .. })), "nor removed");
+        assert_eq!(fs::read_to_string(local.path())?, theirs);
+
+        // A state made by someone else while this store saw none.
+        let other = StateStore::new(dir.path(), "s2");
+        let mut fresh = other.load()?;
+        fs::write(LocalDir::new(dir.path(), "s2").path(), theirs)?;
+        assert!(matches!(other.save(&mut fresh), Err(StateError::Conflict { .. })));
+
+        // Read again, the store writes on top of what it read.
+        let mut again = store.load()?;
+        assert_eq!(again.serial, 7);
+        store.save(&mut again)?;
+        assert_eq!(store.load()?.serial, 8);
+        store.remove()?;
+        assert!(!local.path().exists() && !local.backup_path().exists());
+        assert!(!store.exists()?);
+        Ok(())
+    }
+
+    #[test]
+    fn a_store_that_never_loaded_writes_over_what_is_there() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let local = LocalDir::new(dir.path(), "s1");
+        fs::write(local.path(), r#"{"version": 1, "serial": 4, "stack": "s1", "resources": {}}"#)?;
+        let mut st = State::new("s1");
+        StateStore::new(dir.path(), "s1").save(&mut st)?;
+        assert_eq!(StateStore::new(dir.path(), "s1").load()?.serial, 1);
         Ok(())
     }
 
     #[test]
     fn a_note_without_a_holder_is_stale_and_unlock_clears_it() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
-        let store = StateStore::new(dir.path(), "s1");
+        let (store, local) = (StateStore::new(dir.path(), "s1"), LocalDir::new(dir.path(), "s1"));
         assert_eq!(store.unlock()?, LockStatus::Free { stale: None }, "no lock file at all");
         // What a run killed while holding the lock leaves behind.
-        let dead = LockHolder { pid: 4_000_001, host: "h1".into(), command: "apply".into(), since: 1_700_000_000 };
-        fs::write(store.lock_path(), serde_json::to_string(&dead)?)?;
+        let dead = LockHolder {
+            pid: 4_000_001,
+            host: "h1".into(),
+            command: "apply".into(),
+            since: 1_700_000_000,
+            id: String::new(),
+            user: None,
+        };
+        fs::write(local.lock_path(), serde_json::to_string(&dead)?)?;
         let lock = store.lock("plan")?;
         assert_eq!(
             lock.previous(),
             Some("pid 4000001 on host h1, running `cairn apply` since 2023-11-14 22:13:20 UTC")
         );
         drop(lock);
-        fs::write(store.lock_path(), serde_json::to_string(&dead)?)?;
+        fs::write(local.lock_path(), serde_json::to_string(&dead)?)?;
         match store.unlock()? {
             LockStatus::Free { stale: Some(note) } => assert!(note.starts_with("pid 4000001 on host h1"), "{note}"),
             other => panic!("expected a stale note, got {other:?}"),
         }
-        assert!(store.lock_path().exists(), "the lock file itself stays");
-        assert_eq!(fs::read_to_string(store.lock_path())?, "");
+        assert!(local.lock_path().exists(), "the lock file itself stays");
+        assert_eq!(fs::read_to_string(local.lock_path())?, "");
         assert_eq!(store.unlock()?, LockStatus::Free { stale: None });
         Ok(())
     }
@@ -646,8 +829,8 @@ mod tests {
     #[test]
     fn old_files_get_a_lineage_on_their_next_write_and_keep_it() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
-        let store = StateStore::new(dir.path(), "s1");
-        fs::write(store.path(), r#"{"version": 1, "serial": 4, "stack": "s1", "resources": {}}"#)?;
+        let (store, local) = (StateStore::new(dir.path(), "s1"), LocalDir::new(dir.path(), "s1"));
+        fs::write(local.path(), r#"{"version": 1, "serial": 4, "stack": "s1", "resources": {}}"#)?;
         let mut st = store.load()?;
         assert_eq!(st.lineage, None, "an old file still reads");
         store.save(&mut st)?;
@@ -672,10 +855,10 @@ mod tests {
     #[test]
     fn corrupt_state_is_reported_not_replaced() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
-        let store = StateStore::new(dir.path(), "s1");
-        fs::write(store.path(), "{not json")?;
+        let (store, local) = (StateStore::new(dir.path(), "s1"), LocalDir::new(dir.path(), "s1"));
+        fs::write(local.path(), "{not json")?;
         assert!(matches!(store.load(), Err(StateError::Corrupt { .. })));
-        assert_eq!(fs::read_to_string(store.path())?, "{not json");
+        assert_eq!(fs::read_to_string(local.path())?, "{not json");
         Ok(())
     }
 }

@@ -105,7 +105,7 @@ impl App {
             Ok(x) => x,
             Err(e) => return e,
         };
-        if let Err(e) = saved.check_state(&state, &store.path()) {
+        if let Err(e) = saved.check_state(&state, &store.location()) {
             return refuse(e);
         }
         let plan = saved.plan_for(&state);
@@ -123,7 +123,7 @@ impl App {
         self.say(&render::plan_text(&shown, self.style));
         if !job.plan.has_changes() {
             if self.g.json {
-                let doc = json::planned("apply", &shown, &job.state, &job.store.path());
+                let doc = json::planned("apply", &shown, &job.state, &job.store.location());
                 println!("{}", pretty(&json::applied(doc, &exec::Outcome::default(), &job.state)));
             }
             return Exit::Ok;
@@ -185,11 +185,11 @@ impl App {
     /// watch and JSON outcome; `shown` is the plan as shown (masked).
     pub(super) async fn execute_one(&self, job: Job<'_>, shown: &Plan, parallelism: usize, what: &str) -> Exit {
         let interrupts = Interrupts::watch();
-        let path = job.store.path();
+        let location = job.store.location();
         let (exit, outcome, after) = self.execute(job, parallelism, what, "", &interrupts.cancel).await;
         if self.g.json {
             let command = if what == "Destroy" { "destroy" } else { "apply" };
-            println!("{}", pretty(&json::applied(json::planned(command, shown, &after, &path), &outcome, &after)));
+            println!("{}", pretty(&json::applied(json::planned(command, shown, &after, &location), &outcome, &after)));
         }
         exit
     }

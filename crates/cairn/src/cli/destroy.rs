@@ -27,7 +27,7 @@ impl App {
                 return Exit::Failed;
             }
             if self.g.json {
-                println!("{}", pretty(&json::recorded("destroy", &spec.name, &state, &store.path())));
+                println!("{}", pretty(&json::recorded("destroy", &spec.name, &state, &store.location())));
             }
             self.say(&nothing_to_destroy(&spec.name, &store));
             return Exit::Ok;
@@ -69,6 +69,6 @@ pub(super) fn nothing_to_destroy(stack: &str, store: &StateStore) -> String {
         "Nothing to destroy: stack {stack} has no resources in {}.\n  = note: state is local to --state-dir (default \
          .cairn in the working directory); if it was applied with another state (from another directory, or another \
          --state-dir or CAIRN_STATE_DIR), run destroy there\n",
-        store.path().display()
+        store.location()
     )
 }

@@ -109,7 +109,7 @@ impl App {
         }
         let mut cx: OpCtx = op_ctx(&stack_tags, &v.spec.name, id, &env, Arc::new(|m: &str| eprintln!("  … {m}")));
         cx.base_dir = v.spec.base_dir.clone().unwrap_or_default();
-        cx.state_location = Some(store.path().display().to_string());
+        cx.state_location = Some(store.location());
 
         let live = match kind.read(&cx, physical_id, &desired).await {
             Ok(Some(live)) => live,
@@ -205,8 +205,7 @@ impl App {
                 }))
             );
         }
-        let mut text =
-            format!("Imported `{id}` ({} {}) into {}.\n", spec.kind, live.physical_id, store.path().display());
+        let mut text = format!("Imported `{id}` ({} {}) into {}.\n", spec.kind, live.physical_id, store.location());
         if tags.is_none() {
             text.push_str(&format!("  {} resources carry no tags; state alone records it.\n", spec.kind));
         } else if !added.is_empty() {

@@ -3,7 +3,6 @@
 //! happened (documented in docs/json.md, schema in docs/output.schema.json).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use cairn_engine::State;
 use cairn_engine::exec::{OpKind, Outcome};
@@ -105,7 +104,7 @@ fn action(step: &Step) -> &'static str {
 }
 
 /// The document of a plan (`plan.masked` already), before it is applied.
-pub fn planned(command: &'static str, plan: &Plan, state: &State, path: &Path) -> StackDoc {
+pub fn planned(command: &'static str, plan: &Plan, state: &State, location: &str) -> StackDoc {
     let mut summary = Summary::default();
     let resources = plan
         .resources
@@ -138,7 +137,7 @@ pub fn planned(command: &'static str, plan: &Plan, state: &State, path: &Path) -
         format_version: FORMAT_VERSION,
         command,
         stack: plan.stack.clone(),
-        state: StateInfo { path: path.display().to_string(), serial: state.serial },
+        state: StateInfo { path: location.to_string(), serial: state.serial },
         environment: Some(plan.env.clone()),
         summary,
         resources,
@@ -204,7 +203,7 @@ fn op_name(op: OpKind) -> &'static str {
 
 /// What state holds: for `status --json`, and for a destroy with nothing
 /// to destroy.
-pub fn recorded(command: &'static str, stack: &str, state: &State, path: &Path) -> StackDoc {
+pub fn recorded(command: &'static str, stack: &str, state: &State, location: &str) -> StackDoc {
     let resources: Vec<ResourceDoc> = state
         .resources
         .iter()
@@ -232,7 +231,7 @@ pub fn recorded(command: &'static str, stack: &str, state: &State, path: &Path) 
         format_version: FORMAT_VERSION,
         command,
         stack: stack.to_string(),
-        state: StateInfo { path: path.display().to_string(), serial: state.serial },
+        state: StateInfo { path: location.to_string(), serial: state.serial },
         environment,
         summary: Summary { unchanged: resources.len(), ..Summary::default() },
         resources,

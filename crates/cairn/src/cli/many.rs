@@ -86,7 +86,7 @@ impl App {
                 if !t.state.resources.is_empty() {
                     return true;
                 }
-                let mut doc = json::recorded(verb, &t.spec.name, &t.state, &t.store.path());
+                let mut doc = json::recorded(verb, &t.spec.name, &t.state, &t.store.location());
                 if t.state.intents.is_empty() {
                     self.say(&nothing_to_destroy(&t.spec.name, &t.store));
                 } else {
@@ -129,8 +129,11 @@ impl App {
                 None => p.clone(),
             })
             .collect();
-        let docs: Vec<json::StackDoc> =
-            planned.iter().zip(&shown).map(|((t, _), p)| json::planned(verb, p, &t.state, &t.store.path())).collect();
+        let docs: Vec<json::StackDoc> = planned
+            .iter()
+            .zip(&shown)
+            .map(|((t, _), p)| json::planned(verb, p, &t.state, &t.store.location()))
+            .collect();
         for p in &shown {
             if what != Many::Plan || !self.g.json {
                 self.say(&render::plan_text(p, self.style));
@@ -183,7 +186,7 @@ impl App {
         let results = futures::future::join_all(runs).await;
         for (&i, (exit, outcome, after)) in todo.iter().zip(results) {
             worst = worse(worst, exit);
-            let doc = json::planned(verb, &shown[i], &after, &planned[i].0.store.path());
+            let doc = json::planned(verb, &shown[i], &after, &planned[i].0.store.location());
             docs[i] = json::applied(doc, &outcome, &after);
         }
         if self.g.json {

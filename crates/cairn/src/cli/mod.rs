@@ -623,13 +623,17 @@ impl App {
                     );
                     return Exit::Invalid;
                 }
-                let state = StateStore::new(&self.g.state_dir, &stack).path();
-                if state.exists() {
-                    eprintln!(
-                        "error: stack {stack} has state here ({}); --from-tags is for a stack whose state is lost\n  = help: `cairn destroy STACK.yaml` destroys it from its state",
-                        state.display()
-                    );
-                    return Exit::Invalid;
+                let store = self.store_named(&stack);
+                match store.exists() {
+                    Ok(false) => {}
+                    Ok(true) => {
+                        eprintln!(
+                            "error: stack {stack} has state here ({}); --from-tags is for a stack whose state is lost\n  = help: `cairn destroy STACK.yaml` destroys it from its state",
+                            store.location()
+                        );
+                        return Exit::Invalid;
+                    }
+                    Err(e) => return state_error(&e),
                 }
                 let sweep = sweep::Sweep {
                     stacks: vec![stack],
@@ -836,7 +840,13 @@ impl App {
     }
 
     fn store(&self, spec: &StackSpec) -> StateStore {
-        StateStore::new(&self.g.state_dir, &spec.name)
+        self.store_named(&spec.name)
+    }
+
+    /// Where the state of stack `name` is kept: the one place commands get a
+    /// store from, so that they all agree on it.
+    fn store_named(&self, name: &str) -> StateStore {
+        StateStore::new(&self.g.state_dir, name)
     }
 }
 

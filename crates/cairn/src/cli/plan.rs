@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 
 use cairn_aws::AwsProvider;
+use cairn_engine::State;
 use cairn_engine::diag::{NoSource, did_you_mean};
 use cairn_engine::plan::{self, Plan};
 use cairn_engine::validate::Validated;
-use cairn_engine::{State, StateStore};
 
 use super::{App, Exit, Origin, json, pretty, render, saved, state};
 
@@ -20,7 +20,7 @@ impl App {
         state: &State,
         parallelism: usize,
     ) -> Result<Plan, Exit> {
-        let location = StateStore::new(&self.g.state_dir, name).path().display().to_string();
+        let location = self.store_named(name).location();
         self.check_targets(v, state)?;
         match plan::make_targeted(provider, v, name, state, parallelism, &self.targets).await {
             Ok(mut p) => {
@@ -120,7 +120,7 @@ impl App {
         state::note_vanished(&store, &mut state, &plan);
         let shown = plan.masked(&v.secrets());
         if self.g.json {
-            println!("{}", pretty(&json::planned("plan", &shown, &state, &store.path())));
+            println!("{}", pretty(&json::planned("plan", &shown, &state, &store.location())));
         } else {
             self.say(&render::plan_text(&shown, self.style));
         }
@@ -130,7 +130,7 @@ impl App {
                 file: file.as_deref().filter(|_| matches!(self.origin, Origin::Yaml)),
                 given: &given,
                 state: &state,
-                state_path: store.path(),
+                state_location: store.location(),
                 plan: &plan,
                 secrets: &v.secrets(),
             };

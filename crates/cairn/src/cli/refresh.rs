@@ -29,7 +29,7 @@ impl App {
             Ok(x) => x,
             Err(e) => return e,
         };
-        let location = store.path().display().to_string();
+        let location = store.location();
         let (env, live) = match plan::read_live(&provider, &state, &v.spec.tags, parallelism).await {
             Ok(x) => x,
             Err(e) => return self.plan_error(&name, &location, e),
@@ -55,7 +55,7 @@ impl App {
         let shown = found.masked(&v.secrets());
         let Some(yes) = yes else {
             if self.g.json {
-                println!("{}", pretty(&json::planned("plan", &shown, &state, &store.path())));
+                println!("{}", pretty(&json::planned("plan", &shown, &state, &store.location())));
             } else {
                 self.say(&render::plan_text(&shown, self.style));
             }
@@ -78,7 +78,7 @@ impl App {
             ));
         }
         if self.g.json {
-            let doc = json::planned("apply", &shown, &state, &store.path());
+            let doc = json::planned("apply", &shown, &state, &store.location());
             println!("{}", pretty(&json::applied(doc, &state_only(&found), &state)));
         }
         Exit::Ok

@@ -59,7 +59,8 @@ pub struct StackFile {
 /// The state a plan was made against.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StateRef {
-    pub path: PathBuf,
+    /// Where the state was (its location: a file path for local state).
+    pub path: String,
     pub serial: u64,
     /// The state's lineage id, when the state has one; `null` when it was
     /// made by a cairn whose state carries none (the serial still binds).
@@ -112,7 +113,8 @@ pub struct Making<'a> {
     pub file: Option<&'a Path>,
     pub given: &'a BTreeMap<String, String>,
     pub state: &'a State,
-    pub state_path: PathBuf,
+    /// Where the state is ([`cairn_engine::StateStore::location`]).
+    pub state_location: String,
     /// The plan, unmasked, with its live views.
     pub plan: &'a Plan,
     pub secrets: &'a [String],
@@ -159,7 +161,7 @@ impl SavedPlan {
             spec: m.spec.clone(),
             base_dir,
             parameters,
-            state: StateRef { path: m.state_path.clone(), serial: m.state.serial, lineage: lineage(m.state) },
+            state: StateRef { path: m.state_location.clone(), serial: m.state.serial, lineage: lineage(m.state) },
             plan: m.plan.masked(m.secrets),
             live_props,
         })
@@ -287,26 +289,23 @@ impl SavedPlan {
     }
 
     /// The state must be the one the plan was made against.
-    pub fn check_state(&self, state: &State, path: &Path) -> Result<(), String> {
+    pub fn check_state(&self, state: &State, location: &str) -> Result<(), String> {
         if state.stack != self.stack && !state.stack.is_empty() {
-            return Err(format!("{} holds stack {}, not {}", path.display(), state.stack, self.stack));
+            return Err(format!("{location} holds stack {}, not {}", state.stack, self.stack));
         }
         let now = lineage(state);
         if let (Some(saved), Some(now)) = (&self.state.lineage, &now)
             && saved != now
         {
             return Err(format!(
-                "the saved plan was made against state lineage {saved}, but {} has lineage {now}: another state of stack {}\n  = help: apply it with the state it was made against (--state-dir), or plan again",
-                path.display(),
+                "the saved plan was made against state lineage {saved}, but {location} has lineage {now}: another state of stack {}\n  = help: apply it with the state it was made against (--state-dir), or plan again",
                 self.stack
             ));
         }
         if self.state.serial != state.serial {
             return Err(format!(
-                "the saved plan is stale: it was made against state serial {}, and state is now at {} ({}); something was applied since\n  = help: run `cairn plan --out` again",
-                self.state.serial,
-                state.serial,
-                path.display()
+                "the saved plan is stale: it was made against state serial {}, and state is now at {} ({location}); something was applied since\n  = help: run `cairn plan --out` again",
+                self.state.serial, state.serial
             ));
         }
         Ok(())
@@ -352,7 +351,7 @@ mod tests {
             file: None,
             given: &given,
             state: &state,
-            state_path: "x".into(),
+            state_location: "x".into(),
             plan: &plan,
             secrets: &[],
         })

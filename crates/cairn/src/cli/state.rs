@@ -177,7 +177,7 @@ impl App {
             return Exit::Ok;
         }
         if state.resources.is_empty() {
-            eprintln!("{} holds no resources.", store.path().display());
+            eprintln!("{} holds no resources.", store.location());
         }
         let width = state.resources.keys().map(String::len).max().unwrap_or(0);
         let kinds = state.resources.values().map(|r| r.kind.len()).max().unwrap_or(0);
@@ -196,7 +196,7 @@ fn known(state: &State, id: &str, store: &StateStore) -> Result<(), Exit> {
     let hint = did_you_mean(id, state.resources.keys().map(String::as_str))
         .map(|c| format!("\n  = help: did you mean `{c}`?"))
         .unwrap_or_default();
-    eprintln!("error: `{id}` is not in the state ({}){hint}", store.path().display());
+    eprintln!("error: `{id}` is not in the state ({}){hint}", store.location());
     Err(Exit::Invalid)
 }
 

@@ -16,11 +16,11 @@ impl App {
             Err(e) => return state_error(&e),
         };
         if self.g.json {
-            println!("{}", pretty(&json::recorded("status", &loaded.spec.name, &state, &store.path())));
+            println!("{}", pretty(&json::recorded("status", &loaded.spec.name, &state, &store.location())));
             return Exit::Ok;
         }
         if state.resources.is_empty() {
-            println!("stack {}: nothing deployed (no resources in {})", loaded.spec.name, store.path().display());
+            println!("stack {}: nothing deployed (no resources in {})", loaded.spec.name, store.location());
             return Exit::Ok;
         }
         println!(
@@ -28,7 +28,7 @@ impl App {
             state.stack,
             state.resources.len(),
             state.serial,
-            store.path().display()
+            store.location()
         );
         if let Some(at) = &state.expires {
             println!("expires {at}: `cairn sweep --expired` removes it after that");

@@ -74,7 +74,7 @@ struct Group<'a> {
     /// The earliest `cairn:expires` among them.
     expires: Option<i64>,
     /// Where its state is, if there is one here and it is this deployment's.
-    state: Option<std::path::PathBuf>,
+    state: Option<String>,
     /// The lineage of a state here that is another deployment's.
     other_state: Option<String>,
 }
@@ -200,7 +200,7 @@ impl App {
         // state here marks protect or retain.
         let mut kept: Vec<String> = Vec::new();
         for ((stack, _), resources) in &mut by_stack {
-            let held = cairn_engine::StateStore::new(&self.g.state_dir, stack).load().ok();
+            let held = self.store_named(stack).load().ok();
             let marked = |f: &Found| {
                 let in_state = held
                     .as_ref()
@@ -226,16 +226,17 @@ impl App {
                 resources.sort_by_key(|(p, f)| (wave(f.kind), f.kind, *p, f.physical_id.clone()));
                 let expires =
                     resources.iter().filter_map(|(_, f)| f.tags.get(TAG_EXPIRES)).filter_map(|t| parse_utc(t)).min();
-                let store = cairn_engine::StateStore::new(&self.g.state_dir, stack);
-                let path = store.path();
+                let store = self.store_named(stack);
                 // A state here is this deployment's when its lineage is the
                 // one the resources carry (or they carry none: made before
-                // lineages, they can only be the state's).
-                let (state, other_state) = if path.exists() {
+                // lineages, they can only be the state's). One that cannot
+                // be looked at counts as there: it is locked before anything
+                // is deleted, which then fails.
+                let (state, other_state) = if store.exists().unwrap_or(true) {
                     let held = store.load().ok().and_then(|s| s.lineage);
                     match (lineage, held) {
                         (Some(l), Some(h)) if l != h => (None, Some(h)),
-                        _ => (Some(path), None),
+                        _ => (Some(store.location()), None),
                     }
                 } else {
                     (None, None)
@@ -315,7 +316,7 @@ impl App {
             if locks.iter().any(|(s, _, _)| *s == g.stack) {
                 continue; // its untagged-lineage group and its own: one state, one lock
             }
-            let store = cairn_engine::StateStore::new(&self.g.state_dir, g.stack);
+            let store = self.store_named(g.stack);
             match self.lock_and_load(&store, "sweep") {
                 Ok((lock, _)) => locks.push((g.stack, store, lock)),
                 Err(e) => {
@@ -455,7 +456,7 @@ fn forget_swept(
         Err(e) => eprintln!("warning: the state of {stack} was not updated: {e}"),
         Ok(()) if !quiet => eprintln!(
             "State of {stack} ({}) forgets the {forgotten} resource(s) swept{}.",
-            store.path().display(),
+            store.location(),
             if state.resources.is_empty() { "; it held nothing else and is removed" } else { "" }
         ),
         Ok(()) => {}
@@ -475,8 +476,8 @@ fn listing_text(groups: &[Group<'_>], now: i64, state_dir: &std::path::Path, reg
                 }
                 None => format!("orphaned: no state in {}", state_dir.display()),
             },
-            (Some(e), Some(p)) => format!("live, expires in {} (state {})", span(e - now), p.display()),
-            (None, Some(p)) => format!("live (state {})", p.display()),
+            (Some(e), Some(p)) => format!("live, expires in {} (state {p})", span(e - now)),
+            (None, Some(p)) => format!("live (state {p})"),
         };
         let age = g.born.map_or_else(|| "age unknown".to_string(), |b| format!("age {}", span(now - b)));
         let _ = writeln!(out, "\nstack {}  {age}  {}  {} resource(s)", g.stack, class, g.resources.len());
@@ -516,7 +517,7 @@ fn listing(groups: &[Group<'_>], now: i64, regions: &[&str]) -> serde_json::Valu
                     "orphaned"
                 },
                 "other_state_lineage": g.other_state,
-                "state": g.state.as_ref().map(|p| p.display().to_string()),
+                "state": g.state,
                 "resources": g.resources.iter().map(|(p, f)| serde_json::json!({
                     "id": f.tags.get(TAG_RESOURCE),
                     "kind": f.kind,
