@@ -255,6 +255,7 @@ fn build_nodes(plan: &Plan, stack: Option<&Validated>, state: &State) -> (Vec<Op
 struct Shared<'a> {
     state: Mutex<State>,
     store: &'a StateStore,
+    /// The first failed save: once set, no operation starts.
     save_error: Mutex<Option<String>>,
     /// Bumped (under the state lock) by every change to `state`.
     changes: AtomicU64,
@@ -380,6 +381,13 @@ pub async fn apply(
         let look = looks.get(&o.id).cloned();
         let adopt = adopt(&o.id);
         async move {
+            // A change state could not record is one a later run cannot
+            // see: after a failed save, nothing else is started in AWS.
+            if let Some(e) = shared.save_error.lock().ok().and_then(|s| s.clone()) {
+                let error = format!("not started: {e}; no other change is made once state cannot be saved");
+                sink(Event::Failed { id: o.id.clone(), kind: o.kind.clone(), op: o.op, error: error.clone() });
+                return Err(error);
+            }
             let t0 = Instant::now();
             sink(Event::Started { id: o.id.clone(), kind: o.kind.clone(), op: o.op });
             // Ready by now, usually: it started with the apply.

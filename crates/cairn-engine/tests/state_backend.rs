@@ -155,6 +155,35 @@ async fn a_write_behind_the_runs_back_is_never_overwritten() -> R {
     Ok(())
 }
 
+/// Once a save fails, no other AWS change starts: a delete whose record
+/// was refused is the last one, and the rest are reported as not started.
+#[tokio::test]
+async fn after_a_refused_save_no_other_aws_change_starts() -> R {
+    let p = FakeProvider::default();
+    let backend = MemoryBackend::new("t");
+    let store = backend.store();
+    let v = valid(&p, vec![thing("a", json!({})), thing("b", json!({})), thing("c", json!({}))])?;
+    let (_, out) = run(&p, Some(&v), &store).await?;
+    assert!(out.ok(), "{out:?}");
+
+    // A destroy, one operation at a time, reads the state; someone else then writes it.
+    let state = store.load()?;
+    let pl = plan::make(&p, None, "t", &state, 4).await?;
+    let mut theirs = state.clone();
+    theirs.serial += 10;
+    backend.write_behind(&serde_json::to_vec(&theirs)?);
+    p.cloud.clear_calls();
+
+    let opts = ExecOptions { parallelism: 1, ..ExecOptions::default() };
+    let (_, out) = exec::apply(&p, None, &pl, state, &store, &opts).await;
+    let deleted = p.cloud.writes();
+    assert_eq!(deleted.len(), 1, "only the delete whose record was refused reached AWS: {deleted:?}");
+    assert_eq!(out.failed.len(), 3, "{out:?}");
+    let not_started = out.failed.iter().filter(|(_, _, e)| e.starts_with("not started")).count();
+    assert_eq!(not_started, 2, "{out:?}");
+    Ok(())
+}
+
 #[test]
 fn a_lock_left_behind_goes_only_when_its_id_is_named() -> R {
     let backend = MemoryBackend::new("t");
