@@ -968,7 +968,7 @@ fn has_permission(spec: &StackSpec, function_id: &str, principal: &str, source: 
 }
 
 /// The statements of a policy document (a single statement object counts).
-fn statements(doc: &Json) -> Vec<Json> {
+pub(crate) fn statements(doc: &Json) -> Vec<Json> {
     match doc.get("Statement") {
         Some(Json::Array(items)) => items.clone(),
         Some(one @ Json::Object(_)) => vec![one.clone()],

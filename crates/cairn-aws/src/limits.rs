@@ -215,12 +215,7 @@ fn key_allows(policy: Option<&Json>, principal: &str) -> bool {
             _ => Vec::new(),
         }
     };
-    let statements = match policy.and_then(|p| p.get("Statement")) {
-        Some(Json::Array(items)) => items.clone(),
-        Some(one @ Json::Object(_)) => vec![one.clone()],
-        _ => Vec::new(),
-    };
-    statements.iter().any(|st| {
+    policy.map(crate::glue::statements).unwrap_or_default().iter().any(|st| {
         st.get("Effect").and_then(Json::as_str) == Some("Allow")
             && as_list(st.get("Principal").and_then(|p| p.get("Service"))).iter().any(|s| s == principal)
             && as_list(st.get("Action"))

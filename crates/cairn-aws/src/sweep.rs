@@ -350,8 +350,7 @@ async fn resolve(
                 Err(e) if is_gone(&e) => return Ok(None),
                 Err(e) => return Err(aws_error("DescribeKey", &e)),
             };
-            let state = meta.as_ref().and_then(|m| m.key_state());
-            let pending = state.is_some_and(|s| s.as_str().starts_with("Pending") && s.as_str().ends_with("Deletion"));
+            let pending = meta.as_ref().is_some_and(crate::kinds::kms_key::pending_deletion);
             Ok((!pending).then(|| (type_of::<crate::kinds::kms_key::Key>(), id)))
         }
         #[allow(unreachable_patterns)]

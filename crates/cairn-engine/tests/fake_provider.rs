@@ -8,23 +8,11 @@ use std::time::Duration;
 use cairn_engine::exec::{self, Event, ExecOptions, OpKind};
 use cairn_engine::plan::{self, Step};
 use cairn_engine::validate::{Validated, validate};
-use cairn_engine::{ResourceOptions, ResourceSpec, StackSpec, State, StateStore};
-use cairn_testkit::fake::{BATCH, BATCHED_THING, FakeProvider, THING};
+use cairn_engine::{ResourceSpec, StackSpec, State, StateStore};
+use cairn_testkit::fake::{BATCH, BATCHED_THING, FakeProvider, thing};
 use serde_json::json;
 
 type R = Result<(), Box<dyn std::error::Error>>;
-
-fn thing(id: &str, props: serde_json::Value) -> ResourceSpec {
-    ResourceSpec {
-        id: id.into(),
-        kind: THING.into(),
-        props,
-        depends_on: vec![],
-        options: ResourceOptions::default(),
-        derived: false,
-        derived_props: Default::default(),
-    }
-}
 
 fn stack(resources: Vec<ResourceSpec>) -> StackSpec {
     StackSpec { name: "t".into(), resources, ..StackSpec::default() }

@@ -13,24 +13,12 @@ use cairn_engine::kind::Provider as _;
 use cairn_engine::plan;
 use cairn_engine::state::{LocalDir, LockStatus, StateBackend, StateError};
 use cairn_engine::validate::{Validated, validate};
-use cairn_engine::{ResourceOptions, ResourceSpec, StackSpec, StateStore};
-use cairn_testkit::fake::{FakeProvider, THING};
+use cairn_engine::{ResourceSpec, StackSpec, StateStore};
+use cairn_testkit::fake::{FakeProvider, thing};
 use cairn_testkit::state::{MemoryBackend, backend_contract};
 use serde_json::json;
 
 type R = Result<(), Box<dyn std::error::Error>>;
-
-fn thing(id: &str, props: serde_json::Value) -> ResourceSpec {
-    ResourceSpec {
-        id: id.into(),
-        kind: THING.into(),
-        props,
-        depends_on: vec![],
-        options: ResourceOptions::default(),
-        derived: false,
-        derived_props: Default::default(),
-    }
-}
 
 fn valid(p: &FakeProvider, resources: Vec<ResourceSpec>) -> Result<Validated, String> {
     let s = StackSpec { name: "t".into(), resources, ..StackSpec::default() };

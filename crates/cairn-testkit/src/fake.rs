@@ -12,6 +12,21 @@ use serde_json::{Value as Json, json};
 
 /// The fake kind's type name.
 pub const THING: &str = "test:Thing";
+
+/// A resource of kind [`THING`] with these props, as the engine's tests write
+/// one.
+pub fn thing(id: &str, props: Json) -> cairn_engine::ResourceSpec {
+    cairn_engine::ResourceSpec {
+        id: id.into(),
+        kind: THING.into(),
+        props,
+        depends_on: vec![],
+        options: cairn_engine::ResourceOptions::default(),
+        derived: false,
+        derived_props: Default::default(),
+    }
+}
+
 /// The same kind, reading up to [`BATCH`] resources in one call
 /// (logged as `read_many a,b,c`).
 pub const BATCHED_THING: &str = "test:BatchedThing";

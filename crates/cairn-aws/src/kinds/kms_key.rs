@@ -258,11 +258,7 @@ impl TypedKind for Key {
             Err(e) => return Err(aws_error(&format!("{action}: listing its aliases"), &e)),
         };
         for alias in aliases {
-            match kms.delete_alias().alias_name(&alias).send().await {
-                Ok(_) => {}
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(aws_error(&format!("{action}: deleting alias {alias}"), &e)),
-            }
+            delete_alias(kms, &alias, &action).await?;
         }
         let days = props.deletion_window_days.clamp(MIN_WINDOW, DEFAULT_WINDOW);
         match kms.schedule_key_deletion().key_id(id).pending_window_in_days(i32::from(days)).send().await {
@@ -370,11 +366,7 @@ impl Key {
         }
         if live.alias != want.alias {
             if let Some(old) = &live.alias {
-                match kms.delete_alias().alias_name(old).send().await {
-                    Ok(_) => {}
-                    Err(e) if is_not_found(&e) => {}
-                    Err(e) => return Err(aws_error(&format!("{action}: deleting alias {old}"), &e)),
-                }
+                delete_alias(kms, old, action).await?;
             }
             if let Some(new) = &want.alias {
                 kms.create_alias()
@@ -492,7 +484,7 @@ async fn find_key(kms: &aws_sdk_kms::Client, key: &str) -> Result<Option<FoundKe
         Err(e) => return Err(aws_error("DescribeKey", &e).to_string()),
     };
     let Some(meta) = out.key_metadata() else { return Ok(None) };
-    if matches!(meta.key_state(), Some(KeyState::PendingDeletion | KeyState::PendingReplicaDeletion)) {
+    if pending_deletion(meta) {
         return Ok(None);
     }
     Ok(Some(FoundKey {
@@ -500,6 +492,21 @@ async fn find_key(kms: &aws_sdk_kms::Client, key: &str) -> Result<Option<FoundKe
         arn: meta.arn().unwrap_or_default().to_string(),
         description: meta.description().map(ToString::to_string),
     }))
+}
+
+/// Whether KMS is waiting out the key's deletion window: for cairn (a read,
+/// a sweep) the key is gone.
+pub(crate) fn pending_deletion(meta: &aws_sdk_kms::types::KeyMetadata) -> bool {
+    matches!(meta.key_state(), Some(KeyState::PendingDeletion | KeyState::PendingReplicaDeletion))
+}
+
+/// Deletes an alias; one already gone is success.
+async fn delete_alias(kms: &aws_sdk_kms::Client, alias: &str, action: &str) -> Result<(), OpError> {
+    match kms.delete_alias().alias_name(alias).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(aws_error(&format!("{action}: deleting alias {alias}"), &e)),
+    }
 }
 
 /// The key's own aliases (not AWS's `alias/aws/…`).
