@@ -64,6 +64,23 @@ pub struct Clients {
     kms: OnceCell<aws_sdk_kms::Client>,
 }
 
+/// The standard chain's configuration, with `options`' region, profile and
+/// endpoint overrides and cairn's retry settings.
+pub(crate) async fn load_config(options: &AwsOptions) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+    if let Some(profile) = &options.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(region) = &options.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(url) = &options.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader.load().await
+}
+
 impl Clients {
     pub fn new(options: AwsOptions) -> Self {
         Clients {
@@ -106,22 +123,7 @@ impl Clients {
     /// The loaded shared configuration: the standard credential chain,
     /// `AWS_ENDPOINT_URL`, and the region, profile and endpoint overrides.
     pub async fn config(&self) -> &SdkConfig {
-        self.config
-            .get_or_init(|| async {
-                let mut loader = aws_config::defaults(BehaviorVersion::latest())
-                    .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
-                if let Some(profile) = &self.options.profile {
-                    loader = loader.profile_name(profile);
-                }
-                if let Some(region) = &self.options.region {
-                    loader = loader.region(Region::new(region.clone()));
-                }
-                if let Some(url) = &self.options.endpoint_url {
-                    loader = loader.endpoint_url(url);
-                }
-                loader.load().await
-            })
-            .await
+        self.config.get_or_init(|| load_config(&self.options)).await
     }
 
     pub async fn sts(&self) -> &aws_sdk_sts::Client {

@@ -20,6 +20,8 @@ mod normalize;
 mod pace;
 mod provider;
 mod retry;
+#[cfg(feature = "s3")]
+pub mod state;
 pub mod sweep;
 mod tags;
 

@@ -201,15 +201,20 @@ pub fn lineage_born(lineage: &str) -> Option<i64> {
 /// Why state could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error(
-        "stack `{stack}` is locked by a running cairn: {holder}; wait for it to finish, or end that process (the OS releases the lock when it ends)"
-    )]
-    Locked { stack: String, holder: String },
-    #[error("state file {path} is unreadable: {reason}; it was left untouched (a backup may be at {path}.bak)")]
-    Corrupt { path: String, reason: String },
-    #[error(
-        "state file {path} has version {found}, newer than this cairn understands ({STATE_VERSION}); upgrade cairn"
-    )]
+    /// Another run holds the stack's lock. `advice` is the backend's: what
+    /// ends that lock (the OS, for a local one; `state unlock --lock-id`, for
+    /// a lock record in a bucket).
+    #[error("stack `{stack}` is locked by a running cairn: {holder}; {advice}")]
+    Locked { stack: String, holder: String, advice: String },
+    /// The stored document is not a state. `earlier` says where an earlier
+    /// copy may be (the backend's [`StateBackend::earlier_copies`]).
+    #[error("state {path} is unreadable: {reason}; it was left untouched{earlier}")]
+    Corrupt { path: String, reason: String, earlier: String },
+    /// The place state lives could not be used (a bucket that does not
+    /// exist, access denied, another region): nothing was read or written.
+    #[error("state {location}: {reason}")]
+    Unavailable { location: String, reason: String },
+    #[error("state {path} has version {found}, newer than this cairn understands ({STATE_VERSION}); upgrade cairn")]
     TooNew { path: String, found: u32 },
     /// A conditional write or delete found the stored state changed since
     /// this run read it: someone else wrote it, and it was left as they did.
@@ -273,6 +278,13 @@ pub trait StateBackend: Send + Sync + std::fmt::Debug {
     /// object in a bucket), the lock is removed only when `lock_id` names
     /// it, and reported as held otherwise.
     fn unlock(&self, lock_id: Option<&str>) -> Result<LockStatus, StateError>;
+
+    /// Where an earlier copy of the document may be, for the message that
+    /// says the current one is unreadable: ` (a backup may be at …)`, or
+    /// nothing.
+    fn earlier_copies(&self) -> String {
+        String::new()
+    }
 
     /// Whether there is a state document, without reading it where the
     /// backend can tell more cheaply.
@@ -402,8 +414,9 @@ impl std::fmt::Display for LockHolder {
 /// What [`StateStore::unlock`] found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LockStatus {
-    /// The lock is held, and was left alone; `holder` describes who holds it.
-    Held { holder: String },
+    /// The lock is held, and was left alone; `holder` describes who holds
+    /// it, `advice` what ends that lock (as in [`StateError::Locked`]).
+    Held { holder: String, advice: String },
     /// Nobody holds the lock now. `stale` describes the holder of a lock (or
     /// the note) that a run which did not end normally left, now cleared.
     Free { stale: Option<String> },
@@ -562,8 +575,11 @@ impl StateStore {
             self.remember(Seen::Absent);
             return Ok(State::new(&self.stack));
         };
-        let state: State = serde_json::from_slice(&stored.bytes)
-            .map_err(|e| StateError::Corrupt { path: location(), reason: e.to_string() })?;
+        let state: State = serde_json::from_slice(&stored.bytes).map_err(|e| StateError::Corrupt {
+            path: location(),
+            reason: e.to_string(),
+            earlier: self.backend.earlier_copies(),
+        })?;
         if state.version > STATE_VERSION {
             return Err(StateError::TooNew { path: location(), found: state.version });
         }
@@ -677,7 +693,7 @@ mod tests {
         assert_eq!(note.id.len(), 16, "{note:?}");
         assert_eq!(
             match store.unlock_id(&note.id)? {
-                LockStatus::Held { holder } => holder,
+                LockStatus::Held { holder, .. } => holder,
                 other => panic!("naming a live local lock must not break it, got {other:?}"),
             },
             note.to_string()
@@ -691,7 +707,7 @@ mod tests {
             other => panic!("expected a lock error, got {other:?}"),
         }
         match store.unlock()? {
-            LockStatus::Held { holder } => assert!(holder.contains("`cairn apply`"), "{holder}"),
+            LockStatus::Held { holder, .. } => assert!(holder.contains("`cairn apply`"), "{holder}"),
             other => panic!("unlock must refuse a held lock, got {other:?}"),
         }
         drop(held);

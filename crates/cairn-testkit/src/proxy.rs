@@ -378,6 +378,11 @@ struct Shared {
     upstream: String,
     /// How many calls are being held (see [`Fault::Hold`]).
     held: tokio::sync::watch::Sender<u64>,
+    /// Held while a conditional write or delete (`If-Match`,
+    /// `If-None-Match`) is upstream: S3 checks the condition and writes as
+    /// one step, moto checks and then writes, so two such requests at the
+    /// same moment could both pass there. One at a time, they cannot.
+    conditional: tokio::sync::Mutex<()>,
 }
 
 impl Shared {
@@ -462,6 +467,7 @@ impl Proxy {
             client,
             upstream: format!("http://{authority}"),
             held: tokio::sync::watch::Sender::new(0),
+            conditional: tokio::sync::Mutex::new(()),
         });
         let task = tokio::spawn(serve(listener, Arc::clone(&shared)));
         Ok(Proxy { addr, shared, task })
@@ -596,6 +602,9 @@ async fn forward(
     request_id: &str,
 ) -> Response<Full<Bytes>> {
     shared.state().stats.forwarded += 1;
+    let conditional = matches!(parts.method.as_str(), "PUT" | "DELETE" | "POST")
+        && (parts.headers.contains_key("if-match") || parts.headers.contains_key("if-none-match"));
+    let _one_at_a_time = if conditional { Some(shared.conditional.lock().await) } else { None };
     let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     let failed = |status: u16, why: String| {
         shared.state().stats.upstream_failures += 1;

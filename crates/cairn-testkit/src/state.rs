@@ -93,6 +93,11 @@ impl MemoryBackend {
     }
 }
 
+/// What ends a [`MemoryBackend`] lock held by another.
+fn advice(held: &LockHolder) -> String {
+    format!("remove it with its lock id `{}` if that run is gone", held.id)
+}
+
 /// The lock a [`MemoryBackend`] granted.
 #[derive(Debug)]
 struct MemoryLock {
@@ -153,8 +158,9 @@ impl StateBackend for MemoryBackend {
         let mut place = self.place();
         if let Some(held) = &place.lock {
             let holder = held.to_string();
+            let advice = advice(held);
             place.calls.push("lock refused".into());
-            return Err(StateError::Locked { stack: self.stack.clone(), holder });
+            return Err(StateError::Locked { stack: self.stack.clone(), holder, advice });
         }
         place.calls.push("lock".into());
         place.lock = Some(holder.clone());
@@ -176,7 +182,7 @@ impl StateBackend for MemoryBackend {
             Ok(LockStatus::Free { stale: Some(held.to_string()) })
         } else {
             place.calls.push("unlock refused".into());
-            Ok(LockStatus::Held { holder: held.to_string() })
+            Ok(LockStatus::Held { holder: held.to_string(), advice: advice(&held) })
         }
     }
 }
@@ -223,7 +229,7 @@ pub fn backend_contract(open: &dyn Fn() -> Arc<dyn StateBackend>) {
         other => panic!("a second lock: expected a refusal, got {other:?}"),
     }
     match b.unlock(None) {
-        Ok(LockStatus::Held { holder }) => assert_eq!(holder, first.to_string()),
+        Ok(LockStatus::Held { holder, .. }) => assert_eq!(holder, first.to_string()),
         other => panic!("unlock of a held lock without its id must leave it, got {other:?}"),
     }
     let mut held = held.held;

@@ -74,6 +74,9 @@ impl LocalDir {
     }
 }
 
+/// What ends a local lock held by another run.
+const LOCAL_ADVICE: &str = "wait for it to finish, or end that process (the OS releases the lock when it ends)";
+
 /// The local lock: the open lock file, `flock`ed; closing it releases the
 /// OS lock.
 #[derive(Debug)]
@@ -100,8 +103,16 @@ impl StateBackend for LocalDir {
         match fs::read(&path) {
             Ok(bytes) => Ok(Some(Stored { version: version_of(&bytes), bytes })),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StateError::Corrupt { path: path.display().to_string(), reason: e.to_string() }),
+            Err(e) => Err(StateError::Corrupt {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+                earlier: self.earlier_copies(),
+            }),
         }
+    }
+
+    fn earlier_copies(&self) -> String {
+        format!(" (a backup may be at {})", self.backup_path().display())
     }
 
     fn exists(&self) -> Result<bool, StateError> {
@@ -169,7 +180,7 @@ impl StateBackend for LocalDir {
                 let mut note = String::new();
                 let _ = file.read_to_string(&mut note);
                 let holder = describe_note(&note).unwrap_or_else(|| "holder unknown".to_string());
-                return Err(StateError::Locked { stack: self.stack.clone(), holder });
+                return Err(StateError::Locked { stack: self.stack.clone(), holder, advice: LOCAL_ADVICE.into() });
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io("locking", &path)(e)),
         }
@@ -205,7 +216,7 @@ impl StateBackend for LocalDir {
             Err(std::fs::TryLockError::WouldBlock) => {
                 let _ = file.read_to_string(&mut note);
                 let holder = describe_note(&note).unwrap_or_else(|| "holder unknown".to_string());
-                return Ok(LockStatus::Held { holder });
+                return Ok(LockStatus::Held { holder, advice: LOCAL_ADVICE.into() });
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io("locking", &path)(e)),
         }

@@ -66,9 +66,9 @@ pub(super) fn unfinished_creates(state: &State) -> String {
 /// A destroy with no state: maybe there is none, maybe it is elsewhere.
 pub(super) fn nothing_to_destroy(stack: &str, store: &StateStore) -> String {
     format!(
-        "Nothing to destroy: stack {stack} has no resources in {}.\n  = note: state is local to --state-dir (default \
-         .cairn in the working directory); if it was applied with another state (from another directory, or another \
-         --state-dir or CAIRN_STATE_DIR), run destroy there\n",
+        "Nothing to destroy: stack {stack} has no resources in {}.\n  = note: if it was applied with another state (from \
+         another directory, another --state-dir or CAIRN_STATE_DIR, or --state s3://…), run destroy with that one; \
+         `cairn sweep --stack {stack}` finds what it made by its tags\n",
         store.location()
     )
 }

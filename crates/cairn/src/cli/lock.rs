@@ -61,11 +61,11 @@ pub fn lock_waiting(
     loop {
         match store.lock(command) {
             Ok(lock) => return Ok(lock),
-            Err(StateError::Locked { stack, holder }) if !timeout.wait.is_zero() => {
+            Err(StateError::Locked { stack, holder, advice }) if !timeout.wait.is_zero() => {
                 let waited = started.elapsed();
                 if waited >= timeout.wait {
                     return Err(Refused::TimedOut(format!(
-                        "error: gave up after {} waiting for the lock of stack `{stack}`: it is still held by a running cairn: {holder}\n  = help: nothing was changed; wait for that run to finish and try again, or give a longer --lock-timeout",
+                        "error: gave up after {} waiting for the lock of stack `{stack}`: it is still held by a running cairn: {holder}\n  = help: nothing was changed; {advice}; or give a longer --lock-timeout",
                         timeout.text
                     )));
                 }

@@ -51,6 +51,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use cairn_aws::state::{S3Connection, S3Place, S3State};
 use cairn_aws::{AwsOptions, AwsProvider};
 use cairn_engine::diag::{Locator, NoSource, render as render_diags};
 use cairn_engine::kind::{Provider, Registry};
@@ -120,6 +121,18 @@ struct Global {
     /// state, which does not know what this one deployed.
     #[arg(long, global = true, default_value = ".cairn", env = "CAIRN_STATE_DIR", value_name = "DIR")]
     state_dir: PathBuf,
+    /// Keep state in an S3 bucket instead, to share it with a team or a CI
+    /// runner: each stack's at PREFIX/<stack>.json, locked by
+    /// PREFIX/<stack>.lock (S3's conditional writes: no lock table). Add
+    /// `?region=REGION` when the bucket is in another region. The bucket
+    /// must exist (versioned, as docs/state.md sets it up); cairn never
+    /// creates it.
+    #[arg(long = "state", global = true, env = "CAIRN_STATE", value_name = "s3://BUCKET/PREFIX", value_parser = parse_state_url)]
+    state: Option<S3Place>,
+    /// Write the state and lock objects SSE-KMS under this key (its ARN,
+    /// id or alias), whatever the bucket's default encryption.
+    #[arg(long, global = true, env = "CAIRN_STATE_KMS_KEY", value_name = "KEY", requires = "state")]
+    state_kms_key: Option<String>,
     /// AWS region (else the stack's `region`, else the AWS chain's);
     /// `sweep` takes it more than once.
     #[arg(long = "region", global = true, value_name = "REGION", action = clap::ArgAction::Append)]
@@ -411,18 +424,32 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum StateCommand {
-    /// Say who holds the stack's lock; if nobody does, clear a leftover note
+    /// Say who holds the stack's lock; remove one a killed run left
     ///
-    /// The lock is an OS lock on `<state-dir>/<stack>.lock`, released by the
-    /// OS when its process ends, even by SIGKILL or a crash: a lock cannot
-    /// outlive its holder, so there is never a lock to break. When a live
-    /// process holds it, this names it (pid, host, command, since when) and
-    /// exits 3; end that process, or wait for it. When nobody holds it, a
-    /// holder note still in the file was left by a run that was killed or
-    /// crashed: this reports it, with any creates that run left unfinished
-    /// (the next apply adopts them), and clears the note.
+    /// Local state (--state-dir): the lock is an OS lock on
+    /// `<state-dir>/<stack>.lock`, released by the OS when its process ends,
+    /// even by SIGKILL or a crash: a lock cannot outlive its holder, so there
+    /// is never a lock to break. When a live process holds it, this names it
+    /// (pid, host, command, since when) and exits 3; end that process, or
+    /// wait for it. When nobody holds it, a holder note still in the file
+    /// was left by a run that was killed or crashed: this reports it and
+    /// clears the note.
+    ///
+    /// State in S3 (--state s3://…): the lock is the object
+    /// PREFIX/<stack>.lock, which S3 cannot tie to a process: a run that was
+    /// killed, or whose machine was lost, leaves it. Without --lock-id this
+    /// names the holder (with its lock id) and exits 3. With the holder's
+    /// --lock-id, it shows the holder and removes that lock, and only that
+    /// one: make sure the run is gone first. A plain run never breaks a lock.
+    ///
+    /// Either way, creates the killed run left unfinished are listed (the
+    /// next apply adopts them).
     #[command(verbatim_doc_comment)]
     Unlock {
+        /// The id of the lock to remove, as the refusal or this command
+        /// without it shows (state in S3; a local lock ends with its process).
+        #[arg(long, value_name = "ID")]
+        lock_id: Option<String>,
         #[command(flatten)]
         file: FileArg,
     },
@@ -475,6 +502,15 @@ fn parse_duration_arg(s: &str) -> Result<u64, String> {
 
 fn parse_ttl_arg(s: &str) -> Result<String, String> {
     cairn_engine::spec::parse_ttl(s).map(|_| s.trim().to_string())
+}
+
+fn parse_state_url(s: &str) -> Result<S3Place, String> {
+    if !s.starts_with("s3://") {
+        return Err(format!(
+            "expected s3://BUCKET/PREFIX, got `{s}` (a local directory is --state-dir, or CAIRN_STATE_DIR)"
+        ));
+    }
+    S3Place::parse(s)
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {
@@ -532,6 +568,8 @@ struct App {
     /// The stack files loaded, by stack name, to locate diagnostics found
     /// after loading (a `moved` entry that does not fit the state).
     sources: BTreeMap<String, cairn_stack::Source>,
+    /// With `--state s3://…`: the one S3 client every stack's state uses.
+    s3: std::sync::OnceLock<Arc<S3Connection>>,
 }
 
 /// A loaded stack and where its diagnostics point.
@@ -557,6 +595,7 @@ impl App {
             adopt: false,
             targets: Vec::new(),
             sources: BTreeMap::new(),
+            s3: std::sync::OnceLock::new(),
         }
     }
 
@@ -662,7 +701,7 @@ impl App {
                 self.cmd_import(file.file, &id, &physical_id).await
             }
             Command::Status { file } => self.cmd_status(file.file),
-            Command::State(StateCommand::Unlock { file }) => self.cmd_state_unlock(file.file),
+            Command::State(StateCommand::Unlock { lock_id, file }) => self.cmd_state_unlock(file.file, lock_id),
             Command::State(StateCommand::List { file }) => self.cmd_state(file.file, state::Op::List),
             Command::State(StateCommand::Show { id, file }) => self.cmd_state(file.file, state::Op::Show(id)),
             Command::State(StateCommand::Rm { id, file }) => self.cmd_state(file.file, state::Op::Rm(id)),
@@ -846,7 +885,27 @@ impl App {
     /// Where the state of stack `name` is kept: the one place commands get a
     /// store from, so that they all agree on it.
     fn store_named(&self, name: &str) -> StateStore {
-        StateStore::new(&self.g.state_dir, name)
+        let Some(place) = &self.g.state else {
+            return StateStore::new(&self.g.state_dir, name);
+        };
+        let conn = self.s3.get_or_init(|| {
+            let options = AwsOptions {
+                region: place.region.clone().or_else(|| self.g.regions.last().cloned()),
+                profile: self.g.profile.clone(),
+                ..AwsOptions::default()
+            };
+            S3Connection::new(options, self.g.state_kms_key.clone())
+        });
+        StateStore::with_backend(name, Arc::new(S3State::new(conn, place, name)))
+    }
+
+    /// Where this command keeps state, for messages that speak of every
+    /// stack's: `s3://bucket/prefix`, or the state directory.
+    fn state_home(&self) -> String {
+        match &self.g.state {
+            Some(place) => place.url(),
+            None => self.g.state_dir.display().to_string(),
+        }
     }
 }
 

@@ -111,20 +111,20 @@ impl App {
         }
     }
 
-    pub(super) fn cmd_state_unlock(&mut self, file: Option<PathBuf>) -> Exit {
+    pub(super) fn cmd_state_unlock(&mut self, file: Option<PathBuf>, lock_id: Option<String>) -> Exit {
         let loaded = match self.load(file) {
             Ok(l) => l,
             Err(e) => return e,
         };
         let name = loaded.spec.name.clone();
         let store = self.store(&loaded.spec);
-        let status = match store.unlock() {
+        let status = match lock_id.as_deref().map_or_else(|| store.unlock(), |id| store.unlock_id(id)) {
             Ok(s) => s,
             Err(e) => return state_error(&e),
         };
-        let (holder, stale) = match &status {
-            LockStatus::Held { holder } => (Some(holder.as_str()), None),
-            LockStatus::Free { stale } => (None, stale.as_deref()),
+        let (holder, advice, stale) = match &status {
+            LockStatus::Held { holder, advice } => (Some(holder.as_str()), advice.as_str(), None),
+            LockStatus::Free { stale } => (None, "", stale.as_deref()),
         };
         // Interrupted creates, for a lock left by a killed run; state that
         // cannot be read is reported but does not change the answer.
@@ -145,16 +145,21 @@ impl App {
             );
         }
         if let Some(holder) = holder {
+            let named = if lock_id.is_some() { "; the --lock-id given is not its id" } else { "" };
             eprintln!(
-                "error: stack `{name}` is locked by a running cairn: {holder}\n  = help: nothing was changed; wait for that run to finish, or end that process (the OS releases the lock when it ends)"
+                "error: stack `{name}` is locked by a running cairn: {holder}{named}\n  = help: nothing was changed; {advice}"
             );
             return Exit::State;
         }
-        match stale {
-            Some(note) => self.say(&format!(
+        match (stale, &lock_id) {
+            (Some(holder), Some(id)) => self.say(&format!(
+                "Removed the lock of stack {name} ({}), lock id {id}: it was held by {holder}.\n",
+                store.location()
+            )),
+            (Some(note), None) => self.say(&format!(
                 "Stack {name} is not locked. The lock file still named a run that did not end normally (killed or crashed): {note}. Cleared that note.\n"
             )),
-            None => self.say(&format!("Stack {name} is not locked; there was nothing to clear.\n")),
+            (None, _) => self.say(&format!("Stack {name} is not locked; there was nothing to clear.\n")),
         }
         if !intents.is_empty() {
             self.say(&format!(

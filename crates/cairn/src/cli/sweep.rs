@@ -298,7 +298,7 @@ impl App {
             println!("{}", pretty(&listing(&groups, now, &region_names)));
         }
         let show_region = places.len() > 1;
-        self.say(&listing_text(&groups, now, &self.g.state_dir, show_region.then_some(&region_names[..])));
+        self.say(&listing_text(&groups, now, &self.state_home(), show_region.then_some(&region_names[..])));
         if total == 0 {
             self.say("Nothing to sweep.\n");
             return Exit::Ok;
@@ -465,16 +465,16 @@ fn forget_swept(
 
 /// The listing as text, one block per stack; with `regions`, each
 /// resource's region too.
-fn listing_text(groups: &[Group<'_>], now: i64, state_dir: &std::path::Path, regions: Option<&[&str]>) -> String {
+fn listing_text(groups: &[Group<'_>], now: i64, state_home: &str, regions: Option<&[&str]>) -> String {
     let mut out = String::new();
     for g in groups {
         let class = match (g.expires, &g.state) {
             (Some(e), _) if e <= now => format!("expired {} ago ({})", span(now - e), format_utc(e)),
             (_, None) => match &g.other_state {
                 Some(other) => {
-                    format!("orphaned: the state in {} is another deployment (lineage {other})", state_dir.display())
+                    format!("orphaned: the state in {state_home} is another deployment (lineage {other})")
                 }
-                None => format!("orphaned: no state in {}", state_dir.display()),
+                None => format!("orphaned: no state in {state_home}"),
             },
             (Some(e), Some(p)) => format!("live, expires in {} (state {p})", span(e - now)),
             (None, Some(p)) => format!("live (state {p})"),
