@@ -185,7 +185,7 @@ fn lab1_round_trip_through_the_binary() -> R {
 fn help_names_the_exit_codes() -> R {
     let out = Command::cargo_bin("cairn")?.arg("--help").output()?;
     let stdout = String::from_utf8_lossy(&out.stdout);
-    for needle in ["130  interrupted", "3    state locked or unreadable", "CAIRN_PARAM_"] {
+    for needle in ["130  interrupted", "3    state locked, unreadable, or changed by someone else", "CAIRN_PARAM_"] {
         assert!(stdout.contains(needle), "{needle} missing from --help:\n{stdout}");
     }
     Ok(())

@@ -165,6 +165,10 @@ pub struct Outcome {
     pub skipped: Vec<(String, OpKind, String)>,
     pub interrupted: bool,
     pub elapsed_ms: u128,
+    /// The first state save that failed (someone else wrote the state, or
+    /// it could not be reached): from then on nothing else was started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unsaved: Option<String>,
 }
 
 impl Outcome {
@@ -476,6 +480,7 @@ pub async fn apply(
         outcome.failed.push(("outputs".into(), OpKind::Delete, e));
     }
     outcome.elapsed_ms = started.elapsed().as_millis();
+    outcome.unsaved = shared.save_error.lock().ok().and_then(|s| s.clone());
     let state = shared.state.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     (state, outcome)
 }

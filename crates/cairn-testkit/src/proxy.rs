@@ -378,12 +378,15 @@ struct Shared {
     upstream: String,
     /// How many calls are being held (see [`Fault::Hold`]).
     held: tokio::sync::watch::Sender<u64>,
-    /// Held while a conditional write or delete (`If-Match`,
-    /// `If-None-Match`) is upstream: S3 checks the condition and writes as
-    /// one step, moto checks and then writes, so two such requests at the
-    /// same moment could both pass there. One at a time, they cannot.
-    conditional: tokio::sync::Mutex<()>,
 }
+
+/// Held while a conditional write or delete (`If-Match`, `If-None-Match`)
+/// is upstream: S3 checks the condition and writes as one step, moto checks
+/// and then writes, so two such requests at the same moment could both
+/// pass there. One at a time, they cannot. One for the whole process, so
+/// that two proxies in front of one emulator (one per `cairn` run, each
+/// counting its own calls) serialize them too.
+static CONDITIONAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 impl Shared {
     fn state(&self) -> MutexGuard<'_, State> {
@@ -467,7 +470,6 @@ impl Proxy {
             client,
             upstream: format!("http://{authority}"),
             held: tokio::sync::watch::Sender::new(0),
-            conditional: tokio::sync::Mutex::new(()),
         });
         let task = tokio::spawn(serve(listener, Arc::clone(&shared)));
         Ok(Proxy { addr, shared, task })
@@ -604,7 +606,7 @@ async fn forward(
     shared.state().stats.forwarded += 1;
     let conditional = matches!(parts.method.as_str(), "PUT" | "DELETE" | "POST")
         && (parts.headers.contains_key("if-match") || parts.headers.contains_key("if-none-match"));
-    let _one_at_a_time = if conditional { Some(shared.conditional.lock().await) } else { None };
+    let _one_at_a_time = if conditional { Some(CONDITIONAL.lock().await) } else { None };
     let path = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
     let failed = |status: u16, why: String| {
         shared.state().stats.upstream_failures += 1;

@@ -173,6 +173,10 @@ impl App {
         }
         let exit = if outcome.interrupted {
             Exit::Interrupted
+        } else if outcome.unsaved.is_some() {
+            // State is the thing that failed: exit 3, as for a lock or a
+            // state that cannot be read.
+            Exit::State
         } else if outcome.ok() && !untracked {
             Exit::Ok
         } else {

@@ -91,7 +91,7 @@ Exit codes:
   0    success (plan --detailed-exitcode: no changes)
   1    an operation failed (plan --detailed-exitcode: any error, an invalid stack included)
   2    invalid input or usage, or a saved plan refused (plan --detailed-exitcode: changes present)
-  3    state locked or unreadable
+  3    state locked, unreadable, or changed by someone else (not overwritten)
   130  interrupted
 
 Parameters: -p name=value, or the environment variable CAIRN_PARAM_<NAME>.

@@ -1,0 +1,188 @@
+//! State in S3 through the binary (issue 20): two machines sharing a stack's
+//! state with `--state s3://…`, as two processes in two working directories.
+//! What is in the bucket is read with the SDK, straight from the emulator.
+//!
+//! Each `cairn` goes through a proxy of its own, so that each one's calls
+//! are counted apart; the proxies make conditional writes atomic, as S3
+//! does and moto alone does not (see `cairn_testkit::proxy`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use cairn_testkit::emulator;
+use cairn_testkit::proxy::{Faults, Proxy, Stats};
+
+mod support;
+use support::{clients, expect};
+
+type R = Result<(), Box<dyn std::error::Error>>;
+
+/// A new versioned bucket, as docs/state.md sets one up; its name.
+async fn bucket() -> Result<String, Box<dyn std::error::Error>> {
+    let name = emulator::unique_stack("cairn-state");
+    let s3 = clients().s3().await.clone();
+    s3.create_bucket().bucket(&name).send().await?;
+    s3.put_bucket_versioning()
+        .bucket(&name)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await?;
+    Ok(name)
+}
+
+/// A one-queue stack named `stack`, in its own working directory.
+fn stack_file(stack: &str, queues: &[&str]) -> Result<(tempfile::TempDir, PathBuf), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let mut text = format!("stack: {stack}\nresources:\n");
+    for q in queues {
+        text.push_str(&format!("  {q}:\n    type: aws:sqs:Queue\n"));
+    }
+    let file = dir.path().join("stack.yaml");
+    std::fs::write(&file, text)?;
+    Ok((dir, file))
+}
+
+/// `cairn ARGS` run from `dir` against `endpoint`, with state in `state`
+/// (and no local state directory given: a run in another directory must
+/// find the same state through the URL alone).
+fn cairn_at(endpoint: &str, dir: &Path, state: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));
+    c.current_dir(dir)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env_remove("AWS_PROFILE")
+        .env_remove("CAIRN_STATE_DIR")
+        .env("CAIRN_STATE", state)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null());
+    c
+}
+
+/// The state object as it is in the bucket, and its ETag.
+async fn stored(bucket: &str, key: &str) -> Option<(Vec<u8>, String)> {
+    let s3 = clients().s3().await.clone();
+    let out = s3.get_object().bucket(bucket).key(key).send().await.ok()?;
+    let etag = out.e_tag().unwrap_or_default().to_string();
+    Some((out.body.collect().await.ok()?.into_bytes().to_vec(), etag))
+}
+
+async fn queue_exists(name: &str) -> bool {
+    clients().sqs().await.get_queue_url().queue_name(name).send().await.is_ok()
+}
+
+/// The calls that change something other than the state's own objects.
+fn aws_changes(stats: &Stats) -> Vec<String> {
+    let reads = ["Get", "List", "Describe", "Head"];
+    stats
+        .by_operation
+        .keys()
+        .filter(|label| !label.starts_with("s3:"))
+        .filter(|label| !reads.iter().any(|r| label.split(':').nth(1).unwrap_or_default().starts_with(r)))
+        .cloned()
+        .collect()
+}
+
+fn code(out: &Output) -> Option<i32> {
+    out.status.code()
+}
+
+/// Two applies of one stack started at the same moment from two working
+/// directories, sharing `--state s3://…`: each round, exactly one applies
+/// and the other exits 3 naming the holder, having changed nothing in AWS.
+/// Every call takes 300 ms (the proxies' latency), so that the winner holds
+/// the lock for seconds and the two always overlap.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_applies_at_once_one_applies_and_the_other_exits_3_every_time() -> R {
+    let bucket = bucket().await?;
+    let state = format!("s3://{bucket}/team");
+    for round in 0..5 {
+        let stack = emulator::unique_stack("race");
+        let (dir_a, file_a) = stack_file(&stack, &["jobs"])?;
+        let (dir_b, file_b) = stack_file(&stack, &["jobs"])?;
+        let slow = Faults::latency(Duration::from_millis(300));
+        let (proxy_a, proxy_b) = (
+            Proxy::start_with(&emulator::endpoint(), slow.clone()).await?,
+            Proxy::start_with(&emulator::endpoint(), slow).await?,
+        );
+        let mut a = cairn_at(&proxy_a.url(), dir_a.path(), &state);
+        a.args(["apply", "--yes"]).arg(&file_a);
+        let mut b = cairn_at(&proxy_b.url(), dir_b.path(), &state);
+        b.args(["apply", "--yes"]).arg(&file_b);
+        let (a, b) = (tokio::process::Command::from(a).output(), tokio::process::Command::from(b).output());
+        let (a, b) = tokio::join!(a, b);
+        let (a, b) = (a?, b?);
+        let ((winner, won), (loser, lost)) = match (code(&a), code(&b)) {
+            (Some(0), Some(3)) => ((&a, &proxy_a), (&b, &proxy_b)),
+            (Some(3), Some(0)) => ((&b, &proxy_b), (&a, &proxy_a)),
+            other => panic!(
+                "round {round}: expected one 0 and one 3, got {other:?}\nA: {}\nB: {}",
+                String::from_utf8_lossy(&a.stderr),
+                String::from_utf8_lossy(&b.stderr)
+            ),
+        };
+        let lost_text = String::from_utf8_lossy(&loser.stderr);
+        assert!(lost_text.contains(&format!("stack `{stack}` is locked by a running cairn: pid ")), "{lost_text}");
+        assert!(lost_text.contains("running `cairn apply` since"), "names the holder's command: {lost_text}");
+        assert!(lost_text.contains("--lock-id "), "says how to remove a lock left behind: {lost_text}");
+        assert_eq!(aws_changes(&lost.stats()), Vec::<String>::new(), "round {round}: the refused run changed AWS");
+        assert!(!aws_changes(&won.stats()).is_empty(), "the winner applied");
+        assert!(String::from_utf8_lossy(&winner.stderr).contains("Apply complete"));
+        assert!(queue_exists(&format!("{stack}-jobs")).await, "round {round}: the queue was made");
+        assert!(stored(&bucket, &format!("team/{stack}.lock")).await.is_none(), "the winner released its lock");
+
+        let out =
+            cairn_at(&emulator::endpoint(), dir_b.path(), &state).args(["destroy", "--yes"]).arg(&file_b).output()?;
+        expect(&out, 0);
+        assert!(stored(&bucket, &format!("team/{stack}.json")).await.is_none(), "destroy removes the state");
+    }
+    Ok(())
+}
+
+/// The state object replaced in the bucket while an apply runs: the apply's
+/// next write is refused (exit 3) and what was put there stays as it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_state_changed_in_the_bucket_behind_cairns_back_is_not_overwritten() -> R {
+    let bucket = bucket().await?;
+    let state = format!("s3://{bucket}/team");
+    let stack = emulator::unique_stack("behind");
+    let key = format!("team/{stack}.json");
+    let (dir, file) = stack_file(&stack, &["first", "second"])?;
+    // Slow calls leave seconds between the apply's writes.
+    let proxy = Proxy::start_with(&emulator::endpoint(), Faults::latency(Duration::from_millis(700))).await?;
+    let mut apply = cairn_at(&proxy.url(), dir.path(), &state);
+    apply.args(["apply", "--yes", "--parallelism", "1"]).arg(&file);
+    let apply = tokio::process::Command::from(apply).kill_on_drop(true).output();
+    let meddle = async {
+        // The apply's first write (a create's intent) appears; someone else
+        // replaces it at once.
+        for _ in 0..600 {
+            if let Some((bytes, _)) = stored(&bucket, &key).await {
+                let mut theirs = bytes;
+                theirs.extend_from_slice(b"\n");
+                clients().s3().await.put_object().bucket(&bucket).key(&key).body(theirs.clone().into()).send().await?;
+                return Ok::<_, Box<dyn std::error::Error>>(theirs);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Err("the apply never wrote its state".into())
+    };
+    let (out, theirs) = tokio::join!(apply, meddle);
+    let (out, theirs) = (out?, theirs?);
+    let stderr = expect(&out, 3);
+    assert!(stderr.contains(&format!("state s3://{bucket}/{key} was changed by someone else")), "{stderr}");
+    assert_eq!(stored(&bucket, &key).await.map(|(b, _)| b), Some(theirs), "their write is kept");
+
+    // Clean up with the state as it was before: the queue left is found by
+    // its tags (the state in the bucket is not cairn's own any more).
+    let out =
+        cairn_at(&emulator::endpoint(), dir.path(), &state).args(["sweep", "--stack", &stack, "--yes"]).output()?;
+    expect(&out, 0);
+    Ok(())
+}
