@@ -26,7 +26,9 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use cairn::aws::state::{S3Connection, S3Place, S3State};
 use cairn::aws::{AwsOptions, Clients};
+use cairn::engine::state::StateBackend;
 use cairn_testkit::emulator;
 use cairn_testkit::proxy::{Fault, Faults, Proxy, Scripted};
 
@@ -74,6 +76,9 @@ struct Run {
     stack: String,
     file: PathBuf,
     state_dir: PathBuf,
+    /// State in this bucket (`--state s3://BUCKET/kill`) instead of
+    /// `state_dir`.
+    bucket: Option<String>,
 }
 
 impl Run {
@@ -87,7 +92,35 @@ impl Run {
         let file = dir.path().join(lab.file);
         std::fs::write(&file, text.replace(&from, &format!("\nstack: {stack}\n")))?;
         let state_dir = dir.path().join("state");
-        Ok(Run { lab, dir, stack, file, state_dir })
+        Ok(Run { lab, dir, stack, file, state_dir, bucket: None })
+    }
+
+    /// The same run with its state in a new versioned bucket.
+    async fn in_s3(mut self) -> Result<Run, Box<dyn std::error::Error>> {
+        let bucket = emulator::unique_stack("kill-state");
+        let s3 = Clients::new(AwsOptions { endpoint_url: Some(emulator::endpoint()), ..AwsOptions::default() })
+            .s3()
+            .await
+            .clone();
+        s3.create_bucket().bucket(&bucket).send().await?;
+        s3.put_bucket_versioning()
+            .bucket(&bucket)
+            .versioning_configuration(
+                aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await?;
+        self.bucket = Some(bucket);
+        Ok(self)
+    }
+
+    /// The S3 state of the run, read as cairn reads it.
+    fn s3_state(&self, bucket: &str) -> S3State {
+        let conn =
+            S3Connection::new(AwsOptions { endpoint_url: Some(emulator::endpoint()), ..AwsOptions::default() }, None);
+        S3State::new(&conn, &S3Place { bucket: bucket.into(), prefix: "kill".into(), region: None }, &self.stack)
     }
 
     /// `cairn <args> FILE -p …` against `endpoint`.
@@ -100,10 +133,12 @@ impl Run {
             .env_remove("AWS_PROFILE")
             .env_remove("CAIRN_PARAM_EMAIL")
             .env("NO_COLOR", "1")
-            .arg("--state-dir")
-            .arg(&self.state_dir)
-            .args(args)
-            .stdin(Stdio::null());
+            .env_remove("CAIRN_STATE");
+        match &self.bucket {
+            Some(bucket) => c.arg("--state").arg(format!("s3://{bucket}/kill")),
+            None => c.arg("--state-dir").arg(&self.state_dir),
+        };
+        c.args(args).stdin(Stdio::null());
         // A sweep takes no stack file: it finds the stack by its tags.
         if args.first() != Some(&"sweep") {
             c.arg(&self.file).args(self.lab.params);
@@ -147,12 +182,18 @@ impl Run {
     }
 
     fn state(&self) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
-        let text = std::fs::read_to_string(self.state_dir.join(format!("{}.json", self.stack)))?;
-        Ok(serde_json::from_str(&text)?)
+        let bytes = match &self.bucket {
+            Some(bucket) => self.s3_state(bucket).read()?.ok_or("no state in the bucket")?.bytes,
+            None => std::fs::read(self.state_dir.join(format!("{}.json", self.stack)))?,
+        };
+        Ok(serde_json::from_slice(&bytes)?)
     }
 
     fn state_exists(&self) -> bool {
-        self.state_dir.join(format!("{}.json", self.stack)).exists()
+        match &self.bucket {
+            Some(bucket) => self.s3_state(bucket).exists().unwrap_or(true),
+            None => self.state_dir.join(format!("{}.json", self.stack)).exists(),
+        }
     }
 
     /// What exists of the stack, counted per kind of thing.
@@ -169,11 +210,14 @@ impl Run {
     /// every resource exists exactly once, a plan shows no change, and
     /// `destroy` leaves nothing.
     async fn converges(&self, adopted: (&str, Vec<String>)) -> R {
+        let before = self.state()?["serial"].as_u64().unwrap_or(0);
         let out = self.cairn(&["apply", "--yes"])?;
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "re-run apply:\n{stderr}");
         assert!(stderr.contains("an earlier create did not finish"), "the plan names the intent:\n{stderr}");
         let state = self.state()?;
+        let after = state["serial"].as_u64().unwrap_or(0);
+        assert!(after > before, "the re-run moves the state's serial on: {before} then {after}");
         assert_eq!(state["intents"], serde_json::Value::Null, "intents left in state: {state:#}");
         let inventory = inventory(&self.stack).await?;
         let counts: BTreeMap<_, _> = inventory.iter().map(|(k, v)| (*k, v.len())).collect();
@@ -362,6 +406,47 @@ async fn lab1_apply_killed_after_aws_made_the_subscription() -> R {
 #[tokio::test(flavor = "multi_thread")]
 async fn lab1_apply_killed_after_aws_made_the_rule() -> R {
     apply_killed_at_create(&LAB1, "k1c", "events:PutRule", true, "ec2-state", "rule").await
+}
+
+/// With state in S3, a killed apply leaves its lock object: S3 cannot know
+/// the run is gone. A plain run is refused and told the lock's id; a plain
+/// unlock only names it; unlock with that id removes it (naming the create
+/// the run left unfinished), and the re-run converges.
+#[tokio::test(flavor = "multi_thread")]
+async fn lab6_apply_killed_with_state_in_s3_is_unlocked_by_its_lock_id() -> R {
+    let run = Run::new(&LAB6, "k6s")?.in_s3().await?;
+    let killed = run.kill_at(&["apply", "--yes"], "lambda:CreateFunction", true).await?;
+    let state = run.state()?;
+    assert!(state["intents"].get("worker").is_some(), "no intent for worker after the kill: {state:#}");
+    let live = inventory(&run.stack).await?.remove("function").unwrap_or_default();
+    assert_eq!(live.len(), 1, "{live:?}");
+
+    let out = run.cairn(&["apply", "--yes"])?;
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(3), "a plain run never breaks the lock:\n{stderr}");
+    assert!(stderr.contains(&format!("locked by a running cairn: pid {} on host ", killed.pid)), "{stderr}");
+    let id: String = stderr
+        .split("--lock-id ")
+        .nth(1)
+        .map(|rest| rest.chars().take_while(char::is_ascii_alphanumeric).collect())
+        .unwrap_or_default();
+    assert_eq!(id.len(), 16, "the refusal gives the lock id: {stderr}");
+
+    let out = run.cairn(&["state", "unlock"])?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "without the id, unlock leaves the lock:\n{stderr}");
+    assert!(stderr.contains(&format!("--lock-id {id}")), "{stderr}");
+    let out = run.cairn(&["state", "unlock", "--lock-id", "0000000000000000"])?;
+    assert_eq!(out.status.code(), Some(3), "another id leaves it too");
+
+    let out = run.cairn(&["state", "unlock", "--lock-id", &id])?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains(&format!("Removed the lock of stack {}", run.stack)), "{stderr}");
+    assert!(stderr.contains(&format!("held by pid {} on host ", killed.pid)), "shows the holder: {stderr}");
+    assert!(stderr.contains("worker"), "names the unfinished create: {stderr}");
+
+    run.converges(("function", live)).await
 }
 
 /// Destroy killed once its first `Delete*` call has reached AWS: a resource
