@@ -35,6 +35,24 @@ pub fn parse_timeout(s: &str) -> Result<LockTimeout, String> {
     Ok(LockTimeout { wait, text: s.to_string() })
 }
 
+/// Every lock this process took, by its store and lock id, for
+/// [`release_on_abort`].
+static TAKEN: std::sync::Mutex<Vec<(StateStore, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// Removes the locks this process still holds, on the way out of an abort
+/// (a second Ctrl-C exits without unwinding, so no lock is dropped): a lock
+/// record in a bucket would otherwise stay until `state unlock --lock-id`.
+/// Each goes only if its id is still this run's; a local lock, held by the
+/// OS for this process, is left to the OS. Says which it removed.
+pub fn release_on_abort(say: impl Fn(&str)) {
+    let taken = std::mem::take(&mut *TAKEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    for (store, id) in taken {
+        if let Ok(cairn_engine::state::LockStatus::Free { stale: Some(_) }) = store.unlock_id(&id) {
+            say(&format!("released the lock of stack `{}` ({})\n", store.stack(), store.location()));
+        }
+    }
+}
+
 /// How often the lock is tried again while waiting.
 const POLL: Duration = Duration::from_millis(200);
 /// How often a waiting run says it is still waiting.
@@ -60,7 +78,13 @@ pub fn lock_waiting(
     let mut last_said: Option<Instant> = None;
     loop {
         match store.lock(command) {
-            Ok(lock) => return Ok(lock),
+            Ok(lock) => {
+                TAKEN
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push((store.clone(), lock.holder().id.clone()));
+                return Ok(lock);
+            }
             Err(StateError::Locked { stack, holder, advice }) if !timeout.wait.is_zero() => {
                 let waited = started.elapsed();
                 if waited >= timeout.wait {

@@ -975,6 +975,7 @@ async fn watch_interrupts(cancel: Arc<AtomicBool>) {
     );
     if tokio::signal::ctrl_c().await.is_ok() {
         eprintln!("aborted: state may lack the operations that were in flight");
+        lock::release_on_abort(|line| eprint!("{line}"));
         std::process::exit(Exit::Interrupted as i32);
     }
 }
