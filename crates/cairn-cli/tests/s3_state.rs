@@ -13,6 +13,7 @@ use std::time::Duration;
 use cairn_testkit::emulator;
 use cairn_testkit::proxy::{Faults, Proxy, Stats};
 
+#[allow(dead_code)]
 mod support;
 use support::{clients, expect};
 
