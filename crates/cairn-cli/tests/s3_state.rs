@@ -187,3 +187,66 @@ async fn a_state_changed_in_the_bucket_behind_cairns_back_is_not_overwritten() -
     expect(&out, 0);
     Ok(())
 }
+
+/// `cairn` with local state in `dir/.cairn` (the default), against the emulator.
+fn cairn_local(dir: &Path) -> Command {
+    let mut c = cairn_at(&emulator::endpoint(), dir, "");
+    c.env_remove("CAIRN_STATE");
+    c
+}
+
+/// A stack applied with local state, pushed to S3, is the same deployment
+/// there: a plan from another directory with only the URL shows no change,
+/// and the local copy is gone (one place, so no second copy to drift). A
+/// push onto another deployment's state, or of an older copy, is refused
+/// and changes nothing; `state pull --from` brings it back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_local_state_pushed_to_s3_plans_no_changes_from_another_directory() -> R {
+    let bucket = bucket().await?;
+    let state = format!("s3://{bucket}/labs");
+    let stack = emulator::unique_stack("push");
+    let (dir, file) = stack_file(&stack, &["jobs", "results"])?;
+    expect(&cairn_local(dir.path()).args(["apply", "--yes"]).arg(&file).output()?, 0);
+    let local = dir.path().join(format!(".cairn/{stack}.json"));
+    let before: serde_json::Value = serde_json::from_slice(&std::fs::read(&local)?)?;
+
+    let out = cairn_local(dir.path()).args(["state", "push", "--to", &state]).arg(&file).output()?;
+    let stderr = expect(&out, 0);
+    assert!(stderr.contains(&format!("Moved the state of stack {stack} (2 resource(s)")), "{stderr}");
+    assert!(!local.exists(), "the local copy is removed once the state is in the bucket");
+    let (bytes, _) = stored(&bucket, &format!("labs/{stack}.json")).await.ok_or("no state in the bucket")?;
+    let pushed: serde_json::Value = serde_json::from_slice(&bytes)?;
+    assert_eq!(pushed["lineage"], before["lineage"], "the same deployment");
+    assert_eq!(pushed["resources"], before["resources"]);
+    assert!(pushed["serial"].as_u64() > before["serial"].as_u64(), "{} then {}", before["serial"], pushed["serial"]);
+
+    let (elsewhere, copy) = stack_file(&stack, &["jobs", "results"])?;
+    let out = cairn_at(&emulator::endpoint(), elsewhere.path(), &state)
+        .args(["plan", "--detailed-exitcode"])
+        .arg(&copy)
+        .output()?;
+    let stderr = expect(&out, 0);
+    assert!(stderr.contains("No changes"), "{stderr}");
+
+    // Another deployment of the same stack, with local state: pushing it
+    // onto this one is refused, and neither copy changes.
+    let (other, other_file) = stack_file(&stack, &["jobs", "results"])?;
+    let out = cairn_local(other.path()).args(["apply", "--yes", "--adopt"]).arg(&other_file).output()?;
+    expect(&out, 0);
+    let out = cairn_local(other.path()).args(["state", "push", "--to", &state]).arg(&other_file).output()?;
+    let stderr = expect(&out, 3);
+    assert!(stderr.contains("already holds a state of stack") && stderr.contains("of another lineage"), "{stderr}");
+    assert!(other.path().join(format!(".cairn/{stack}.json")).exists(), "the refused push keeps the local state");
+    assert_eq!(stored(&bucket, &format!("labs/{stack}.json")).await.map(|(b, _)| b), Some(bytes.clone()));
+    std::fs::remove_dir_all(other.path().join(".cairn"))?;
+
+    // Back to local, in the other directory.
+    let out = cairn_local(elsewhere.path()).args(["state", "pull", "--from", &state]).arg(&copy).output()?;
+    let stderr = expect(&out, 0);
+    assert!(stderr.contains("Moved the state of stack"), "{stderr}");
+    assert!(stored(&bucket, &format!("labs/{stack}.json")).await.is_none(), "moved, not copied");
+    let out = cairn_local(elsewhere.path()).args(["destroy", "--yes"]).arg(&copy).output()?;
+    expect(&out, 0);
+    assert!(!queue_exists(&format!("{stack}-jobs")).await);
+    Ok(())
+}

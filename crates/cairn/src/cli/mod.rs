@@ -481,8 +481,50 @@ enum StateCommand {
         #[command(flatten)]
         file: FileArg,
     },
-    /// Print the whole state as JSON
+    /// Print the whole state as JSON; with --from, move a state here
+    ///
+    /// Without --from, prints the state as JSON (for scripts and backups).
+    ///
+    /// With --from PLACE (s3://BUCKET/PREFIX, or a local directory), moves
+    /// the stack's state from PLACE to where this command keeps state
+    /// (--state, CAIRN_STATE, or --state-dir): the reverse of `state push`,
+    /// with the same checks.
+    #[command(verbatim_doc_comment)]
     Pull {
+        /// Where the state is now: s3://BUCKET/PREFIX, or a directory.
+        #[arg(long, value_name = "PLACE")]
+        from: Option<String>,
+        /// Leave the state at its old place too (a second copy that will
+        /// not follow later applies).
+        #[arg(long, requires = "from")]
+        copy: bool,
+        #[command(flatten)]
+        file: FileArg,
+    },
+    /// Move the stack's state to another place (local to S3, or back)
+    ///
+    /// Moves the state from where this command keeps it (--state,
+    /// CAIRN_STATE, or --state-dir, default .cairn) to PLACE: both are
+    /// locked, the state is written there and read back, and only then
+    /// removed here (kept with --copy). The state keeps its lineage, so the
+    /// resources it made (tagged with it) stay its own: a plan from the new
+    /// place, from any directory, shows no change.
+    ///
+    /// Refused, with nothing changed (exit 3), when PLACE already holds a
+    /// state of this stack of another lineage (another deployment), or the
+    /// same state at a serial as new as this one.
+    ///
+    ///   cairn state push stacks/lab6-sqs-lambda.yaml --to s3://my-cairn-state/labs
+    ///   CAIRN_STATE=s3://my-cairn-state/labs cairn plan stacks/lab6-sqs-lambda.yaml
+    #[command(verbatim_doc_comment)]
+    Push {
+        /// Where the state goes: s3://BUCKET/PREFIX, or a directory.
+        #[arg(long, value_name = "PLACE")]
+        to: String,
+        /// Leave the state here too (a second copy that will not follow
+        /// later applies).
+        #[arg(long)]
+        copy: bool,
         #[command(flatten)]
         file: FileArg,
     },
@@ -568,8 +610,9 @@ struct App {
     /// The stack files loaded, by stack name, to locate diagnostics found
     /// after loading (a `moved` entry that does not fit the state).
     sources: BTreeMap<String, cairn_stack::Source>,
-    /// With `--state s3://…`: the one S3 client every stack's state uses.
-    s3: std::sync::OnceLock<Arc<S3Connection>>,
+    /// For state in S3: one client per region, shared by every stack's
+    /// state there.
+    s3: std::sync::Mutex<BTreeMap<Option<String>, Arc<S3Connection>>>,
 }
 
 /// A loaded stack and where its diagnostics point.
@@ -595,7 +638,7 @@ impl App {
             adopt: false,
             targets: Vec::new(),
             sources: BTreeMap::new(),
-            s3: std::sync::OnceLock::new(),
+            s3: std::sync::Mutex::default(),
         }
     }
 
@@ -706,7 +749,13 @@ impl App {
             Command::State(StateCommand::Show { id, file }) => self.cmd_state(file.file, state::Op::Show(id)),
             Command::State(StateCommand::Rm { id, file }) => self.cmd_state(file.file, state::Op::Rm(id)),
             Command::State(StateCommand::Mv { old, new, file }) => self.cmd_state(file.file, state::Op::Mv(old, new)),
-            Command::State(StateCommand::Pull { file }) => self.cmd_state(file.file, state::Op::Pull),
+            Command::State(StateCommand::Pull { file, from: None, .. }) => self.cmd_state(file.file, state::Op::Pull),
+            Command::State(StateCommand::Pull { file, from: Some(from), copy }) => {
+                self.cmd_state_move(file.file, state::Move::Pull { from, copy })
+            }
+            Command::State(StateCommand::Push { file, to, copy }) => {
+                self.cmd_state_move(file.file, state::Move::Push { to, copy })
+            }
             Command::Output { args } => self.cmd_output(args),
             Command::Graph { file, format } => self.cmd_graph(file.file, format),
             Command::Init { lab, rust, stack, output, cairn_path, force } => {
@@ -885,18 +934,37 @@ impl App {
     /// Where the state of stack `name` is kept: the one place commands get a
     /// store from, so that they all agree on it.
     fn store_named(&self, name: &str) -> StateStore {
-        let Some(place) = &self.g.state else {
-            return StateStore::new(&self.g.state_dir, name);
-        };
-        let conn = self.s3.get_or_init(|| {
-            let options = AwsOptions {
-                region: place.region.clone().or_else(|| self.g.regions.last().cloned()),
-                profile: self.g.profile.clone(),
-                ..AwsOptions::default()
-            };
+        match &self.g.state {
+            Some(place) => self.s3_store(place, name),
+            None => StateStore::new(&self.g.state_dir, name),
+        }
+    }
+
+    /// The state of stack `name` in S3 at `place`, in the place's region
+    /// (else --region's, else the AWS chain's).
+    fn s3_store(&self, place: &S3Place, name: &str) -> StateStore {
+        let region = place.region.clone().or_else(|| self.g.regions.last().cloned());
+        let mut conns = self.s3.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let conn = conns.entry(region.clone()).or_insert_with(|| {
+            let options = AwsOptions { region, profile: self.g.profile.clone(), ..AwsOptions::default() };
             S3Connection::new(options, self.g.state_kms_key.clone())
         });
         StateStore::with_backend(name, Arc::new(S3State::new(conn, place, name)))
+    }
+
+    /// The state of stack `name` at a place given on the command line:
+    /// `s3://BUCKET/PREFIX`, or a local directory.
+    fn store_at(&self, place: &str, name: &str) -> Result<StateStore, Exit> {
+        if !place.starts_with("s3://") {
+            return Ok(StateStore::new(place, name));
+        }
+        match S3Place::parse(place) {
+            Ok(p) => Ok(self.s3_store(&p, name)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                Err(Exit::Invalid)
+            }
+        }
     }
 
     /// Where this command keeps state, for messages that speak of every

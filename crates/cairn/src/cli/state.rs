@@ -22,7 +22,131 @@ pub(super) enum Op {
     Pull,
 }
 
+/// `state push --to` and `state pull --from`.
+#[derive(Clone, Debug)]
+pub(super) enum Move {
+    Push { to: String, copy: bool },
+    Pull { from: String, copy: bool },
+}
+
 impl App {
+    /// Moves a stack's state between this command's place and another:
+    /// both locked, the state written there (keeping its lineage, serial
+    /// moved on) and read back, then removed from where it was unless
+    /// `copy`.
+    pub(super) fn cmd_state_move(&mut self, file: Option<PathBuf>, how: Move) -> Exit {
+        let loaded = match self.load(file) {
+            Ok(l) => l,
+            Err(e) => return e,
+        };
+        let name = loaded.spec.name.clone();
+        let here = self.store(&loaded.spec);
+        let (from, to, copy) = match &how {
+            Move::Push { to, copy } => match self.store_at(to, &name) {
+                Ok(there) => (here, there, *copy),
+                Err(e) => return e,
+            },
+            Move::Pull { from, copy } => match self.store_at(from, &name) {
+                Ok(there) => (there, here, *copy),
+                Err(e) => return e,
+            },
+        };
+        if from.location() == to.location() {
+            eprintln!("error: the state of stack {name} is already at {}; nothing to move", to.location());
+            return Exit::Invalid;
+        }
+        let verb = if matches!(how, Move::Push { .. }) { "state push" } else { "state pull" };
+        let (_from_lock, mut state) = match self.lock_and_load(&from, verb) {
+            Ok(x) => x,
+            Err(e) => return e,
+        };
+        match from.exists() {
+            Ok(true) => {}
+            Ok(false) => {
+                eprintln!("error: there is no state of stack {name} at {}; nothing was moved", from.location());
+                return Exit::State;
+            }
+            Err(e) => return state_error(&e),
+        }
+        let (_to_lock, there) = match self.lock_and_load(&to, verb) {
+            Ok(x) => x,
+            Err(e) => return e,
+        };
+        let exists = match to.exists() {
+            Ok(b) => b,
+            Err(e) => return state_error(&e),
+        };
+        if exists {
+            let lineage = |s: &State| s.lineage.clone().unwrap_or_else(|| "none recorded".into());
+            if there.lineage != state.lineage {
+                eprintln!(
+                    "error: {} already holds a state of stack {name} of another lineage ({}, this one is {}): another \
+                     deployment of the stack; nothing was moved\n  = help: if that state is no longer wanted, destroy \
+                     its stack with it (or remove the object), then move this one",
+                    to.location(),
+                    lineage(&there),
+                    lineage(&state)
+                );
+                return Exit::State;
+            }
+            if there.serial >= state.serial {
+                eprintln!(
+                    "error: {} already holds this state at serial {} (this copy is at {}); nothing was moved\n  = help: \
+                     use that one: it is as new as this, or newer",
+                    to.location(),
+                    there.serial,
+                    state.serial
+                );
+                return Exit::State;
+            }
+        }
+        if let Err(e) = to.save(&mut state) {
+            return state_error(&e);
+        }
+        // Read back through a store of its own before the old copy goes.
+        match StateStore::with_backend(&name, to.backend().clone()).load() {
+            Ok(back) if back == state => {}
+            Ok(_) => {
+                eprintln!(
+                    "error: {} did not read back as written; the state was left at {} too",
+                    to.location(),
+                    from.location()
+                );
+                return Exit::State;
+            }
+            Err(e) => return state_error(&e),
+        }
+        if !copy && let Err(e) = from.remove() {
+            eprintln!(
+                "warning: the state is at {} now, but removing it from {} failed: {e}",
+                to.location(),
+                from.location()
+            );
+            return Exit::State;
+        }
+        let what = format!(
+            "{} resource(s), serial {}, lineage {}",
+            state.resources.len(),
+            state.serial,
+            state.lineage.as_deref().unwrap_or("?")
+        );
+        if copy {
+            self.say(&format!("Copied the state of stack {name} ({what}) from {} to {}; the old copy stays, and will not follow applies made at the new place.\n", from.location(), to.location()));
+        } else {
+            self.say(&format!(
+                "Moved the state of stack {name} ({what}) from {} to {}.\n",
+                from.location(),
+                to.location()
+            ));
+        }
+        if let Move::Push { to: place, .. } = &how {
+            self.say(&format!(
+                "From now on run cairn with --state {place} (or CAIRN_STATE={place}) for this stack, from any directory.\n"
+            ));
+        }
+        Exit::Ok
+    }
+
     pub(super) fn cmd_state(&mut self, file: Option<std::path::PathBuf>, op: Op) -> Exit {
         let loaded = match self.load(file) {
             Ok(l) => l,
