@@ -28,62 +28,10 @@ use cairn_engine::state::{
 };
 use tokio::sync::OnceCell;
 
+pub use cairn_engine::state::S3Place;
+
 use crate::clients::{AwsOptions, load_config};
 use crate::error::NameCalls;
-
-/// Where in S3 state is kept: a bucket, a key prefix (possibly empty) and,
-/// when the bucket is in another region than the one cairn works in, that
-/// region.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct S3Place {
-    pub bucket: String,
-    pub prefix: String,
-    pub region: Option<String>,
-}
-
-impl S3Place {
-    /// Reads `s3://BUCKET[/PREFIX][?region=REGION]`.
-    pub fn parse(url: &str) -> Result<S3Place, String> {
-        let Some(rest) = url.strip_prefix("s3://") else {
-            return Err(format!("expected s3://BUCKET/PREFIX, got `{url}`"));
-        };
-        let (path, query) = match rest.split_once('?') {
-            Some((path, query)) => (path, Some(query)),
-            None => (rest, None),
-        };
-        let (bucket, prefix) = path.split_once('/').unwrap_or((path, ""));
-        if bucket.len() < 3
-            || bucket.len() > 63
-            || !bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-        {
-            return Err(format!(
-                "`{bucket}` in `{url}` is not an S3 bucket name (3 to 63 characters: lowercase letters, digits, `-` and `.`)"
-            ));
-        }
-        let mut region = None;
-        for pair in query.into_iter().flat_map(|q| q.split('&')).filter(|p| !p.is_empty()) {
-            match pair.split_once('=') {
-                Some(("region", r)) if !r.is_empty() => region = Some(r.to_string()),
-                _ => return Err(format!("unknown `{pair}` in `{url}`: the only setting is `?region=REGION`")),
-            }
-        }
-        let prefix = prefix.trim_matches('/').to_string();
-        Ok(S3Place { bucket: bucket.to_string(), prefix, region })
-    }
-
-    /// The key of `name` under the prefix.
-    fn key(&self, name: &str) -> String {
-        if self.prefix.is_empty() { name.to_string() } else { format!("{}/{name}", self.prefix) }
-    }
-
-    /// `s3://BUCKET/PREFIX`, as given (without the region).
-    pub fn url(&self) -> String {
-        match self.prefix.as_str() {
-            "" => format!("s3://{}", self.bucket),
-            prefix => format!("s3://{}/{prefix}", self.bucket),
-        }
-    }
-}
 
 /// One S3 client for every stack's state in a command, built on first use
 /// (on the state runtime, whose connections it then keeps).

@@ -250,3 +250,33 @@ async fn a_local_state_pushed_to_s3_plans_no_changes_from_another_directory() ->
     assert!(!queue_exists(&format!("{stack}-jobs")).await);
     Ok(())
 }
+
+/// A stack that says where its state is (`state:`) needs no flag: apply
+/// and status use the bucket; an explicit `--state-dir` still wins.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stacks_own_state_block_puts_its_state_in_the_bucket() -> R {
+    let bucket = bucket().await?;
+    let stack = emulator::unique_stack("block");
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("stack.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "stack: {stack}\nstate:\n  url: s3://{bucket}/from-the-stack\nresources:\n  jobs:\n    type: aws:sqs:Queue\n"
+        ),
+    )?;
+    expect(&cairn_local(dir.path()).args(["apply", "--yes"]).arg(&file).output()?, 0);
+    assert!(stored(&bucket, &format!("from-the-stack/{stack}.json")).await.is_some(), "state is in the bucket");
+    assert!(!dir.path().join(".cairn").exists(), "and nowhere here");
+    let out = cairn_local(dir.path()).args(["status"]).arg(&file).output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains(&format!("s3://{bucket}/from-the-stack/{stack}.json")), "{stdout}");
+
+    let out = cairn_local(dir.path()).args(["--state-dir", "elsewhere", "status"]).arg(&file).output()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!text.contains("s3://"), "--state-dir overrides the stack's state: {text}");
+
+    expect(&cairn_local(dir.path()).args(["destroy", "--yes"]).arg(&file).output()?, 0);
+    assert!(stored(&bucket, &format!("from-the-stack/{stack}.json")).await.is_none());
+    Ok(())
+}

@@ -34,11 +34,41 @@ pub struct StackSpec {
     /// Resources renamed in the stack: the state's `from` is now `to`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub moved: Vec<Moved>,
+    /// Where the stack's state is kept and how (`state:`); none means the
+    /// command line's choice (`--state`, else `--state-dir`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<StateSpec>,
     /// Where relative paths in props start: the stack file's directory for a
     /// YAML stack; unset means the working directory. Not part of the stack's
     /// content, so never serialized.
     #[serde(skip)]
     pub base_dir: Option<PathBuf>,
+}
+
+/// A stack's say in where its state is kept (`state:`). The command line
+/// (`--state`, `CAIRN_STATE`, an explicit `--state-dir`) overrides it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateSpec {
+    /// `s3://BUCKET/PREFIX[?region=REGION]`; none: local.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// S3 only: the KMS key the state and lock objects are written under
+    /// (SSE-KMS), whatever the bucket's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<String>,
+    /// Client-side encryption of the state document, for either backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<StateEncryption>,
+}
+
+/// How the state document is encrypted before it is stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateEncryption {
+    /// A key derived from the passphrase in this environment variable.
+    PassphraseEnv(String),
+    /// A data key from this KMS key.
+    KmsKey(String),
 }
 
 /// Seconds of a duration (a time to live, an age) written `90s`, `30m`, `4h`, `2d` or `1w` (a

@@ -24,8 +24,10 @@
 //! or crashed ([`StateStore::unlock`] reports and clears it).
 
 mod local;
+mod s3place;
 
 pub use local::LocalDir;
+pub use s3place::S3Place;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};

@@ -245,6 +245,14 @@ pub fn validate_with(
 
     diags.0.extend(crate::tags::check_stack_tags(&spec.tags));
     diags.0.extend(check_moved(spec));
+    if let Some(url) = spec.state.as_ref().and_then(|s| s.url.as_deref())
+        && let Err(e) = crate::state::S3Place::parse(url)
+    {
+        diags.push(
+            Diagnostic::error(At::StackKey { key: "state".into() }, e)
+                .expected("s3://BUCKET/PREFIX, with ?region=REGION when the bucket is in another region"),
+        );
+    }
     if let Some(ttl) = &spec.ttl {
         if let Err(e) = crate::spec::parse_ttl(ttl) {
             diags.push(Diagnostic::error(At::StackKey { key: "ttl".into() }, e).expected("90s, 30m, 4h, 2d or 1w"));

@@ -7,13 +7,15 @@
 use std::collections::BTreeMap;
 
 use cairn_engine::diag::did_you_mean;
-use cairn_engine::spec::{Moved, ParamType};
+use cairn_engine::spec::{Moved, ParamType, StateEncryption, StateSpec};
 use cairn_engine::{At, Diagnostic, Diagnostics, Json, ParamSpec, PathSeg, ResourceOptions, ResourceSpec, StackSpec};
 
 use crate::source::{Index, ResourceIndex, spot};
 use crate::tree::{Node, Pos, Value};
 
-const STACK_KEYS: &[&str] = &["stack", "region", "ttl", "parameters", "tags", "resources", "outputs", "moved"];
+const STACK_KEYS: &[&str] = &["stack", "region", "ttl", "state", "parameters", "tags", "resources", "outputs", "moved"];
+const STATE_KEYS: &[&str] = &["url", "kms_key", "encryption"];
+const ENCRYPTION_KEYS: &[&str] = &["passphrase_env", "kms_key"];
 const MOVED_KEYS: &[&str] = &["from", "to"];
 const PARAM_KEYS: &[&str] = &["description", "default", "secret", "type", "min", "max"];
 const RESOURCE_KEYS: &[&str] = &["type", "properties", "depends_on", "retain", "protect", "auto_wire"];
@@ -92,6 +94,7 @@ impl Reader {
                 "resources" => spec.resources = self.resources(pos, value),
                 "outputs" => spec.outputs = self.outputs(pos, value),
                 "moved" => spec.moved = self.moved(pos, value),
+                "state" => spec.state = self.state(pos, value),
                 _ => self.unknown_key(pos, at, &key, "", STACK_KEYS),
             }
         }
@@ -217,6 +220,72 @@ impl Reader {
             Value::Null => Some(Vec::new()),
             _ => {
                 self.wrong_type(key_pos, &value, at, what, "a mapping", expected);
+                None
+            }
+        }
+    }
+
+    /// `state: s3://BUCKET/PREFIX`, or a mapping with `url`, `kms_key` and
+    /// `encryption`. The URL itself is checked by validate (a Rust stack
+    /// sets it too).
+    fn state(&mut self, key_pos: Pos, value: Node) -> Option<StateSpec> {
+        let at = key_at("state");
+        let expected = "s3://BUCKET/PREFIX, or a mapping with `url`, `kms_key` and `encryption`";
+        let entries = match value.value {
+            Value::Null => return None,
+            Value::Str(url) => return Some(StateSpec { url: Some(url), ..StateSpec::default() }),
+            Value::Map(entries) => entries,
+            _ => {
+                self.wrong_type(key_pos, &value, &at, "`state`", "a string or a mapping", expected);
+                return None;
+            }
+        };
+        let mut spec = StateSpec::default();
+        for Entry { key, pos, value } in self.entries(entries, &at, &|_| key_at("state"), "key") {
+            match key.as_str() {
+                "url" => spec.url = self.opt_string(pos, value, &at, "`url` of `state`", "s3://BUCKET/PREFIX"),
+                "kms_key" => {
+                    let expected = "a KMS key's ARN, id or alias, like alias/cairn-state";
+                    spec.kms_key = self.opt_string(pos, value, &at, "`kms_key` of `state`", expected);
+                }
+                "encryption" => spec.encryption = self.state_encryption(pos, value),
+                _ => self.unknown_key(pos, at.clone(), &key, " in `state`", STATE_KEYS),
+            }
+        }
+        Some(spec)
+    }
+
+    /// `encryption: {passphrase_env: NAME}` or `{kms_key: KEY}`: exactly one.
+    fn state_encryption(&mut self, key_pos: Pos, value: Node) -> Option<StateEncryption> {
+        let at = key_at("state");
+        let expected = "`passphrase_env: NAME` (an environment variable holding the passphrase) or `kms_key: KEY`";
+        let fields = self.mapping(key_pos, value, &at, "`encryption` of `state`", expected)?;
+        let mut found = Vec::new();
+        for Entry { key, pos, value } in self.entries(fields, &at, &|_| key_at("state"), "key") {
+            let what = format!("`{key}` of `state.encryption`");
+            match key.as_str() {
+                "passphrase_env" => {
+                    let v = self.string(pos, value, &at, &what, "an environment variable's name");
+                    found.extend(v.map(|v| (pos, StateEncryption::PassphraseEnv(v))));
+                }
+                "kms_key" => {
+                    let v = self.string(pos, value, &at, &what, "a KMS key's ARN, id or alias");
+                    found.extend(v.map(|v| (pos, StateEncryption::KmsKey(v))));
+                }
+                _ => self.unknown_key(pos, at.clone(), &key, " in `state.encryption`", ENCRYPTION_KEYS),
+            }
+        }
+        match found.len() {
+            0 => {
+                self.report(key_pos, Diagnostic::error(at, "`state.encryption` names no key").expected(expected));
+                None
+            }
+            1 => found.pop().map(|(_, e)| e),
+            _ => {
+                self.report(
+                    found[1].0,
+                    Diagnostic::error(at, "`state.encryption` names two keys; it takes one").expected(expected),
+                );
                 None
             }
         }

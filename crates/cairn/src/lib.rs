@@ -73,5 +73,6 @@ pub mod ssm;
 pub use cairn_aws as aws;
 pub use cairn_engine as engine;
 pub use stack::{
-    AnyKind, Arn, Handle, Id, Name, NameOrArn, Param, ParamValue, Ref, Resource, Stack, Url, Value, lit, pseudo,
+    AnyKind, Arn, Handle, Id, Name, NameOrArn, Param, ParamValue, Ref, Resource, Stack, StateEncryption, Url, Value,
+    lit, pseudo,
 };

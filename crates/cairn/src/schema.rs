@@ -137,6 +137,20 @@ pub fn stack_schema(registry: &Registry) -> Json {
             "stack": {"type": "string", "pattern": "^[a-z][a-z0-9-]{0,39}$"},
             "region": {"type": "string"},
             "ttl": {"type": "string", "pattern": "^[0-9]+[smhdw]$", "description": "How long the stack may live after each apply (90s, 30m, 4h, 2d, 1w): every taggable resource is tagged cairn:expires, for `cairn sweep --expired`."},
+            "state": {
+                "description": "Where the stack's state is kept (the command line's --state or --state-dir overrides it): s3://BUCKET/PREFIX[?region=REGION], or a mapping. See docs/state.md.",
+                "oneOf": [
+                    {"type": "string", "pattern": "^s3://[a-z0-9.-]{3,63}(/[^?]*)?(\\?region=[a-z0-9-]+)?$"},
+                    {"type": "object", "additionalProperties": false, "properties": {
+                        "url": {"type": "string", "pattern": "^s3://[a-z0-9.-]{3,63}(/[^?]*)?(\\?region=[a-z0-9-]+)?$", "description": "s3://BUCKET/PREFIX: each stack's state at PREFIX/<stack>.json, locked by PREFIX/<stack>.lock. Absent: local (--state-dir)."},
+                        "kms_key": {"type": "string", "description": "S3 only: write the state and lock objects SSE-KMS under this key (ARN, id or alias)."},
+                        "encryption": {"type": "object", "additionalProperties": false, "minProperties": 1, "maxProperties": 1, "description": "Encrypt the state document before it is stored (either backend).", "properties": {
+                            "passphrase_env": {"type": "string", "description": "The environment variable holding the passphrase."},
+                            "kms_key": {"type": "string", "description": "A KMS key whose data key encrypts the state."}
+                        }}
+                    }}
+                ]
+            },
             "parameters": {"type": "object", "additionalProperties": {
                 "type": "object", "additionalProperties": false,
                 "properties": {

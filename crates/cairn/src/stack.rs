@@ -32,7 +32,8 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use cairn_engine::spec::{ParamSpec, ParamType, ResourceOptions, ResourceSpec, StackSpec};
+pub use cairn_engine::spec::StateEncryption;
+use cairn_engine::spec::{ParamSpec, ParamType, ResourceOptions, ResourceSpec, StackSpec, StateSpec};
 use cairn_engine::value::{Json, escape};
 use serde::Serialize;
 
@@ -556,6 +557,24 @@ impl Stack {
     /// --expired`. `apply --ttl` overrides it.
     pub fn ttl(&mut self, ttl: &str) -> &mut Self {
         self.spec.ttl = Some(ttl.to_string());
+        self
+    }
+    /// Keeps the stack's state in S3 (`s3://BUCKET/PREFIX`, with
+    /// `?region=REGION` when the bucket is in another region) instead of
+    /// the local `.cairn`, as a YAML stack's `state:` does; the command
+    /// line's `--state` or `--state-dir` overrides it.
+    pub fn state(&mut self, url: &str) -> &mut Self {
+        self.spec.state.get_or_insert_with(StateSpec::default).url = Some(url.to_string());
+        self
+    }
+    /// Writes the state and lock objects SSE-KMS under this key (S3 only).
+    pub fn state_kms_key(&mut self, key: &str) -> &mut Self {
+        self.spec.state.get_or_insert_with(StateSpec::default).kms_key = Some(key.to_string());
+        self
+    }
+    /// Encrypts the state document, wherever it is kept.
+    pub fn state_encryption(&mut self, encryption: StateEncryption) -> &mut Self {
+        self.spec.state.get_or_insert_with(StateSpec::default).encryption = Some(encryption);
         self
     }
     /// Where relative paths in props (a function's code directory) start;

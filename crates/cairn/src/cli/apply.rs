@@ -57,7 +57,7 @@ impl App {
             Ok(x) => x,
             Err(e) => return e,
         };
-        let plan = match self.make_plan(&provider, Some(&v), &v.spec.name, &state, parallelism).await {
+        let plan = match self.make_plan(&provider, Some(&v), &v.spec, &state, parallelism).await {
             Ok(p) => p,
             Err(e) => return e,
         };

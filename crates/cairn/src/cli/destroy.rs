@@ -33,7 +33,7 @@ impl App {
             return Exit::Ok;
         }
         let provider = self.provider(&spec);
-        let plan = match self.make_plan(&provider, None, &spec.name, &state, parallelism).await {
+        let plan = match self.make_plan(&provider, None, &spec, &state, parallelism).await {
             Ok(p) => p,
             Err(e) => return e,
         };

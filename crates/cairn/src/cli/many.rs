@@ -106,7 +106,7 @@ impl App {
             json::many(verb, all)
         };
         let plans = futures::future::join_all(
-            targets.iter().map(|t| self.make_plan(&t.provider, t.v.as_ref(), &t.spec.name, &t.state, parallelism)),
+            targets.iter().map(|t| self.make_plan(&t.provider, t.v.as_ref(), &t.spec, &t.state, parallelism)),
         )
         .await;
         let mut planned = Vec::new();

@@ -86,6 +86,9 @@ impl From<Exit> for ExitCode {
     }
 }
 
+/// Where local state is kept when nothing says otherwise.
+const DEFAULT_STATE_DIR: &str = ".cairn";
+
 const EXIT_CODES: &str = "\
 Exit codes:
   0    success (plan --detailed-exitcode: no changes)
@@ -115,23 +118,24 @@ struct Global {
     /// A parameter value, `name=value`; repeatable.
     #[arg(short = 'p', long = "param", global = true, value_name = "NAME=VALUE", value_parser = parse_param)]
     params: Vec<(String, String)>,
-    /// Where local state is kept: each stack's is DIR/<stack>.json. Relative
-    /// to the working directory, so run cairn from one place (or set this, or
-    /// CAIRN_STATE_DIR, to one directory): another directory means another
-    /// state, which does not know what this one deployed.
-    #[arg(long, global = true, default_value = ".cairn", env = "CAIRN_STATE_DIR", value_name = "DIR")]
-    state_dir: PathBuf,
+    /// Where local state is kept: each stack's is DIR/<stack>.json (default
+    /// .cairn). Relative to the working directory, so run cairn from one
+    /// place (or set this, or CAIRN_STATE_DIR, to one directory): another
+    /// directory means another state, which does not know what this one
+    /// deployed. Given, it overrides a stack's `state:`.
+    #[arg(long, global = true, env = "CAIRN_STATE_DIR", value_name = "DIR")]
+    state_dir: Option<PathBuf>,
     /// Keep state in an S3 bucket instead, to share it with a team or a CI
     /// runner: each stack's at PREFIX/<stack>.json, locked by
     /// PREFIX/<stack>.lock (S3's conditional writes: no lock table). Add
     /// `?region=REGION` when the bucket is in another region. The bucket
     /// must exist (versioned, as docs/state.md sets it up); cairn never
-    /// creates it.
+    /// creates it. Overrides a stack's `state:`.
     #[arg(long = "state", global = true, env = "CAIRN_STATE", value_name = "s3://BUCKET/PREFIX", value_parser = parse_state_url)]
     state: Option<S3Place>,
     /// Write the state and lock objects SSE-KMS under this key (its ARN,
     /// id or alias), whatever the bucket's default encryption.
-    #[arg(long, global = true, env = "CAIRN_STATE_KMS_KEY", value_name = "KEY", requires = "state")]
+    #[arg(long, global = true, env = "CAIRN_STATE_KMS_KEY", value_name = "KEY", conflicts_with = "state_dir")]
     state_kms_key: Option<String>,
     /// AWS region (else the stack's `region`, else the AWS chain's);
     /// `sweep` takes it more than once.
@@ -612,7 +616,7 @@ struct App {
     sources: BTreeMap<String, cairn_stack::Source>,
     /// For state in S3: one client per region, shared by every stack's
     /// state there.
-    s3: std::sync::Mutex<BTreeMap<Option<String>, Arc<S3Connection>>>,
+    s3: std::sync::Mutex<BTreeMap<(Option<String>, Option<String>), Arc<S3Connection>>>,
 }
 
 /// A loaded stack and where its diagnostics point.
@@ -773,8 +777,22 @@ impl App {
         }
     }
 
-    /// Loads the stack: from the file (positional or -f) or the Rust program.
+    /// Loads the stack: from the file (positional or -f) or the Rust program;
+    /// a stack whose `state:` cannot be used stops here, before any command
+    /// looks for its state.
     fn load(&mut self, file: Option<PathBuf>) -> Result<Loaded, Exit> {
+        let loaded = self.load_spec(file)?;
+        let place = loaded.spec.state.as_ref().and_then(|s| s.url.as_deref()).map(S3Place::parse);
+        if let Some(Err(e)) = place {
+            let d = cairn_engine::Diagnostic::error(cairn_engine::At::StackKey { key: "state".into() }, e)
+                .expected("s3://BUCKET/PREFIX, with ?region=REGION when the bucket is in another region");
+            self.report(&Diagnostics(vec![d]), loaded.locator.as_ref());
+            return Err(Exit::Invalid);
+        }
+        Ok(loaded)
+    }
+
+    fn load_spec(&mut self, file: Option<PathBuf>) -> Result<Loaded, Exit> {
         match &self.origin {
             Origin::Rust(spec) => {
                 if let Some(f) = file.or_else(|| self.g.file.clone()) {
@@ -927,27 +945,40 @@ impl App {
         })
     }
 
+    /// Where the state of `spec` is kept: the command line's place
+    /// (--state, CAIRN_STATE, --state-dir, CAIRN_STATE_DIR), else the
+    /// stack's `state:`, else .cairn.
     fn store(&self, spec: &StackSpec) -> StateStore {
-        self.store_named(&spec.name)
+        let from_stack = spec.state.as_ref().filter(|_| self.g.state.is_none() && self.g.state_dir.is_none());
+        match from_stack.and_then(|s| s.url.as_deref()).and_then(|url| S3Place::parse(url).ok()) {
+            Some(place) => self.s3_store(&place, &spec.name, from_stack.and_then(|s| s.kms_key.clone())),
+            None => self.store_named(&spec.name),
+        }
     }
 
     /// Where the state of stack `name` is kept: the one place commands get a
     /// store from, so that they all agree on it.
     fn store_named(&self, name: &str) -> StateStore {
         match &self.g.state {
-            Some(place) => self.s3_store(place, name),
-            None => StateStore::new(&self.g.state_dir, name),
+            Some(place) => self.s3_store(place, name, None),
+            None => StateStore::new(self.state_dir(), name),
         }
+    }
+
+    /// The local state directory: --state-dir, else .cairn.
+    fn state_dir(&self) -> &std::path::Path {
+        self.g.state_dir.as_deref().unwrap_or(std::path::Path::new(DEFAULT_STATE_DIR))
     }
 
     /// The state of stack `name` in S3 at `place`, in the place's region
     /// (else --region's, else the AWS chain's).
-    fn s3_store(&self, place: &S3Place, name: &str) -> StateStore {
+    fn s3_store(&self, place: &S3Place, name: &str, kms_key: Option<String>) -> StateStore {
         let region = place.region.clone().or_else(|| self.g.regions.last().cloned());
+        let kms_key = self.g.state_kms_key.clone().or(kms_key);
         let mut conns = self.s3.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let conn = conns.entry(region.clone()).or_insert_with(|| {
+        let conn = conns.entry((region.clone(), kms_key.clone())).or_insert_with(|| {
             let options = AwsOptions { region, profile: self.g.profile.clone(), ..AwsOptions::default() };
-            S3Connection::new(options, self.g.state_kms_key.clone())
+            S3Connection::new(options, kms_key)
         });
         StateStore::with_backend(name, Arc::new(S3State::new(conn, place, name)))
     }
@@ -959,7 +990,7 @@ impl App {
             return Ok(StateStore::new(place, name));
         }
         match S3Place::parse(place) {
-            Ok(p) => Ok(self.s3_store(&p, name)),
+            Ok(p) => Ok(self.s3_store(&p, name, None)),
             Err(e) => {
                 eprintln!("error: {e}");
                 Err(Exit::Invalid)
@@ -972,7 +1003,7 @@ impl App {
     fn state_home(&self) -> String {
         match &self.g.state {
             Some(place) => place.url(),
-            None => self.g.state_dir.display().to_string(),
+            None => self.state_dir().display().to_string(),
         }
     }
 }

@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 
 use cairn_aws::AwsProvider;
-use cairn_engine::State;
 use cairn_engine::diag::{NoSource, did_you_mean};
 use cairn_engine::plan::{self, Plan};
 use cairn_engine::validate::Validated;
+use cairn_engine::{StackSpec, State};
 
 use super::{App, Exit, Origin, json, pretty, render, saved, state};
 
@@ -16,11 +16,11 @@ impl App {
         &self,
         provider: &AwsProvider,
         v: Option<&Validated>,
-        name: &str,
+        spec: &StackSpec,
         state: &State,
         parallelism: usize,
     ) -> Result<Plan, Exit> {
-        let location = self.store_named(name).location();
+        let (name, location) = (spec.name.as_str(), self.store(spec).location());
         self.check_targets(v, state)?;
         match plan::make_targeted(provider, v, name, state, parallelism, &self.targets).await {
             Ok(mut p) => {
@@ -112,7 +112,7 @@ impl App {
             Ok(x) => x,
             Err(e) => return e,
         };
-        let plan = match self.make_plan(&provider, Some(&v), &v.spec.name, &state, parallelism).await {
+        let plan = match self.make_plan(&provider, Some(&v), &v.spec, &state, parallelism).await {
             Ok(p) => p,
             Err(e) => return e,
         };
