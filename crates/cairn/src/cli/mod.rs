@@ -616,8 +616,11 @@ struct App {
     sources: BTreeMap<String, cairn_stack::Source>,
     /// For state in S3: one client per region, shared by every stack's
     /// state there.
-    s3: std::sync::Mutex<BTreeMap<(Option<String>, Option<String>), Arc<S3Connection>>>,
+    s3: std::sync::Mutex<BTreeMap<ConnectionKey, Arc<S3Connection>>>,
 }
+
+/// What sets one S3 client for state apart: its region and its SSE-KMS key.
+type ConnectionKey = (Option<String>, Option<String>);
 
 /// A loaded stack and where its diagnostics point.
 struct Loaded {
