@@ -9,7 +9,8 @@
 //! [`LocalDir`] is the one cairn has had from the start, the local
 //! directory (`.cairn/<stack>.json`); the engine knows no other, and any
 //! other (S3) lives with its provider and is handed in through
-//! [`StateStore::with_backend`].
+//! [`StateStore::with_backend`]. [`Encrypted`] wraps any backend, encrypting
+//! the document before it reaches it (see [`encrypted`]).
 //!
 //! The local directory writes after every finished operation, atomically
 //! (temp file, fsync, rename, fsync of the directory), keeping the previous
@@ -23,9 +24,11 @@
 //! with nobody holding the lock is therefore left by a run that was killed
 //! or crashed ([`StateStore::unlock`] reports and clears it).
 
+pub mod encrypted;
 mod local;
 mod s3place;
 
+pub use encrypted::{Encrypted, KeySource, Passphrase};
 pub use local::LocalDir;
 pub use s3place::S3Place;
 
@@ -224,6 +227,27 @@ pub enum StateError {
         "state {location} was changed by someone else since this run read it; it was left as they wrote it, not overwritten: plan again to see where the stack stands"
     )]
     Conflict { location: String },
+    /// The stored state is encrypted and could not be decrypted with the
+    /// key this run has (a wrong passphrase, another stack's state, a
+    /// document changed by something other than cairn), or was encrypted
+    /// in a way this cairn does not know. Nothing was written.
+    #[error("state {location} could not be decrypted: {reason}; it was left untouched")]
+    Decrypt { location: String, reason: String },
+    /// This run encrypts state, and the stored state is not encrypted. It is
+    /// not read: taking a plaintext state where an encrypted one is expected
+    /// would let anyone able to write there replace it unnoticed.
+    #[error(
+        "state {location} is not encrypted, and this run is set to encrypt state: it was not read, since a plaintext state in place of an encrypted one may have been put there by anyone able to write there; if it is yours, encrypt it once with `cairn state encrypt`"
+    )]
+    NotEncrypted { location: String },
+    /// The stored state is encrypted, and this run has no key for it.
+    #[error(
+        "state {location} is encrypted, and this run has no key to decrypt it: configure the state's encryption (its passphrase) as when it was written; it was left untouched"
+    )]
+    NoKey { location: String },
+    /// The key given for state encryption cannot be used (an empty passphrase).
+    #[error("state encryption: {reason}")]
+    BadKey { reason: String },
     #[error("{action} {path}: {source}")]
     Io { action: &'static str, path: String, source: std::io::Error },
 }
@@ -577,10 +601,12 @@ impl StateStore {
             self.remember(Seen::Absent);
             return Ok(State::new(&self.stack));
         };
-        let state: State = serde_json::from_slice(&stored.bytes).map_err(|e| StateError::Corrupt {
-            path: location(),
-            reason: e.to_string(),
-            earlier: self.backend.earlier_copies(),
+        let state: State = serde_json::from_slice(&stored.bytes).map_err(|e| {
+            if encrypted::is_envelope(&stored.bytes) {
+                StateError::NoKey { location: location() }
+            } else {
+                StateError::Corrupt { path: location(), reason: e.to_string(), earlier: self.backend.earlier_copies() }
+            }
         })?;
         if state.version > STATE_VERSION {
             return Err(StateError::TooNew { path: location(), found: state.version });
