@@ -23,6 +23,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
+#[cfg(feature = "kms")]
+use cairn_engine::state::encrypted::{DataKey, KeyHeader};
 use cairn_engine::state::{
     Acquired, HeldLock, LockHolder, LockStatus, StateBackend, StateError, Stored, Version, describe_note, unix_now,
 };
@@ -477,5 +479,139 @@ impl StateBackend for S3State {
             Err(Failure::Precondition) => self.unlock(None),
             Err(other) => Err(self.unavailable(other)),
         }
+    }
+}
+
+/// State encryption with a KMS key (`encryption: {kms_key: KEY}`): each
+/// state gets a data key from GenerateDataKey, kept wrapped in the
+/// envelope's header and unwrapped with Decrypt when read. The encryption
+/// context names the stack, so a wrapped key moved to another stack's
+/// state does not unwrap. One call to KMS per run, whatever the number of
+/// saves (the engine keeps the key it last used).
+#[cfg(feature = "kms")]
+#[derive(Debug)]
+pub struct KmsKeys(Arc<KmsInner>);
+
+#[cfg(feature = "kms")]
+#[derive(Debug)]
+struct KmsInner {
+    options: AwsOptions,
+    /// As configured (an ARN, an id or an alias): what the header records,
+    /// and compares against.
+    key_id: String,
+    stack: String,
+    client: OnceCell<aws_sdk_kms::Client>,
+}
+
+#[cfg(feature = "kms")]
+impl KmsKeys {
+    /// The name in an envelope's `kdf` of a key KMS made.
+    pub const NAME: &str = "kms";
+
+    pub fn new(options: AwsOptions, key_id: &str, stack: &str) -> KmsKeys {
+        KmsKeys(Arc::new(KmsInner {
+            options,
+            key_id: key_id.to_string(),
+            stack: stack.to_string(),
+            client: OnceCell::new(),
+        }))
+    }
+}
+
+#[cfg(feature = "kms")]
+impl KmsInner {
+    async fn client(&self) -> &aws_sdk_kms::Client {
+        self.client
+            .get_or_init(|| async {
+                let config = load_config(&self.options).await;
+                aws_sdk_kms::Client::from_conf(
+                    aws_sdk_kms::config::Builder::from(&config).interceptor(NameCalls).build(),
+                )
+            })
+            .await
+    }
+
+    fn failure<E: ProvideErrorMetadata + std::error::Error + 'static>(
+        &self,
+        action: &str,
+        err: &SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
+    ) -> String {
+        let key = &self.key_id;
+        match (err.code(), err.message()) {
+            (Some(code), Some(message)) => format!("{action} with KMS key {key}: {code}: {message}"),
+            (Some(code), None) => format!("{action} with KMS key {key}: {code}"),
+            _ => format!("{action} with KMS key {key}: {}", DisplayErrorContext(err)),
+        }
+    }
+}
+
+#[cfg(feature = "kms")]
+impl cairn_engine::state::KeySource for KmsKeys {
+    fn new_key(&self, location: &str) -> Result<(KeyHeader, DataKey), StateError> {
+        use base64::Engine as _;
+        let k = self.0.clone();
+        let made = wait(async move {
+            let out = k
+                .client()
+                .await
+                .generate_data_key()
+                .key_id(&k.key_id)
+                .key_spec(aws_sdk_kms::types::DataKeySpec::Aes256)
+                .encryption_context("cairn:stack", &k.stack)
+                .send()
+                .await
+                .map_err(|e| k.failure("making a data key", &e))?;
+            let plain = out.plaintext().map(|b| b.as_ref().to_vec()).unwrap_or_default();
+            let wrapped = out.ciphertext_blob().map(|b| b.as_ref().to_vec()).unwrap_or_default();
+            Ok::<_, String>((plain, wrapped))
+        });
+        let unavailable = |reason: String| StateError::Unavailable { location: location.to_string(), reason };
+        let (plain, wrapped) = made.and_then(|r| r).map_err(unavailable)?;
+        let key = DataKey::from_slice(&plain)
+            .ok_or_else(|| unavailable(format!("KMS gave a data key of {} bytes, not 32", plain.len())))?;
+        let mut params = serde_json::Map::new();
+        params.insert("key_id".into(), serde_json::Value::from(self.0.key_id.clone()));
+        let wrapped = base64::engine::general_purpose::STANDARD.encode(wrapped);
+        params.insert("wrapped_key".into(), serde_json::Value::from(wrapped));
+        Ok((KeyHeader { name: KmsKeys::NAME.into(), params }, key))
+    }
+
+    fn key_for(&self, header: &KeyHeader, location: &str) -> Result<DataKey, StateError> {
+        let bad = |reason: String| StateError::Decrypt { location: location.to_string(), reason };
+        if header.name != KmsKeys::NAME {
+            return Err(bad(format!(
+                "it was encrypted with a key from `{}`, and this run has the {} instead",
+                header.name,
+                self.describe()
+            )));
+        }
+        let wrapped =
+            header.bytes("wrapped_key").ok_or_else(|| bad("its key header has no base64 `wrapped_key`".into()))?;
+        let k = self.0.clone();
+        let plain = wait(async move {
+            let out = k
+                .client()
+                .await
+                .decrypt()
+                .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(wrapped))
+                .encryption_context("cairn:stack", &k.stack)
+                .send()
+                .await
+                .map_err(|e| k.failure("unwrapping the state's data key", &e))?;
+            Ok::<_, String>(out.plaintext().map(|b| b.as_ref().to_vec()).unwrap_or_default())
+        });
+        let plain = plain.and_then(|r| r).map_err(bad)?;
+        DataKey::from_slice(&plain)
+            .ok_or_else(|| bad(format!("KMS gave back a data key of {} bytes, not 32", plain.len())))
+    }
+
+    /// A data key made under another KMS key than the one configured is
+    /// replaced on the next write.
+    fn keeps(&self, header: &KeyHeader) -> bool {
+        header.name == KmsKeys::NAME && header.params.get("key_id").and_then(|v| v.as_str()) == Some(&self.0.key_id)
+    }
+
+    fn describe(&self) -> String {
+        format!("KMS key {}", self.0.key_id)
     }
 }

@@ -280,3 +280,86 @@ async fn a_stacks_own_state_block_puts_its_state_in_the_bucket() -> R {
     assert!(stored(&bucket, &format!("from-the-stack/{stack}.json")).await.is_none());
     Ok(())
 }
+
+/// Whether any of the stack's physical ids (its queues' names and URLs)
+/// can be read in `bytes`.
+fn shows_physical_ids(bytes: &[u8], stack: &str) -> bool {
+    let text = String::from_utf8_lossy(bytes);
+    text.contains(&format!("{stack}-jobs")) || text.contains("/123456789012/")
+}
+
+/// Encrypted state in S3, with a passphrase: the bucket holds no physical
+/// id in clear; a wrong passphrase, a missing one, or none configured is a
+/// clear error (exit 3) that leaves the object as it was; `state decrypt`
+/// is the way back.
+#[tokio::test(flavor = "multi_thread")]
+async fn encrypted_state_in_s3_hides_the_stack_and_a_wrong_passphrase_changes_nothing() -> R {
+    let bucket = bucket().await?;
+    let state = format!("s3://{bucket}/sealed");
+    let stack = emulator::unique_stack("sealed");
+    let key = format!("sealed/{stack}.json");
+    let (dir, file) = stack_file(&stack, &["jobs"])?;
+    let run = |pass: Option<&str>, args: &[&str]| {
+        let mut c = cairn_at(&emulator::endpoint(), dir.path(), &state);
+        c.env("CAIRN_STATE_ENCRYPTION", "passphrase_env=CAIRN_TEST_PASS").env_remove("CAIRN_TEST_PASS");
+        if let Some(p) = pass {
+            c.env("CAIRN_TEST_PASS", p);
+        }
+        c.args(args).arg(&file).output()
+    };
+    expect(&run(Some("correct horse"), &["apply", "--yes"])?, 0);
+    let (sealed, _) = stored(&bucket, &key).await.ok_or("no state in the bucket")?;
+    assert!(!shows_physical_ids(&sealed, &stack), "{}", String::from_utf8_lossy(&sealed));
+    assert!(String::from_utf8_lossy(&sealed).contains("\"cairn_encrypted\""));
+    expect(&run(Some("correct horse"), &["plan", "--detailed-exitcode"])?, 0);
+
+    let stderr = expect(&run(Some("battery staple"), &["apply", "--yes"])?, 3);
+    assert!(stderr.contains("could not be decrypted: wrong passphrase in $CAIRN_TEST_PASS"), "{stderr}");
+    let stderr = expect(&run(None, &["plan"])?, 3);
+    assert!(stderr.contains("$CAIRN_TEST_PASS is not set"), "{stderr}");
+    let mut plain = cairn_at(&emulator::endpoint(), dir.path(), &state);
+    let stderr = expect(&plain.env_remove("CAIRN_STATE_ENCRYPTION").arg("status").arg(&file).output()?, 3);
+    assert!(stderr.contains("is encrypted, and this run has no key"), "{stderr}");
+    assert_eq!(stored(&bucket, &key).await.map(|(b, _)| b), Some(sealed), "nothing was written over it");
+
+    let stderr = expect(&run(Some("correct horse"), &["state", "decrypt"])?, 0);
+    assert!(stderr.contains("Decrypted the state"), "{stderr}");
+    let (opened, _) = stored(&bucket, &key).await.ok_or("no state in the bucket")?;
+    assert!(shows_physical_ids(&opened, &stack), "decrypted in place");
+    let mut plain = cairn_at(&emulator::endpoint(), dir.path(), &state);
+    expect(&plain.env_remove("CAIRN_STATE_ENCRYPTION").args(["destroy", "--yes"]).arg(&file).output()?, 0);
+    Ok(())
+}
+
+/// Local state, then encryption with a KMS key: the plaintext state is
+/// refused until `state encrypt`, then every run reads it with a data key
+/// from KMS, and the file and its backup hold no physical id in clear.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_local_state_is_encrypted_in_place_with_a_kms_key() -> R {
+    let stack = emulator::unique_stack("kmsstate");
+    let (dir, file) = stack_file(&stack, &["jobs"])?;
+    expect(&cairn_local(dir.path()).args(["apply", "--yes"]).arg(&file).output()?, 0);
+    let key = clients().kms().await.create_key().send().await?;
+    let arn = key.key_metadata().map(|m| m.arn().unwrap_or_default().to_string()).unwrap_or_default();
+    let with_key = |args: &[&str]| {
+        let mut c = cairn_local(dir.path());
+        c.env("CAIRN_STATE_ENCRYPTION", format!("kms_key={arn}")).args(args).arg(&file);
+        c.output()
+    };
+    let stderr = expect(&with_key(&["plan"])?, 3);
+    assert!(stderr.contains("cairn state encrypt"), "a plaintext state is refused, with the way out: {stderr}");
+    let stderr = expect(&with_key(&["state", "encrypt"])?, 0);
+    assert!(stderr.contains("Encrypted the state"), "{stderr}");
+    let local = dir.path().join(format!(".cairn/{stack}.json"));
+    for path in [local.clone(), local.with_extension("json.bak")] {
+        let bytes = std::fs::read(&path)?;
+        assert!(!shows_physical_ids(&bytes, &stack), "{}: {}", path.display(), String::from_utf8_lossy(&bytes));
+    }
+    let envelope: serde_json::Value = serde_json::from_slice(&std::fs::read(&local)?)?;
+    assert_eq!(envelope["kdf"]["name"], "kms", "{envelope:#}");
+    assert_eq!(envelope["kdf"]["key_id"], arn.as_str(), "{envelope:#}");
+    expect(&with_key(&["plan", "--detailed-exitcode"])?, 0);
+    expect(&with_key(&["destroy", "--yes"])?, 0);
+    assert!(!queue_exists(&format!("{stack}-jobs")).await);
+    Ok(())
+}

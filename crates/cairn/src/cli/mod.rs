@@ -41,6 +41,7 @@ mod render;
 mod saved;
 mod state;
 mod status;
+mod stores;
 mod sweep;
 mod validate;
 
@@ -51,7 +52,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use cairn_aws::state::{S3Connection, S3Place, S3State};
+use cairn_aws::state::{S3Connection, S3Place};
 use cairn_aws::{AwsOptions, AwsProvider};
 use cairn_engine::diag::{Locator, NoSource, render as render_diags};
 use cairn_engine::kind::{Provider, Registry};
@@ -137,6 +138,13 @@ struct Global {
     /// id or alias), whatever the bucket's default encryption.
     #[arg(long, global = true, env = "CAIRN_STATE_KMS_KEY", value_name = "KEY", conflicts_with = "state_dir")]
     state_kms_key: Option<String>,
+    /// Encrypt the state document before it is stored, wherever it is:
+    /// `passphrase_env=NAME` (a key derived with Argon2id from the
+    /// passphrase in environment variable NAME) or `kms_key=KEY` (a data key
+    /// from that KMS key). Overrides the stack's `state.encryption`. A state
+    /// written without encryption is refused until `cairn state encrypt`.
+    #[arg(long, global = true, env = "CAIRN_STATE_ENCRYPTION", value_name = "HOW", value_parser = stores::parse_encryption)]
+    state_encryption: Option<cairn_engine::spec::StateEncryption>,
     /// AWS region (else the stack's `region`, else the AWS chain's);
     /// `sweep` takes it more than once.
     #[arg(long = "region", global = true, value_name = "REGION", action = clap::ArgAction::Append)]
@@ -296,12 +304,12 @@ enum Command {
         #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
         parallelism: u16,
     },
-    /// Show what the local state holds for the stack (no AWS call).
+    /// Show what the stack's state holds (no call to AWS but, for state in S3, reading it).
     Status {
         #[command(flatten)]
         file: FileArg,
     },
-    /// Inspect and repair the local state of a stack (no AWS call).
+    /// Inspect, repair, move and encrypt the state of a stack (no AWS resource is touched).
     #[command(subcommand)]
     State(StateCommand),
     /// Take a resource that exists in AWS under the stack's management.
@@ -502,6 +510,27 @@ enum StateCommand {
         /// not follow later applies).
         #[arg(long, requires = "from")]
         copy: bool,
+        #[command(flatten)]
+        file: FileArg,
+    },
+    /// Encrypt the stack's state where it is, as --state-encryption (or the
+    /// stack's `state.encryption`) says
+    ///
+    /// The way into encryption for a state written without it, which an
+    /// encrypting run refuses to read. Under the stack's lock; the state is
+    /// rewritten encrypted (a local backup too). Earlier versions a
+    /// versioned bucket keeps stay as they were: delete them by hand.
+    #[command(verbatim_doc_comment)]
+    Encrypt {
+        #[command(flatten)]
+        file: FileArg,
+    },
+    /// Decrypt the stack's state where it is (the way out of encryption)
+    ///
+    /// Needs the key the state is encrypted with (--state-encryption or the
+    /// stack's `state.encryption`); afterwards, remove that setting.
+    #[command(verbatim_doc_comment)]
+    Decrypt {
         #[command(flatten)]
         file: FileArg,
     },
@@ -760,6 +789,8 @@ impl App {
             Command::State(StateCommand::Pull { file, from: Some(from), copy }) => {
                 self.cmd_state_move(file.file, state::Move::Pull { from, copy })
             }
+            Command::State(StateCommand::Encrypt { file }) => self.cmd_state_seal(file.file, true),
+            Command::State(StateCommand::Decrypt { file }) => self.cmd_state_seal(file.file, false),
             Command::State(StateCommand::Push { file, to, copy }) => {
                 self.cmd_state_move(file.file, state::Move::Push { to, copy })
             }
@@ -917,6 +948,13 @@ impl App {
         store: &StateStore,
         command: &str,
     ) -> Result<(cairn_engine::state::StateLock, State), Exit> {
+        let lock = self.lock_only(store, command)?;
+        let state = store.load().map_err(|e| state_error(&e))?;
+        Ok((lock, state))
+    }
+
+    /// [`App::lock_and_load`] without the load.
+    fn lock_only(&self, store: &StateStore, command: &str) -> Result<cairn_engine::state::StateLock, Exit> {
         let lock =
             lock::lock_waiting(store, command, &self.g.lock_timeout, |line| eprint!("{line}")).map_err(
                 |e| match e {
@@ -930,8 +968,7 @@ impl App {
         if let Some(previous) = lock.previous() {
             eprintln!("note: an earlier run on this stack did not end normally (killed or crashed): {previous}");
         }
-        let state = store.load().map_err(|e| state_error(&e))?;
-        Ok((lock, state))
+        Ok(lock)
     }
 
     fn report(&self, diags: &Diagnostics, locator: &dyn Locator) {
@@ -946,68 +983,6 @@ impl App {
             profile: self.g.profile.clone(),
             ..AwsOptions::default()
         })
-    }
-
-    /// Where the state of `spec` is kept: the command line's place
-    /// (--state, CAIRN_STATE, --state-dir, CAIRN_STATE_DIR), else the
-    /// stack's `state:`, else .cairn.
-    fn store(&self, spec: &StackSpec) -> StateStore {
-        let from_stack = spec.state.as_ref().filter(|_| self.g.state.is_none() && self.g.state_dir.is_none());
-        match from_stack.and_then(|s| s.url.as_deref()).and_then(|url| S3Place::parse(url).ok()) {
-            Some(place) => self.s3_store(&place, &spec.name, from_stack.and_then(|s| s.kms_key.clone())),
-            None => self.store_named(&spec.name),
-        }
-    }
-
-    /// Where the state of stack `name` is kept: the one place commands get a
-    /// store from, so that they all agree on it.
-    fn store_named(&self, name: &str) -> StateStore {
-        match &self.g.state {
-            Some(place) => self.s3_store(place, name, None),
-            None => StateStore::new(self.state_dir(), name),
-        }
-    }
-
-    /// The local state directory: --state-dir, else .cairn.
-    fn state_dir(&self) -> &std::path::Path {
-        self.g.state_dir.as_deref().unwrap_or(std::path::Path::new(DEFAULT_STATE_DIR))
-    }
-
-    /// The state of stack `name` in S3 at `place`, in the place's region
-    /// (else --region's, else the AWS chain's).
-    fn s3_store(&self, place: &S3Place, name: &str, kms_key: Option<String>) -> StateStore {
-        let region = place.region.clone().or_else(|| self.g.regions.last().cloned());
-        let kms_key = self.g.state_kms_key.clone().or(kms_key);
-        let mut conns = self.s3.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let conn = conns.entry((region.clone(), kms_key.clone())).or_insert_with(|| {
-            let options = AwsOptions { region, profile: self.g.profile.clone(), ..AwsOptions::default() };
-            S3Connection::new(options, kms_key)
-        });
-        StateStore::with_backend(name, Arc::new(S3State::new(conn, place, name)))
-    }
-
-    /// The state of stack `name` at a place given on the command line:
-    /// `s3://BUCKET/PREFIX`, or a local directory.
-    fn store_at(&self, place: &str, name: &str) -> Result<StateStore, Exit> {
-        if !place.starts_with("s3://") {
-            return Ok(StateStore::new(place, name));
-        }
-        match S3Place::parse(place) {
-            Ok(p) => Ok(self.s3_store(&p, name, None)),
-            Err(e) => {
-                eprintln!("error: {e}");
-                Err(Exit::Invalid)
-            }
-        }
-    }
-
-    /// Where this command keeps state, for messages that speak of every
-    /// stack's: `s3://bucket/prefix`, or the state directory.
-    fn state_home(&self) -> String {
-        match &self.g.state {
-            Some(place) => place.url(),
-            None => self.state_dir().display().to_string(),
-        }
     }
 }
 

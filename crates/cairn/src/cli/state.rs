@@ -1,6 +1,7 @@
-//! `cairn state list|show|rm|mv|pull|unlock`: inspect and repair a stack's local
-//! state, with no AWS call; and the state facts other commands show (the
-//! resources a plan found deleted outside cairn).
+//! `cairn state list|show|rm|mv|pull|push|encrypt|decrypt|unlock`: inspect,
+//! repair, move and encrypt a stack's state, touching no AWS resource; and
+//! the state facts other commands show (the resources a plan found deleted
+//! outside cairn).
 
 use std::path::PathBuf;
 
@@ -8,6 +9,7 @@ use cairn_engine::diag::did_you_mean;
 use cairn_engine::plan::Plan;
 use cairn_engine::spec::valid_resource_id;
 use cairn_engine::state::LockStatus;
+use cairn_engine::state::encrypted::InPlace;
 use cairn_engine::{State, StateStore};
 
 use super::{App, Exit, pretty, state_error};
@@ -42,11 +44,11 @@ impl App {
         let name = loaded.spec.name.clone();
         let here = self.store(&loaded.spec);
         let (from, to, copy) = match &how {
-            Move::Push { to, copy } => match self.store_at(to, &name) {
+            Move::Push { to, copy } => match self.store_at(to, &loaded.spec) {
                 Ok(there) => (here, there, *copy),
                 Err(e) => return e,
             },
-            Move::Pull { from, copy } => match self.store_at(from, &name) {
+            Move::Pull { from, copy } => match self.store_at(from, &loaded.spec) {
                 Ok(there) => (there, here, *copy),
                 Err(e) => return e,
             },
@@ -145,6 +147,65 @@ impl App {
             ));
         }
         Exit::Ok
+    }
+
+    /// `state encrypt` (`seal`) and `state decrypt`.
+    pub(super) fn cmd_state_seal(&mut self, file: Option<PathBuf>, seal: bool) -> Exit {
+        let loaded = match self.load(file) {
+            Ok(l) => l,
+            Err(e) => return e,
+        };
+        let name = loaded.spec.name.clone();
+        let Some(encryption) = self.encryption(&loaded.spec) else {
+            eprintln!(
+                "error: stack {name} has no state encryption set, so there is no key to {} with\n  = help: give \
+                 --state-encryption passphrase_env=NAME (or kms_key=KEY), or set `state.encryption` in the stack",
+                if seal { "encrypt" } else { "decrypt" }
+            );
+            return Exit::Invalid;
+        };
+        let store = self.store(&loaded.spec);
+        let verb = if seal { "state encrypt" } else { "state decrypt" };
+        let _lock = match self.lock_only(&store, verb) {
+            Ok(l) => l,
+            Err(e) => return e,
+        };
+        let done = if seal { encryption.encrypt_in_place() } else { encryption.decrypt_in_place() };
+        let location = store.location();
+        match done {
+            Ok(InPlace::NoState) => {
+                eprintln!("error: there is no state of stack {name} at {location}; nothing to change");
+                Exit::State
+            }
+            Ok(InPlace::Already) if seal => {
+                self.say(&format!(
+                    "The state of stack {name} at {location} is encrypted already (and opens with this key).\n"
+                ));
+                Exit::Ok
+            }
+            Ok(InPlace::Already) => {
+                self.say(&format!("The state of stack {name} at {location} is not encrypted; nothing to change.\n"));
+                Exit::Ok
+            }
+            Ok(InPlace::Changed) if seal => {
+                self.say(&format!(
+                    "Encrypted the state of stack {name} at {location}.{}\n",
+                    if location.starts_with("s3://") {
+                        " Earlier versions the bucket keeps are still in clear: delete them (aws s3api list-object-versions) if they must not be read."
+                    } else {
+                        ""
+                    }
+                ));
+                Exit::Ok
+            }
+            Ok(InPlace::Changed) => {
+                self.say(&format!(
+                    "Decrypted the state of stack {name} at {location}; remove the state's encryption setting now, or the next run refuses it.\n"
+                ));
+                Exit::Ok
+            }
+            Err(e) => state_error(&e),
+        }
     }
 
     pub(super) fn cmd_state(&mut self, file: Option<std::path::PathBuf>, op: Op) -> Exit {
