@@ -17,16 +17,10 @@ use cairn_testkit::emulator::unique_stack;
 async fn bucket(name: &str) {
     let s3 = common::provider().clients().s3().await.clone();
     s3.create_bucket().bucket(name).send().await.expect("bucket made");
-    s3.put_bucket_versioning()
-        .bucket(name)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("versioning on");
+    let on = aws_sdk_s3::types::VersioningConfiguration::builder()
+        .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+        .build();
+    s3.put_bucket_versioning().bucket(name).versioning_configuration(on).send().await.expect("versioning on");
 }
 
 fn connection(kms_key: Option<String>) -> Arc<S3Connection> {

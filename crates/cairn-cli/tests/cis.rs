@@ -12,6 +12,7 @@ use std::process::Command;
 use cairn::aws::Clients;
 use cairn_testkit::emulator;
 
+#[allow(dead_code)]
 mod support;
 use support::{cairn, clients, expect, runtime};
 

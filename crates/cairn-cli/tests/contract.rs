@@ -10,6 +10,7 @@ use std::process::Output;
 
 use cairn_testkit::emulator;
 
+#[allow(dead_code)]
 mod support;
 use support::{cairn, clients, expect, runtime};
 

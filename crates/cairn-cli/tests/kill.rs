@@ -30,6 +30,9 @@ use cairn::aws::state::{S3Connection, S3Place, S3State};
 use cairn::aws::{AwsOptions, Clients};
 use cairn::engine::state::StateBackend;
 use cairn_testkit::emulator;
+
+#[allow(dead_code)]
+mod support;
 use cairn_testkit::proxy::{Fault, Faults, Proxy, Scripted};
 
 type R = Result<(), Box<dyn std::error::Error>>;
@@ -102,16 +105,7 @@ impl Run {
             .s3()
             .await
             .clone();
-        s3.create_bucket().bucket(&bucket).send().await?;
-        s3.put_bucket_versioning()
-            .bucket(&bucket)
-            .versioning_configuration(
-                aws_sdk_s3::types::VersioningConfiguration::builder()
-                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                    .build(),
-            )
-            .send()
-            .await?;
+        support::versioned_bucket(&s3, &bucket).await?;
         self.bucket = Some(bucket);
         Ok(self)
     }

@@ -23,16 +23,7 @@ type R = Result<(), Box<dyn std::error::Error>>;
 async fn bucket() -> Result<String, Box<dyn std::error::Error>> {
     let name = emulator::unique_stack("cairn-state");
     let s3 = clients().s3().await.clone();
-    s3.create_bucket().bucket(&name).send().await?;
-    s3.put_bucket_versioning()
-        .bucket(&name)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await?;
+    support::versioned_bucket(&s3, &name).await?;
     Ok(name)
 }
 

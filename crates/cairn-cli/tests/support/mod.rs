@@ -41,3 +41,13 @@ pub fn runtime() -> tokio::runtime::Runtime {
 pub fn clients() -> Clients {
     Clients::new(AwsOptions { endpoint_url: Some(emulator::endpoint()), ..AwsOptions::default() })
 }
+
+/// Makes bucket `name`, versioned, as docs/state.md sets up a state bucket.
+pub async fn versioned_bucket(s3: &aws_sdk_s3::Client, name: &str) -> Result<(), Box<dyn std::error::Error>> {
+    s3.create_bucket().bucket(name).send().await?;
+    let on = aws_sdk_s3::types::VersioningConfiguration::builder()
+        .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+        .build();
+    s3.put_bucket_versioning().bucket(name).versioning_configuration(on).send().await?;
+    Ok(())
+}
