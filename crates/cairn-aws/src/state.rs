@@ -196,7 +196,9 @@ impl S3State {
                 self.place.url()
             ),
             Failure::Denied(text) => format!(
-                "access denied ({text}); state needs s3:GetObject, s3:PutObject and s3:DeleteObject on {}/*",
+                "access denied ({text}); state needs s3:GetObject, s3:PutObject and s3:DeleteObject on {}/*, \
+                 and s3:ListBucket on the bucket (without it, S3 answers a state not made yet with this same \
+                 refusal)",
                 self.place.url()
             ),
             Failure::Precondition => "the object changed while it was being read".to_string(),

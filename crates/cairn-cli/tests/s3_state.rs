@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use cairn_testkit::emulator;
-use cairn_testkit::proxy::{Faults, Proxy, Stats};
+use cairn_testkit::proxy::{Fault, Faults, Proxy, Scripted, Stats};
 
 #[allow(dead_code)]
 mod support;
@@ -352,5 +352,35 @@ async fn a_local_state_is_encrypted_in_place_with_a_kms_key() -> R {
     expect(&with_key(&["plan", "--detailed-exitcode"])?, 0);
     expect(&with_key(&["destroy", "--yes"])?, 0);
     assert!(!queue_exists(&format!("{stack}-jobs")).await);
+    Ok(())
+}
+
+/// Ctrl-C during a plan (no apply running, so no watch of its own) ends
+/// the run with 130 and removes its lock from the bucket: the OS would
+/// release a local lock, but nothing releases an object.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plan_interrupted_with_state_in_s3_leaves_no_lock() -> R {
+    let bucket = bucket().await?;
+    let state = format!("s3://{bucket}/team");
+    let stack = emulator::unique_stack("intplan");
+    let (dir, file) = stack_file(&stack, &["jobs"])?;
+    expect(&cairn_at(&emulator::endpoint(), dir.path(), &state).args(["apply", "--yes"]).arg(&file).output()?, 0);
+
+    let proxy = Proxy::start(&emulator::endpoint()).await?;
+    proxy.set(Faults::scripted(vec![Scripted::new("sqs:*", 1, Fault::Hold { forward: false })]));
+    let mut plan = cairn_at(&proxy.url(), dir.path(), &state);
+    plan.args(["plan"]).arg(&file).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
+    let child = tokio::process::Command::from(plan).kill_on_drop(true).spawn()?;
+    tokio::time::timeout(Duration::from_secs(120), proxy.wait_held(1)).await?;
+    assert!(stored(&bucket, &format!("team/{stack}.lock")).await.is_some(), "the plan holds the lock");
+    let pid = child.id().ok_or("no pid")?.to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status()?.success());
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output()).await??;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("released the lock of stack"), "{stderr}");
+    assert!(stored(&bucket, &format!("team/{stack}.lock")).await.is_none(), "no lock is left in the bucket");
+
+    expect(&cairn_at(&emulator::endpoint(), dir.path(), &state).args(["destroy", "--yes"]).arg(&file).output()?, 0);
     Ok(())
 }

@@ -622,7 +622,14 @@ fn execute(cli: Cli, origin: Origin) -> ExitCode {
             return Exit::Failed.into();
         }
     };
-    runtime.block_on(async move { App::new(cli.global, origin).dispatch(cli.command).await }).into()
+    runtime
+        .block_on(async move {
+            let base = tokio::spawn(interrupted_elsewhere());
+            let exit = App::new(cli.global, origin).dispatch(cli.command).await;
+            base.abort();
+            exit
+        })
+        .into()
 }
 
 /// One command's context.
@@ -1021,6 +1028,7 @@ struct Interrupts {
 impl Interrupts {
     fn watch() -> Self {
         let cancel = Arc::new(AtomicBool::new(false));
+        WATCHES.fetch_add(1, Ordering::SeqCst);
         let watcher = tokio::spawn(watch_interrupts(cancel.clone()));
         Interrupts { cancel, watcher }
     }
@@ -1029,6 +1037,25 @@ impl Interrupts {
 impl Drop for Interrupts {
     fn drop(&mut self) {
         self.watcher.abort();
+        WATCHES.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// How many [`Interrupts`] watches are on (applies and destroys running).
+static WATCHES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Ctrl-C anywhere else (a plan's reads, the question before apply, a
+/// `state` command): once Tokio listens for Ctrl-C the OS no longer ends the
+/// process, so this does, after removing the locks this run took (a lock
+/// record in a bucket would outlive it). During an apply or destroy, their
+/// own watch answers instead.
+async fn interrupted_elsewhere() {
+    while tokio::signal::ctrl_c().await.is_ok() {
+        if WATCHES.load(Ordering::SeqCst) == 0 {
+            eprintln!("\ninterrupted");
+            lock::release_on_abort(|line| eprint!("{line}"));
+            std::process::exit(Exit::Interrupted as i32);
+        }
     }
 }
 

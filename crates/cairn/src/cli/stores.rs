@@ -121,6 +121,7 @@ impl App {
             StateEncryption::PassphraseEnv(env) => match std::env::var(&env) {
                 Ok(secret) => match Passphrase::new(&env, secret) {
                     Ok(p) => Arc::new(p),
+                    Err(StateError::BadKey { reason }) => Arc::new(Unusable(reason)),
                     Err(e) => Arc::new(Unusable(e.to_string())),
                 },
                 Err(_) => Arc::new(Unusable(format!(
