@@ -29,6 +29,8 @@ use cairn_engine::state::{
     Acquired, HeldLock, LockHolder, LockStatus, StateBackend, StateError, Stored, Version, describe_note, unix_now,
 };
 use tokio::sync::OnceCell;
+#[cfg(feature = "kms")]
+use zeroize::Zeroizing;
 
 pub use cairn_engine::state::S3Place;
 
@@ -69,6 +71,7 @@ impl S3Connection {
                 aws_sdk_s3::Client::from_conf(
                     aws_sdk_s3::config::Builder::from(&config)
                         .force_path_style(path_style)
+                        .timeout_config(state_timeouts())
                         .interceptor(NameCalls)
                         .build(),
                 )
@@ -83,6 +86,17 @@ pub struct S3State {
     place: S3Place,
     stack: String,
     conn: Arc<S3Connection>,
+}
+
+/// How long a call for state may take. The SDK's only default is a connect
+/// timeout: without these, a bucket that stops answering would hold a run
+/// (and its Ctrl-C, which releases the lock) forever. A try that times out
+/// is retried like a lost answer, which the writes already expect.
+fn state_timeouts() -> aws_smithy_types::timeout::TimeoutConfig {
+    aws_smithy_types::timeout::TimeoutConfig::builder()
+        .operation_attempt_timeout(std::time::Duration::from_secs(20))
+        .operation_timeout(std::time::Duration::from_secs(90))
+        .build()
 }
 
 /// How a call to S3 failed, as far as state is concerned.
@@ -115,7 +129,8 @@ fn failure<E: ProvideErrorMetadata + std::error::Error + 'static>(
         (Some(code @ ("AccessDenied" | "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "ExpiredToken")), _) => {
             Failure::Denied(format!("{code}: {}", err.message().unwrap_or("no message")))
         }
-        (_, Some(404)) => Failure::Missing,
+        // A 404 with no code is not S3 speaking (a wrong endpoint, a proxy).
+        (None, Some(404)) => Failure::Other("HTTP 404 with no S3 error code: is the endpoint an S3 endpoint?".into()),
         (Some(code), _) => Failure::Other(format!("{code}: {}", err.message().unwrap_or("no message"))),
         (None, _) => {
             Failure::Other(DisplayErrorContext(err).to_string().split_whitespace().collect::<Vec<_>>().join(" "))
@@ -260,6 +275,15 @@ fn age_text(secs: u64) -> String {
     }
 }
 
+/// An object's ETag, which every later conditional write names: one S3
+/// did not give would make each of them fail as a conflict.
+fn etag(given: Option<&str>) -> Result<String, Failure> {
+    match given {
+        Some(e) if !e.is_empty() => Ok(e.to_string()),
+        _ => Err(Failure::Other("S3 answered without an ETag, which conditional writes need".into())),
+    }
+}
+
 /// One object of the state's bucket, owned so that its calls can move onto
 /// the state runtime.
 #[derive(Clone)]
@@ -282,23 +306,9 @@ impl Object {
                 };
             }
         };
-        let etag = out.e_tag().unwrap_or_default().to_string();
+        let etag = etag(out.e_tag())?;
         let bytes = out.body.collect().await.map_err(|e| Failure::Other(format!("reading the object: {e}")))?;
         Ok(Some((bytes.into_bytes().to_vec(), etag)))
-    }
-
-    /// Its ETag; `None` when there is no such object.
-    async fn head(self) -> Result<Option<String>, Failure> {
-        let client = self.conn.client().await;
-        match client.head_object().bucket(&self.bucket).key(&self.key).send().await {
-            Ok(out) => Ok(Some(out.e_tag().unwrap_or_default().to_string())),
-            Err(e) => match failure(&e) {
-                Failure::Missing => Ok(None),
-                // HEAD answers carry no body, so no error code: a 404 is
-                // the key's or the bucket's; ask the bucket.
-                other => Err(other),
-            },
-        }
     }
 
     /// Writes `bytes` if the object is as `expect` says; its new ETag.
@@ -318,7 +328,7 @@ impl Object {
             put = put.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(key);
         }
         match put.send().await {
-            Ok(out) => Ok(out.e_tag().unwrap_or_default().to_string()),
+            Ok(out) => etag(out.e_tag()),
             Err(e) => Err(failure(&e)),
         }
     }
@@ -364,8 +374,10 @@ impl StateBackend for S3State {
         Ok(found.map(|(bytes, etag)| Stored { bytes, version: Version(etag) }))
     }
 
+    /// A GetObject, not a HeadObject: a HEAD's 404 carries no error code,
+    /// so a missing bucket would read as a missing state.
     fn exists(&self) -> Result<bool, StateError> {
-        Ok(self.must(self.object(self.state_key()).head())?.is_some())
+        Ok(self.read()?.is_some())
     }
 
     fn earlier_copies(&self) -> String {
@@ -397,7 +409,7 @@ impl StateBackend for S3State {
     fn delete(&self, expected: Option<&Version>) -> Result<(), StateError> {
         let object = self.object(self.state_key());
         let Some(expected) = expected else {
-            return match self.must(object.head())? {
+            return match self.must(object.get())? {
                 None => Ok(()),
                 Some(_) => Err(StateError::Conflict { location: self.location() }),
             };
@@ -527,7 +539,10 @@ impl KmsInner {
             .get_or_init(|| async {
                 let config = load_config(&self.options).await;
                 aws_sdk_kms::Client::from_conf(
-                    aws_sdk_kms::config::Builder::from(&config).interceptor(NameCalls).build(),
+                    aws_sdk_kms::config::Builder::from(&config)
+                        .timeout_config(state_timeouts())
+                        .interceptor(NameCalls)
+                        .build(),
                 )
             })
             .await
@@ -569,6 +584,7 @@ impl cairn_engine::state::KeySource for KmsKeys {
         });
         let unavailable = |reason: String| StateError::Unavailable { location: location.to_string(), reason };
         let (plain, wrapped) = made.and_then(|r| r).map_err(unavailable)?;
+        let plain = Zeroizing::new(plain);
         let key = DataKey::from_slice(&plain)
             .ok_or_else(|| unavailable(format!("KMS gave a data key of {} bytes, not 32", plain.len())))?;
         let mut params = serde_json::Map::new();
@@ -595,14 +611,32 @@ impl cairn_engine::state::KeySource for KmsKeys {
                 .client()
                 .await
                 .decrypt()
+                // Pinned: a data key wrapped under a key someone else
+                // controls must not open (else a writer of the bucket could
+                // forge a state that decrypts).
+                .key_id(&k.key_id)
                 .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(wrapped))
                 .encryption_context("cairn:stack", &k.stack)
                 .send()
                 .await
-                .map_err(|e| k.failure("unwrapping the state's data key", &e))?;
-            Ok::<_, String>(out.plaintext().map(|b| b.as_ref().to_vec()).unwrap_or_default())
+                .map_err(|e| {
+                    // Only KMS saying no is about the key; anything else
+                    // (throttling, the network) is KMS out of reach.
+                    let refused = matches!(
+                        e.code(),
+                        Some("InvalidCiphertextException" | "IncorrectKeyException" | "AccessDeniedException")
+                    );
+                    (refused, k.failure("unwrapping the state's data key", &e))
+                })?;
+            Ok::<_, (bool, String)>(out.plaintext().map(|b| b.as_ref().to_vec()).unwrap_or_default())
         });
-        let plain = plain.and_then(|r| r).map_err(bad)?;
+        let plain = match plain {
+            Ok(Ok(plain)) => Zeroizing::new(plain),
+            Ok(Err((true, reason))) => return Err(bad(reason)),
+            Ok(Err((false, reason))) | Err(reason) => {
+                return Err(StateError::Unavailable { location: location.to_string(), reason });
+            }
+        };
         DataKey::from_slice(&plain)
             .ok_or_else(|| bad(format!("KMS gave back a data key of {} bytes, not 32", plain.len())))
     }

@@ -265,7 +265,12 @@ async fn a_stacks_own_state_block_puts_its_state_in_the_bucket() -> R {
 
     let out = cairn_local(dir.path()).args(["--state-dir", "elsewhere", "status"]).arg(&file).output()?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(!text.contains("s3://"), "--state-dir overrides the stack's state: {text}");
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains(&format!("elsewhere/{stack}.json")) && !text.contains("s3://"), "the flag wins: {text}");
+    // An exported CAIRN_STATE_DIR does not: the stack file says where.
+    let out = cairn_local(dir.path()).env("CAIRN_STATE_DIR", "elsewhere").arg("status").arg(&file).output()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains(&format!("s3://{bucket}/from-the-stack/{stack}.json")), "the stack file wins: {text}");
 
     expect(&cairn_local(dir.path()).args(["destroy", "--yes"]).arg(&file).output()?, 0);
     assert!(stored(&bucket, &format!("from-the-stack/{stack}.json")).await.is_none());
@@ -381,6 +386,51 @@ async fn a_plan_interrupted_with_state_in_s3_leaves_no_lock() -> R {
     assert!(stderr.contains("released the lock of stack"), "{stderr}");
     assert!(stored(&bucket, &format!("team/{stack}.lock")).await.is_none(), "no lock is left in the bucket");
 
+    expect(&cairn_at(&emulator::endpoint(), dir.path(), &state).args(["destroy", "--yes"]).arg(&file).output()?, 0);
+    Ok(())
+}
+
+/// Answers lost on the way back from S3 (the SDK sends the request again,
+/// which then meets its own first try): the first lock, two saves and the
+/// release each lose their answer, and the apply still succeeds, its state
+/// whole and no lock left.
+#[tokio::test(flavor = "multi_thread")]
+async fn lost_answers_from_the_bucket_are_taken_for_what_they_did() -> R {
+    let bucket = bucket().await?;
+    let state = format!("s3://{bucket}/lossy");
+    let stack = emulator::unique_stack("lossy");
+    let (dir, file) = stack_file(&stack, &["jobs", "results"])?;
+    let proxy = Proxy::start(&emulator::endpoint()).await?;
+    // The lock (the first PutObject), the first save of a state (the second:
+    // If-None-Match), a later save (the fourth: If-Match) and the release
+    // each lose their answer once, and the SDK's retry meets its first try.
+    proxy.set(Faults::scripted(vec![
+        Scripted::new("s3:PutObject", 1, Fault::LostResponse),
+        Scripted::new("s3:PutObject", 1, Fault::LostResponse).after(1),
+        Scripted::new("s3:PutObject", 1, Fault::LostResponse).after(2),
+        Scripted::new("s3:DeleteObject", 1, Fault::LostResponse),
+    ]));
+    let out = cairn_at(&proxy.url(), dir.path(), &state)
+        .args(["apply", "--yes", "--parallelism", "1"])
+        .arg(&file)
+        .output()?;
+    let stderr = expect(&out, 0);
+    assert!(stderr.contains("Apply complete"), "{stderr}");
+    assert_eq!(
+        proxy.stats().injected(cairn_testkit::proxy::injected::SCRIPTED),
+        4,
+        "every answer meant to be lost was"
+    );
+    assert!(stored(&bucket, &format!("lossy/{stack}.lock")).await.is_none(), "the lock is gone");
+    let (bytes, _) = stored(&bucket, &format!("lossy/{stack}.json")).await.ok_or("no state")?;
+    let saved: serde_json::Value = serde_json::from_slice(&bytes)?;
+    assert_eq!(saved["resources"].as_object().map(|r| r.len()), Some(2), "{saved:#}");
+    assert_eq!(saved["intents"], serde_json::Value::Null, "{saved:#}");
+    let out = cairn_at(&emulator::endpoint(), dir.path(), &state)
+        .args(["plan", "--detailed-exitcode"])
+        .arg(&file)
+        .output()?;
+    expect(&out, 0);
     expect(&cairn_at(&emulator::endpoint(), dir.path(), &state).args(["destroy", "--yes"]).arg(&file).output()?, 0);
     Ok(())
 }

@@ -78,6 +78,9 @@ pub struct Scripted {
     pub operation: String,
     pub times: u32,
     pub fault: Fault,
+    /// Matching calls let through untouched before the first one that gets
+    /// the fault (see [`Scripted::after`]).
+    pub skip: u32,
 }
 
 impl Scripted {
@@ -87,12 +90,21 @@ impl Scripted {
             operation: operation.into(),
             times,
             fault: Fault::Error { status, code: code.into(), message: message.into() },
+            skip: 0,
         }
     }
 
     /// The first `times` calls of `operation` get `fault`.
     pub fn new(operation: &str, times: u32, fault: Fault) -> Scripted {
-        Scripted { operation: operation.into(), times, fault }
+        Scripted { operation: operation.into(), times, fault, skip: 0 }
+    }
+
+    /// The same, once `n` matching calls have gone through untouched: the
+    /// fault lands on a later call of an operation (the third PutObject, not
+    /// the first).
+    pub fn after(mut self, n: u32) -> Scripted {
+        self.skip = n;
+        self
     }
 }
 
@@ -240,6 +252,8 @@ struct State {
     faults: Faults,
     /// Remaining count of each `faults.scripted` entry.
     remaining: Vec<u32>,
+    /// Matching calls each entry still lets through before it fires.
+    skipping: Vec<u32>,
     rng: u64,
     stats: Stats,
     /// When the stats were last zeroed, for [`Stats::arrivals`].
@@ -254,6 +268,7 @@ impl State {
         let mut state = State {
             faults: Faults::default(),
             remaining: Vec::new(),
+            skipping: Vec::new(),
             rng: 0,
             stats: Stats::default(),
             since: std::time::Instant::now(),
@@ -266,6 +281,7 @@ impl State {
 
     fn set(&mut self, faults: Faults) {
         self.remaining = faults.scripted.iter().map(|s| s.times).collect();
+        self.skipping = faults.scripted.iter().map(|s| s.skip).collect();
         self.rng = faults.seed;
         self.faults = faults;
     }
@@ -319,11 +335,15 @@ impl State {
             .faults
             .scripted
             .iter()
-            .zip(self.remaining.iter_mut())
-            .find(|(s, left)| **left > 0 && call.matches(&s.operation))
-            .map(|(s, left)| {
+            .zip(self.remaining.iter_mut().zip(self.skipping.iter_mut()))
+            .find(|(s, (left, _))| **left > 0 && call.matches(&s.operation))
+            .and_then(|(s, (left, skip))| {
+                if *skip > 0 {
+                    *skip -= 1;
+                    return None;
+                }
                 *left -= 1;
-                s.fault.clone()
+                Some(s.fault.clone())
             });
         if let Some(fault) = scripted {
             self.count(injected::SCRIPTED);

@@ -35,21 +35,49 @@ pub fn parse_timeout(s: &str) -> Result<LockTimeout, String> {
     Ok(LockTimeout { wait, text: s.to_string() })
 }
 
-/// Every lock this process took, by its store and lock id, for
-/// [`release_on_abort`].
+/// Every lock in a bucket this process took, by its store and lock id, for
+/// [`release_on_abort`]. Local locks are the OS's: it releases them with
+/// the process, and an unlock here could clear another run's note.
 static TAKEN: std::sync::Mutex<Vec<(StateStore, String)>> = std::sync::Mutex::new(Vec::new());
 
-/// Removes the locks this process still holds, on the way out of an abort
-/// (a second Ctrl-C exits without unwinding, so no lock is dropped): a lock
-/// record in a bucket would otherwise stay until `state unlock --lock-id`.
-/// Each goes only if its id is still this run's; a local lock, held by the
-/// OS for this process, is left to the OS. Says which it removed.
-pub fn release_on_abort(say: impl Fn(&str)) {
+/// How long an abort waits for its locks to be removed before exiting
+/// anyway (the bucket may be what stopped answering).
+const RELEASE_LIMIT: Duration = Duration::from_secs(5);
+
+/// Removes the locks in a bucket this process may still hold, on the way
+/// out of an abort (which exits without unwinding, so no lock is dropped):
+/// such a record would otherwise stay until `state unlock --lock-id`. Each
+/// goes only if its id is still this run's; one released normally already
+/// is gone and left alone. Says which it removed, and which it could not
+/// remove within [`RELEASE_LIMIT`], with the command that does.
+pub fn release_on_abort(say: impl Fn(&str) + Send + 'static) {
     let taken = std::mem::take(&mut *TAKEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-    for (store, id) in taken {
-        if let Ok(cairn_engine::state::LockStatus::Free { stale: Some(_) }) = store.unlock_id(&id) {
-            say(&format!("released the lock of stack `{}` ({})\n", store.stack(), store.location()));
+    if taken.is_empty() {
+        return;
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let ids: Vec<(String, String)> = taken.iter().map(|(s, id)| (s.stack().to_string(), id.clone())).collect();
+    std::thread::spawn(move || {
+        for (store, id) in taken {
+            if let Ok(cairn_engine::state::LockStatus::Free { stale: Some(_) }) = store.unlock_id(&id) {
+                say(&format!("released the lock of stack `{}` ({})\n", store.stack(), store.location()));
+            }
+            let _ = tx.send(id);
         }
+    });
+    let deadline = Instant::now() + RELEASE_LIMIT;
+    let mut done = Vec::new();
+    while done.len() < ids.len() {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(id) => done.push(id),
+            Err(_) => break,
+        }
+    }
+    for (stack, id) in ids.iter().filter(|(_, id)| !done.contains(id)) {
+        eprintln!(
+            "warning: the lock of stack `{stack}` could not be removed in {}s; once this run is gone: `cairn state unlock STACK.yaml --lock-id {id}`",
+            RELEASE_LIMIT.as_secs()
+        );
     }
 }
 
@@ -79,10 +107,12 @@ pub fn lock_waiting(
     loop {
         match store.lock(command) {
             Ok(lock) => {
-                TAKEN
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .push((store.clone(), lock.holder().id.clone()));
+                if store.location().starts_with("s3://") {
+                    TAKEN
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push((store.clone(), lock.holder().id.clone()));
+                }
                 return Ok(lock);
             }
             Err(StateError::Locked { stack, holder, advice }) if !timeout.wait.is_zero() => {

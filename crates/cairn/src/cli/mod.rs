@@ -123,16 +123,18 @@ struct Global {
     /// .cairn). Relative to the working directory, so run cairn from one
     /// place (or set this, or CAIRN_STATE_DIR, to one directory): another
     /// directory means another state, which does not know what this one
-    /// deployed. Given, it overrides a stack's `state:`.
-    #[arg(long, global = true, env = "CAIRN_STATE_DIR", value_name = "DIR")]
+    /// deployed. The flag overrides a stack's `state:`; CAIRN_STATE_DIR
+    /// does not (an exported variable is easy to forget).
+    #[arg(long, global = true, value_name = "DIR")]
     state_dir: Option<PathBuf>,
     /// Keep state in an S3 bucket instead, to share it with a team or a CI
     /// runner: each stack's at PREFIX/<stack>.json, locked by
     /// PREFIX/<stack>.lock (S3's conditional writes: no lock table). Add
     /// `?region=REGION` when the bucket is in another region. The bucket
     /// must exist (versioned, as docs/state.md sets it up); cairn never
-    /// creates it. Overrides a stack's `state:`.
-    #[arg(long = "state", global = true, env = "CAIRN_STATE", value_name = "s3://BUCKET/PREFIX", value_parser = parse_state_url)]
+    /// creates it. The flag overrides a stack's `state:`; CAIRN_STATE (the
+    /// same URL from the environment) applies to stacks that name none.
+    #[arg(long = "state", global = true, value_name = "s3://BUCKET/PREFIX", value_parser = parse_state_url)]
     state: Option<S3Place>,
     /// Write the state and lock objects SSE-KMS under this key (its ARN,
     /// id or alias), whatever the bucket's default encryption.
@@ -650,6 +652,11 @@ struct App {
     /// The stack files loaded, by stack name, to locate diagnostics found
     /// after loading (a `moved` entry that does not fit the state).
     sources: BTreeMap<String, cairn_stack::Source>,
+    /// CAIRN_STATE and CAIRN_STATE_DIR: below the flags and a stack's own
+    /// `state:` (see `stores.rs`); a CAIRN_STATE that is not a URL is
+    /// reported before any command runs.
+    env_state: Result<Option<S3Place>, String>,
+    env_state_dir: Option<PathBuf>,
     /// For state in S3: one client per region, shared by every stack's
     /// state there.
     s3: std::sync::Mutex<BTreeMap<ConnectionKey, Arc<S3Connection>>>,
@@ -681,6 +688,11 @@ impl App {
             adopt: false,
             targets: Vec::new(),
             sources: BTreeMap::new(),
+            env_state: match std::env::var("CAIRN_STATE") {
+                Ok(url) if !url.is_empty() => parse_state_url(&url).map(Some).map_err(|e| format!("CAIRN_STATE: {e}")),
+                _ => Ok(None),
+            },
+            env_state_dir: std::env::var_os("CAIRN_STATE_DIR").filter(|d| !d.is_empty()).map(PathBuf::from),
             s3: std::sync::Mutex::default(),
         }
     }
@@ -692,6 +704,10 @@ impl App {
     }
 
     async fn dispatch(mut self, command: Command) -> Exit {
+        if let Err(e) = &self.env_state {
+            eprintln!("error: {e}");
+            return Exit::Invalid;
+        }
         if self.g.regions.len() > 1 && !matches!(command, Command::Sweep { .. }) {
             eprintln!(
                 "error: --region is given {} times; a stack works in one region\n  = help: only `cairn sweep` searches several",
@@ -1050,7 +1066,7 @@ static WATCHES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize:
 /// record in a bucket would outlive it). During an apply or destroy, their
 /// own watch answers instead.
 async fn interrupted_elsewhere() {
-    while tokio::signal::ctrl_c().await.is_ok() {
+    while stop_signal().await {
         if WATCHES.load(Ordering::SeqCst) == 0 {
             eprintln!("\ninterrupted");
             lock::release_on_abort(|line| eprint!("{line}"));
@@ -1067,17 +1083,40 @@ fn state_error(e: &StateError) -> Exit {
     }
 }
 
+/// The next Ctrl-C (SIGINT), SIGTERM (a CI job cancelled, `kill`) or SIGHUP
+/// (a terminal or SSH session gone): all three ask cairn to stop, and each
+/// must remove a lock in a bucket on the way out. `false` if none can be
+/// listened for.
+async fn stop_signal() -> bool {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+            return tokio::signal::ctrl_c().await.is_ok();
+        };
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.is_ok(),
+            _ = term.recv() => true,
+            _ = hup.recv() => true,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.is_ok()
+    }
+}
+
 /// First Ctrl-C: stop scheduling, let in-flight calls finish, save state.
 /// Second: abort at once.
 async fn watch_interrupts(cancel: Arc<AtomicBool>) {
-    if tokio::signal::ctrl_c().await.is_err() {
+    if !stop_signal().await {
         return;
     }
     cancel.store(true, Ordering::SeqCst);
     eprintln!(
         "\ninterrupt: starting nothing new; in-flight operations finish and state is saved (Ctrl-C again aborts at once)"
     );
-    if tokio::signal::ctrl_c().await.is_ok() {
+    if stop_signal().await {
         eprintln!("aborted: state may lack the operations that were in flight");
         lock::release_on_abort(|line| eprint!("{line}"));
         std::process::exit(Exit::Interrupted as i32);

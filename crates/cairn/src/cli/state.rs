@@ -91,6 +91,29 @@ impl App {
                 );
                 return Exit::State;
             }
+            // Same lineage, older serial: the destination is an earlier copy
+            // of this state. Unless it knows resources this one does not
+            // (an apply made there after a --copy): those would be dropped
+            // from state and left in AWS with no state to find them.
+            let known: std::collections::BTreeSet<&str> =
+                state.resources.values().map(|r| r.physical_id.as_str()).collect();
+            let only_there: Vec<String> = there
+                .resources
+                .iter()
+                .filter(|(_, r)| !known.contains(r.physical_id.as_str()))
+                .map(|(id, r)| format!("{id} ({})", r.physical_id))
+                .collect();
+            if !only_there.is_empty() && there.serial < state.serial {
+                eprintln!(
+                    "error: {} holds resources this state does not: {}; moving would drop them from state and \
+                     leave them in AWS; nothing was moved\n  = help: the two copies went separate ways (applies at \
+                     both places after a --copy); apply at {} to bring it up to date, then move that one",
+                    to.location(),
+                    only_there.join(", "),
+                    to.location()
+                );
+                return Exit::State;
+            }
             if there.serial >= state.serial {
                 eprintln!(
                     "error: {} already holds this state at serial {} (this copy is at {}); nothing was moved\n  = help: \
@@ -141,10 +164,26 @@ impl App {
                 to.location()
             ));
         }
-        if let Move::Push { to: place, .. } = &how {
-            self.say(&format!(
-                "From now on run cairn with --state {place} (or CAIRN_STATE={place}) for this stack, from any directory.\n"
-            ));
+        let stack_names = loaded.spec.state.as_ref().and_then(|s| s.url.clone());
+        match &how {
+            Move::Push { to: place, .. } if place.starts_with("s3://") => self.say(&format!(
+                "From now on run cairn with --state {place} (or CAIRN_STATE={place}, or `state: {place}` in the \
+                 stack file) for this stack, from any directory.\n"
+            )),
+            Move::Push { to: place, .. } => {
+                self.say(&format!("From now on run cairn with --state-dir {place} for this stack.\n"));
+            }
+            Move::Pull { .. } => {}
+        }
+        // The stack file still pointing where the state was would send the
+        // next plain run to an empty place, which plans to create it all.
+        if let Some(url) =
+            stack_names.filter(|url| from.location().starts_with(&format!("{}/", url.trim_end_matches('/'))))
+        {
+            eprintln!(
+                "warning: the stack file's `state:` still names {url}, where the state no longer is; change it \
+                 to the new place, or every run without a flag looks there and finds nothing"
+            );
         }
         Exit::Ok
     }

@@ -83,27 +83,47 @@ impl App {
         self.encrypted(Some(spec), &spec.name, inner)
     }
 
-    /// The local state directory: --state-dir, else .cairn.
+    /// The local state directory: --state-dir, else CAIRN_STATE_DIR, else
+    /// .cairn.
     pub(super) fn state_dir(&self) -> &Path {
-        self.g.state_dir.as_deref().unwrap_or(Path::new(DEFAULT_STATE_DIR))
+        self.g.state_dir.as_deref().or(self.env_state_dir.as_deref()).unwrap_or(Path::new(DEFAULT_STATE_DIR))
+    }
+
+    /// The S3 place the command line or the environment gives (--state,
+    /// else CAIRN_STATE unless --state-dir is given).
+    fn given_place(&self) -> Option<&S3Place> {
+        let env = self.env_state.as_ref().ok().and_then(Option::as_ref).filter(|_| self.g.state_dir.is_none());
+        self.g.state.as_ref().or(env)
     }
 
     /// Where this command keeps state, for messages that speak of every
     /// stack's: `s3://bucket/prefix`, or the state directory.
     pub(super) fn state_home(&self) -> String {
-        match &self.g.state {
+        match self.given_place() {
             Some(place) => place.url(),
             None => self.state_dir().display().to_string(),
         }
     }
 
+    /// In order: the flags (--state, then --state-dir), the stack's own
+    /// `state:`, the environment (CAIRN_STATE, then CAIRN_STATE_DIR), then
+    /// .cairn. A stack file that names its state is not overridden by a
+    /// variable someone exported and forgot: only by a flag, on purpose.
     fn place(&self, spec: Option<&StackSpec>, name: &str) -> Arc<dyn StateBackend> {
         if let Some(place) = &self.g.state {
             return self.s3(place, name, None);
         }
-        let from_stack = spec.and_then(|s| s.state.as_ref()).filter(|_| self.g.state_dir.is_none());
-        match from_stack.and_then(|s| Some((S3Place::parse(s.url.as_deref()?).ok()?, s.kms_key.clone()))) {
-            Some((place, kms_key)) => self.s3(&place, name, kms_key),
+        if let Some(dir) = &self.g.state_dir {
+            return Arc::new(LocalDir::new(dir, name));
+        }
+        let from_stack = spec.and_then(|s| s.state.as_ref());
+        if let Some((place, kms_key)) =
+            from_stack.and_then(|s| Some((S3Place::parse(s.url.as_deref()?).ok()?, s.kms_key.clone())))
+        {
+            return self.s3(&place, name, kms_key);
+        }
+        match self.given_place() {
+            Some(place) => self.s3(place, name, None),
             None => Arc::new(LocalDir::new(self.state_dir(), name)),
         }
     }

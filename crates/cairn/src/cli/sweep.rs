@@ -299,6 +299,15 @@ impl App {
         }
         let show_region = places.len() > 1;
         self.say(&listing_text(&groups, now, &self.state_home(), show_region.then_some(&region_names[..])));
+        if groups.iter().any(|g| g.state.is_none()) {
+            // Sweep has no stack file, so a stack whose file names its own
+            // `state:` is looked for here, not there.
+            self.say(&format!(
+                "note: `orphaned` means no state of it in {}; a stack whose stack file names its own `state:` \
+                 keeps it elsewhere: give that place with --state (or --state-dir) to see it as live\n",
+                self.state_home()
+            ));
+        }
         if total == 0 {
             self.say("Nothing to sweep.\n");
             return Exit::Ok;
