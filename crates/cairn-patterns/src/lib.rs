@@ -5,6 +5,9 @@
 //! - [`event_pattern`]: EventBridge event patterns (JSON), matched against
 //!   events (JSON), following AWS's documentation and its reference
 //!   implementation, aws/event-ruler.
+//! - [`filter_pattern`]: CloudWatch Logs filter patterns (text), matched
+//!   against log events (a line of text, read as JSON when it is a JSON
+//!   object), following AWS's "Filter pattern syntax" page.
 //!
 //! Neither module knows about cairn's stacks or AWS's SDK: errors are this
 //! crate's own values, with a JSON path (event patterns) or a character
@@ -14,8 +17,10 @@
 //! such, never accepted and then matched wrongly.
 
 pub mod event_pattern;
+pub mod filter_pattern;
 
 pub use event_pattern::EventPattern;
+pub use filter_pattern::FilterPattern;
 
 /// Close spellings of a misspelt keyword: the candidate within two edits,
 /// closest first.
