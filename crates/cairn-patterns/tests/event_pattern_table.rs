@@ -707,3 +707,39 @@ fn patterns_parse_from_json_text() {
     let errors = EventPattern::from_json("{source: [aws.ec2]}").err().unwrap_or_default();
     assert!(errors[0].message.starts_with("the event pattern is not valid JSON"), "{errors:?}");
 }
+
+/// The patterns cairn-aws's rule check accepts and refuses today
+/// (crates/cairn-aws/src/kinds/events_rule.rs), so that moving the check
+/// here keeps its verdicts.
+#[test]
+fn what_cairn_checked_before_is_judged_the_same() {
+    let placeholder = |s: &str| s.contains("${");
+    for ok in [
+        json!({"source": ["aws.ec2"], "detail": {"state": ["stopped", "terminated"]}}),
+        json!({"detail": {"instance-id": [{"prefix": "i-"}], "size": [{"numeric": [">", 0, "<=", 5]}]}}),
+        json!({"detail": {"state": [{"anything-but": ["running"]}], "x": [{"anything-but": {"prefix": "a"}}]}}),
+        json!({"detail": {"ip": [{"cidr": "10.0.0.0/24"}], "e": [{"exists": false}], "n": [null, true, 1]}}),
+        json!({"detail": {"c": [{"equals-ignore-case": "ok"}], "w": [{"wildcard": "a*b"}]}}),
+        json!({"source": [{"suffix": {"equals-ignore-case": ".EC2"}}], "$or": [{"a": ["1"]}, {"b": ["2"]}]}),
+        json!({"detail": {"state": "${param.states}"}}),
+    ] {
+        assert_eq!(event_pattern::validate_with(&ok, &placeholder), vec![], "{ok}");
+    }
+    for bad in [
+        json!({"source": []}),
+        json!({"detail": {}}),
+        json!({"source": [["a"]]}),
+        json!({"a": [{"prefix": 1}]}),
+        json!({"a": [{"exists": "yes"}]}),
+        json!({"a": [{"numeric": [">"]}]}),
+        json!({"a": [{"numeric": ["<", 5, ">", 1]}]}),
+        json!({"a": [{"numeric": ["~", 5]}]}),
+        json!({"a": [{"prefix": "a", "suffix": "b"}]}),
+        json!({"a": [{"anything-but": {"numeric": [">", 1]}}]}),
+        json!({"$or": [{"a": ["1"]}, "b"]}),
+        json!({"source": "aws.ec2"}),
+        json!({}),
+    ] {
+        assert!(!event_pattern::validate_with(&bad, &placeholder).is_empty(), "{bad}");
+    }
+}

@@ -429,3 +429,55 @@ fn the_display_form_is_canonical() {
         assert_eq!(parsed(text).to_string(), canonical, "{text}");
     }
 }
+
+/// The patterns cairn-aws's metric filter check accepts and refuses today
+/// (crates/cairn-aws/src/kinds/logs_metric_filter.rs), so that moving the
+/// check here changes nothing but what AWS's page says should change.
+#[test]
+fn what_cairn_checked_before_is_judged_the_same() {
+    for ok in [
+        "",
+        "   ",
+        "ERROR",
+        "ERROR -DEBUG",
+        "?ERROR ?WARN",
+        "\"Failed authentication\" -\"user=test\"",
+        "%AUTHORIZED%",
+        "%^[hc]at$%",
+        "{ $.x = 1 }",
+        "{$.eventType=\"AwsApiCall\"}",
+        r#"{ ($.errorCode = "*UnauthorizedOperation") || ($.errorCode = "AccessDenied*") }"#,
+        r#"{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }"#,
+        r#"{ ($.eventName = ConsoleLogin) && ($.errorMessage = "Failed authentication") }"#,
+        "{ $.latency >= 500 && ($.a[0].b IS NULL || $.ok IS TRUE) }",
+        "{ $.name = %[A-Z]+% }",
+        "[ip, user, username, timestamp, request = \"GET *\", status_code = 4*, bytes]",
+        "[..., status_code != 200, size > 1000]",
+        "[w1=ERROR || w1=WARN, ...]",
+    ] {
+        assert_eq!(filter_pattern::validate(ok), Ok(()), "{ok}");
+    }
+    // The one change: AWS's page says `EXISTS` is not supported.
+    assert!(filter_pattern::validate("{ $.value EXISTS }").is_err());
+    for bad in [
+        "{ $.x = 1",
+        "{ $.x = 1 } extra",
+        "{ x = 1 }",
+        "{ $ = 1 }",
+        "{ $.x }",
+        "{ $.x = }",
+        "{ $.x IS MAYBE }",
+        "{ $.x NOT THERE }",
+        "{ $.x = 1 && }",
+        "{ $.x = \"open }",
+        "%(a|b)%",
+        "%abc",
+        "\"never closed",
+        "ERR\"OR",
+        "[ip, , user]",
+        "[ip, user",
+        "[ip] x",
+    ] {
+        assert!(filter_pattern::validate(bad).is_err(), "{bad}");
+    }
+}
