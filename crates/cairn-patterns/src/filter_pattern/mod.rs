@@ -38,10 +38,13 @@
 //!   "() > && > ||"); [`FilterPattern::warnings`] flags a `||` beside an
 //!   unparenthesised `&&`, where that precedence is easily misread.
 //! - A selector (`$.a.b`, `$.list[0]`, `$.['dotted.name']`, `$.list[*]`,
-//!   `$.*`) must reach a value (string, number, boolean or null): one that
-//!   reaches an object, an array or nothing fails every comparison, `!=`
-//!   included. With a `*` step, the condition holds if it holds for any
-//!   value reached. A selector has at most one `*`, a pattern at most three.
+//!   `$.*`) must reach a string, a number or a boolean for a comparison to
+//!   hold: one that reaches an object, an array, `null` or nothing fails
+//!   every comparison, `!=` included (the page: such a filter "won't match
+//!   the log format"; `null` is for `IS NULL`). Steps do not reach into an
+//!   array without an index. With a `*` step, the condition holds if it
+//!   holds for any value reached. A selector has at most one `*`, a pattern
+//!   at most three.
 //! - `=` and `!=` with a quoted or unquoted word compare the value's text
 //!   (a number's JSON text, `true`, `false`): `*` at the start or end is a
 //!   wildcard, `*` alone matches any value but null; a `*` in the middle is
