@@ -22,6 +22,14 @@ pub mod filter_pattern;
 pub use event_pattern::EventPattern;
 pub use filter_pattern::FilterPattern;
 
+/// Sample records to try patterns on (see `samples/README.md`).
+pub mod samples {
+    /// CloudTrail records, one JSON object per line, as CloudTrail delivers
+    /// them to CloudWatch Logs: calls refused, root's and failed sign-ins,
+    /// policy changes and ordinary calls, for the CIS and lab 3 filters.
+    pub const CLOUDTRAIL: &str = include_str!("../samples/cloudtrail.jsonl");
+}
+
 /// Close spellings of a misspelt keyword: the candidate within two edits,
 /// closest first.
 pub(crate) fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {

@@ -43,6 +43,7 @@ mod state;
 mod status;
 mod stores;
 mod sweep;
+mod try_pattern;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -427,6 +428,43 @@ enum Command {
         /// Overwrite files that exist.
         #[arg(long)]
         force: bool,
+    },
+    /// Try a rule's event pattern on sample events, offline
+    ///
+    ///   cairn test-pattern stacks/lab1-notifications.yaml ec2-state event.json
+    ///
+    /// EVENT.json holds one event, a JSON list of events, or one per line.
+    /// For each: `match`, or `no match` and the first field that failed
+    /// (`detail.state: "pending" is not one of ["stopped", "terminated"]`).
+    /// Parameters are substituted (-p); a pattern naming another resource's
+    /// attribute cannot be tried before apply. EventBridge's semantics, as
+    /// AWS documents them (prefix, suffix, anything-but, numeric, exists,
+    /// wildcard, cidr, $or, arrays). Exit 0 when any event matches, 1 when
+    /// none does, 2 on bad input. No AWS call.
+    #[command(verbatim_doc_comment)]
+    TestPattern {
+        /// `[STACK.yaml] RULE-ID EVENT.json`.
+        #[arg(value_name = "ARGS", num_args = 1..=3)]
+        args: Vec<String>,
+    },
+    /// Try a metric filter's pattern on log lines, offline
+    ///
+    ///   cairn test-filter stacks/lab3-access-alerts.yaml root-usage
+    ///   cairn test-filter stacks/lab3-access-alerts.yaml root-usage trail.jsonl
+    ///   cairn test-filter stacks/lab3-access-alerts.yaml root-usage '{"eventName": "ConsoleLogin"}'
+    ///
+    /// The last argument is a file of log lines (JSON lines, as CloudTrail
+    /// delivers to CloudWatch Logs, or text), or one line itself; without it,
+    /// cairn's bundled CloudTrail records (calls refused, root's and failed
+    /// sign-ins, policy changes, ordinary calls). For each: `match`, or `no
+    /// match` and why. CloudWatch Logs' filter syntax, as AWS documents it.
+    /// Exit 0 when any line matches, 1 when none does, 2 on bad input. No
+    /// AWS call.
+    #[command(verbatim_doc_comment)]
+    TestFilter {
+        /// `[STACK.yaml] FILTER-ID [LOG.jsonl | LINE]`.
+        #[arg(value_name = "ARGS", num_args = 1..=3)]
+        args: Vec<String>,
     },
     /// Print the JSON Schema of the stack format, for editors.
     Schema,
@@ -822,6 +860,8 @@ impl App {
             Command::Init { lab, rust, stack, output, cairn_path, force } => {
                 self.cmd_init(init::Init { lab, rust, stack, output, cairn_path, force })
             }
+            Command::TestPattern { args } => self.cmd_try_pattern(try_pattern::Tester::Rule, args),
+            Command::TestFilter { args } => self.cmd_try_pattern(try_pattern::Tester::Filter, args),
             Command::Schema => {
                 println!("{}", pretty(&crate::schema::stack_schema(&self.registry)));
                 Exit::Ok
