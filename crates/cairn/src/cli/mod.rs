@@ -1123,21 +1123,20 @@ fn state_error(e: &StateError) -> Exit {
     }
 }
 
-/// The next Ctrl-C (SIGINT), SIGTERM (a CI job cancelled, `kill`) or SIGHUP
-/// (a terminal or SSH session gone): all three ask cairn to stop, and each
-/// must remove a lock in a bucket on the way out. `false` if none can be
-/// listened for.
+/// The next Ctrl-C (SIGINT) or SIGTERM (a CI job cancelled, `kill`): both
+/// ask cairn to stop, and each must remove a lock in a bucket on the way
+/// out. Not SIGHUP: listening for it would undo `nohup`, which a run meant
+/// to outlive its terminal relies on. `false` if none can be listened for.
 async fn stop_signal() -> bool {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut term), Ok(mut hup)) = (signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
             return tokio::signal::ctrl_c().await.is_ok();
         };
         tokio::select! {
             r = tokio::signal::ctrl_c() => r.is_ok(),
             _ = term.recv() => true,
-            _ = hup.recv() => true,
         }
     }
     #[cfg(not(unix))]
