@@ -354,15 +354,7 @@ async fn inventory(stack: &str) -> Result<Inventory, Box<dyn std::error::Error>>
 /// Apply killed at a create, then checked right after the kill: the create's
 /// intent is in state and the resource is not; AWS has it exactly when the
 /// call was forwarded. Then the run converges.
-async fn apply_killed_at_create(
-    lab: &'static Lab,
-    prefix: &str,
-    pattern: &str,
-    forward: bool,
-    resource: &str,
-    thing: &str,
-) -> R {
-    let run = Run::new(lab, prefix)?;
+async fn apply_killed_at_create(run: Run, pattern: &str, forward: bool, resource: &str, thing: &str) -> R {
     let killed = run.kill_at(&["apply", "--yes"], pattern, forward).await?;
     assert!(killed.held.ends_with(pattern.rsplit(':').next().unwrap_or(pattern)), "{}", killed.held);
 
@@ -372,6 +364,12 @@ async fn apply_killed_at_create(
     let live = inventory(&run.stack).await?.remove(thing).unwrap_or_default();
     assert_eq!(live.len(), usize::from(forward), "{thing}s live after the kill (forwarded: {forward}): {live:?}");
 
+    if run.bucket.is_some() {
+        // A lock object in S3 outlives its killed run: it goes by its id.
+        let unlocked = run.unlock_left_by(&killed)?;
+        assert!(unlocked.contains(resource), "names the unfinished create: {unlocked}");
+        return run.converges((thing, live)).await;
+    }
     // The killed run's lock is gone with it; its note names it.
     let out = run.cairn(&["state", "unlock"])?;
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -387,89 +385,89 @@ async fn apply_killed_at_create(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lab6_apply_killed_before_create_function_reaches_aws() -> R {
-    apply_killed_at_create(&LAB6, "k6a", "lambda:CreateFunction", false, "worker", "function").await
+    apply_killed_at_create(Run::new(&LAB6, "k6a")?, "lambda:CreateFunction", false, "worker", "function").await
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lab6_apply_killed_before_create_mapping_reaches_aws() -> R {
-    apply_killed_at_create(&LAB6, "k6b", "lambda:CreateEventSourceMapping", false, "trigger", "event source mapping")
-        .await
+    apply_killed_at_create(
+        Run::new(&LAB6, "k6b")?,
+        "lambda:CreateEventSourceMapping",
+        false,
+        "trigger",
+        "event source mapping",
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lab6_apply_killed_after_aws_made_the_mapping() -> R {
-    apply_killed_at_create(&LAB6, "k6c", "lambda:CreateEventSourceMapping", true, "trigger", "event source mapping")
-        .await
+    apply_killed_at_create(
+        Run::new(&LAB6, "k6c")?,
+        "lambda:CreateEventSourceMapping",
+        true,
+        "trigger",
+        "event source mapping",
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lab6_apply_killed_after_aws_made_the_function() -> R {
-    apply_killed_at_create(&LAB6, "k6d", "lambda:CreateFunction", true, "worker", "function").await
+    apply_killed_at_create(Run::new(&LAB6, "k6d")?, "lambda:CreateFunction", true, "worker", "function").await
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lab6_apply_killed_after_aws_made_the_role() -> R {
-    apply_killed_at_create(&LAB6, "k6e", "iam:CreateRole", true, "role", "role").await
+    apply_killed_at_create(Run::new(&LAB6, "k6e")?, "iam:CreateRole", true, "role", "role").await
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lab6_apply_killed_after_aws_made_the_dead_letter_queue() -> R {
     // The jobs queue names the dead-letter queue: the first queue created is it.
-    apply_killed_at_create(&LAB6, "k6f", "sqs:CreateQueue", true, "dead-letters", "queue").await
+    apply_killed_at_create(Run::new(&LAB6, "k6f")?, "sqs:CreateQueue", true, "dead-letters", "queue").await
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lab1_apply_killed_before_subscribe_reaches_aws() -> R {
-    apply_killed_at_create(&LAB1, "k1a", "sns:Subscribe", false, "ops-email", "subscription").await
+    apply_killed_at_create(Run::new(&LAB1, "k1a")?, "sns:Subscribe", false, "ops-email", "subscription").await
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lab1_apply_killed_after_aws_made_the_subscription() -> R {
-    apply_killed_at_create(&LAB1, "k1b", "sns:Subscribe", true, "ops-email", "subscription").await
+    apply_killed_at_create(Run::new(&LAB1, "k1b")?, "sns:Subscribe", true, "ops-email", "subscription").await
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lab1_apply_killed_after_aws_made_the_rule() -> R {
-    apply_killed_at_create(&LAB1, "k1c", "events:PutRule", true, "ec2-state", "rule").await
+    apply_killed_at_create(Run::new(&LAB1, "k1c")?, "events:PutRule", true, "ec2-state", "rule").await
 }
 
-/// With state in S3, a killed apply leaves its lock object: S3 cannot know
-/// the run is gone. A plain run is refused and told the lock's id; a plain
-/// unlock only names it; unlock with that id removes it (naming the create
-/// the run left unfinished), and the re-run converges.
-async fn s3_apply_killed_at_create(
-    lab: &'static Lab,
-    prefix: &str,
-    pattern: &str,
-    forward: bool,
-    resource: &str,
-    thing: &str,
-) -> R {
-    let run = Run::new(lab, prefix)?.in_s3().await?;
-    let killed = run.kill_at(&["apply", "--yes"], pattern, forward).await?;
-    let state = run.state()?;
-    assert!(state["intents"].get(resource).is_some(), "no intent for {resource} after the kill: {state:#}");
-    let live = inventory(&run.stack).await?.remove(thing).unwrap_or_default();
-    assert_eq!(live.len(), usize::from(forward), "{thing}s live after the kill (forwarded: {forward}): {live:?}");
-    let unlocked = run.unlock_left_by(&killed)?;
-    assert!(unlocked.contains(resource), "names the unfinished create: {unlocked}");
-    run.converges((thing, live)).await
-}
+// With state in S3, a killed apply leaves its lock object: S3 cannot know
+// the run is gone (see `Run::unlock_left_by`).
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lab6_apply_killed_with_state_in_s3_is_unlocked_by_its_lock_id() -> R {
-    s3_apply_killed_at_create(&LAB6, "k6s", "lambda:CreateFunction", true, "worker", "function").await
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn lab6_apply_killed_before_a_mapping_reaches_aws_with_state_in_s3() -> R {
-    s3_apply_killed_at_create(&LAB6, "k6t", "lambda:CreateEventSourceMapping", false, "trigger", "event source mapping")
+    apply_killed_at_create(Run::new(&LAB6, "k6s")?.in_s3().await?, "lambda:CreateFunction", true, "worker", "function")
         .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn lab6_apply_killed_before_a_mapping_reaches_aws_with_state_in_s3() -> R {
+    apply_killed_at_create(
+        Run::new(&LAB6, "k6t")?.in_s3().await?,
+        "lambda:CreateEventSourceMapping",
+        false,
+        "trigger",
+        "event source mapping",
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn lab1_apply_killed_after_aws_made_the_subscription_with_state_in_s3() -> R {
-    s3_apply_killed_at_create(&LAB1, "k1s", "sns:Subscribe", true, "ops-email", "subscription").await
+    apply_killed_at_create(Run::new(&LAB1, "k1s")?.in_s3().await?, "sns:Subscribe", true, "ops-email", "subscription")
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
