@@ -11,6 +11,18 @@
     allow(dead_code, unused_imports, unused_variables, unused_mut)
 )]
 
+/// `cairn check` uses most services; a build without them has none.
+#[cfg(all(
+    feature = "sns",
+    feature = "sqs",
+    feature = "events",
+    feature = "logs",
+    feature = "cloudwatch",
+    feature = "lambda",
+    feature = "cloudtrail",
+    feature = "ec2"
+))]
+pub mod check;
 mod clients;
 mod error;
 pub mod glue;

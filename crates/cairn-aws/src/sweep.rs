@@ -80,6 +80,8 @@ pub async fn find(clients: &Clients, stacks: &[String], global: bool) -> Result<
     let found: Vec<Found> = all.into_values().collect();
     #[cfg(feature = "ec2")]
     let found = own::drop_gone_instances(clients, found).await?;
+    #[cfg(all(feature = "sns", feature = "sqs"))]
+    let found = own::with_check_subscriptions(clients, found).await?;
     Ok(found)
 }
 
@@ -441,6 +443,55 @@ mod own {
     }
 
     /// Every queue's URL by (account, name), by one paged ListQueues.
+    /// `cairn check`'s temporary queues (tagged `cairn:check`) come with
+    /// their subscriptions, which carry no tags: one paged ListSubscriptions
+    /// finds those whose endpoint is such a queue, and they are swept with
+    /// it (first, being of an earlier wave). Asked only when such a queue
+    /// is found.
+    #[cfg(all(feature = "sns", feature = "sqs"))]
+    pub(super) async fn with_check_subscriptions(
+        clients: &Clients,
+        mut found: Vec<Found>,
+    ) -> Result<Vec<Found>, OpError> {
+        // `check::TAG_CHECK`, spelt here for builds without `check`.
+        const TAG_CHECK: &str = "cairn:check";
+        let queues: BTreeMap<String, BTreeMap<String, String>> = found
+            .iter()
+            .filter(|f| f.kind == "aws:sqs:Queue" && f.tags.contains_key(TAG_CHECK))
+            .map(|f| (f.arn.clone(), f.tags.clone()))
+            .collect();
+        if queues.is_empty() {
+            return Ok(found);
+        }
+        let subscriptions: Vec<aws_sdk_sns::types::Subscription> = clients
+            .sns()
+            .await
+            .list_subscriptions()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| aws_error("listing SNS subscriptions (sns:ListSubscriptions)", &e))?;
+        for s in subscriptions {
+            let (Some(arn), Some(endpoint)) = (s.subscription_arn(), s.endpoint()) else { continue };
+            let Some(tags) = queues.get(endpoint) else { continue };
+            if !arn.starts_with("arn:") {
+                continue; // "PendingConfirmation": nothing to unsubscribe
+            }
+            let mut tags = tags.clone();
+            let label = tags.get(cairn_engine::kind::TAG_RESOURCE).cloned().unwrap_or_default();
+            tags.insert(cairn_engine::kind::TAG_RESOURCE.to_string(), format!("{label}-subscription"));
+            found.push(Found {
+                kind: "aws:sns:Subscription",
+                physical_id: arn.to_string(),
+                arn: arn.to_string(),
+                tags,
+            });
+        }
+        Ok(found)
+    }
+
     pub(super) async fn queue_urls(clients: &Clients) -> Result<BTreeMap<(String, String), String>, OpError> {
         #[cfg(feature = "sqs")]
         {

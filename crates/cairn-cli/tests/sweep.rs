@@ -12,7 +12,7 @@ use cairn_testkit::emulator;
 
 #[allow(dead_code)]
 mod support;
-use support::{cairn, clients, expect, runtime};
+use support::{cairn, clients, expect, lab, runtime};
 
 type R = Result<(), Box<dyn std::error::Error>>;
 
@@ -34,17 +34,6 @@ fn role_exists(name: &str) -> bool {
 /// Lab 6 (queues, role, log group, function, mapping) under `stack`.
 fn lab6(dir: &Path, stack: &str) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
     lab(dir, "lab6-sqs-lambda", stack)
-}
-
-/// A lab's stack file (`lab1-notifications`...) under another stack name.
-fn lab(dir: &Path, lab: &str, stack: &str) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
-    let source = format!("{}/../../stacks/{lab}.yaml", env!("CARGO_MANIFEST_DIR"));
-    let file = dir.join(format!("{stack}.yaml"));
-    std::fs::write(
-        &file,
-        std::fs::read_to_string(source)?.replace(&format!("stack: {lab}"), &format!("stack: {stack}")),
-    )?;
-    Ok(file)
 }
 
 #[test]

@@ -4,7 +4,8 @@
 
 pub mod emulator;
 pub mod fake;
-pub mod policy;
+/// The policy evaluator, now a crate of its own (`cairn check` uses it too).
+pub use cairn_policy as policy;
 pub mod proxy;
 pub mod recording;
 pub mod state;

@@ -51,3 +51,15 @@ pub async fn versioned_bucket(s3: &aws_sdk_s3::Client, name: &str) -> Result<(),
     s3.put_bucket_versioning().bucket(name).versioning_configuration(on).send().await?;
     Ok(())
 }
+
+/// A lab's stack file (`lab1-notifications`...) under another stack name,
+/// written into `dir`.
+pub fn lab(dir: &Path, lab: &str, stack: &str) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+    let source = format!("{}/../../stacks/{lab}.yaml", env!("CARGO_MANIFEST_DIR"));
+    let file = dir.join(format!("{stack}.yaml"));
+    std::fs::write(
+        &file,
+        std::fs::read_to_string(source)?.replace(&format!("stack: {lab}"), &format!("stack: {stack}")),
+    )?;
+    Ok(file)
+}

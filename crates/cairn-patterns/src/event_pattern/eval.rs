@@ -154,7 +154,7 @@ fn lower(s: &str) -> String {
 
 /// Whether one leaf value passes one matcher (`exists` is decided by the
 /// caller, over all of a field's values).
-fn test(m: &Matcher, v: &Value) -> bool {
+pub(super) fn test(m: &Matcher, v: &Value) -> bool {
     let s = v.as_str();
     match m {
         Matcher::Equals(p) => equal(p, v),

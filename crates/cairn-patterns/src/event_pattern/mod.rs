@@ -1,6 +1,8 @@
 //! EventBridge event patterns: parse a pattern (JSON) into an
 //! [`EventPattern`], validate it as EventBridge does, and match an event
-//! against it, naming the first field that failed.
+//! against it, naming the first field that failed. [`EventPattern::sample`]
+//! goes the other way: it builds an event the pattern matches, on a
+//! [`skeleton`] envelope.
 //!
 //! ```
 //! use cairn_patterns::event_pattern::{EventPattern, Verdict};
@@ -74,6 +76,9 @@
 
 mod eval;
 mod parse;
+mod sample;
+
+pub use sample::skeleton;
 
 use serde_json::{Map, Value};
 use std::fmt;

@@ -1,6 +1,9 @@
-//! A small evaluator of AWS policy documents, as AWS reads them, for the
-//! strict layer and the delivery checks: does this document let this
-//! principal do this action on this resource, in this request context?
+//! A small evaluator of AWS policy documents, as AWS reads them: does this
+//! document let this principal do this action on this resource, in this
+//! request context? The test proxy's strict layer and the lab delivery
+//! tests judge what cairn writes with it, and `cairn check` judges what is
+//! deployed (a topic's, queue's or function's policy, for the rule that
+//! sends to it).
 //!
 //! It is an independent reading of IAM's documented evaluation rules
 //! (explicit Deny wins, else an Allow must match; `NotAction`,

@@ -1,0 +1,765 @@
+//! How each edge is tried: the reads that find it broken at once, then the
+//! hook or the message that proves it carries something.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudwatch::types::StateValue;
+use aws_sdk_lambda::types::LogType;
+use aws_sdk_sqs::types::QueueAttributeName;
+use aws_smithy_types::Blob;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use cairn_engine::kind::brief;
+use cairn_engine::state::ResourceState;
+use cairn_patterns::event_pattern::{EventPattern, skeleton};
+use cairn_patterns::filter_pattern::FilterPattern;
+use cairn_policy::{Decision, Principal, Request};
+use serde_json::Value as Json;
+
+use super::{Checker, Edge, Outcome, log_group_name, prop};
+use crate::error::aws_error;
+
+type Verdict = (Outcome, String);
+
+fn pass(detail: impl Into<String>) -> Verdict {
+    (Outcome::Pass, detail.into())
+}
+
+fn fail(detail: impl Into<String>) -> Verdict {
+    (Outcome::Fail, detail.into())
+}
+
+fn skipped(detail: impl Into<String>) -> Verdict {
+    (Outcome::Skipped, detail.into())
+}
+
+/// Tries edges against one account.
+pub(super) struct Probe<'a> {
+    pub cx: &'a Checker<'a>,
+    /// The endpoint every call goes to when it is not AWS's own (an
+    /// emulator): edges that need AWS to run something are skipped there.
+    pub endpoint: Option<String>,
+}
+
+/// Whether an endpoint is AWS's own.
+fn is_aws(endpoint: Option<&str>) -> bool {
+    endpoint.is_none_or(|url| {
+        let host = url.split("://").nth(1).unwrap_or(url).split(['/', ':']).next().unwrap_or_default();
+        host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn") || host.ends_with(".api.aws")
+    })
+}
+
+impl Probe<'_> {
+    fn resource(&self, id: &str) -> Option<&ResourceState> {
+        self.cx.state.resources.get(id)
+    }
+
+    /// Why a run could not be seen, when the endpoint is not AWS's.
+    fn not_aws(&self) -> Option<String> {
+        match &self.endpoint {
+            Some(url) if !is_aws(Some(url)) => Some(url.clone()),
+            _ => None,
+        }
+    }
+
+    pub(super) async fn edge(&self, edge: &Edge, functions: &BTreeMap<String, Verdict>) -> Verdict {
+        let r = match edge {
+            Edge::RuleTarget { rule, target_arn, target } => {
+                self.rule_target(rule, target_arn, target.as_deref()).await
+            }
+            Edge::Subscription { topic_arn, subscription, .. } => self.subscription(topic_arn, subscription).await,
+            Edge::MetricFilter { filter, .. } => self.metric_filter(filter).await,
+            Edge::AlarmTopic { alarm, topic_arn, .. } => self.alarm_topic(alarm, topic_arn).await,
+            Edge::Trail { trail } => self.trail(trail).await,
+            Edge::Function { function } => self.function(function).await,
+            Edge::Mapping { mapping, queue, function } => {
+                self.mapping(mapping, queue.as_deref(), function.as_deref(), functions).await
+            }
+            Edge::InstanceLogs { instance, group } => self.instance_logs(instance, group).await,
+        };
+        r.unwrap_or_else(|e| fail(brief(&e)))
+    }
+
+    // ---- rule -> target -------------------------------------------------
+
+    async fn rule_target(&self, rule: &str, target_arn: &str, target: Option<&str>) -> Result<Verdict, String> {
+        let r = self.resource(rule).ok_or("not in state")?;
+        let name = prop(r, "name").unwrap_or_default();
+        let bus = prop(r, "event_bus").unwrap_or("default");
+        let rule_arn = r.attrs.get("arn").and_then(Json::as_str).unwrap_or(&r.physical_id).to_string();
+        let events = self.cx.clients.events().await;
+        let live = match events.describe_rule().name(name).event_bus_name(bus).send().await {
+            Ok(l) => l,
+            Err(e) if e.code() == Some("ResourceNotFoundException") => {
+                return Ok(fail(format!("rule {name} is gone (deleted outside cairn): `cairn apply` makes it again")));
+            }
+            Err(e) => return Err(aws_error(&format!("reading rule {name}"), &e).to_string()),
+        };
+        if live.state().map(|s| s.as_str()) != Some("ENABLED") {
+            let state = live.state().map_or("unknown", |s| s.as_str());
+            return Ok(fail(format!("rule {name} is {state}: it sends nothing; `cairn apply` enables it again")));
+        }
+        let targets = events
+            .list_targets_by_rule()
+            .rule(name)
+            .event_bus_name(bus)
+            .send()
+            .await
+            .map_err(|e| aws_error(&format!("listing the targets of rule {name}"), &e).to_string())?;
+        let Some(live_target) = targets.targets().iter().find(|t| t.arn() == target_arn) else {
+            return Ok(fail(format!(
+                "rule {name} no longer sends to {target_arn} (its target was removed outside cairn): `cairn apply` puts it back"
+            )));
+        };
+        let mut said = String::new();
+        match live.event_pattern() {
+            None => said.push_str("a scheduled rule (no pattern to try)"),
+            Some(text) => match self.try_pattern(text).await? {
+                Ok(how) => said.push_str(&how),
+                Err(broken) => return Ok(fail(broken)),
+            },
+        }
+        if let Some(role) = live_target.role_arn() {
+            let _ = write!(said, "; delivered with role {role} (its policies are not evaluated)");
+            return Ok(pass(said));
+        }
+        let what = target.unwrap_or(target_arn);
+        match self.target_policy(target_arn, &rule_arn).await? {
+            Some((Decision::Allow, service)) => {
+                let _ = write!(said, "; the policy of {what} lets events.amazonaws.com {service} for this rule");
+                Ok(pass(said))
+            }
+            Some((decision, service)) => Ok(fail(format!(
+                "{said}; but the policy of {what} {} events.amazonaws.com to {service} for rule {name}: EventBridge drops \
+                 every delivery without a word. `cairn apply` writes the statement again",
+                if decision == Decision::Deny { "denies" } else { "does not allow" }
+            ))),
+            None => {
+                let _ = write!(said, "; the policy of {what} is not evaluated (a target of this kind uses none)");
+                Ok(pass(said))
+            }
+        }
+    }
+
+    /// Tries a live pattern on an event made to match it: with
+    /// `TestEventPattern`, or cairn's matcher where that answers nothing.
+    /// The inner `Err` says what is broken.
+    async fn try_pattern(&self, text: &str) -> Result<Result<String, String>, String> {
+        let pattern = match EventPattern::from_json(text) {
+            Ok(p) => p,
+            Err(errors) => {
+                let first = errors.first().map(ToString::to_string).unwrap_or_default();
+                return Ok(Err(format!("the rule's pattern on AWS cannot be read: {first}")));
+            }
+        };
+        let base = skeleton("cairn.check", "cairn check", &self.cx.env.account_id, &self.cx.env.region);
+        let Some(event) = pattern.sample(&base) else {
+            return Ok(Err(format!("no event can match the rule's pattern {text}: it never sends anything")));
+        };
+        let source = event.get("source").and_then(Json::as_str).unwrap_or("cairn.check").to_string();
+        let events = self.cx.clients.events().await;
+        let ask = |p: String| {
+            let event = event.to_string();
+            async move { events.test_event_pattern().event_pattern(p).event(event).send().await }
+        };
+        // A control question whose answer must be yes tells an answer from
+        // an API that is absent (an emulator answers an empty body).
+        let control = serde_json::json!({"source": [source]}).to_string();
+        let (asked, control) = futures::join!(ask(text.to_string()), ask(control));
+        let shown = brief_event(&event);
+        match (asked, control) {
+            (Ok(a), Ok(c)) if c.result() => {
+                if a.result() {
+                    Ok(Ok(format!("TestEventPattern matches a sample event ({shown})")))
+                } else {
+                    Ok(Err(format!(
+                        "TestEventPattern says the rule's pattern does not match an event made to match it ({shown}); \
+                         cairn's matcher disagrees: try `cairn test-pattern` and compare with AWS's documentation"
+                    )))
+                }
+            }
+            (Ok(_), Ok(_)) | (Err(_), _) | (_, Err(_)) => Ok(Ok(format!(
+                "cairn's matcher matches a sample event ({shown}); TestEventPattern gave no answer here"
+            ))),
+        }
+    }
+
+    /// What the target's resource policy decides for EventBridge sending
+    /// for this rule, and the action; `None` for a target kind without one.
+    async fn target_policy(
+        &self,
+        target_arn: &str,
+        rule_arn: &str,
+    ) -> Result<Option<(Decision, &'static str)>, String> {
+        let service = target_arn.split(':').nth(2).unwrap_or_default();
+        let (action, doc) = match service {
+            "sns" => {
+                let attrs = self
+                    .cx
+                    .clients
+                    .sns()
+                    .await
+                    .get_topic_attributes()
+                    .topic_arn(target_arn)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error(&format!("reading topic {target_arn}"), &e).to_string())?;
+                ("sns:Publish", attrs.attributes().and_then(|a| a.get("Policy")).cloned())
+            }
+            "sqs" => {
+                let Some(url) = super::by_arn(self.cx.state, target_arn).map(|(_, r)| r.physical_id.clone()) else {
+                    return Ok(None);
+                };
+                let attrs = self
+                    .cx
+                    .clients
+                    .sqs()
+                    .await
+                    .get_queue_attributes()
+                    .queue_url(&url)
+                    .attribute_names(QueueAttributeName::Policy)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error(&format!("reading queue {url}"), &e).to_string())?;
+                ("sqs:SendMessage", attrs.attributes().and_then(|a| a.get(&QueueAttributeName::Policy)).cloned())
+            }
+            "lambda" => match self.cx.clients.lambda().await.get_policy().function_name(target_arn).send().await {
+                Ok(p) => ("lambda:InvokeFunction", p.policy().map(str::to_string)),
+                Err(e) if e.code() == Some("ResourceNotFoundException") => ("lambda:InvokeFunction", None),
+                Err(e) => return Err(aws_error(&format!("reading the policy of {target_arn}"), &e).to_string()),
+            },
+            _ => return Ok(None),
+        };
+        let doc: Json = doc.and_then(|d| serde_json::from_str(&d).ok()).unwrap_or(Json::Null);
+        let request = Request {
+            principal: Principal::Service("events.amazonaws.com".into()),
+            action,
+            resource: target_arn,
+            context: vec![
+                ("aws:SourceArn", rule_arn.to_string()),
+                ("aws:SourceAccount", self.cx.env.account_id.clone()),
+            ],
+        };
+        Ok(Some((cairn_policy::decide(&doc, &request), action)))
+    }
+
+    // ---- topic -> subscriber --------------------------------------------
+
+    async fn subscription(&self, topic_arn: &str, subscription: &str) -> Result<Verdict, String> {
+        let r = self.resource(subscription).ok_or("not in state")?;
+        let endpoint = prop(r, "endpoint").unwrap_or_default();
+        let protocol = prop(r, "protocol").unwrap_or_default();
+        let sns = self.cx.clients.sns().await;
+        let arn = &r.physical_id;
+        let mut said = String::new();
+        if arn.starts_with("arn:") {
+            match sns.get_subscription_attributes().subscription_arn(arn).send().await {
+                Ok(a) => {
+                    let attrs = a.attributes();
+                    if attrs.and_then(|a| a.get("PendingConfirmation")).is_some_and(|v| v == "true") {
+                        return Ok(fail(format!(
+                            "{subscription} ({protocol} to {endpoint}) is not confirmed: nothing reaches it until the \
+                             link in the message AWS sent there is followed"
+                        )));
+                    }
+                }
+                Err(e) if e.code() == Some("NotFound") || e.code() == Some("NotFoundException") => {
+                    return Ok(fail(format!(
+                        "{subscription} ({protocol} to {endpoint}) is gone (unsubscribed outside cairn): `cairn apply` subscribes it again"
+                    )));
+                }
+                Err(e) => return Err(aws_error(&format!("reading subscription {arn}"), &e).to_string()),
+            }
+            let _ = write!(said, "{subscription} ({protocol}) is confirmed; ");
+        } else {
+            return Ok(fail(format!(
+                "{subscription} ({protocol} to {endpoint}) is still pending confirmation: nothing reaches it until the \
+                 link in the message AWS sent there is followed"
+            )));
+        }
+        let topic_label = super::by_arn(self.cx.state, topic_arn).map_or("topic", |(id, _)| id.as_str());
+        let sub = self.cx.scratch.subscriber(self.cx.clients, topic_arn, topic_label).await?;
+        let token = format!("cairn-check-{}-{}", self.cx.scratch.run, subscription);
+        let t0 = Instant::now();
+        sns.publish()
+            .topic_arn(topic_arn)
+            .subject("cairn check")
+            .message(format!("{token}: a test message from `cairn check`; nothing needs doing."))
+            .send()
+            .await
+            .map_err(|e| aws_error(&format!("publishing a test message to {topic_arn}"), &e).to_string())?;
+        match sub.wait_for(self.cx.clients, self.cx.timeout, &|body| body.contains(&token)).await? {
+            Some(_) => {
+                let _ = write!(
+                    said,
+                    "a message published to the topic reached a temporary subscriber in {:.1}s (and was sent to {endpoint})",
+                    t0.elapsed().as_secs_f64()
+                );
+                Ok(pass(said))
+            }
+            None => Ok(fail(format!(
+                "{said}but a message published to the topic did not reach a temporary subscriber within {}s: the topic \
+                 does not deliver (its key or access policy?)",
+                self.cx.timeout.as_secs()
+            ))),
+        }
+    }
+
+    // ---- metric filter ----------------------------------------------------
+
+    async fn metric_filter(&self, filter: &str) -> Result<Verdict, String> {
+        let r = self.resource(filter).ok_or("not in state")?;
+        let name = prop(r, "name").unwrap_or_default();
+        let group = prop(r, "log_group").unwrap_or_default();
+        let logs = self.cx.clients.logs().await;
+        let found = logs
+            .describe_metric_filters()
+            .log_group_name(group)
+            .filter_name_prefix(name)
+            .send()
+            .await
+            .map_err(|e| aws_error(&format!("reading metric filter {name}"), &e).to_string())?;
+        let Some(live) = found.metric_filters().iter().find(|f| f.filter_name() == Some(name)) else {
+            return Ok(fail(format!("metric filter {name} is gone from {group}: `cairn apply` puts it back")));
+        };
+        let pattern = live.filter_pattern().unwrap_or_default().to_string();
+        let fed_by_trail = self.cx.state.resources.values().any(|t| {
+            t.kind == "aws:cloudtrail:Trail"
+                && t.props.pointer("/cloudwatch_logs/log_group").and_then(Json::as_str).map(log_group_name)
+                    == Some(group)
+        });
+        if !fed_by_trail {
+            return Ok(skipped(format!(
+                "no sample lines for {group} (no trail of this stack delivers to it): try the filter with \
+                 `cairn test-filter STACK {filter} LINES`"
+            )));
+        }
+        let records: Vec<&str> = cairn_patterns::samples::CLOUDTRAIL.lines().filter(|l| !l.trim().is_empty()).collect();
+        let total = records.len();
+        let (matched, how) = match logs
+            .test_metric_filter()
+            .filter_pattern(&pattern)
+            .set_log_event_messages(Some(records.iter().map(|s| s.to_string()).collect()))
+            // Two tries, not the usual eight: a server error here (an
+            // emulator without the hook) falls back to cairn's matcher.
+            .customize()
+            .config_override(
+                aws_sdk_cloudwatchlogs::config::Builder::default()
+                    .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2)),
+            )
+            .send()
+            .await
+        {
+            Ok(answer) => {
+                let mut numbers: Vec<usize> =
+                    answer.matches().iter().filter_map(|m| usize::try_from(m.event_number()).ok()).collect();
+                numbers.sort_unstable();
+                numbers.dedup();
+                (numbers, "TestMetricFilter".to_string())
+            }
+            Err(e) => {
+                let why = e.code().map_or_else(|| "no answer".to_string(), str::to_string);
+                let Ok(parsed) = FilterPattern::parse(&pattern) else {
+                    return Err(aws_error(&format!("trying metric filter {name}"), &e).to_string());
+                };
+                let numbers = records
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, line)| parsed.matches(line).is_match())
+                    .map(|(i, _)| i + 1)
+                    .collect();
+                (numbers, format!("cairn's matcher (TestMetricFilter: {why})"))
+            }
+        };
+        let drifted = if prop(r, "pattern") == Some(pattern.as_str()) {
+            String::new()
+        } else {
+            " The pattern on AWS is not the stack's (changed outside cairn): `cairn plan` shows it.".to_string()
+        };
+        let list = matched.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        Ok(match matched.len() {
+            0 => fail(format!(
+                "the pattern on AWS matches none of the {total} sample CloudTrail records ({how}): its metric never \
+                 counts them, so its alarm never fires.{drifted} Pattern: {pattern}"
+            )),
+            n if n == total => fail(format!(
+                "the pattern on AWS matches every one of the {total} sample CloudTrail records ({how}): it counts \
+                 everything.{drifted}"
+            )),
+            n => {
+                let v = pass(format!("matches {n} of {total} sample CloudTrail records (#{list}) ({how}){drifted}"));
+                if drifted.is_empty() { v } else { fail(v.1) }
+            }
+        })
+    }
+
+    // ---- alarm -> topic ---------------------------------------------------
+
+    async fn alarm_topic(&self, alarm: &str, topic_arn: &str) -> Result<Verdict, String> {
+        let r = self.resource(alarm).ok_or("not in state")?;
+        let name = prop(r, "name").unwrap_or(&r.physical_id).to_string();
+        let cw = self.cx.clients.cloudwatch().await;
+        let found = cw
+            .describe_alarms()
+            .alarm_names(&name)
+            .send()
+            .await
+            .map_err(|e| aws_error(&format!("reading alarm {name}"), &e).to_string())?;
+        let Some(live) = found.metric_alarms().first() else {
+            return Ok(fail(format!("alarm {name} is gone (deleted outside cairn): `cairn apply` makes it again")));
+        };
+        if live.actions_enabled() == Some(false) {
+            return Ok(fail(format!("alarm {name}'s actions are disabled: it changes state and tells no one")));
+        }
+        if !live.alarm_actions().iter().any(|a| a == topic_arn) {
+            return Ok(fail(format!("alarm {name} no longer notifies {topic_arn} (changed outside cairn)")));
+        }
+        let before = live.state_value().cloned();
+        let topic_label = super::by_arn(self.cx.state, topic_arn).map_or("topic", |(id, _)| id.as_str());
+        let sub = self.cx.scratch.subscriber(self.cx.clients, topic_arn, topic_label).await?;
+        // Back as it was (OK unless it was in ALARM already): the next
+        // evaluation decides from the data again.
+        let back = if before == Some(StateValue::Alarm) { StateValue::Alarm } else { StateValue::Ok };
+        let t0 = Instant::now();
+        self.cx.scratch.set_alarm(self.cx.clients, &name, back.clone()).await?;
+        let wanted = |body: &str| {
+            serde_json::from_str::<Json>(body).is_ok_and(|m| {
+                m.get("AlarmName").and_then(Json::as_str) == Some(name.as_str())
+                    && m.get("NewStateValue").and_then(Json::as_str) == Some("ALARM")
+            })
+        };
+        let seen = sub.wait_for(self.cx.clients, self.cx.timeout, &wanted).await;
+        let restored = match self.cx.scratch.set_back(self.cx.clients, &name).await {
+            Ok(()) => String::new(),
+            Err(e) => format!(" ({e})"),
+        };
+        Ok(match seen? {
+            Some(_) => pass(format!(
+                "set to ALARM, its notification reached a temporary subscriber of the topic in {:.1}s; set back to {}{restored}",
+                t0.elapsed().as_secs_f64(),
+                back.as_str()
+            )),
+            None => match self.not_aws() {
+                Some(url) => skipped(format!(
+                    "set to ALARM, no notification within {}s; the endpoint {url} is not AWS, and emulators do not \
+                     run alarm actions{restored}",
+                    self.cx.timeout.as_secs()
+                )),
+                None => fail(format!(
+                    "set to ALARM, but no notification reached the topic within {}s: the topic's access policy (and \
+                     its KMS key's, if encrypted) must let cloudwatch.amazonaws.com publish{restored}",
+                    self.cx.timeout.as_secs()
+                )),
+            },
+        })
+    }
+
+    // ---- trail --------------------------------------------------------------
+
+    async fn trail(&self, trail: &str) -> Result<Verdict, String> {
+        let r = self.resource(trail).ok_or("not in state")?;
+        let arn = r.attrs.get("arn").and_then(Json::as_str).unwrap_or(&r.physical_id);
+        let status = match self.cx.clients.cloudtrail().await.get_trail_status().name(arn).send().await {
+            Ok(s) => s,
+            Err(e) if e.code() == Some("TrailNotFoundException") => {
+                return Ok(fail(format!("trail {arn} is gone (deleted outside cairn)")));
+            }
+            Err(e) => return Err(aws_error(&format!("reading the status of trail {arn}"), &e).to_string()),
+        };
+        if status.is_logging() != Some(true) {
+            return Ok(fail("the trail is not logging (stopped outside cairn): `cairn apply` starts it again"));
+        }
+        let errors: Vec<String> = [
+            ("to its bucket", status.latest_delivery_error()),
+            ("to CloudWatch Logs", status.latest_cloud_watch_logs_delivery_error()),
+            ("of its digests", status.latest_digest_delivery_error()),
+        ]
+        .into_iter()
+        .filter_map(|(what, e)| e.filter(|e| !e.is_empty()).map(|e| format!("delivery {what} fails: {e}")))
+        .collect();
+        if !errors.is_empty() {
+            return Ok(fail(errors.join("; ")));
+        }
+        let last = status.latest_delivery_time().map(|t| format!("; last delivery {t}")).unwrap_or_default();
+        Ok(pass(format!("logging, with no delivery error (GetTrailStatus){last}")))
+    }
+
+    // ---- function -----------------------------------------------------------
+
+    async fn function(&self, function: &str) -> Result<Verdict, String> {
+        let r = self.resource(function).ok_or("not in state")?;
+        let name = prop(r, "name").unwrap_or(&r.physical_id).to_string();
+        // A function fed by a queue gets a message as SQS hands it over.
+        let fed = self.cx.state.resources.values().find(|m| {
+            m.kind == "aws:lambda:EventSourceMapping"
+                && prop(m, "source").is_some_and(|s| s.contains(":sqs:"))
+                && prop(m, "function")
+                    .is_some_and(|f| f == name || Some(f) == r.attrs.get("arn").and_then(Json::as_str))
+        });
+        let payload = match fed {
+            Some(m) => serde_json::json!({"Records": [{
+                "messageId": "cairn-check", "receiptHandle": "cairn-check", "body": "cairn check: a test message",
+                "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+                "eventSource": "aws:sqs", "eventSourceARN": prop(m, "source").unwrap_or_default(),
+                "awsRegion": self.cx.env.region
+            }]}),
+            None => serde_json::json!({"source": "cairn.check"}),
+        };
+        let answer = self
+            .cx
+            .clients
+            .lambda()
+            .await
+            .invoke()
+            .function_name(&name)
+            .payload(Blob::new(payload.to_string()))
+            .log_type(LogType::Tail)
+            .send()
+            .await;
+        let answer = match answer {
+            Ok(a) => a,
+            Err(e) if e.code() == Some("ResourceNotFoundException") => {
+                return Ok(fail(format!("function {name} is gone (deleted outside cairn)")));
+            }
+            Err(e) => return Ok(fail(aws_error(&format!("invoking {name}"), &e).to_string())),
+        };
+        let out = answer.payload().map(|p| String::from_utf8_lossy(p.as_ref()).to_string()).unwrap_or_default();
+        let tail = answer.log_result().map(log_tail).unwrap_or_default();
+        let tail = if tail.is_empty() { String::new() } else { format!("; log: {tail}") };
+        match answer.function_error() {
+            None => Ok(pass(format!("answered {} ({}){tail}", answer.status_code(), shorten(&out, 80)))),
+            Some(kind) => match self.not_aws() {
+                Some(url) if out.contains("docker") => Ok(skipped(format!(
+                    "the endpoint {url} is not AWS and cannot run the code: {}",
+                    shorten(out.trim_matches('"'), 100)
+                ))),
+                _ => Ok(fail(format!("the function failed ({kind}): {}{tail}", shorten(&out, 160)))),
+            },
+        }
+    }
+
+    // ---- queue -> mapping -> function -------------------------------------
+
+    async fn mapping(
+        &self,
+        mapping: &str,
+        queue: Option<&str>,
+        function: Option<&str>,
+        functions: &BTreeMap<String, Verdict>,
+    ) -> Result<Verdict, String> {
+        let r = self.resource(mapping).ok_or("not in state")?;
+        let live = match self.cx.clients.lambda().await.get_event_source_mapping().uuid(&r.physical_id).send().await {
+            Ok(m) => m,
+            Err(e) if e.code() == Some("ResourceNotFoundException") => {
+                return Ok(fail(format!(
+                    "mapping {mapping} is gone (deleted outside cairn): messages stay in the queue"
+                )));
+            }
+            Err(e) => return Err(aws_error(&format!("reading mapping {}", r.physical_id), &e).to_string()),
+        };
+        let state = live.state().unwrap_or("unknown");
+        if state != "Enabled" {
+            return Ok(fail(format!(
+                "mapping {mapping} is {state}: the function receives nothing and messages stay in the queue; `cairn \
+                 apply` enables it again"
+            )));
+        }
+        if let Some((Outcome::Skipped | Outcome::Fail, why)) = function.and_then(|f| functions.get(f)) {
+            let f = function.unwrap_or("function");
+            return Ok(skipped(format!(
+                "mapping {mapping} is Enabled; no message sent, as {f} cannot run here: {why}"
+            )));
+        }
+        let Some(url) = queue.and_then(|q| self.resource(q)).map(|q| q.physical_id.clone()) else {
+            return Ok(skipped(format!(
+                "mapping {mapping} is Enabled; its queue is not this stack's, so nothing is sent"
+            )));
+        };
+        let sqs = self.cx.clients.sqs().await;
+        let token = format!("cairn-check-{}", self.cx.scratch.run);
+        let t0 = Instant::now();
+        sqs.send_message()
+            .queue_url(&url)
+            .message_body(format!("{token}: a test message from `cairn check`"))
+            .send()
+            .await
+            .map_err(|e| aws_error(&format!("sending a test message to {url}"), &e).to_string())?;
+        let deadline = t0 + self.cx.timeout;
+        loop {
+            let attrs = sqs
+                .get_queue_attributes()
+                .queue_url(&url)
+                .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+                .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+                .send()
+                .await
+                .map_err(|e| aws_error(&format!("reading queue {url}"), &e).to_string())?;
+            let count = |k: QueueAttributeName| {
+                attrs.attributes().and_then(|a| a.get(&k)).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+            };
+            let waiting = count(QueueAttributeName::ApproximateNumberOfMessages)
+                + count(QueueAttributeName::ApproximateNumberOfMessagesNotVisible);
+            if waiting == 0 {
+                return Ok(pass(format!(
+                    "a message sent to the queue was taken by the function in {:.1}s (the queue is empty)",
+                    t0.elapsed().as_secs_f64()
+                )));
+            }
+            if Instant::now() >= deadline {
+                let removed = self.take_back(&url, &token).await;
+                let verdict = format!(
+                    "a message sent to the queue was still there after {}s ({waiting} waiting){removed}",
+                    self.cx.timeout.as_secs()
+                );
+                return Ok(match self.not_aws() {
+                    Some(endpoint) => {
+                        skipped(format!("{verdict}; the endpoint {endpoint} is not AWS, and runs no code"))
+                    }
+                    None => fail(verdict),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// Removes the test message from a queue that did not drain; other
+    /// messages received on the way are made visible again at once.
+    async fn take_back(&self, url: &str, token: &str) -> String {
+        let sqs = self.cx.clients.sqs().await;
+        for _ in 0..5 {
+            let Ok(got) =
+                sqs.receive_message().queue_url(url).max_number_of_messages(10).wait_time_seconds(1).send().await
+            else {
+                break;
+            };
+            let mut mine = false;
+            for m in got.messages() {
+                let Some(handle) = m.receipt_handle() else { continue };
+                if m.body().is_some_and(|b| b.contains(token)) {
+                    mine = sqs.delete_message().queue_url(url).receipt_handle(handle).send().await.is_ok();
+                } else {
+                    let _ = sqs
+                        .change_message_visibility()
+                        .queue_url(url)
+                        .receipt_handle(handle)
+                        .visibility_timeout(0)
+                        .send()
+                        .await;
+                }
+            }
+            if mine {
+                return "; the test message was taken back".into();
+            }
+        }
+        "; the test message could not be taken back (it says `cairn-check` in its body)".into()
+    }
+
+    // ---- instance -> log group --------------------------------------------
+
+    async fn instance_logs(&self, instance: &str, group: &str) -> Result<Verdict, String> {
+        let i = self.resource(instance).ok_or("not in state")?;
+        let g = self.resource(group).ok_or("not in state")?;
+        let id = &i.physical_id;
+        let described = self
+            .cx
+            .clients
+            .ec2()
+            .await
+            .describe_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .map_err(|e| aws_error(&format!("reading instance {id}"), &e).to_string())?;
+        let live = described.reservations().iter().flat_map(|r| r.instances()).next();
+        let state = live.and_then(|l| l.state()).and_then(|s| s.name()).map_or("gone", |n| n.as_str());
+        if state != "running" {
+            return Ok(fail(format!("instance {id} is {state}: nothing ships its logs")));
+        }
+        let deadline = Instant::now() + self.cx.timeout;
+        loop {
+            let streams = self
+                .cx
+                .clients
+                .logs()
+                .await
+                .describe_log_streams()
+                .log_group_name(&g.physical_id)
+                .log_stream_name_prefix(id)
+                .send()
+                .await
+                .map_err(|e| aws_error(&format!("listing the streams of {}", g.physical_id), &e).to_string())?;
+            if let Some(s) = streams.log_streams().first() {
+                return Ok(pass(format!(
+                    "the agent on {id} writes to {} (stream {})",
+                    g.physical_id,
+                    s.log_stream_name().unwrap_or_default()
+                )));
+            }
+            if Instant::now() >= deadline {
+                let verdict =
+                    format!("no log stream from {id} in {} within {}s", g.physical_id, self.cx.timeout.as_secs());
+                return Ok(match self.not_aws() {
+                    Some(url) => {
+                        skipped(format!("{verdict}; the endpoint {url} is not AWS, and its instances run no agent"))
+                    }
+                    None => fail(format!(
+                        "{verdict}: the agent is not running or cannot write (its role, its configuration parameter, \
+                         or the instance's network path to CloudWatch Logs)"
+                    )),
+                });
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+}
+
+/// The source, detail-type and detail of an event, short.
+fn brief_event(event: &Json) -> String {
+    let source = event.get("source").and_then(Json::as_str).unwrap_or_default();
+    let detail = event.get("detail").map(Json::to_string).unwrap_or_default();
+    shorten(&format!("source {source}, detail {detail}"), 100)
+}
+
+/// The last non-empty line of a base64 log tail (what the function printed last).
+fn log_tail(encoded: &str) -> String {
+    use base64::Engine as _;
+    let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(encoded) else { return String::new() };
+    let text = String::from_utf8_lossy(&bytes).to_string();
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty() && !l.starts_with("END ") && !l.starts_with("REPORT "))
+        .unwrap_or_default();
+    shorten(line.trim(), 100)
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max).collect();
+    format!("{cut}…")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_amazon_hosts_are_aws() {
+        assert!(is_aws(None));
+        assert!(is_aws(Some("https://sqs.us-east-1.amazonaws.com")));
+        assert!(is_aws(Some("https://events.cn-north-1.amazonaws.com.cn/")));
+        assert!(!is_aws(Some("http://127.0.0.1:4566")));
+        assert!(!is_aws(Some("http://amazonaws.com.evil.example:80")));
+    }
+
+    #[test]
+    fn the_log_tail_is_the_last_line_printed() {
+        use base64::Engine as _;
+        let log = "START RequestId: 1\nHello, world!\nEND RequestId: 1\nREPORT RequestId: 1 Duration: 1 ms\n";
+        let encoded = base64::engine::general_purpose::STANDARD.encode(log);
+        assert_eq!(log_tail(&encoded), "Hello, world!");
+    }
+}
