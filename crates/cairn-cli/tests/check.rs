@@ -243,6 +243,39 @@ fn lab6_skips_what_needs_a_lambda_runtime_and_fails_on_a_disabled_mapping() -> R
     Ok(())
 }
 
+#[test]
+fn labs_2_4_and_5_pass_or_say_why_each_edge_is_skipped() -> R {
+    let dir = tempfile::tempdir()?;
+    let state = dir.path().join("state");
+    // Lab 5's code is a directory beside its stack file.
+    let code = dir.path().join("lab5-function");
+    std::fs::create_dir(&code)?;
+    for f in ["app.py", "greet.py"] {
+        std::fs::copy(format!("{}/../../stacks/lab5-function/{f}", env!("CARGO_MANIFEST_DIR")), code.join(f))?;
+    }
+    for (name, expected) in [
+        (
+            "lab2-ec2-logging",
+            vec![("instance -> messages", "its instances run no agent"), ("instance -> secure", "run no agent")],
+        ),
+        ("lab4-simple-lambda", vec![("hello (invoke)", "cannot run the code")]),
+        ("lab5-lambda-cli", vec![("handler (invoke)", "cannot run the code")]),
+    ] {
+        let stack = emulator::unique_stack("checklab");
+        let file = lab(dir.path(), name, &stack)?;
+        expect(&cairn(&state).arg("apply").arg(&file).arg("--yes").output()?, 0);
+        let edges = check(&state, &file, &[], 0)?;
+        assert_eq!(edges.len(), expected.len(), "{name}: {edges:?}");
+        for (wanted, why) in expected {
+            let (_, result, detail) = edge(&edges, wanted);
+            assert_eq!(result, "skipped", "{name} {wanted}: {detail}");
+            assert!(detail.contains("is not AWS") && detail.contains(why), "{name} {wanted}: {detail}");
+        }
+        expect(&cairn(&state).arg("destroy").arg(&file).arg("--yes").output()?, 0);
+    }
+    Ok(())
+}
+
 /// A topic and an alarm notifying it: check waits for the alarm's
 /// notification (which the emulator never sends), long enough to be
 /// stopped while its temporary queue exists.

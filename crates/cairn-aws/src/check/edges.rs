@@ -531,8 +531,8 @@ impl Probe<'_> {
             None => Ok(pass(format!("answered {} ({}){tail}", answer.status_code(), shorten(&out, 80)))),
             Some(kind) => match self.not_aws() {
                 Some(url) if out.contains("docker") => Ok(skipped(format!(
-                    "the endpoint {url} is not AWS and cannot run the code: {}",
-                    shorten(out.trim_matches('"'), 100)
+                    "the endpoint {url} is not AWS and cannot run the code (it answered \"{}\")",
+                    shorten(out.trim_matches('"').split(':').next().unwrap_or_default(), 60)
                 ))),
                 _ => Ok(fail(format!("the function failed ({kind}): {}{tail}", shorten(&out, 160)))),
             },
