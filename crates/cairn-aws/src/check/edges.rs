@@ -356,10 +356,14 @@ impl Probe<'_> {
                     answer.matches().iter().filter_map(|m| usize::try_from(m.event_number()).ok()).collect();
                 numbers.sort_unstable();
                 numbers.dedup();
-                (numbers, "TestMetricFilter".to_string())
+                (numbers, "by TestMetricFilter".to_string())
             }
             Err(e) => {
-                let why = e.code().map_or_else(|| "no answer".to_string(), str::to_string);
+                let why = match (e.code(), e.raw_response()) {
+                    (Some(code), _) => code.to_string(),
+                    (None, Some(raw)) => format!("HTTP {}", raw.status().as_u16()),
+                    (None, None) => "no answer".to_string(),
+                };
                 let Ok(parsed) = FilterPattern::parse(&pattern) else {
                     return Err(aws_error(&format!("trying metric filter {name}"), &e).to_string());
                 };
@@ -369,7 +373,7 @@ impl Probe<'_> {
                     .filter(|(_, line)| parsed.matches(line).is_match())
                     .map(|(i, _)| i + 1)
                     .collect();
-                (numbers, format!("cairn's matcher (TestMetricFilter: {why})"))
+                (numbers, format!("by cairn's matcher, as TestMetricFilter failed here ({why})"))
             }
         };
         let drifted = if prop(r, "pattern") == Some(pattern.as_str()) {
@@ -380,15 +384,15 @@ impl Probe<'_> {
         let list = matched.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
         Ok(match matched.len() {
             0 => fail(format!(
-                "the pattern on AWS matches none of the {total} sample CloudTrail records ({how}): its metric never \
+                "the pattern on AWS matches none of the {total} sample CloudTrail records, {how}: its metric never \
                  counts them, so its alarm never fires.{drifted} Pattern: {pattern}"
             )),
             n if n == total => fail(format!(
-                "the pattern on AWS matches every one of the {total} sample CloudTrail records ({how}): it counts \
+                "the pattern on AWS matches every one of the {total} sample CloudTrail records, {how}: it counts \
                  everything.{drifted}"
             )),
             n => {
-                let v = pass(format!("matches {n} of {total} sample CloudTrail records (#{list}) ({how}){drifted}"));
+                let v = pass(format!("matches {n} of {total} sample CloudTrail records (#{list}), {how}.{drifted}"));
                 if drifted.is_empty() { v } else { fail(v.1) }
             }
         })
