@@ -276,6 +276,47 @@ fn labs_2_4_and_5_pass_or_say_why_each_edge_is_skipped() -> R {
     Ok(())
 }
 
+#[test]
+fn a_rule_sending_to_a_queue_is_judged_by_the_queue_policy() -> R {
+    let dir = tempfile::tempdir()?;
+    let state = dir.path().join("state");
+    let stack = emulator::unique_stack("checkrq");
+    let file = dir.path().join("rq.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "stack: {stack}\nresources:\n  inbox:\n    type: aws:sqs:Queue\n  rule:\n    type: aws:events:Rule\n    \
+             properties:\n      event_pattern:\n        source: [{{prefix: aws.}}]\n        detail:\n          \
+             count: [{{numeric: [\">\", 5]}}]\n          zone: [{{anything-but: [a]}}]\n      targets:\n        \
+             - arn: ${{inbox.arn}}\noutputs:\n  queue: ${{inbox.url}}\n"
+        ),
+    )?;
+    expect(&cairn(&state).arg("apply").arg(&file).arg("--yes").output()?, 0);
+    let edges = check(&state, &file, &[], 0)?;
+    let (_, result, detail) = edge(&edges, "rule -> inbox");
+    assert_eq!(result, "pass", "{detail}");
+    // The event built for the pattern meets each matcher.
+    assert!(detail.contains(r#""count":6"#) && detail.contains("lets events.amazonaws.com sqs:SendMessage"), "{detail}");
+
+    let queue = output(&state, &file, "queue")?;
+    runtime().block_on(async {
+        let c = clients();
+        let sqs = c.sqs().await;
+        sqs.set_queue_attributes()
+            .queue_url(&queue)
+            .attributes(aws_sdk_sqs::types::QueueAttributeName::Policy, "")
+            .send()
+            .await
+    })?;
+    let edges = check(&state, &file, &[], 1)?;
+    let (_, result, detail) = edge(&edges, "rule -> inbox");
+    assert_eq!(result, "fail", "{detail}");
+    assert!(detail.contains("does not allow events.amazonaws.com to sqs:SendMessage"), "{detail}");
+
+    expect(&cairn(&state).arg("destroy").arg(&file).arg("--yes").output()?, 0);
+    Ok(())
+}
+
 /// A topic and an alarm notifying it: check waits for the alarm's
 /// notification (which the emulator never sends), long enough to be
 /// stopped while its temporary queue exists.
