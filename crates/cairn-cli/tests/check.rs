@@ -103,6 +103,17 @@ fn lab1_passes_and_fails_on_the_rule_once_the_topic_policy_is_removed() -> R {
     assert!(leftover_queues(&stack).is_empty());
     assert_eq!(subscribers(&topic), ["ops@example.com"]);
 
+    // A subscription recorded while pending (no ARN in state) and
+    // confirmed since is found on the topic and checked as confirmed.
+    let path = state.join(format!("{stack}.json"));
+    let mut recorded: Json = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+    recorded["resources"]["ops-email"]["physical_id"] = format!("pending:{topic}|email|ops@example.com").into();
+    std::fs::write(&path, serde_json::to_string_pretty(&recorded)?)?;
+    let edges = check(&state, &file, &["-p", "email=ops@example.com"], 0)?;
+    let (_, result, detail) = edge(&edges, "alerts -> ops-email");
+    assert_eq!(result, "pass", "{detail}");
+    assert!(detail.contains("ops-email (email) is confirmed"), "{detail}");
+
     // The topic's policy as AWS makes it, without the statement for the rule.
     let account_only = serde_json::json!({
         "Version": "2008-10-17",
@@ -296,7 +307,10 @@ fn a_rule_sending_to_a_queue_is_judged_by_the_queue_policy() -> R {
     let (_, result, detail) = edge(&edges, "rule -> inbox");
     assert_eq!(result, "pass", "{detail}");
     // The event built for the pattern meets each matcher.
-    assert!(detail.contains(r#""count":6"#) && detail.contains("lets events.amazonaws.com sqs:SendMessage"), "{detail}");
+    assert!(
+        detail.contains(r#""count":6"#) && detail.contains("lets events.amazonaws.com sqs:SendMessage"),
+        "{detail}"
+    );
 
     let queue = output(&state, &file, "queue")?;
     runtime().block_on(async {

@@ -251,33 +251,50 @@ impl Probe<'_> {
         let endpoint = prop(r, "endpoint").unwrap_or_default();
         let protocol = prop(r, "protocol").unwrap_or_default();
         let sns = self.cx.clients.sns().await;
-        let arn = &r.physical_id;
-        let mut said = String::new();
-        if arn.starts_with("arn:") {
-            match sns.get_subscription_attributes().subscription_arn(arn).send().await {
-                Ok(a) => {
-                    let attrs = a.attributes();
-                    if attrs.and_then(|a| a.get("PendingConfirmation")).is_some_and(|v| v == "true") {
-                        return Ok(fail(format!(
-                            "{subscription} ({protocol} to {endpoint}) is not confirmed: nothing reaches it until the \
-                             link in the message AWS sent there is followed"
-                        )));
-                    }
-                }
-                Err(e) if e.code() == Some("NotFound") || e.code() == Some("NotFoundException") => {
-                    return Ok(fail(format!(
-                        "{subscription} ({protocol} to {endpoint}) is gone (unsubscribed outside cairn): `cairn apply` subscribes it again"
-                    )));
-                }
-                Err(e) => return Err(aws_error(&format!("reading subscription {arn}"), &e).to_string()),
-            }
-            let _ = write!(said, "{subscription} ({protocol}) is confirmed; ");
+        let pending = || {
+            fail(format!(
+                "{subscription} ({protocol} to {endpoint}) is not confirmed: nothing reaches it until the link in \
+                 the message AWS sent there is followed"
+            ))
+        };
+        let gone = || {
+            fail(format!(
+                "{subscription} ({protocol} to {endpoint}) is gone (unsubscribed outside cairn): `cairn apply` \
+                 subscribes it again"
+            ))
+        };
+        // State keeps a subscription made pending without its ARN; it may
+        // have been confirmed since: the topic's list says.
+        let arn = if r.physical_id.starts_with("arn:") {
+            r.physical_id.clone()
         } else {
-            return Ok(fail(format!(
-                "{subscription} ({protocol} to {endpoint}) is still pending confirmation: nothing reaches it until the \
-                 link in the message AWS sent there is followed"
-            )));
+            let listed: Vec<aws_sdk_sns::types::Subscription> = sns
+                .list_subscriptions_by_topic()
+                .topic_arn(topic_arn)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| aws_error(&format!("listing the subscriptions of {topic_arn}"), &e).to_string())?;
+            match listed.iter().find(|s| s.protocol() == Some(protocol) && s.endpoint() == Some(endpoint)) {
+                None => return Ok(gone()),
+                Some(s) => match s.subscription_arn() {
+                    Some(a) if a.starts_with("arn:") => a.to_string(),
+                    _ => return Ok(pending()),
+                },
+            }
+        };
+        match sns.get_subscription_attributes().subscription_arn(&arn).send().await {
+            Ok(a) => {
+                if a.attributes().and_then(|a| a.get("PendingConfirmation")).is_some_and(|v| v == "true") {
+                    return Ok(pending());
+                }
+            }
+            Err(e) if e.code() == Some("NotFound") || e.code() == Some("NotFoundException") => return Ok(gone()),
+            Err(e) => return Err(aws_error(&format!("reading subscription {arn}"), &e).to_string()),
         }
+        let mut said = format!("{subscription} ({protocol}) is confirmed; ");
         let topic_label = super::by_arn(self.cx.state, topic_arn).map_or("topic", |(id, _)| id.as_str());
         let sub = self.cx.scratch.subscriber(self.cx.clients, topic_arn, topic_label).await?;
         let token = format!("cairn-check-{}-{}", self.cx.scratch.run, subscription);
