@@ -348,8 +348,9 @@ fn alarm_stack(dir: &Path, stack: &str) -> Result<std::path::PathBuf, Box<dyn st
     Ok(file)
 }
 
-/// Starts a long check and waits until its temporary queue exists.
-fn check_until_queue(state: &Path, file: &Path, stack: &str) -> Result<Child, Box<dyn std::error::Error>> {
+/// Starts a long check and waits until its temporary queue exists and is
+/// subscribed to `topic`.
+fn check_until_queue(state: &Path, file: &Path, stack: &str, topic: &str) -> Result<Child, Box<dyn std::error::Error>> {
     let child = cairn(state)
         .arg("check")
         .arg(file)
@@ -358,8 +359,8 @@ fn check_until_queue(state: &Path, file: &Path, stack: &str) -> Result<Child, Bo
         .stderr(Stdio::piped())
         .spawn()?;
     let t0 = Instant::now();
-    while leftover_queues(stack).is_empty() {
-        assert!(t0.elapsed() < Duration::from_secs(60), "check made no temporary queue");
+    while leftover_queues(stack).is_empty() || subscribers(topic).is_empty() {
+        assert!(t0.elapsed() < Duration::from_secs(60), "check made no subscribed temporary queue");
         std::thread::sleep(Duration::from_millis(100));
     }
     Ok(child)
@@ -376,7 +377,7 @@ fn nothing_check_makes_is_left_after_ctrl_c_and_a_killed_run_is_swept() -> R {
     assert_eq!(subscribers(&topic).len(), 0);
 
     // Ctrl-C: the temporary queue and its subscription go before the exit.
-    let child = check_until_queue(&state, &file, &stack)?;
+    let child = check_until_queue(&state, &file, &stack, &topic)?;
     assert_eq!(subscribers(&topic).len(), 1, "the temporary queue is subscribed");
     let sent = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status()?;
     assert!(sent.success(), "could not send SIGINT");
@@ -389,7 +390,7 @@ fn nothing_check_makes_is_left_after_ctrl_c_and_a_killed_run_is_swept() -> R {
 
     // Killed: the queue and its subscription stay, tagged; sweep finds both
     // and removes them, and nothing of the stack itself.
-    let mut child = check_until_queue(&state, &file, &stack)?;
+    let mut child = check_until_queue(&state, &file, &stack, &topic)?;
     child.kill()?;
     child.wait()?;
     assert_eq!(leftover_queues(&stack).len(), 1);

@@ -67,7 +67,7 @@ pub struct EdgeReport {
 
 /// What a check run needs.
 pub struct Checker<'a> {
-    pub clients: &'a Clients,
+    pub clients: Arc<Clients>,
     pub env: &'a Environment,
     pub state: &'a State,
     /// How long to wait for something to arrive (a notification, a queue

@@ -73,8 +73,14 @@ impl App {
         ));
         let clients = provider.clients();
         let scratch = Arc::new(Scratch::new(&stack));
-        let checker =
-            Checker { clients: &clients, env: &env, state: &state, timeout, only, scratch: Arc::clone(&scratch) };
+        let checker = Checker {
+            clients: Arc::clone(&clients),
+            env: &env,
+            state: &state,
+            timeout,
+            only,
+            scratch: Arc::clone(&scratch),
+        };
         let (style, quiet, verbose) = (self.style, self.g.quiet, self.g.verbose);
         let show = move |r: &EdgeReport| {
             if quiet && r.result != Outcome::Fail {
