@@ -442,7 +442,6 @@ mod own {
         Ok(found)
     }
 
-    /// Every queue's URL by (account, name), by one paged ListQueues.
     /// `cairn check`'s temporary queues (tagged `cairn:check`) come with
     /// their subscriptions, which carry no tags: one paged ListSubscriptions
     /// finds those whose endpoint is such a queue, and they are swept with
@@ -492,6 +491,7 @@ mod own {
         Ok(found)
     }
 
+    /// Every queue's URL by (account, name), by one paged ListQueues.
     pub(super) async fn queue_urls(clients: &Clients) -> Result<BTreeMap<(String, String), String>, OpError> {
         #[cfg(feature = "sqs")]
         {

@@ -82,7 +82,12 @@ impl App {
             scratch: Arc::clone(&scratch),
         };
         let (style, quiet, verbose) = (self.style, self.g.quiet, self.g.verbose);
-        let show = move |r: &EdgeReport| {
+        // Each edge as it ends, for a stop that cuts the run short.
+        let finished: std::sync::Mutex<Vec<EdgeReport>> = std::sync::Mutex::default();
+        let show = |r: &EdgeReport| {
+            if let Ok(mut f) = finished.lock() {
+                f.push(r.clone());
+            }
             if quiet && r.result != Outcome::Fail {
                 return;
             }
@@ -120,10 +125,8 @@ impl App {
             }
             eprintln!("  = help: `{sweep}` removes it (it is tagged {TAG_CHECK}={stack})");
         }
-        let Some(reports) = reports else {
-            eprintln!("interrupted: {}", if left.is_empty() { "nothing check made is left" } else { "see above" });
-            return Exit::Interrupted;
-        };
+        let interrupted = reports.is_none();
+        let reports = reports.unwrap_or_else(|| finished.lock().map(|f| f.clone()).unwrap_or_default());
         let tally = |o: Outcome| reports.iter().filter(|r| r.result == o).count();
         let (passed, failed, skipped) = (tally(Outcome::Pass), tally(Outcome::Fail), tally(Outcome::Skipped));
         if self.g.json {
@@ -137,10 +140,19 @@ impl App {
                     "edges": reports,
                     "summary": {"pass": passed, "fail": failed, "skipped": skipped},
                     "left": left,
-                    "ok": failed == 0 && left.is_empty(),
+                    "interrupted": interrupted,
+                    "ok": failed == 0 && left.is_empty() && !interrupted,
                     "elapsed_ms": u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX),
                 }))
             );
+        }
+        if interrupted {
+            eprintln!(
+                "interrupted after {} edge(s): {}",
+                reports.len(),
+                if left.is_empty() { "nothing check made is left" } else { "see above" }
+            );
+            return Exit::Interrupted;
         }
         self.say(&format!(
             "Checked {} edge(s) in {:.1}s: {passed} passed, {failed} failed, {skipped} skipped.\n",
