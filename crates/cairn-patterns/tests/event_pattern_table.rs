@@ -493,13 +493,13 @@ fn invalid_patterns_are_reported_at_their_path() {
     let cases: Vec<(Value, Vec<PathSeg>, &str)> = vec![
         (json!({}), vec![], "the event pattern is empty"),
         (json!(["aws.ec2"]), vec![], "the event pattern is not a JSON object"),
-        (json!({"source": "aws.ec2"}), vec![key("source")], "field `source` is a single value, not a list"),
-        (json!({"source": []}), vec![key("source")], "field `source` lists no values"),
-        (json!({"detail": {}}), vec![key("detail")], "field `detail` is an empty object"),
+        (json!({"source": "aws.ec2"}), vec![key("source")], "pattern field `source` is a single value, not a list"),
+        (json!({"source": []}), vec![key("source")], "pattern field `source` lists no values"),
+        (json!({"detail": {}}), vec![key("detail")], "pattern field `detail` is an empty object"),
         (
             json!({"source": [["a"]]}),
             vec![key("source"), PathSeg::Index(0)],
-            "field `source` has a list inside its list",
+            "pattern field `source` has a list inside its list",
         ),
         (
             json!({"detail": {"state": [{"anything_but": ["running"]}]}}),
@@ -540,7 +540,7 @@ fn invalid_patterns_are_reported_at_their_path() {
         (
             json!({"a": [{"numeric": [">"]}]}),
             vec![key("a"), PathSeg::Index(0), key("numeric")],
-            "`numeric` has 1 items",
+            "`numeric` has 1 item, not 2 or 4",
         ),
         (
             json!({"a": [{"numeric": ["~", 5]}]}),
@@ -654,8 +654,8 @@ fn every_error_is_reported_not_just_the_first() {
     assert_eq!(paths, ["source", "detail.state", "detail.size[0].numeric"]);
     assert_eq!(
         errors[0].to_string(),
-        "source: field `source` is a single value, not a list; expected a list of values to match (EventBridge matches \
-         only lists), or an object of fields (write \"source\": [\"aws.ec2\"])"
+        "source: pattern field `source` is a single value, not a list; expected a list of values to match (EventBridge matches \
+         only lists), or an object of fields (write `\"source\": [\"aws.ec2\"]`)"
     );
 }
 

@@ -337,7 +337,8 @@ fn syntax_errors_say_where_and_what_was_expected() {
         ("{ $.x = 1", 9, "expected `&&`, `||` or the closing `}`, found the end of the pattern"),
         ("{ $.x = 1 } extra", 12, "unexpected `e` at character 13 after the closing `}`"),
         ("{ x = 1 }", 2, "expected a selector like `$.field`, found `x` at character 3"),
-        ("{ $ = 1 }", 2, "`$` alone selects the whole event"),
+        ("{ $ = 1 }", 2, "`$` at character 3 alone selects the whole event"),
+        ("{ $x = 1 }", 2, "`$x` at character 3 is not a selector"),
         ("{ $.x }", 6, "expected a comparison after `$.x`, found `}` at character 7"),
         ("{ $.x = }", 8, "expected a value after `$.x =`, found `}` at character 9"),
         ("{ $.x IS MAYBE }", 9, "expected NULL, TRUE or FALSE after IS, found `M` at character 10"),
@@ -363,7 +364,7 @@ fn syntax_errors_say_where_and_what_was_expected() {
         ("%something!%", 10, "in the regular expression at character 1: `!` is not supported in a regular expression"),
         ("%ab% ERROR", 5, "unexpected `E` at character 6 after the regular expression"),
         ("\"never closed", 0, "the quote opened at character 1 is never closed"),
-        ("ERR\"OR", 3, "a quote in the middle of a term"),
+        ("ERR\"OR", 3, "a quote in the middle of a term at character 4"),
         ("user=test", 4, "the term `user=test` has `=`, and an unquoted term has only letters, digits and `_`"),
         ("$.errorCode = \"AccessDenied\"", 0, "`$.errorCode` is a JSON selector outside `{ }`"),
         ("ERROR %ERR.R%", 6, "a regular expression among terms"),
@@ -397,6 +398,7 @@ fn likely_fixes_are_suggested() {
     );
     assert_eq!(suggestion("{ $.x EXISTS }").as_deref(), Some("write `$.x = *`"));
     assert_eq!(suggestion("{ errorCode = 1 }").as_deref(), Some("write `$.errorCode`"));
+    assert_eq!(suggestion("{ $errorCode = 1 }").as_deref(), Some("write `$.errorCode`"));
     assert_eq!(suggestion("{ $.@timestamp = 1 }").as_deref(), Some("write `.['@timestamp']`"));
     assert_eq!(suggestion("user=test").as_deref(), Some("write \"user=test\""));
     assert_eq!(suggestion("{ $.x = a@b }").as_deref(), Some("write \"a@b\""));

@@ -157,10 +157,10 @@ impl TypedKind for MetricFilter {
                     .expected(format!("at most {MAX_PATTERN} characters")),
             );
         } else if !unresolved(&props.pattern)
-            && let Err(problem) = check_filter_pattern(&props.pattern)
+            && let Err(problem) = cairn_patterns::filter_pattern::validate(&props.pattern)
         {
-            let mut e = PropError::new(&["pattern"], format!("filter pattern: {}", problem.message))
-                .expected(problem.expected.unwrap_or(PATTERN_FORMS));
+            let mut e =
+                PropError::new(&["pattern"], format!("filter pattern: {}", problem.message)).expected(problem.expected);
             e.suggestion = problem.suggestion;
             errors.push(e);
         }
@@ -464,325 +464,6 @@ async fn find_filter(
     }
 }
 
-// ---- filter pattern syntax -------------------------------------------------------
-
-const PATTERN_FORMS: &str =
-    "terms like `ERROR -DEBUG`, `{ $.field = \"value\" }`, `[ip, user, status = 404, ...]` or `%regex%`";
-
-/// A syntax error in a filter pattern.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct PatternError {
-    pub message: String,
-    pub expected: Option<&'static str>,
-    pub suggestion: Option<String>,
-}
-
-fn pattern_error(message: String, expected: Option<&'static str>) -> PatternError {
-    PatternError { message, expected, suggestion: None }
-}
-
-/// Checks the syntax of a CloudWatch Logs filter pattern: terms (`ERROR
-/// -DEBUG`, `?WARN ?ERROR`, `"exact phrase"`), `%regex%`, JSON conditions
-/// (`{ $.a = "x" && ($.b > 1 || $.c NOT EXISTS) }`) or space-delimited
-/// fields (`[ip, user, ..., status = 4*]`). Positions in messages count
-/// characters from 1.
-pub(crate) fn check_filter_pattern(pattern: &str) -> Result<(), PatternError> {
-    let mut s = Scanner { chars: pattern.chars().collect(), at: 0 };
-    s.skip_ws();
-    match s.peek() {
-        None => Ok(()),
-        Some('{') => s.json(),
-        Some('[') => s.delimited(),
-        Some('%') => s.regex().and_then(|()| s.end("the regular expression")),
-        Some(_) => s.terms(),
-    }
-}
-
-/// The regex characters filter patterns accept besides letters and digits.
-const REGEX_CHARS: &str = ":_#=@/;,- ^$?[]{}|\\*+.";
-
-struct Scanner {
-    chars: Vec<char>,
-    at: usize,
-}
-
-impl Scanner {
-    fn peek(&self) -> Option<char> {
-        self.chars.get(self.at).copied()
-    }
-    fn pos(&self) -> usize {
-        self.at + 1
-    }
-    fn skip_ws(&mut self) {
-        while self.peek().is_some_and(char::is_whitespace) {
-            self.at += 1;
-        }
-    }
-    fn eat(&mut self, text: &str) -> bool {
-        let n = text.chars().count();
-        let here: String = self.chars.iter().skip(self.at).take(n).collect();
-        if here == text {
-            self.at += n;
-            true
-        } else {
-            false
-        }
-    }
-    /// A keyword: `text` (any case) followed by a space or the end.
-    fn eat_word(&mut self, text: &str) -> bool {
-        let n = text.chars().count();
-        let here: String = self.chars.iter().skip(self.at).take(n).collect();
-        let boundary = self.chars.get(self.at + n).is_none_or(|c| c.is_whitespace() || ")}&|".contains(*c));
-        if here.eq_ignore_ascii_case(text) && boundary {
-            self.at += n;
-            true
-        } else {
-            false
-        }
-    }
-    fn found(&self) -> String {
-        match self.peek() {
-            None => "the end".into(),
-            Some(c) => format!("`{c}` at character {}", self.pos()),
-        }
-    }
-    fn end(&mut self, what: &str) -> Result<(), PatternError> {
-        self.skip_ws();
-        match self.peek() {
-            None => Ok(()),
-            Some(_) => Err(pattern_error(format!("unexpected {} after {what}", self.found()), None)),
-        }
-    }
-
-    /// `"…"` with backslash escapes; the scanner is on the opening quote.
-    fn quoted(&mut self) -> Result<(), PatternError> {
-        let start = self.pos();
-        self.at += 1;
-        while let Some(c) = self.peek() {
-            self.at += 1;
-            match c {
-                '\\' => self.at += 1,
-                '"' => return Ok(()),
-                _ => {}
-            }
-        }
-        Err(pattern_error(format!("the quote opened at character {start} is never closed"), Some("a closing `\"`")))
-    }
-
-    /// `%…%`; the scanner is on the opening `%`.
-    fn regex(&mut self) -> Result<(), PatternError> {
-        let start = self.pos();
-        self.at += 1;
-        while let Some(c) = self.peek() {
-            self.at += 1;
-            if c == '%' {
-                return Ok(());
-            }
-            if !(c.is_ascii_alphanumeric() || REGEX_CHARS.contains(c)) {
-                let why = if matches!(c, '(' | ')') { " (regex groups are not supported)" } else { "" };
-                return Err(pattern_error(
-                    format!("the regular expression at character {start} uses `{c}`{why}"),
-                    Some("letters, digits, `: _ # = @ / ; , -` and the operators `^ $ ? [ ] { } | \\ * + .`"),
-                ));
-            }
-        }
-        Err(pattern_error(format!("the regular expression opened at character {start} has no closing `%`"), None))
-    }
-
-    /// Terms: words or quoted phrases, each optionally marked `?` or `-`.
-    fn terms(&mut self) -> Result<(), PatternError> {
-        loop {
-            self.skip_ws();
-            let Some(c) = self.peek() else { return Ok(()) };
-            if c == '?' || c == '-' {
-                self.at += 1;
-            }
-            match self.peek() {
-                Some('"') => self.quoted()?,
-                Some('%') => self.regex()?,
-                Some(c) if c.is_whitespace() => {}
-                None => {}
-                Some(_) => {
-                    let start = self.at;
-                    while self.peek().is_some_and(|c| !c.is_whitespace()) {
-                        if self.peek() == Some('"') {
-                            return Err(pattern_error(
-                                format!("a quote in the middle of a term at character {}", self.pos()),
-                                Some("quotes around a whole term: `\"exact phrase\"`"),
-                            ));
-                        }
-                        self.at += 1;
-                    }
-                    let word: String = self.chars[start..self.at].iter().collect();
-                    if word.starts_with("$.") {
-                        let mut e = pattern_error(
-                            format!("`{word}` is a JSON selector outside `{{ }}`"),
-                            Some("JSON conditions inside braces, like `{ $.errorCode = \"AccessDenied\" }`"),
-                        );
-                        let whole: String = self.chars.iter().collect();
-                        e.suggestion = Some(format!("write `{{ {} }}`", whole.trim()));
-                        return Err(e);
-                    }
-                }
-            }
-        }
-    }
-
-    /// `{ conditions }`.
-    fn json(&mut self) -> Result<(), PatternError> {
-        self.at += 1;
-        self.conditions()?;
-        self.skip_ws();
-        if !self.eat("}") {
-            return Err(pattern_error(
-                format!("expected `&&`, `||` or the closing `}}`, found {}", self.found()),
-                Some("conditions joined by `&&` or `||`, inside `{ }`"),
-            ));
-        }
-        self.end("the closing `}`")
-    }
-
-    /// Conditions joined by `&&` and `||`.
-    fn conditions(&mut self) -> Result<(), PatternError> {
-        loop {
-            self.condition()?;
-            self.skip_ws();
-            if !(self.eat("&&") || self.eat("||")) {
-                return Ok(());
-            }
-        }
-    }
-
-    /// `( conditions )` or `$.selector <comparison>`.
-    fn condition(&mut self) -> Result<(), PatternError> {
-        self.skip_ws();
-        if self.peek() == Some('(') {
-            let open = self.pos();
-            self.at += 1;
-            self.conditions()?;
-            self.skip_ws();
-            if !self.eat(")") {
-                return Err(pattern_error(
-                    format!("the `(` at character {open} is never closed: found {} instead of `)`", self.found()),
-                    Some("a `)` for every `(`"),
-                ));
-            }
-            return Ok(());
-        }
-        if self.peek() != Some('$') {
-            return Err(pattern_error(
-                format!("expected a selector like `$.field`, found {}", self.found()),
-                Some("conditions like `$.field = \"value\"`, `$.count > 1` or `$.field NOT EXISTS`"),
-            ));
-        }
-        let start = self.at;
-        while self.peek().is_some_and(|c| !(c.is_whitespace() || "=!<>()&|}".contains(c))) {
-            self.at += 1;
-        }
-        let selector: String = self.chars[start..self.at].iter().collect();
-        if selector == "$" || !(selector.starts_with("$.") || selector.starts_with("$[")) {
-            return Err(pattern_error(
-                format!("`{selector}` at character {} is not a selector", start + 1),
-                Some("a selector like `$.field`, `$.a.b` or `$.list[0]`"),
-            ));
-        }
-        self.skip_ws();
-        if self.eat_word("IS") {
-            self.skip_ws();
-            if self.eat_word("NULL") || self.eat_word("TRUE") || self.eat_word("FALSE") {
-                return Ok(());
-            }
-            return Err(pattern_error(
-                format!("expected NULL, TRUE or FALSE after IS, found {}", self.found()),
-                Some("`IS NULL`, `IS TRUE` or `IS FALSE`"),
-            ));
-        }
-        if self.eat_word("NOT") {
-            self.skip_ws();
-            if self.eat_word("EXISTS") {
-                return Ok(());
-            }
-            return Err(pattern_error(
-                format!("expected EXISTS after NOT, found {}", self.found()),
-                Some("`NOT EXISTS`"),
-            ));
-        }
-        if self.eat_word("EXISTS") {
-            return Ok(());
-        }
-        let op = ["!=", "<=", ">=", "=", "<", ">"].into_iter().find(|op| self.eat(op));
-        let Some(op) = op else {
-            return Err(pattern_error(
-                format!("expected a comparison after `{selector}`, found {}", self.found()),
-                Some("one of `=`, `!=`, `<`, `<=`, `>`, `>=`, `IS NULL`, `NOT EXISTS`"),
-            ));
-        };
-        self.skip_ws();
-        match self.peek() {
-            Some('"') => self.quoted(),
-            Some('%') => self.regex(),
-            _ => {
-                let start = self.at;
-                while self.peek().is_some_and(|c| !(c.is_whitespace() || ")}&|".contains(c))) {
-                    self.at += 1;
-                }
-                if self.at == start {
-                    Err(pattern_error(
-                        format!("expected a value after `{selector} {op}`, found {}", self.found()),
-                        Some("a value: a number, a word, a \"quoted string\" or a %regex%"),
-                    ))
-                } else {
-                    Ok(())
-                }
-            }
-        }
-    }
-
-    /// `[field, field = value, ...]`.
-    fn delimited(&mut self) -> Result<(), PatternError> {
-        let open = self.pos();
-        self.at += 1;
-        let mut field_start = self.pos();
-        let mut field_empty = true;
-        loop {
-            match self.peek() {
-                None => {
-                    return Err(pattern_error(
-                        format!("the `[` at character {open} is never closed"),
-                        Some("fields inside `[ ]`, separated by commas"),
-                    ));
-                }
-                Some('"') => {
-                    self.quoted()?;
-                    field_empty = false;
-                }
-                Some('%') => {
-                    self.regex()?;
-                    field_empty = false;
-                }
-                Some(c @ (',' | ']')) => {
-                    if field_empty {
-                        return Err(pattern_error(
-                            format!("the field at character {field_start} is empty"),
-                            Some("a name (or `...`) for every field, separated by commas"),
-                        ));
-                    }
-                    self.at += 1;
-                    if c == ']' {
-                        return self.end("the closing `]`");
-                    }
-                    field_start = self.pos();
-                    field_empty = true;
-                }
-                Some(c) => {
-                    field_empty &= c.is_whitespace();
-                    self.at += 1;
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -821,6 +502,7 @@ mod tests {
 
     #[test]
     fn filter_pattern_syntax_is_checked_offline() {
+        let with = |pattern: &str| check(json!({"log_group": "/t", "pattern": pattern, "metric": metric()}));
         for ok in [
             "",
             "   ",
@@ -837,20 +519,25 @@ mod tests {
             r#"{ ($.eventName = ConsoleLogin) && ($.errorMessage = "Failed authentication") }"#,
             "{ $.latency >= 500 && ($.a[0].b IS NULL || $.ok IS TRUE) }",
             "{ $.name = %[A-Z]+% }",
-            "{ $.value EXISTS }",
             "[ip, user, username, timestamp, request = \"GET *\", status_code = 4*, bytes]",
             "[..., status_code != 200, size > 1000]",
             "[w1=ERROR || w1=WARN, ...]",
         ] {
-            assert_eq!(check_filter_pattern(ok), Ok(()), "{ok}");
+            assert!(with(ok).is_ok(), "{ok}");
         }
-        let unclosed = check_filter_pattern(r#"{ ($.errorCode = "AccessDenied*" }"#).err().map(|e| e.message);
+        let errs = with(r#"{ ($.errorCode = "AccessDenied*" }"#).err().unwrap_or_default();
         assert_eq!(
-            unclosed.as_deref(),
-            Some("the `(` at character 3 is never closed: found `}` at character 34 instead of `)`")
+            errs[0].message,
+            "filter pattern: the `(` at character 3 is never closed: found `}` at character 34 instead of `)`"
         );
-        let bare = check_filter_pattern(r#"$.errorCode = "AccessDenied""#).err();
-        assert_eq!(bare.and_then(|e| e.suggestion).as_deref(), Some(r#"write `{ $.errorCode = "AccessDenied" }`"#));
+        assert_eq!(errs[0].expected.as_deref(), Some("a `)` for every `(`"));
+        assert_eq!(errs[0].path, vec![cairn_engine::PathSeg::Key("pattern".into())]);
+        let errs = with(r#"$.errorCode = "AccessDenied""#).err().unwrap_or_default();
+        assert_eq!(errs[0].suggestion.as_deref(), Some(r#"write `{ $.errorCode = "AccessDenied" }`"#));
+        // CloudWatch Logs has `NOT EXISTS` but no `EXISTS` (docs/decisions.md).
+        let errs = with("{ $.value EXISTS }").err().unwrap_or_default();
+        assert_eq!(errs[0].message, "filter pattern: CloudWatch Logs does not support `EXISTS` (only `NOT EXISTS`)");
+        assert_eq!(errs[0].suggestion.as_deref(), Some("write `$.value = *`"));
         for bad in [
             "{ $.x = 1",
             "{ $.x = 1 } extra",
@@ -870,12 +557,11 @@ mod tests {
             "[ip, user",
             "[ip] x",
         ] {
-            assert!(check_filter_pattern(bad).is_err(), "{bad}");
+            assert!(with(bad).is_err(), "{bad}");
         }
-        let errs =
-            check(json!({"log_group": "/t", "pattern": "{ $.x = }", "metric": metric()})).err().unwrap_or_default();
+        let errs = with("{ $.x = }").err().unwrap_or_default();
         assert!(errs[0].message.starts_with("filter pattern: expected a value after `$.x =`"), "{errs:?}");
-        assert!(check(json!({"log_group": "/t", "pattern": "{ $.x = ${param.v} }", "metric": metric()})).is_ok());
+        assert!(with("{ $.x = ${param.v} }").is_ok());
     }
 
     #[test]

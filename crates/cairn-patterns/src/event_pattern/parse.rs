@@ -142,14 +142,14 @@ impl<'a> Parser<'a> {
         match value {
             Value::Object(inner) if inner.is_empty() => {
                 self.error(
-                    format!("field `{key}` is an empty object"),
+                    format!("pattern field `{key}` is an empty object"),
                     "fields to match inside it, or a list of values",
                 );
                 None
             }
             Value::Object(inner) => Some(Node::Object(self.object(inner, in_or))),
             Value::Array(items) if items.is_empty() => {
-                self.error(format!("field `{key}` lists no values"), "at least one value to match");
+                self.error(format!("pattern field `{key}` lists no values"), "at least one value to match");
                 None
             }
             Value::Array(items) => Some(Node::Values(self.values(key, items))),
@@ -160,10 +160,10 @@ impl<'a> Parser<'a> {
                     other => other.to_string(),
                 };
                 let e = self.error(
-                    format!("field `{key}` is a single value, not a list"),
+                    format!("pattern field `{key}` is a single value, not a list"),
                     "a list of values to match (EventBridge matches only lists), or an object of fields",
                 );
-                e.suggestion = Some(format!("write \"{key}\": [{text}]"));
+                e.suggestion = Some(format!("write `\"{key}\": [{text}]`"));
                 None
             }
         }
@@ -182,7 +182,10 @@ impl<'a> Parser<'a> {
             self.at(PathSeg::Index(i), |p| match item {
                 Value::Object(m) if !m.is_empty() => alternatives.push(p.object(m, true)),
                 Value::Object(_) => {
-                    p.error("an alternative of `$or` is an empty object", "fields to match");
+                    p.error(
+                        "an alternative of `$or` is an empty object",
+                        "fields to match, like {\"source\": [\"aws.ec2\"]}",
+                    );
                 }
                 _ => {
                     p.error(
@@ -211,7 +214,7 @@ impl<'a> Parser<'a> {
                     }
                 }
                 Value::Array(_) => {
-                    p.error(format!("field `{key}` has a list inside its list"), VALUES);
+                    p.error(format!("pattern field `{key}` has a list inside its list"), VALUES);
                 }
                 scalar => out.push(Matcher::Equals(scalar.clone())),
             });
@@ -329,7 +332,10 @@ impl<'a> Parser<'a> {
             return None;
         };
         if !(items.len() == 2 || items.len() == 4) {
-            self.error(format!("`numeric` has {} items", items.len()), NUMERIC);
+            self.error(
+                format!("`numeric` has {} item{}, not 2 or 4", items.len(), if items.len() == 1 { "" } else { "s" }),
+                NUMERIC,
+            );
             return None;
         }
         let mut bounds = Vec::new();

@@ -242,14 +242,21 @@ impl Scanner {
         }
         let word = self.text(start, self.at);
         if word.starts_with('$') {
-            let mut e =
-                err(start, format!("`{word}` is a JSON selector outside `{{ }}`"), "JSON conditions inside braces");
+            let mut e = err(
+                start,
+                format!("`{word}` is a JSON selector outside `{{ }}`"),
+                "JSON conditions inside braces, like `{ $.errorCode = \"AccessDenied\" }`",
+            );
             e.suggestion = Some(format!("write `{{ {} }}`", self.text(0, self.chars.len()).trim()));
             return Err(e);
         }
         if let Some((i, bad)) = word.chars().enumerate().find(|(_, c)| !is_name_char(*c)) {
             let mut e = if bad == '"' {
-                err(start + i, "a quote in the middle of a term", "quotes around a whole term: `\"exact phrase\"`")
+                err(
+                    start + i,
+                    format!("a quote in the middle of a term at character {}", start + i + 1),
+                    "quotes around a whole term: `\"exact phrase\"`",
+                )
             } else {
                 err(
                     start + i,
@@ -514,11 +521,22 @@ impl Scanner {
             }
         }
         if steps.is_empty() {
-            return Err(err(
-                start,
-                "`$` alone selects the whole event",
-                "a selector like `$.field`, `$.a.b` or `$.list[0]`",
-            ));
+            const SELECTOR: &str = "a selector like `$.field`, `$.a.b` or `$.list[0]`";
+            let name_start = self.at;
+            while self.peek().is_some_and(|c| is_name_char(c) || c == '.') {
+                self.at += 1;
+            }
+            if self.at == name_start {
+                return Err(err(
+                    start,
+                    format!("`$` at character {} alone selects the whole event", start + 1),
+                    SELECTOR,
+                ));
+            }
+            let name = self.text(name_start, self.at);
+            let mut e = err(start, format!("`${name}` at character {} is not a selector", start + 1), SELECTOR);
+            e.suggestion = Some(format!("write `$.{name}`"));
+            return Err(e);
         }
         let wildcards = steps.iter().filter(|s| matches!(s, Step::AnyKey | Step::AnyIndex)).count();
         if wildcards > 1 {
