@@ -34,6 +34,24 @@ fn skipped(detail: impl Into<String>) -> Verdict {
     (Outcome::Skipped, detail.into())
 }
 
+/// How a rule's pattern fared.
+enum Tried {
+    /// An event made to match it matched: how that was judged.
+    Matched(String),
+    /// What is broken.
+    Broken(String),
+    /// Why cairn could not try it (its own limit, not the rule's fault).
+    Untried(String),
+}
+
+/// A pass, or a skip saying why part of the edge was not tried.
+fn pass_unless(untried: Option<String>, said: String) -> Verdict {
+    match untried {
+        None => pass(said),
+        Some(why) => skipped(format!("{why}{said}")),
+    }
+}
+
 /// What a resource policy decides for a service sending to it.
 struct Judged {
     decision: Decision,
@@ -139,16 +157,18 @@ impl Probe<'_> {
             )));
         };
         let mut said = String::new();
+        let mut untried = None;
         match live.event_pattern() {
             None => said.push_str("a scheduled rule (no pattern to try)"),
             Some(text) => match self.try_pattern(text).await? {
-                Ok(how) => said.push_str(&how),
-                Err(broken) => return Ok(fail(broken)),
+                Tried::Matched(how) => said.push_str(&how),
+                Tried::Untried(why) => untried = Some(why),
+                Tried::Broken(broken) => return Ok(fail(broken)),
             },
         }
         if let Some(role) = live_target.role_arn() {
             let _ = write!(said, "; delivered with role {role} (its policies are not evaluated)");
-            return Ok(pass(said));
+            return Ok(pass_unless(untried, said));
         }
         let what = target.unwrap_or(target_arn);
         match self.policy_for(target_arn, "events.amazonaws.com", &rule_arn).await? {
@@ -159,7 +179,7 @@ impl Probe<'_> {
                     j.action,
                     j.key_note()
                 );
-                Ok(pass(said))
+                Ok(pass_unless(untried, said))
             }
             Some(j) => Ok(fail(format!(
                 "{said}; but the policy of {what} {} events.amazonaws.com to {} for rule {name}: EventBridge drops \
@@ -169,25 +189,32 @@ impl Probe<'_> {
             ))),
             None => {
                 let _ = write!(said, "; the policy of {what} is not evaluated (a target of this kind uses none)");
-                Ok(pass(said))
+                Ok(pass_unless(untried, said))
             }
         }
     }
 
     /// Tries a live pattern on an event made to match it: with
     /// `TestEventPattern`, or cairn's matcher where that answers nothing.
-    /// The inner `Err` says what is broken.
-    async fn try_pattern(&self, text: &str) -> Result<Result<String, String>, String> {
+    async fn try_pattern(&self, text: &str) -> Result<Tried, String> {
         let pattern = match EventPattern::from_json(text) {
             Ok(p) => p,
+            // EventBridge took it: what cairn cannot read is cairn's limit,
+            // not the rule's fault.
             Err(errors) => {
                 let first = errors.first().map(ToString::to_string).unwrap_or_default();
-                return Ok(Err(format!("the rule's pattern on AWS cannot be read: {first}")));
+                return Ok(Tried::Untried(format!(
+                    "cairn cannot build an event for the rule's pattern ({first}), so it was not tried"
+                )));
             }
         };
         let base = skeleton("cairn.check", "cairn check", &self.cx.env.account_id, &self.cx.env.region);
         let Some(event) = pattern.sample(&base) else {
-            return Ok(Err(format!("no event can match the rule's pattern {text}: it never sends anything")));
+            return Ok(Tried::Untried(format!(
+                "cairn found no event that matches the rule's pattern {}, so it was not tried (a pattern that can \
+                 match nothing sends nothing: `cairn test-pattern` tries your own events)",
+                shorten(text, 120)
+            )));
         };
         let source = event.get("source").and_then(Json::as_str).unwrap_or("cairn.check").to_string();
         let events = self.cx.clients.events().await;
@@ -203,9 +230,9 @@ impl Probe<'_> {
         match (asked, control) {
             (Ok(a), Ok(c)) if c.result() => {
                 if a.result() {
-                    Ok(Ok(format!("TestEventPattern matches a sample event ({shown})")))
+                    Ok(Tried::Matched(format!("TestEventPattern matches a sample event ({shown})")))
                 } else {
-                    Ok(Err(format!(
+                    Ok(Tried::Broken(format!(
                         "TestEventPattern says the rule's pattern does not match an event made to match it ({shown}); \
                          cairn's matcher disagrees: try `cairn test-pattern` and compare with AWS's documentation"
                     )))
@@ -213,13 +240,13 @@ impl Probe<'_> {
             }
             // Off AWS only: on AWS an error is reported, never hidden by
             // cairn's own verdict.
-            _ if self.not_aws().is_some() => Ok(Ok(format!(
+            _ if self.not_aws().is_some() => Ok(Tried::Matched(format!(
                 "cairn's matcher matches a sample event ({shown}); TestEventPattern gave no answer here"
             ))),
             (Err(e), _) | (_, Err(e)) => {
                 Err(aws_error("trying the rule's pattern (events:TestEventPattern)", &e).to_string())
             }
-            (Ok(_), Ok(_)) => Ok(Err(
+            (Ok(_), Ok(_)) => Ok(Tried::Broken(
                 "TestEventPattern answered no to a question whose answer is yes (the event's own source): its answers \
                  cannot be trusted here"
                     .to_string(),
