@@ -154,10 +154,10 @@ fn lab3_counts_the_sample_records_and_fails_on_a_filter_that_matches_nothing() -
 
     let edges = check(&state, &file, &email, 0)?;
     for (filter, records) in [
-        ("unauthorized-calls", "#2, 3"),
-        ("root-usage", "#4)"),
-        ("console-signin-failures", "#6)"),
-        ("iam-policy-changes", "#8, 9"),
+        ("unauthorized-calls", "(#2, #3), exactly those a UnauthorizedAPICalls metric counts"),
+        ("root-usage", "(#4), exactly those a RootAccountUsage metric counts"),
+        ("console-signin-failures", "(#6), exactly"),
+        ("iam-policy-changes", "(#8, #9), exactly"),
     ] {
         let (_, result, detail) = edge(&edges, &format!("trail-logs -> {filter}"));
         assert_eq!(result, "pass", "{filter}: {detail}");
@@ -172,29 +172,7 @@ fn lab3_counts_the_sample_records_and_fails_on_a_filter_that_matches_nothing() -
     assert!(leftover_queues(&stack).is_empty());
 
     // The filter's pattern replaced behind cairn's back by one that matches nothing.
-    let group = format!("/cairn/{stack}/cloudtrail");
-    runtime().block_on(async {
-        let transformation = aws_sdk_cloudwatchlogs::types::MetricTransformation::builder()
-            .metric_name("UnauthorizedAPICalls")
-            .metric_namespace("CloudTrailMetrics")
-            .metric_value("1")
-            .build()
-            .expect("a transformation");
-        let c = clients();
-        let logs = c.logs().await;
-        // Replaced as AWS replaces a filter put under its name (the
-        // emulator would keep both).
-        let name = format!("{stack}-unauthorized-calls");
-        logs.delete_metric_filter().log_group_name(&group).filter_name(&name).send().await?;
-        logs.put_metric_filter()
-            .log_group_name(&group)
-            .filter_name(&name)
-            .filter_pattern("{ $.errorCode = \"NoSuchError\" }")
-            .metric_transformations(transformation)
-            .send()
-            .await?;
-        Ok::<_, Box<dyn std::error::Error>>(())
-    })?;
+    replace_filter(&stack, "unauthorized-calls", "UnauthorizedAPICalls", "{ $.errorCode = \"NoSuchError\" }")?;
     let only = ["-p", "email=ops@example.com", "--only", "unauthorized-calls"];
     let edges = check(&state, &file, &only, 1)?;
     assert_eq!(edges.len(), 1, "--only keeps the filter's edge: {edges:?}");
@@ -203,8 +181,44 @@ fn lab3_counts_the_sample_records_and_fails_on_a_filter_that_matches_nothing() -
     assert!(detail.contains("matches none of the 11 sample CloudTrail records"), "{detail}");
     assert!(detail.contains("not the stack's"), "{detail}");
 
+    // One that counts too much: root's calls made by a service (#5) too.
+    replace_filter(&stack, "root-usage", "RootAccountUsage", "{ $.userIdentity.type = \"Root\" }")?;
+    let only = ["-p", "email=ops@example.com", "--only", "root-usage"];
+    let edges = check(&state, &file, &only, 1)?;
+    let (_, result, detail) = edge(&edges, "trail-logs -> root-usage");
+    assert_eq!(result, "fail", "{detail}");
+    assert!(
+        detail.contains("counts records #4, #5 of the 11 samples") && detail.contains("metric counts #4"),
+        "{detail}"
+    );
+
     expect(&cairn(&state).arg("destroy").arg(&file).args(email).arg("--yes").output()?, 0);
     Ok(())
+}
+
+/// Replaces lab 3's metric filter `id` of `stack` behind cairn's back, as
+/// AWS replaces a filter put under its name (the emulator would keep both).
+fn replace_filter(stack: &str, id: &str, metric: &str, pattern: &str) -> R {
+    let group = format!("/cairn/{stack}/cloudtrail");
+    let name = format!("{stack}-{id}");
+    runtime().block_on(async {
+        let transformation = aws_sdk_cloudwatchlogs::types::MetricTransformation::builder()
+            .metric_name(metric)
+            .metric_namespace("CloudTrailMetrics")
+            .metric_value("1")
+            .build()?;
+        let c = clients();
+        let logs = c.logs().await;
+        logs.delete_metric_filter().log_group_name(&group).filter_name(&name).send().await?;
+        logs.put_metric_filter()
+            .log_group_name(&group)
+            .filter_name(&name)
+            .filter_pattern(pattern)
+            .metric_transformations(transformation)
+            .send()
+            .await?;
+        Ok(())
+    })
 }
 
 #[test]

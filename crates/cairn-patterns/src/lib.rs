@@ -28,6 +28,28 @@ pub mod samples {
     /// them to CloudWatch Logs: calls refused, root's and failed sign-ins,
     /// policy changes and ordinary calls, for the CIS and lab 3 filters.
     pub const CLOUDTRAIL: &str = include_str!("../samples/cloudtrail.jsonl");
+
+    /// Which of [`CLOUDTRAIL`]'s records (numbered from 1, in order) a
+    /// metric of the CIS AWS Foundations monitoring set must count, by the
+    /// metric's conventional name (lab 3 and `stacks/cis-monitoring.yaml`
+    /// use these names); every other record it must not count. A test
+    /// checks both stacks' filters against this table.
+    pub const CLOUDTRAIL_COUNTS: &[(&str, &[usize])] = &[
+        ("UnauthorizedAPICalls", &[2, 3]),
+        ("RootAccountUsage", &[4]),
+        ("ConsoleSigninFailures", &[6]),
+        // The benchmark's pattern does not ask for success: a failed sign-in
+        // without MFA counts too.
+        ("ConsoleSigninWithoutMFA", &[6, 7]),
+        ("IAMPolicyChanges", &[8, 9]),
+        ("CloudTrailConfigChanges", &[10]),
+        ("SecurityGroupChanges", &[11]),
+    ];
+
+    /// The records a metric named `metric` must count, if cairn knows it.
+    pub fn cloudtrail_counts(metric: &str) -> Option<&'static [usize]> {
+        CLOUDTRAIL_COUNTS.iter().find(|(name, _)| *name == metric).map(|(_, records)| *records)
+    }
 }
 
 /// Close spellings of a misspelt keyword: the candidate within two edits,

@@ -346,3 +346,56 @@ fn a_miss_names_the_field_that_failed() {
         "{iam_miss}"
     );
 }
+
+/// The metric name of each filter in a stack file, by resource id
+/// (`metric: {…, name: NAME, …}` on one line, or `name: NAME` in a
+/// block under `metric:`).
+fn metric_names(file: &str) -> BTreeMap<String, String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let (mut id, mut in_metric, mut out) = (String::new(), None, BTreeMap::new());
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if indent(line) == 2 && trimmed.ends_with(':') && !trimmed.starts_with('#') {
+            id = trimmed.trim_end_matches(':').to_string();
+            in_metric = None;
+        }
+        if let Some(inline) = trimmed.strip_prefix("metric: {") {
+            if let Some(name) = inline.split(", ").find_map(|kv| kv.strip_prefix("name: ")) {
+                out.entry(id.clone()).or_insert_with(|| name.trim_end_matches('}').to_string());
+            }
+        } else if trimmed == "metric:" {
+            in_metric = Some(indent(line));
+        } else if let (Some(at), Some(name)) = (in_metric, trimmed.strip_prefix("name: ")) {
+            if indent(line) > at {
+                out.entry(id.clone()).or_insert_with(|| name.to_string());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_sample_records_each_conventional_metric_counts_are_what_the_stacks_count() {
+    use cairn_patterns::samples::{CLOUDTRAIL, cloudtrail_counts};
+    let records: Vec<&str> = CLOUDTRAIL.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut named = std::collections::BTreeSet::new();
+    for file in ["stacks/lab3-access-alerts.yaml", "stacks/cis-monitoring.yaml"] {
+        let names = metric_names(file);
+        for (id, text) in metric_filter_patterns(file) {
+            let metric = names.get(&id).unwrap_or_else(|| panic!("{file}: {id}: no metric name found"));
+            let Some(expected) = cloudtrail_counts(metric) else { continue };
+            let pattern = FilterPattern::parse(&text).unwrap_or_else(|e| panic!("{id}: {e}"));
+            let counted: Vec<usize> =
+                (1..=records.len()).filter(|n| pattern.matches(records[n - 1]).is_match()).collect();
+            assert_eq!(counted, expected, "{file}: {id} ({metric})");
+            named.insert(metric.clone());
+        }
+    }
+    assert_eq!(
+        named.len(),
+        cairn_patterns::samples::CLOUDTRAIL_COUNTS.len(),
+        "every metric of the table is in a stack: {named:?}"
+    );
+}

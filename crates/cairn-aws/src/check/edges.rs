@@ -538,18 +538,32 @@ impl Probe<'_> {
         } else {
             " The pattern on AWS is not the stack's (changed outside cairn): `cairn plan` shows it.".to_string()
         };
-        let list = matched.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
-        Ok(match matched.len() {
-            0 => fail(format!(
+        let numbers = |n: &[usize]| n.iter().map(|i| format!("#{i}")).collect::<Vec<_>>().join(", ");
+        let list = numbers(&matched);
+        // A metric cairn knows (the CIS names lab 3 uses) must count exactly
+        // its records; another, some but not all.
+        let metric = live.metric_transformations().first().map(|t| t.metric_name().to_string()).unwrap_or_default();
+        let expected = cairn_patterns::samples::cloudtrail_counts(&metric);
+        Ok(match (matched.len(), expected) {
+            (0, _) => fail(format!(
                 "the pattern on AWS matches none of the {total} sample CloudTrail records, {how}: its metric never \
                  counts them, so its alarm never fires.{drifted} Pattern: {pattern}"
             )),
-            n if n == total => fail(format!(
+            (_, Some(want)) if matched != want => fail(format!(
+                "the pattern on AWS counts records {list} of the {total} samples, {how}; a {metric} metric counts \
+                 {} (see crates/cairn-patterns/samples/README.md).{drifted} Pattern: {pattern}",
+                numbers(want)
+            )),
+            (n, None) if n == total => fail(format!(
                 "the pattern on AWS matches every one of the {total} sample CloudTrail records, {how}: it counts \
                  everything.{drifted}"
             )),
-            n => {
-                let v = pass(format!("matches {n} of {total} sample CloudTrail records (#{list}), {how}.{drifted}"));
+            (n, want) => {
+                let exactly =
+                    if want.is_some() { format!(", exactly those a {metric} metric counts") } else { String::new() };
+                let v = pass(format!(
+                    "matches {n} of {total} sample CloudTrail records ({list}){exactly}, {how}.{drifted}"
+                ));
                 if drifted.is_empty() { v } else { fail(v.1) }
             }
         })
