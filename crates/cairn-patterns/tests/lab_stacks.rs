@@ -367,10 +367,10 @@ fn metric_names(file: &str) -> BTreeMap<String, String> {
             }
         } else if trimmed == "metric:" {
             in_metric = Some(indent(line));
-        } else if let (Some(at), Some(name)) = (in_metric, trimmed.strip_prefix("name: ")) {
-            if indent(line) > at {
-                out.entry(id.clone()).or_insert_with(|| name.to_string());
-            }
+        } else if let (Some(at), Some(name)) = (in_metric, trimmed.strip_prefix("name: "))
+            && indent(line) > at
+        {
+            out.entry(id.clone()).or_insert_with(|| name.to_string());
         }
     }
     out
