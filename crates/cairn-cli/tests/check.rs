@@ -154,8 +154,8 @@ fn lab3_counts_the_sample_records_and_fails_on_a_filter_that_matches_nothing() -
 
     let edges = check(&state, &file, &email, 0)?;
     for (filter, records) in [
-        ("unauthorized-calls", "(#2, #3), exactly those a UnauthorizedAPICalls metric counts"),
-        ("root-usage", "(#4), exactly those a RootAccountUsage metric counts"),
+        ("unauthorized-calls", "(#2, #3), exactly those the UnauthorizedAPICalls metric counts"),
+        ("root-usage", "(#4), exactly those the RootAccountUsage metric counts"),
         ("console-signin-failures", "(#6), exactly"),
         ("iam-policy-changes", "(#8, #9), exactly"),
     ] {

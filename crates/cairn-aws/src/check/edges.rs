@@ -438,11 +438,11 @@ impl Probe<'_> {
             seen = sub.wait_for(&self.cx.clients, self.cx.timeout - half, &wanted).await?;
         }
         match seen {
-            Some(_) => {
+            Some(at) => {
                 let _ = write!(
                     said,
                     "the topic delivers: a message published to it reached a temporary subscriber in {:.1}s",
-                    t0.elapsed().as_secs_f64()
+                    at.saturating_duration_since(t0).as_secs_f64()
                 );
                 Ok(pass(said))
             }
@@ -550,7 +550,7 @@ impl Probe<'_> {
                  counts them, so its alarm never fires.{drifted} Pattern: {pattern}"
             )),
             (_, Some(want)) if matched != want => fail(format!(
-                "the pattern on AWS counts records {list} of the {total} samples, {how}; a {metric} metric counts \
+                "the pattern on AWS counts records {list} of the {total} samples, {how}; the {metric} metric counts \
                  {} (see crates/cairn-patterns/samples/README.md).{drifted} Pattern: {pattern}",
                 numbers(want)
             )),
@@ -560,7 +560,7 @@ impl Probe<'_> {
             )),
             (n, want) => {
                 let exactly =
-                    if want.is_some() { format!(", exactly those a {metric} metric counts") } else { String::new() };
+                    if want.is_some() { format!(", exactly those the {metric} metric counts") } else { String::new() };
                 let v = pass(format!(
                     "matches {n} of {total} sample CloudTrail records ({list}){exactly}, {how}.{drifted}"
                 ));
@@ -609,9 +609,9 @@ impl Probe<'_> {
             Err(e) => format!(" ({e})"),
         };
         Ok(match seen? {
-            Some(_) => pass(format!(
+            Some(at) => pass(format!(
                 "set to ALARM, its notification reached a temporary subscriber of the topic in {:.1}s; set back to {}{restored}",
-                t0.elapsed().as_secs_f64(),
+                at.saturating_duration_since(t0).as_secs_f64(),
                 back.as_str()
             )),
             None => match self.not_aws() {

@@ -62,7 +62,8 @@ struct Made {
 /// A queue subscribed to one topic, with what it has received so far.
 pub struct Subscriber {
     pub queue_url: String,
-    received: tokio::sync::Mutex<Vec<String>>,
+    /// Each message received, with when it was.
+    received: tokio::sync::Mutex<Vec<(Instant, String)>>,
 }
 
 /// Lowers [`Scratch::making`] when a making task ends, however it ends.
@@ -341,18 +342,19 @@ impl Scratch {
 
 impl Subscriber {
     /// Waits until a received message satisfies `wanted`, for at most
-    /// `timeout`; every message received is kept for the other waiters.
+    /// `timeout`, and says when it was received; every message received is
+    /// kept for the other waiters.
     pub(super) async fn wait_for(
         &self,
         clients: &Clients,
         timeout: Duration,
         wanted: &(dyn Fn(&str) -> bool + Sync),
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<Instant>, String> {
         let deadline = Instant::now() + timeout;
         loop {
             let mut received = self.received.lock().await;
-            if let Some(found) = received.iter().find(|m| wanted(m)) {
-                return Ok(Some(found.clone()));
+            if let Some((at, _)) = received.iter().find(|(_, m)| wanted(m)) {
+                return Ok(Some(*at));
             }
             if Instant::now() >= deadline {
                 return Ok(None);
@@ -369,7 +371,7 @@ impl Subscriber {
                 .map_err(|e| aws_error("receiving from the temporary queue", &e).to_string())?;
             for m in answer.messages() {
                 if let Some(body) = m.body() {
-                    received.push(body.to_string());
+                    received.push((Instant::now(), body.to_string()));
                 }
                 if let Some(handle) = m.receipt_handle() {
                     // Deleted as read, so a long run's queue stays small.
