@@ -430,3 +430,47 @@ fn nothing_check_makes_is_left_after_ctrl_c_and_a_killed_run_is_swept() -> R {
     expect(&cairn(&state).arg("destroy").arg(&file).arg("--yes").output()?, 0);
     Ok(())
 }
+
+/// Ctrl-C while the temporary queue's Subscribe has reached AWS but its
+/// answer has not come back: the subscription was made, and check never
+/// learnt its ARN. Cleanup finds it on the topic by its endpoint and
+/// removes it with the queue.
+#[test]
+fn a_subscription_whose_answer_never_came_is_removed_on_ctrl_c() -> R {
+    use cairn_testkit::proxy::{Fault, Faults, Proxy, Scripted};
+    let dir = tempfile::tempdir()?;
+    let state = dir.path().join("state");
+    let stack = emulator::unique_stack("checkheld");
+    let file = alarm_stack(dir.path(), &stack)?;
+    expect(&cairn(&state).arg("apply").arg(&file).arg("--yes").output()?, 0);
+    let topic = output(&state, &file, "topic")?;
+
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let proxy = rt.block_on(Proxy::start(&emulator::endpoint()))?;
+    proxy.set(Faults::scripted(vec![Scripted::new("sns:Subscribe", 1, Fault::Hold { forward: true })]));
+    let child = cairn(&state)
+        .env("AWS_ENDPOINT_URL", proxy.url())
+        .arg("check")
+        .arg(&file)
+        .args(["--timeout", "60s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let t0 = Instant::now();
+    while proxy.held() == 0 {
+        assert!(t0.elapsed() < Duration::from_secs(60), "no Subscribe was held");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(subscribers(&topic).len(), 1, "the held Subscribe took effect");
+    let sent = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status()?;
+    assert!(sent.success(), "could not send SIGINT");
+    let out = child.wait_with_output()?;
+    let stderr = expect(&out, 130);
+    assert!(stderr.contains("nothing check made is left"), "{stderr}");
+    assert!(leftover_queues(&stack).is_empty(), "{stderr}");
+    assert!(subscribers(&topic).is_empty(), "the subscription found by its endpoint is gone: {stderr}");
+    drop(proxy);
+
+    expect(&cairn(&state).arg("destroy").arg(&file).arg("--yes").output()?, 0);
+    Ok(())
+}

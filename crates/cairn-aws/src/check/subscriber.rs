@@ -28,7 +28,7 @@ use crate::error::aws_error;
 const LIFETIME_SECS: i64 = 3600;
 
 /// How long [`Scratch::clean_up`] waits for a queue still being made.
-const MAKING_WAIT: Duration = Duration::from_secs(30);
+const MAKING_WAIT: Duration = Duration::from_secs(5);
 
 /// A topic's subscriber, once made (or why it could not be).
 type OneSubscriber = Result<Arc<Subscriber>, String>;
@@ -45,6 +45,8 @@ pub struct Scratch {
     subscribers: Mutex<BTreeMap<String, Arc<OnceCell<OneSubscriber>>>>,
     /// Queues being made right now.
     making: AtomicUsize,
+    /// Queues asked for whose CreateQueue has not answered yet.
+    unanswered: Mutex<Vec<String>>,
     /// Queues asked for so far, to keep their names apart.
     count: AtomicUsize,
 }
@@ -84,6 +86,7 @@ impl Scratch {
             alarms: Mutex::default(),
             subscribers: Mutex::default(),
             making: AtomicUsize::new(0),
+            unanswered: Mutex::default(),
             count: AtomicUsize::new(0),
         }
     }
@@ -130,6 +133,9 @@ impl Scratch {
         label.truncate(40);
         let name = format!("cairn-check-{label}-{n}-{suffix}");
         let expires = format_utc(i64::try_from(unix_now()).unwrap_or(i64::MAX).saturating_add(LIFETIME_SECS));
+        if let Ok(mut u) = self.unanswered.lock() {
+            u.push(name.clone());
+        }
         let made = sqs
             .create_queue()
             .queue_name(&name)
@@ -142,6 +148,9 @@ impl Scratch {
             .send()
             .await
             .map_err(|e| aws_error(&format!("creating the temporary queue {name}"), &e).to_string())?;
+        if let Ok(mut u) = self.unanswered.lock() {
+            u.retain(|n| *n != name);
+        }
         let queue_url = made.queue_url().unwrap_or_default().to_string();
         let mut record = Made {
             topic_arn: topic_arn.to_string(),
@@ -275,10 +284,13 @@ impl Scratch {
         while self.making.load(Ordering::SeqCst) > 0 && t0.elapsed() < MAKING_WAIT {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let mut left = Vec::new();
-        if self.making.load(Ordering::SeqCst) > 0 {
-            left.push(format!("a temporary queue was still being made after {}s", MAKING_WAIT.as_secs()));
-        }
+        // A call still unanswered after the wait: a subscription it made is
+        // found on the topic below; a queue it made is tagged for sweep.
+        let mut left: Vec<String> = self
+            .unanswered
+            .lock()
+            .map(|u| u.iter().map(|n| format!("the temporary queue {n} was being made when check stopped (if it exists, it is tagged for sweep)")).collect())
+            .unwrap_or_default();
         let alarms: Vec<String> =
             self.alarms.lock().map(|a| a.iter().map(|(n, _)| n.clone()).collect()).unwrap_or_default();
         for name in alarms {
