@@ -17,7 +17,7 @@ use cairn_patterns::filter_pattern::FilterPattern;
 use cairn_policy::{Decision, Principal, Request};
 use serde_json::Value as Json;
 
-use super::{Checker, Edge, Outcome, log_group_name, prop};
+use super::{Checker, Edge, Outcome, failed, log_group_name, prop};
 use crate::error::aws_error;
 
 type Verdict = (Outcome, String);
@@ -150,7 +150,7 @@ impl Probe<'_> {
             .event_bus_name(bus)
             .send()
             .await
-            .map_err(|e| aws_error(&format!("listing the targets of rule {name}"), &e).to_string())?;
+            .map_err(failed(format!("listing the targets of rule {name}")))?;
         let Some(live_target) = targets.targets().iter().find(|t| t.arn() == target_arn) else {
             return Ok(fail(format!(
                 "rule {name} no longer sends to {target_arn} (its target was removed outside cairn): `cairn apply` puts it back"
@@ -271,7 +271,7 @@ impl Probe<'_> {
                     .topic_arn(arn)
                     .send()
                     .await
-                    .map_err(|e| aws_error(&format!("reading topic {arn}"), &e).to_string())?;
+                    .map_err(failed(format!("reading topic {arn}")))?;
                 let attrs = attrs.attributes();
                 let get = |k: &str| attrs.and_then(|a| a.get(k)).cloned();
                 ("sns:Publish", get("Policy"), get("KmsMasterKeyId"))
@@ -292,7 +292,7 @@ impl Probe<'_> {
                             .queue_owner_aws_account_id(owner)
                             .send()
                             .await
-                            .map_err(|e| aws_error(&format!("finding queue {arn}"), &e).to_string())?;
+                            .map_err(failed(format!("finding queue {arn}")))?;
                         found.queue_url().unwrap_or_default().to_string()
                     }
                 };
@@ -307,7 +307,7 @@ impl Probe<'_> {
                     .attribute_names(QueueAttributeName::KmsMasterKeyId)
                     .send()
                     .await
-                    .map_err(|e| aws_error(&format!("reading queue {url}"), &e).to_string())?;
+                    .map_err(failed(format!("reading queue {url}")))?;
                 let attrs = attrs.attributes();
                 let get = |k: QueueAttributeName| attrs.and_then(|a| a.get(&k)).cloned();
                 ("sqs:SendMessage", get(QueueAttributeName::Policy), get(QueueAttributeName::KmsMasterKeyId))
@@ -365,7 +365,7 @@ impl Probe<'_> {
                 .send()
                 .try_collect()
                 .await
-                .map_err(|e| aws_error(&format!("listing the subscriptions of {topic_arn}"), &e).to_string())?;
+                .map_err(failed(format!("listing the subscriptions of {topic_arn}")))?;
             match listed.iter().find(|s| s.protocol() == Some(protocol) && s.endpoint() == Some(endpoint)) {
                 None => return Ok(gone()),
                 Some(s) => match s.subscription_arn() {
@@ -426,7 +426,7 @@ impl Probe<'_> {
                 .message(format!("{token}: a test message from `cairn check`; nothing needs doing."))
                 .send()
                 .await
-                .map_err(|e| aws_error(&format!("publishing a test message to {topic_arn}"), &e).to_string())
+                .map_err(failed(format!("publishing a test message to {topic_arn}")))
         };
         publish().await?;
         let wanted = |body: &str| body.contains(&token);
@@ -467,7 +467,7 @@ impl Probe<'_> {
             .filter_name_prefix(name)
             .send()
             .await
-            .map_err(|e| aws_error(&format!("reading metric filter {name}"), &e).to_string())?;
+            .map_err(failed(format!("reading metric filter {name}")))?;
         let Some(live) = found.metric_filters().iter().find(|f| f.filter_name() == Some(name)) else {
             return Ok(fail(format!("metric filter {name} is gone from {group}: `cairn apply` puts it back")));
         };
@@ -575,12 +575,8 @@ impl Probe<'_> {
         let r = self.resource(alarm).ok_or("not in state")?;
         let name = prop(r, "name").unwrap_or(&r.physical_id).to_string();
         let cw = self.cx.clients.cloudwatch().await;
-        let found = cw
-            .describe_alarms()
-            .alarm_names(&name)
-            .send()
-            .await
-            .map_err(|e| aws_error(&format!("reading alarm {name}"), &e).to_string())?;
+        let found =
+            cw.describe_alarms().alarm_names(&name).send().await.map_err(failed(format!("reading alarm {name}")))?;
         let Some(live) = found.metric_alarms().first() else {
             return Ok(fail(format!("alarm {name} is gone (deleted outside cairn): `cairn apply` makes it again")));
         };
@@ -776,7 +772,7 @@ impl Probe<'_> {
             .message_body(format!("{token}: a test message from `cairn check`"))
             .send()
             .await
-            .map_err(|e| aws_error(&format!("sending a test message to {url}"), &e).to_string())?;
+            .map_err(failed(format!("sending a test message to {url}")))?;
         let deadline = t0 + self.cx.timeout;
         // Two kinds of evidence: the message's text in the function's log
         // (a function that prints what it gets), or the queue read empty
@@ -838,7 +834,7 @@ impl Probe<'_> {
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
             .send()
             .await
-            .map_err(|e| aws_error(&format!("reading queue {url}"), &e).to_string())?;
+            .map_err(failed(format!("reading queue {url}")))?;
         let count = |k: QueueAttributeName| {
             attrs.attributes().and_then(|a| a.get(&k)).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
         };
@@ -879,7 +875,7 @@ impl Probe<'_> {
             .instance_ids(id)
             .send()
             .await
-            .map_err(|e| aws_error(&format!("reading instance {id}"), &e).to_string())?;
+            .map_err(failed(format!("reading instance {id}")))?;
         let live = described.reservations().iter().flat_map(|r| r.instances()).next();
         let state = live.and_then(|l| l.state()).and_then(|s| s.name()).map_or("gone", |n| n.as_str());
         if state != "running" {
@@ -897,7 +893,7 @@ impl Probe<'_> {
                 .log_stream_name_prefix(id)
                 .send()
                 .await
-                .map_err(|e| aws_error(&format!("listing the streams of {}", g.physical_id), &e).to_string())?;
+                .map_err(failed(format!("listing the streams of {}", g.physical_id)))?;
             if let Some(s) = streams.log_streams().first() {
                 return Ok(pass(format!(
                     "the agent on {id} writes to {} (stream {})",

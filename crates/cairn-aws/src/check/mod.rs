@@ -144,6 +144,18 @@ impl Edge {
     }
 }
 
+/// What a failed call says, for `map_err`: [`aws_error`]'s line, as text.
+fn failed<E, R>(
+    action: impl Into<String>,
+) -> impl FnOnce(aws_smithy_runtime_api::client::result::SdkError<E, R>) -> String
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+    R: crate::error::Answer,
+{
+    let action = action.into();
+    move |e| crate::error::aws_error(&action, &e).to_string()
+}
+
 /// The resource whose ARN (or physical id) this is.
 fn by_arn<'s>(state: &'s State, arn: &str) -> Option<(&'s String, &'s ResourceState)> {
     state.resources.iter().find(|(_, r)| r.physical_id == arn || r.attrs.get("arn").and_then(Json::as_str) == Some(arn))

@@ -19,7 +19,7 @@ use cairn_engine::kind::{TAG_EXPIRES, TAG_RESOURCE, TAG_STACK, TAG_STATE};
 use cairn_engine::state::{format_utc, new_lineage, unix_now};
 use tokio::sync::OnceCell;
 
-use super::TAG_CHECK;
+use super::{TAG_CHECK, failed};
 use crate::clients::Clients;
 use crate::error::aws_error;
 
@@ -147,7 +147,7 @@ impl Scratch {
             .tags(TAG_CHECK, &self.stack)
             .send()
             .await
-            .map_err(|e| aws_error(&format!("creating the temporary queue {name}"), &e).to_string())?;
+            .map_err(failed(format!("creating the temporary queue {name}")))?;
         if let Ok(mut u) = self.unanswered.lock() {
             u.retain(|n| *n != name);
         }
@@ -165,7 +165,7 @@ impl Scratch {
             .attribute_names(QueueAttributeName::QueueArn)
             .send()
             .await
-            .map_err(|e| aws_error(&format!("reading the temporary queue {name}"), &e).to_string())?;
+            .map_err(failed(format!("reading the temporary queue {name}")))?;
         let queue_arn = attrs
             .attributes()
             .and_then(|a| a.get(&QueueAttributeName::QueueArn))
@@ -234,7 +234,7 @@ impl Scratch {
                 .state_reason("cairn check: out of ALARM, to test the alarm's actions")
                 .send()
                 .await
-                .map_err(|e| aws_error(&format!("setting alarm {name} to OK"), &e).to_string())?;
+                .map_err(failed(format!("setting alarm {name} to OK")))?;
         }
         // Recorded first: a stop during the call still sets it back.
         if let Ok(mut a) = self.alarms.lock() {
@@ -273,7 +273,7 @@ impl Scratch {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| aws_error(&format!("setting alarm {name} back to {}", back.as_str()), &e).to_string())
+            .map_err(failed(format!("setting alarm {name} back to {}", back.as_str())))
     }
 
     /// Sets back every alarm still in ALARM, then removes every temporary
@@ -380,7 +380,7 @@ impl Subscriber {
                 .wait_time_seconds(1)
                 .send()
                 .await
-                .map_err(|e| aws_error("receiving from the temporary queue", &e).to_string())?;
+                .map_err(failed("receiving from the temporary queue"))?;
             for m in answer.messages() {
                 if let Some(body) = m.body() {
                     received.push((Instant::now(), body.to_string()));

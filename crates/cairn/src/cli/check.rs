@@ -101,7 +101,10 @@ impl App {
         };
         let t0 = Instant::now();
         // Ctrl-C: stop trying, remove what was made, and say so.
-        let interrupts = Interrupts::watch();
+        let interrupts = Interrupts::watch_saying(
+            "interrupt: stopping; the temporary queues are removed and alarms set back (Ctrl-C again aborts at once; \
+             `cairn sweep --tag cairn:check=STACK --yes` then finds what is left)",
+        );
         let cancel = Arc::clone(&interrupts.cancel);
         let stopped = async move {
             while !cancel.load(Ordering::SeqCst) {

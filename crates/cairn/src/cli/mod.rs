@@ -1127,11 +1127,20 @@ struct Interrupts {
     watcher: tokio::task::JoinHandle<()>,
 }
 
+/// What the first Ctrl-C of an apply or destroy says.
+const APPLY_STOPPING: &str =
+    "interrupt: starting nothing new; in-flight operations finish and state is saved (Ctrl-C again aborts at once)";
+
 impl Interrupts {
     fn watch() -> Self {
+        Self::watch_saying(APPLY_STOPPING)
+    }
+
+    /// [`Interrupts::watch`], saying `stopping` at the first Ctrl-C.
+    fn watch_saying(stopping: &'static str) -> Self {
         let cancel = Arc::new(AtomicBool::new(false));
         WATCHES.fetch_add(1, Ordering::SeqCst);
-        let watcher = tokio::spawn(watch_interrupts(cancel.clone()));
+        let watcher = tokio::spawn(watch_interrupts(cancel.clone(), stopping));
         Interrupts { cancel, watcher }
     }
 }
@@ -1193,14 +1202,12 @@ async fn stop_signal() -> bool {
 
 /// First Ctrl-C: stop scheduling, let in-flight calls finish, save state.
 /// Second: abort at once.
-async fn watch_interrupts(cancel: Arc<AtomicBool>) {
+async fn watch_interrupts(cancel: Arc<AtomicBool>, stopping: &'static str) {
     if !stop_signal().await {
         return;
     }
     cancel.store(true, Ordering::SeqCst);
-    eprintln!(
-        "\ninterrupt: starting nothing new; in-flight operations finish and state is saved (Ctrl-C again aborts at once)"
-    );
+    eprintln!("\n{stopping}");
     if stop_signal().await {
         eprintln!("aborted: state may lack the operations that were in flight");
         lock::release_on_abort(|line| eprint!("{line}"));
