@@ -103,7 +103,7 @@ impl App {
         // Ctrl-C: stop trying, remove what was made, and say so.
         let interrupts = Interrupts::watch_saying(
             "interrupt: stopping; the temporary queues are removed and alarms set back (Ctrl-C again aborts at once; \
-             `cairn sweep --tag cairn:check=STACK --yes` then finds what is left)",
+             `cairn sweep --stack STACK --tag cairn:check=STACK --yes` then finds what is left)",
         );
         let cancel = Arc::clone(&interrupts.cancel);
         let stopped = async move {
@@ -120,7 +120,7 @@ impl App {
         }
         let left = scratch.clean_up(&clients).await;
         drop(interrupts);
-        let sweep = format!("cairn sweep --tag {TAG_CHECK}={stack} --yes");
+        let sweep = format!("cairn sweep --stack {stack} --tag {TAG_CHECK}={stack} --yes");
         if !left.is_empty() {
             eprintln!("error: what check made could not all be removed:");
             for l in &left {

@@ -337,7 +337,7 @@ enum Command {
     /// tried: an emulator runs no Lambda code and no alarm actions) per
     /// edge, with timings. The temporary queues are removed at the end and
     /// on Ctrl-C; a killed run leaves them tagged `cairn:check` for `cairn
-    /// sweep --tag cairn:check=STACK --yes` (or `--expired`, after an hour).
+    /// sweep --stack STACK --tag cairn:check=STACK --yes` (or `--expired`, after an hour).
     /// Exit 0 when nothing failed, 1 when an edge failed, 2 on bad input, 3
     /// when the state cannot be read.
     #[command(verbatim_doc_comment)]
