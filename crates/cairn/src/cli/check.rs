@@ -101,10 +101,16 @@ impl App {
         };
         let t0 = Instant::now();
         // Ctrl-C: stop trying, remove what was made, and say so.
-        let interrupts = Interrupts::watch_saying(
-            "interrupt: stopping; the temporary queues are removed and alarms set back (Ctrl-C again aborts at once; \
-             `cairn sweep --stack STACK --tag cairn:check=STACK --yes` then finds what is left)",
+        let sweep = format!("cairn sweep --stack {stack} --tag {TAG_CHECK}={stack} --yes");
+        // Said once per process, at the first Ctrl-C: leaking it is fine.
+        let stopping: &'static str = Box::leak(
+            format!(
+                "interrupt: stopping; the temporary queues are removed and alarms set back (Ctrl-C again aborts at \
+                 once; `{sweep}` then finds what is left)"
+            )
+            .into_boxed_str(),
         );
+        let interrupts = Interrupts::watch_saying(stopping);
         let cancel = Arc::clone(&interrupts.cancel);
         let stopped = async move {
             while !cancel.load(Ordering::SeqCst) {
@@ -120,7 +126,6 @@ impl App {
         }
         let left = scratch.clean_up(&clients).await;
         drop(interrupts);
-        let sweep = format!("cairn sweep --stack {stack} --tag {TAG_CHECK}={stack} --yes");
         if !left.is_empty() {
             eprintln!("error: what check made could not all be removed:");
             for l in &left {
