@@ -708,9 +708,9 @@ fn patterns_parse_from_json_text() {
     assert!(errors[0].message.starts_with("the event pattern is not valid JSON"), "{errors:?}");
 }
 
-/// The patterns cairn-aws's rule check accepts and refuses today
-/// (crates/cairn-aws/src/kinds/events_rule.rs), so that moving the check
-/// here keeps its verdicts.
+/// The patterns cairn-aws's rule kind accepted and refused before it used
+/// this crate, whose verdicts it keeps (the kind's own test now checks only
+/// the wiring).
 #[test]
 fn what_cairn_checked_before_is_judged_the_same() {
     let placeholder = |s: &str| s.contains("${");

@@ -432,9 +432,9 @@ fn the_display_form_is_canonical() {
     }
 }
 
-/// The patterns cairn-aws's metric filter check accepts and refuses today
-/// (crates/cairn-aws/src/kinds/logs_metric_filter.rs), so that moving the
-/// check here changes nothing but what AWS's page says should change.
+/// The patterns cairn-aws's metric filter kind accepted and refused before
+/// it used this crate: its verdicts changed only where AWS's page says
+/// they should (the kind's own test now checks only the wiring).
 #[test]
 fn what_cairn_checked_before_is_judged_the_same() {
     for ok in [

@@ -1029,13 +1029,12 @@ mod tests {
     #[test]
     fn event_patterns_are_checked_offline() {
         let rule = |pattern: Value| check(json!({"event_pattern": pattern, "targets": [{"arn": TOPIC}]}));
+        // The language itself is cairn-patterns' to test (its table tests
+        // hold every case this kind judged before it used the crate); here,
+        // the wiring: a pattern passes, a `${…}` is left for later, and
+        // problems come back located under `event_pattern`.
         for ok in [
             json!({"source": ["aws.ec2"], "detail": {"state": ["stopped", "terminated"]}}),
-            json!({"detail": {"instance-id": [{"prefix": "i-"}], "size": [{"numeric": [">", 0, "<=", 5]}]}}),
-            json!({"detail": {"state": [{"anything-but": ["running"]}], "x": [{"anything-but": {"prefix": "a"}}]}}),
-            json!({"detail": {"ip": [{"cidr": "10.0.0.0/24"}], "e": [{"exists": false}], "n": [null, true, 1]}}),
-            json!({"detail": {"c": [{"equals-ignore-case": "ok"}], "w": [{"wildcard": "a*b"}]}}),
-            json!({"source": [{"suffix": {"equals-ignore-case": ".EC2"}}], "$or": [{"a": ["1"]}, {"b": ["2"]}]}),
             json!({"detail": {"state": "${param.states}"}}),
         ] {
             assert!(rule(ok.clone()).is_ok(), "{ok}");
@@ -1056,21 +1055,6 @@ mod tests {
         // What EventBridge accepts but cairn's matcher cannot reproduce is
         // not refused.
         assert!(rule(json!({"detail.state": ["running"]})).is_ok());
-        for bad in [
-            json!({"source": []}),
-            json!({"detail": {}}),
-            json!({"source": [["a"]]}),
-            json!({"a": [{"prefix": 1}]}),
-            json!({"a": [{"exists": "yes"}]}),
-            json!({"a": [{"numeric": [">"]}]}),
-            json!({"a": [{"numeric": ["<", 5, ">", 1]}]}),
-            json!({"a": [{"numeric": ["~", 5]}]}),
-            json!({"a": [{"prefix": "a", "suffix": "b"}]}),
-            json!({"a": [{"anything-but": {"numeric": [">", 1]}}]}),
-            json!({"$or": [{"a": ["1"]}, "b"]}),
-        ] {
-            assert!(rule(bad.clone()).is_err(), "{bad}");
-        }
     }
 
     #[test]

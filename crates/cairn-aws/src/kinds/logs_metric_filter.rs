@@ -503,26 +503,13 @@ mod tests {
     #[test]
     fn filter_pattern_syntax_is_checked_offline() {
         let with = |pattern: &str| check(json!({"log_group": "/t", "pattern": pattern, "metric": metric()}));
-        for ok in [
-            "",
-            "   ",
-            "ERROR",
-            "ERROR -DEBUG",
-            "?ERROR ?WARN",
-            "\"Failed authentication\" -\"user=test\"",
-            "%AUTHORIZED%",
-            "%^[hc]at$%",
-            "{ $.x = 1 }",
-            "{$.eventType=\"AwsApiCall\"}",
-            r#"{ ($.errorCode = "*UnauthorizedOperation") || ($.errorCode = "AccessDenied*") }"#,
-            r#"{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }"#,
-            r#"{ ($.eventName = ConsoleLogin) && ($.errorMessage = "Failed authentication") }"#,
-            "{ $.latency >= 500 && ($.a[0].b IS NULL || $.ok IS TRUE) }",
-            "{ $.name = %[A-Z]+% }",
-            "[ip, user, username, timestamp, request = \"GET *\", status_code = 4*, bytes]",
-            "[..., status_code != 200, size > 1000]",
-            "[w1=ERROR || w1=WARN, ...]",
-        ] {
+        // The syntax itself is cairn-patterns' to test (its table tests hold
+        // every pattern this kind judged before it used the crate); here,
+        // the wiring: a pattern passes, and problems come back prefixed and
+        // located at `pattern`.
+        for ok in
+            ["", "ERROR -DEBUG", r#"{ ($.errorCode = "*UnauthorizedOperation") || ($.errorCode = "AccessDenied*") }"#]
+        {
             assert!(with(ok).is_ok(), "{ok}");
         }
         let errs = with(r#"{ ($.errorCode = "AccessDenied*" }"#).err().unwrap_or_default();
