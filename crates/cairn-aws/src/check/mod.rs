@@ -242,9 +242,14 @@ fn edges(state: &State) -> Vec<Edge> {
     out
 }
 
-/// The edges `check` would try, by name, for `--only` and `--help`.
-pub fn edge_names(state: &State) -> Vec<(String, Vec<String>)> {
-    edges(state).iter().map(|e| (e.name(), e.ids())).collect()
+/// The edges to try: every one, or those touching a resource of `only`.
+fn selected(state: &State, only: &[String]) -> Vec<Edge> {
+    edges(state).into_iter().filter(|e| only.is_empty() || e.ids().iter().any(|id| only.contains(id))).collect()
+}
+
+/// How many edges [`run`] would try.
+pub fn edge_count(state: &State, only: &[String]) -> usize {
+    selected(state, only).len()
 }
 
 /// Checks every edge (or those touching `only`), reporting each as it ends;
@@ -252,10 +257,7 @@ pub fn edge_names(state: &State) -> Vec<(String, Vec<String>)> {
 /// mappings that feed those functions, so a function that cannot run here
 /// skips its queue too, sending nothing.
 pub async fn run(cx: &Checker<'_>, on_done: &(dyn Fn(&EdgeReport) + Sync)) -> Vec<EdgeReport> {
-    let all: Vec<Edge> = edges(cx.state)
-        .into_iter()
-        .filter(|e| cx.only.is_empty() || e.ids().iter().any(|id| cx.only.contains(id)))
-        .collect();
+    let all = selected(cx.state, &cx.only);
     let endpoint = cx.clients.config().await.endpoint_url().map(str::to_string);
     let probe = edges::Probe { cx, endpoint };
     let timed = |e: &Edge, results: &BTreeMap<String, (Outcome, String)>| {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use cairn_aws::check::{Checker, EdgeReport, Outcome, Scratch, TAG_CHECK, edge_names, run};
+use cairn_aws::check::{Checker, EdgeReport, Outcome, Scratch, TAG_CHECK, edge_count, run};
 use cairn_engine::kind::{Provider, brief};
 
 use super::{App, Exit, Interrupts, json::FORMAT_VERSION, pretty, state_error};
@@ -40,8 +40,7 @@ impl App {
             );
             return Exit::Invalid;
         }
-        let edges = edge_names(&state);
-        let count = edges.iter().filter(|(_, ids)| only.is_empty() || ids.iter().any(|id| only.contains(id))).count();
+        let count = edge_count(&state, &only);
         if count == 0 {
             let what = if only.is_empty() { String::new() } else { format!(" touching {}", only.join(", ")) };
             self.say(&format!(
