@@ -525,27 +525,6 @@ mod tests {
         let errs = with("{ $.value EXISTS }").err().unwrap_or_default();
         assert_eq!(errs[0].message, "filter pattern: CloudWatch Logs does not support `EXISTS` (only `NOT EXISTS`)");
         assert_eq!(errs[0].suggestion.as_deref(), Some("write `$.value = *`"));
-        for bad in [
-            "{ $.x = 1",
-            "{ $.x = 1 } extra",
-            "{ x = 1 }",
-            "{ $ = 1 }",
-            "{ $.x }",
-            "{ $.x = }",
-            "{ $.x IS MAYBE }",
-            "{ $.x NOT THERE }",
-            "{ $.x = 1 && }",
-            "{ $.x = \"open }",
-            "%(a|b)%",
-            "%abc",
-            "\"never closed",
-            "ERR\"OR",
-            "[ip, , user]",
-            "[ip, user",
-            "[ip] x",
-        ] {
-            assert!(with(bad).is_err(), "{bad}");
-        }
         let errs = with("{ $.x = }").err().unwrap_or_default();
         assert!(errs[0].message.starts_with("filter pattern: expected a value after `$.x =`"), "{errs:?}");
         assert!(with("{ $.x = ${param.v} }").is_ok());
